@@ -1,0 +1,59 @@
+import 'server-only';
+import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
+import pg from 'pg';
+import { env } from '@/lib/env';
+import * as schema from './schema';
+
+export type Db = NodePgDatabase<typeof schema>;
+/** A transaction handle: domain functions that write take it so their audit row commits with them. */
+export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+export type DbOrTx = Db | Tx;
+
+type Holder = { pool: pg.Pool; db: Db };
+// Survives module reloads in `next dev` so that a reload does not open a new pool.
+const globalHolder = globalThis as unknown as { __registrarDb?: Holder };
+
+export function databaseUrl(): string {
+  const url = env().DATABASE_URL;
+  if (!url) {
+    throw new Error(
+      'DATABASE_URL is not set. Start Registrar through `npm start` / `npm run demo` (which start the embedded PostgreSQL) or set DATABASE_URL.',
+    );
+  }
+  return url;
+}
+
+export function getPool(): pg.Pool {
+  return getHolder().pool;
+}
+
+export function getDb(): Db {
+  return getHolder().db;
+}
+
+function getHolder(): Holder {
+  if (!globalHolder.__registrarDb) {
+    const pool = new pg.Pool({ connectionString: databaseUrl(), max: 10, idleTimeoutMillis: 30_000 });
+    pool.on('error', () => {
+      // An idle client lost its connection; the pool replaces it. Nothing to do here.
+    });
+    globalHolder.__registrarDb = { pool, db: drizzle(pool, { schema }) };
+  }
+  return globalHolder.__registrarDb;
+}
+
+export async function closeDb(): Promise<void> {
+  const holder = globalHolder.__registrarDb;
+  globalHolder.__registrarDb = undefined;
+  if (holder) await holder.pool.end();
+}
+
+/** Describes a connection string without its password, for logs. */
+export function describeDatabaseUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `PostgreSQL at ${u.hostname}:${u.port || '5432'}${u.pathname}${u.username ? ` as ${decodeURIComponent(u.username)}` : ''}`;
+  } catch {
+    return 'PostgreSQL (unparseable DATABASE_URL)';
+  }
+}

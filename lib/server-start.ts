@@ -1,0 +1,24 @@
+import 'server-only';
+import { databaseUrl } from '@/db/client';
+import { issueSetupTokenIfNoUsers } from '@/lib/auth/setup';
+import { env } from '@/lib/env';
+import { startJobs } from '@/lib/jobs/boss';
+import { logger } from '@/lib/logger';
+
+export async function startServer(): Promise<void> {
+  const e = env();
+  if (!e.REGISTRAR_DISABLE_JOBS) {
+    try {
+      await startJobs(databaseUrl());
+      logger.info('job queue started');
+    } catch (error) {
+      logger.error({ err: { message: error instanceof Error ? error.message : String(error) } }, 'job queue failed to start');
+    }
+  }
+  const token = await issueSetupTokenIfNoUsers();
+  if (token) {
+    // Printed plainly (not only as JSON) so the person starting the server can click it.
+    const link = `${e.REGISTRAR_PUBLIC_URL.replace(/\/$/, '')}/setup?token=${token}`;
+    process.stdout.write(`\nNo users yet. Create the first admin (one-time link, valid 24 hours):\n  ${link}\n\n`);
+  }
+}
