@@ -25,3 +25,14 @@ export const logger = pino({
   base: { app: 'registrar' },
   redact: { paths: [...SECRET_PATHS, ...SECRET_PATHS.map((p) => `*.${p}`)], censor: '[redacted]' },
 });
+
+/**
+ * What may be logged about an unexpected error: its class and database error code. Never the
+ * message: drizzle puts a failed query's parameters (which can be secrets) into it.
+ */
+export function errorSummary(error: unknown): { name: string; code?: string } {
+  if (!(error instanceof Error)) return { name: typeof error };
+  const cause = (error as { cause?: unknown }).cause;
+  const code = (error as { code?: unknown }).code ?? (cause as { code?: unknown } | undefined)?.code;
+  return { name: error.name, ...(typeof code === 'string' ? { code } : {}) };
+}

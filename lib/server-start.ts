@@ -3,7 +3,7 @@ import { databaseUrl } from '@/db/client';
 import { issueSetupTokenIfNoUsers } from '@/lib/auth/setup';
 import { env } from '@/lib/env';
 import { startJobs } from '@/lib/jobs/boss';
-import { logger } from '@/lib/logger';
+import { errorSummary, logger } from '@/lib/logger';
 
 export async function startServer(): Promise<void> {
   const e = env();
@@ -12,7 +12,7 @@ export async function startServer(): Promise<void> {
       await startJobs(databaseUrl());
       logger.info('job queue started');
     } catch (error) {
-      logger.error({ err: { message: error instanceof Error ? error.message : String(error) } }, 'job queue failed to start');
+      logger.error({ err: errorSummary(error) }, 'job queue failed to start');
     }
   }
   const token = await issueSetupTokenIfNoUsers();

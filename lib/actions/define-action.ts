@@ -4,7 +4,9 @@ import { getSessionState } from '@/lib/auth/session';
 import { assertCan, type Actor } from '@/lib/auth/actor';
 import type { Permission } from '@/lib/auth/permissions';
 import { AppError, isAppError, type ErrorCode } from '@/lib/errors';
-import { logger } from '@/lib/logger';
+import { errorSummary, logger } from '@/lib/logger';
+import { recordAudit } from '@/lib/audit/record';
+import { getDb } from '@/db/client';
 
 export type ActionError = { code: ErrorCode | 'INTERNAL'; message: string };
 export type ActionResult<T> =
@@ -38,6 +40,10 @@ export function defineAction<S extends z.ZodType, T>(spec: { name: string; permi
       }
       return { ok: true, data: await spec.handler(actor, parsed.data) };
     } catch (error) {
+      if (isAppError(error) && error.code === 'FORBIDDEN') {
+        // Refused attempts are part of the record: who tried what.
+        await recordAudit(getDb(), actor, { action: `action.${spec.name}`, outcome: 'denied' }).catch(() => {});
+      }
       return toActionFailure(spec.name, error);
     }
   };
@@ -51,7 +57,7 @@ export function toActionFailure(name: string, error: unknown): { ok: false; erro
   if (error instanceof z.ZodError) {
     return { ok: false, error: { code: 'INVALID', message: 'Some fields need attention.' }, fieldErrors: z.flattenError(error).fieldErrors as Record<string, string[]> };
   }
-  logger.error({ action: name, err: error instanceof Error ? { name: error.name, message: error.message } : 'unknown' }, 'action failed');
+  logger.error({ action: name, err: errorSummary(error) }, 'action failed');
   return { ok: false, error: { code: 'INTERNAL', message: 'Something went wrong on our side. The error was logged.' } };
 }
 

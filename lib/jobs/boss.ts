@@ -2,7 +2,7 @@ import 'server-only';
 import PgBoss from 'pg-boss';
 import { putSetting } from '@/lib/settings/store';
 import { getDb } from '@/db/client';
-import { logger } from '@/lib/logger';
+import { errorSummary, logger } from '@/lib/logger';
 
 export const QUEUES = { heartbeat: 'heartbeat' } as const;
 
@@ -23,8 +23,8 @@ export async function startJobs(connectionString: string): Promise<PgBoss> {
   if (s.boss) return s.boss;
   const boss = new PgBoss({ connectionString, schema: 'pgboss', max: 4 });
   boss.on('error', (error: Error) => {
-    s.lastError = error.message;
-    logger.error({ err: { message: error.message } }, 'job queue error');
+    s.lastError = `${error.name}${'code' in error ? ` ${String(error.code)}` : ''}`;
+    logger.error({ err: errorSummary(error) }, 'job queue error');
   });
   await boss.start();
   await boss.createQueue(QUEUES.heartbeat);

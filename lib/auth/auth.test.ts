@@ -1,0 +1,92 @@
+import { eq } from 'drizzle-orm';
+import { afterAll, describe, expect, it } from 'vitest';
+import { closeDb, getDb } from '@/db/client';
+import { insertUser, uniqueSuffix } from '@/db/factories';
+import { auditLog, users } from '@/db/schema';
+import { changeUserRole, createUser, setUserActive } from '@/lib/users/mutations';
+import { AppError } from '@/lib/errors';
+import { can, PERMISSIONS } from './permissions';
+import { hashPassword, verifyPassword } from './password';
+import { verifyCredentials } from './sign-in';
+
+afterAll(closeDb);
+
+describe('permissions', () => {
+  it.each([
+    ['admin', 'users:manage', true],
+    ['ops', 'users:manage', false],
+    ['ops', 'health-systems:write', true],
+    ['manager', 'health-systems:write', false],
+    ['manager', 'audit:read', true],
+    ['manager', 'export:run', true],
+    ['support', 'audit:read', false],
+    ['support', 'credentials:reveal', false],
+    ['support', 'diagnostics:run', true],
+    ['manager', 'credentials:reveal', false],
+  ] as const)('%s %s → %s', (role, permission, expected) => {
+    expect(can(role, permission)).toBe(expected);
+  });
+
+  it('gives admin every permission', () => {
+    for (const p of PERMISSIONS) expect(can('admin', p)).toBe(true);
+  });
+});
+
+describe('passwords', () => {
+  it('verifies the right password and rejects a wrong one and a missing hash', async () => {
+    const hash = await hashPassword('correct horse battery');
+    expect(hash).not.toContain('correct');
+    expect(await verifyPassword('correct horse battery', hash)).toBe(true);
+    expect(await verifyPassword('correct horse batterx', hash)).toBe(false);
+    expect(await verifyPassword('anything', null)).toBe(false);
+  });
+});
+
+describe('local sign-in', () => {
+  it('accepts the right password case-insensitively on email and records the sign-in', async () => {
+    const user = await insertUser({ role: 'ops', password: 'a-long-password-1' });
+    const result = await verifyCredentials(`  ${user.email.toUpperCase()} `, 'a-long-password-1', null);
+    expect(result).toMatchObject({ ok: true, user: { id: user.id } });
+  });
+
+  it('refuses a deactivated user with the same generic result as a wrong password', async () => {
+    const user = await insertUser({ role: 'ops', password: 'a-long-password-1', isActive: false });
+    expect(await verifyCredentials(user.email, 'a-long-password-1', null)).toEqual({ ok: false, reason: 'invalid' });
+    expect(await verifyCredentials(user.email, 'wrong', null)).toEqual({ ok: false, reason: 'invalid' });
+  });
+
+  it('throttles an email after five failures, even with the right password', async () => {
+    const user = await insertUser({ role: 'ops', password: 'a-long-password-1' });
+    for (let i = 0; i < 5; i++) expect((await verifyCredentials(user.email, `wrong-${i}`, null)).ok).toBe(false);
+    expect(await verifyCredentials(user.email, 'a-long-password-1', null)).toEqual({ ok: false, reason: 'throttled' });
+    const denied = await getDb().select().from(auditLog).where(eq(auditLog.action, 'auth.sign_in'));
+    expect(denied.some((r) => r.outcome === 'denied' && (r.details as { email?: string })?.email === user.email)).toBe(true);
+  });
+});
+
+describe('user administration', () => {
+  it('refuses a non-admin with FORBIDDEN and creates nothing', async () => {
+    const ops = await insertUser({ role: 'ops' });
+    const email = `nope-${uniqueSuffix()}@example.test`;
+    await expect(createUser(ops.actor, { email, role: 'admin' })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    expect(await getDb().select().from(users).where(eq(users.email, email))).toHaveLength(0);
+  });
+
+  it('reports a duplicate email as a CONFLICT on the email field', async () => {
+    const admin = await insertUser({ role: 'admin' });
+    const existing = await insertUser({ role: 'support' });
+    const error = await createUser(admin.actor, { email: existing.email.toUpperCase(), role: 'ops' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AppError);
+    expect(error).toMatchObject({ code: 'CONFLICT', details: { field: 'email' } });
+  });
+
+  it('changes a role and deactivates a user, and refuses to deactivate your own account', async () => {
+    const admin = await insertUser({ role: 'admin' });
+    const target = await insertUser({ role: 'support' });
+    await changeUserRole(admin.actor, { userId: target.id, role: 'manager' });
+    await setUserActive(admin.actor, { userId: target.id, active: false });
+    const [row] = await getDb().select().from(users).where(eq(users.id, target.id));
+    expect(row).toMatchObject({ role: 'manager', isActive: false });
+    await expect(setUserActive(admin.actor, { userId: admin.id, active: false })).rejects.toMatchObject({ code: 'INVALID' });
+  });
+});

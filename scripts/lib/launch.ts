@@ -1,0 +1,60 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { resolveDatabase, type ResolvedDatabase } from '@/db/bootstrap';
+import { runMigrations } from '@/db/migrate';
+import { env, resetEnvCache } from '@/lib/env';
+
+/** Resolves the database (embedded unless DATABASE_URL is set), migrates it, and exports its URL to this process. */
+export async function prepareDatabase(): Promise<ResolvedDatabase> {
+  const db = await resolveDatabase();
+  console.info(`Database: ${db.description}`);
+  await runMigrations(db.url);
+  process.env.DATABASE_URL = db.url;
+  resetEnvCache();
+  return db;
+}
+
+/** next-auth needs a stable secret; without one configured, keep a generated one beside the data. */
+export function ensureSessionSecret(): string {
+  const configured = env().NEXTAUTH_SECRET;
+  if (configured) return configured;
+  const dir = path.resolve(env().REGISTRAR_DATA_DIR);
+  const file = path.join(dir, 'nextauth-secret');
+  if (!existsSync(file)) {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(file, randomBytes(32).toString('base64url') + '\n', { mode: 0o600 });
+    console.info(`Generated a session secret in ${path.relative(process.cwd(), file)} (set NEXTAUTH_SECRET to choose your own).`);
+  }
+  return readFileSync(file, 'utf8').trim();
+}
+
+/**
+ * Runs `next dev` or `next start` as a child and stops it, then the embedded database, on
+ * SIGINT/SIGTERM, so that Ctrl-C leaves nothing running.
+ */
+export function runNext(mode: 'dev' | 'start', extraEnv: Record<string, string>, onExit: () => Promise<void>): void {
+  const port = process.env.PORT ?? '3000';
+  const nextBin = path.resolve('node_modules/next/dist/bin/next');
+  const child = spawn(process.execPath, [nextBin, mode, '-p', port], {
+    stdio: 'inherit',
+    env: {
+      ...process.env,
+      NEXTAUTH_URL: process.env.NEXTAUTH_URL ?? `http://localhost:${port}`,
+      REGISTRAR_PUBLIC_URL: process.env.REGISTRAR_PUBLIC_URL ?? `http://localhost:${port}`,
+      ...extraEnv,
+    },
+  });
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    child.kill(signal);
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  child.on('exit', (code) => {
+    void onExit().finally(() => process.exit(code ?? 0));
+  });
+}
