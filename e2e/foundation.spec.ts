@@ -1,0 +1,117 @@
+import { expect, test, type Browser } from '@playwright/test';
+import { createUserWithCli, query, storageStateFor, uniqueEmail, type Role } from './support/context';
+import { signIn } from './support/sign-in';
+
+const NAV: Record<Role, string[]> = {
+  admin: ['Overview', 'Health systems', 'Registrations', 'Diagnose', 'Audit', 'Settings'],
+  ops: ['Overview', 'Health systems', 'Registrations', 'Diagnose'],
+  manager: ['Overview', 'Health systems', 'Registrations', 'Audit'],
+  support: ['Overview', 'Health systems', 'Registrations', 'Diagnose'],
+};
+
+async function pageAs(browser: Browser, role: Role) {
+  const context = await browser.newContext({ storageState: storageStateFor(role) });
+  return { context, page: await context.newPage() };
+}
+
+for (const role of Object.keys(NAV) as Role[]) {
+  test(`${role} signs in and sees exactly their navigation`, async ({ browser }) => {
+    const { context, page } = await pageAs(browser, role);
+    await page.goto('/');
+    await expect(page.getByTestId('current-user')).toContainText(role);
+    await expect(page.getByRole('navigation', { name: 'Main' }).getByRole('link')).toHaveText(NAV[role]);
+    await context.close();
+  });
+}
+
+test('support is refused the audit log and settings pages; manager reads the audit log', async ({ browser }) => {
+  const support = await pageAs(browser, 'support');
+  await support.page.goto('/audit');
+  await expect(support.page.getByRole('heading', { name: 'Not available for your role' })).toBeVisible();
+  await support.page.goto('/settings');
+  await expect(support.page.getByRole('heading', { name: 'Not available for your role' })).toBeVisible();
+  await support.context.close();
+
+  const manager = await pageAs(browser, 'manager');
+  await manager.page.goto('/audit');
+  await expect(manager.page.getByRole('heading', { name: 'Audit log' })).toBeVisible();
+  await expect(manager.page.getByRole('cell', { name: 'auth.sign_in' }).first()).toBeVisible();
+  await manager.context.close();
+});
+
+test("a support user's direct POST to an admin-only server action is refused and changes nothing", async ({ browser }) => {
+  // Capture the real action request the admin's browser sends when creating a user...
+  const admin = await pageAs(browser, 'admin');
+  await admin.page.goto('/settings');
+  const adminEmail = uniqueEmail('made-by-admin');
+  const form = admin.page.getByRole('form', { name: 'Create user' });
+  await form.getByLabel('Email').fill(adminEmail);
+  const [request] = await Promise.all([
+    admin.page.waitForRequest((r) => r.method() === 'POST' && Boolean(r.headers()['next-action'])),
+    form.getByRole('button', { name: 'Create user' }).click(),
+  ]);
+  await expect(admin.page.getByTestId('one-time-password')).toBeVisible();
+  const actionId = request.headers()['next-action']!;
+  const body = request.postData()!;
+  await admin.context.close();
+
+  // ...and replay it with a support user's session and another email.
+  const support = await pageAs(browser, 'support');
+  const forgedEmail = uniqueEmail('forged');
+  const response = await support.page.request.post('/settings', {
+    headers: { 'Next-Action': actionId, 'Content-Type': request.headers()['content-type'] ?? 'text/plain;charset=UTF-8', Accept: 'text/x-component' },
+    data: body.replace(adminEmail, forgedEmail),
+  });
+  const text = await response.text();
+  expect(text).toContain('FORBIDDEN');
+  expect(await query('select id from users where email = $1', [forgedEmail])).toHaveLength(0);
+  const denied = await query<{ outcome: string; role: string }>(
+    "select outcome, role from audit_log where action = 'action.createUser' and role = 'support' order by id desc limit 1",
+  );
+  expect(denied[0]).toEqual({ outcome: 'denied', role: 'support' });
+  await support.context.close();
+});
+
+test('a deactivated user is signed out on their next request', async ({ browser }) => {
+  const email = uniqueEmail('leaver');
+  const password = createUserWithCli(email, 'ops');
+  const leaverContext = await browser.newContext();
+  const leaver = await leaverContext.newPage();
+  await signIn(leaver, email, password);
+
+  const admin = await pageAs(browser, 'admin');
+  await admin.page.goto('/settings');
+  await admin.page.getByTestId(`user-row-${email}`).getByRole('button', { name: /Deactivate/ }).click();
+  await expect(admin.page.getByText(`${email} deactivated.`)).toBeVisible();
+  expect((await query<{ is_active: boolean }>('select is_active from users where email = $1', [email]))[0]?.is_active).toBe(false);
+  await admin.context.close();
+
+  await leaver.goto('/health-systems');
+  await expect(leaver).toHaveURL(/\/signin\?reason=deactivated/);
+  await expect(leaver.getByText('no longer active')).toBeVisible();
+  // The session cookie was cleared: the dashboard stays closed.
+  await leaver.goto('/');
+  await expect(leaver).toHaveURL(/\/signin/);
+  await leaverContext.close();
+});
+
+test('signing out ends the session', async ({ browser }) => {
+  const email = uniqueEmail('signout');
+  const password = createUserWithCli(email, 'support');
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await signIn(page, email, password);
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page).toHaveURL(/\/signin/);
+  await page.goto('/');
+  await expect(page).toHaveURL(/\/signin/);
+  await context.close();
+});
+
+test('a wrong password gets one generic message', async ({ page }) => {
+  await page.goto('/signin');
+  await page.getByLabel('Email').fill('nobody@example.test');
+  await page.getByLabel('Password').fill('wrong-password');
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await expect(page.getByRole('alert').filter({ hasText: 'Sign-in failed' })).toBeVisible();
+});
