@@ -29,6 +29,9 @@ const EnvSchema = z.object({
     .enum(['0', '1', 'true', 'false'])
     .default('0')
     .transform((v) => v === '1' || v === 'true'),
+  /** When the daily re-discovery of every issuer runs (cron, UTC). */
+  REGISTRAR_DISCOVERY_CRON: z.string().default('17 3 * * *'),
+  REGISTRAR_DISCOVERY_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
   /** Sign-in throttle: failures allowed per email within the window. */
   REGISTRAR_SIGNIN_MAX_FAILURES: z.coerce.number().int().min(1).default(5),
   REGISTRAR_SIGNIN_WINDOW_SECONDS: z.coerce.number().int().min(1).default(900),

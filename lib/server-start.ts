@@ -3,11 +3,13 @@ import { databaseUrl } from '@/db/client';
 import { issueSetupTokenIfNoUsers } from '@/lib/auth/setup';
 import { env } from '@/lib/env';
 import { startJobs } from '@/lib/jobs/boss';
+import { registerJobHandlers } from '@/lib/jobs/handlers';
 import { errorSummary, logger } from '@/lib/logger';
 
 export async function startServer(): Promise<void> {
   const e = env();
   if (!e.REGISTRAR_DISABLE_JOBS) {
+    registerJobHandlers();
     try {
       await startJobs(databaseUrl());
       logger.info('job queue started');

@@ -8,7 +8,12 @@ import { errorSummary, logger } from '@/lib/logger';
 import { recordAudit } from '@/lib/audit/record';
 import { getDb } from '@/db/client';
 
-export type ActionError = { code: ErrorCode | 'INTERNAL'; message: string };
+export type ActionError = {
+  code: ErrorCode | 'INTERNAL';
+  message: string;
+  /** What was tried, for failures that need explaining (e.g. each discovery attempt). Never secrets. */
+  attempts?: Array<{ kind: string; url: string; outcome: string; message: string }>;
+};
 export type ActionResult<T> =
   | { ok: true; data: T }
   | { ok: false; error: ActionError; fieldErrors?: Record<string, string[]> };
@@ -52,7 +57,12 @@ export function defineAction<S extends z.ZodType, T>(spec: { name: string; permi
 export function toActionFailure(name: string, error: unknown): { ok: false; error: ActionError; fieldErrors?: Record<string, string[]> } {
   if (isAppError(error)) {
     const field = typeof error.details?.field === 'string' ? error.details.field : undefined;
-    return { ok: false, error: { code: error.code, message: error.message }, ...(field ? { fieldErrors: { [field]: [error.message] } } : {}) };
+    const attempts = Array.isArray(error.details?.attempts) ? (error.details.attempts as ActionError['attempts']) : undefined;
+    return {
+      ok: false,
+      error: { code: error.code, message: error.message, ...(attempts ? { attempts } : {}) },
+      ...(field ? { fieldErrors: { [field]: [error.message] } } : {}),
+    };
   }
   if (error instanceof z.ZodError) {
     return { ok: false, error: { code: 'INVALID', message: 'Some fields need attention.' }, fieldErrors: z.flattenError(error).fieldErrors as Record<string, string[]> };

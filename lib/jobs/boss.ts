@@ -4,7 +4,18 @@ import { putSetting } from '@/lib/settings/store';
 import { getDb } from '@/db/client';
 import { errorSummary, logger } from '@/lib/logger';
 
-export const QUEUES = { heartbeat: 'heartbeat' } as const;
+export const QUEUES = {
+  heartbeat: 'heartbeat',
+  refreshAll: 'issuers-refresh-all',
+  dailyDiscovery: 'issuers-daily-discovery',
+} as const;
+
+type Registrar = (boss: PgBoss) => Promise<void>;
+const registrars: Registrar[] = [];
+/** Domain modules register their queues and workers here; they are attached when the queue starts. */
+export function onJobsStart(register: Registrar): void {
+  registrars.push(register);
+}
 
 type JobsState = { boss: PgBoss | null; startedAt: Date | null; lastError: string | null };
 const state = globalThis as unknown as { __registrarJobs?: JobsState };
@@ -34,9 +45,15 @@ export async function startJobs(connectionString: string): Promise<PgBoss> {
   });
   await boss.schedule(QUEUES.heartbeat, '* * * * *');
   await boss.send(QUEUES.heartbeat, {});
+  for (const register of registrars) await register(boss);
   s.boss = boss;
   s.startedAt = new Date();
   return boss;
+}
+
+/** The running queue of this instance, or null (jobs disabled, or a script/test process). */
+export function getBoss(): PgBoss | null {
+  return jobs().boss;
 }
 
 export function jobsStatus(): { running: boolean; startedAt: string | null; lastError: string | null } {

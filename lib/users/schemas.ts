@@ -14,7 +14,7 @@ export const createUserSchema = z.object({
   name: z.string().trim().max(200).optional().transform((v) => v || undefined),
   role: roleSchema,
 });
-export type CreateUserInput = z.infer<typeof createUserSchema>;
+export type CreateUserInput = z.input<typeof createUserSchema>;
 
 export const changeRoleSchema = z.object({ userId: z.uuid(), role: roleSchema });
 export const userIdSchema = z.object({ userId: z.uuid() });

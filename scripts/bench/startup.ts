@@ -25,7 +25,7 @@ export async function benchStartup(): Promise<Array<{ label: string; ms: number 
 }
 
 async function timeFirstResponse(dataDir: string, port: number, pgPort: number): Promise<number> {
-  const env = { ...process.env, PORT: String(port), REGISTRAR_DATA_DIR: dataDir, REGISTRAR_EMBEDDED_PG_PORT: String(pgPort), LOG_LEVEL: 'warn' };
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), REGISTRAR_DATA_DIR: dataDir, REGISTRAR_EMBEDDED_PG_PORT: String(pgPort), LOG_LEVEL: 'warn' };
   delete env.DATABASE_URL;
   const started = performance.now();
   const child = spawn('npm', ['start'], { env, stdio: 'ignore', detached: true });

@@ -1,0 +1,51 @@
+'use client';
+
+import { useRouter } from 'next/navigation';
+import { useState, useTransition } from 'react';
+import { Button } from '@/components/ui/button';
+import { acknowledgeIssuerChangeAction, refreshIssuerAction } from '../../../actions';
+
+export function IssuerActions({ issuerId, needsAttention }: { issuerId: string; needsAttention: boolean }) {
+  const router = useRouter();
+  const [pending, startTransition] = useTransition();
+  const [message, setMessage] = useState<string | null>(null);
+  return (
+    <div className="flex flex-col items-end gap-1">
+      <div className="flex gap-2">
+        {needsAttention ? (
+          <Button
+            variant="secondary"
+            disabled={pending}
+            onClick={() =>
+              startTransition(async () => {
+                const result = await acknowledgeIssuerChangeAction({ issuerId });
+                setMessage(result.ok ? 'Marked as reviewed.' : result.error.message);
+                router.refresh();
+              })
+            }
+          >
+            Mark change reviewed
+          </Button>
+        ) : null}
+        <Button
+          disabled={pending}
+          onClick={() =>
+            startTransition(async () => {
+              const result = await refreshIssuerAction({ issuerId });
+              if (!result.ok) setMessage(result.error.message);
+              else setMessage(result.data.outcome === 'ok' ? `Refreshed: ${result.data.changes} change(s).` : `Refresh failed: ${result.data.error?.message ?? ''}`);
+              router.refresh();
+            })
+          }
+        >
+          {pending ? 'Refreshing…' : 'Refresh'}
+        </Button>
+      </div>
+      {message ? (
+        <p role="status" className="text-xs text-slate-600">
+          {message}
+        </p>
+      ) : null}
+    </div>
+  );
+}

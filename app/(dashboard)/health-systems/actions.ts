@@ -1,0 +1,81 @@
+'use server';
+
+import { revalidatePath } from 'next/cache';
+import { z } from 'zod';
+import { defineAction } from '@/lib/actions/define-action';
+import { createHealthSystem, updateHealthSystem } from '@/lib/health-systems/mutations';
+import { healthSystemInputSchema, updateHealthSystemSchema } from '@/lib/health-systems/schemas';
+import { addIssuer } from '@/lib/issuers/add-issuer';
+import { getBulkOperation, startRefreshAll } from '@/lib/issuers/refresh-all';
+import { acknowledgeIssuerChange, refreshIssuer } from '@/lib/issuers/refresh-issuer';
+import { addIssuerSchema, issuerIdSchema } from '@/lib/issuers/schemas';
+
+export const createHealthSystemAction = defineAction({
+  name: 'createHealthSystem',
+  permission: 'health-systems:write',
+  schema: healthSystemInputSchema,
+  handler: async (actor, input) => {
+    const row = await createHealthSystem(actor, input);
+    revalidatePath('/health-systems');
+    return row;
+  },
+});
+
+export const updateHealthSystemAction = defineAction({
+  name: 'updateHealthSystem',
+  permission: 'health-systems:write',
+  schema: updateHealthSystemSchema,
+  handler: async (actor, input) => {
+    const row = await updateHealthSystem(actor, input);
+    revalidatePath(`/health-systems/${row.id}`);
+    return row;
+  },
+});
+
+export const addIssuerAction = defineAction({
+  name: 'addIssuer',
+  permission: 'health-systems:write',
+  schema: addIssuerSchema,
+  handler: async (actor, input) => {
+    const { id, issuer } = await addIssuer(actor, input);
+    revalidatePath(`/health-systems/${input.healthSystemId}`);
+    return { id, issuer };
+  },
+});
+
+export const refreshIssuerAction = defineAction({
+  name: 'refreshIssuer',
+  permission: 'health-systems:write',
+  schema: issuerIdSchema,
+  handler: async (actor, { issuerId }) => {
+    const outcome = await refreshIssuer(actor, issuerId, { trigger: 'manual' });
+    revalidatePath('/health-systems', 'layout');
+    return outcome;
+  },
+});
+
+export const acknowledgeIssuerChangeAction = defineAction({
+  name: 'acknowledgeIssuerChange',
+  permission: 'health-systems:write',
+  schema: issuerIdSchema,
+  handler: async (actor, { issuerId }) => {
+    const result = await acknowledgeIssuerChange(actor, issuerId);
+    revalidatePath('/health-systems', 'layout');
+    return result;
+  },
+});
+
+export const startRefreshAllAction = defineAction({
+  name: 'startRefreshAll',
+  permission: 'health-systems:write',
+  schema: z.object({}),
+  handler: (actor) => startRefreshAll(actor),
+});
+
+/** Polled by the progress bar. */
+export const getRefreshAllProgressAction = defineAction({
+  name: 'getRefreshAllProgress',
+  permission: 'health-systems:read',
+  schema: z.object({ operationId: z.uuid().nullable() }),
+  handler: (actor, { operationId }) => getBulkOperation(actor, operationId),
+});

@@ -1,0 +1,162 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { and, eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { closeDb, getDb } from '@/db/client';
+import { insertUser, uniqueSuffix } from '@/db/factories';
+import { auditLog, bulkOperations, discoveryRuns, issuers } from '@/db/schema';
+import { createHealthSystem } from '@/lib/health-systems/mutations';
+import { listHealthSystems } from '@/lib/health-systems/queries';
+import { addAllowlistEntry } from '@/lib/outbound/allowlist-store';
+import { startSandbox, type Sandbox } from '@/sandbox/index';
+import { addIssuer } from './add-issuer';
+import { createRefreshAllOperation, runRefreshAll } from './refresh-all';
+import { refreshIssuer } from './refresh-issuer';
+
+let sandbox: Sandbox;
+let admin: Awaited<ReturnType<typeof insertUser>>;
+let ops: Awaited<ReturnType<typeof insertUser>>;
+let support: Awaited<ReturnType<typeof insertUser>>;
+let moving: { server: http.Server; origin: string; tokenPath: string };
+
+/** A tiny authorization server whose token endpoint can be moved, to see refresh detect it. */
+function startMovingServer(): Promise<typeof moving> {
+  const state = { server: undefined as unknown as http.Server, origin: '', tokenPath: '/token' };
+  state.server = http.createServer((req, res) => {
+    if (req.url === '/.well-known/openid-configuration' || req.url === '/.well-known/oauth-authorization-server') {
+      res.setHeader('content-type', 'application/json');
+      res.end(
+        JSON.stringify({
+          issuer: state.origin,
+          authorization_endpoint: `${state.origin}/authorize`,
+          token_endpoint: `${state.origin}${state.tokenPath}`,
+          registration_endpoint: `${state.origin}/register`,
+          jwks_uri: `${state.origin}/jwks`,
+          response_types_supported: ['code'],
+          code_challenge_methods_supported: ['S256'],
+          token_endpoint_auth_methods_supported: ['private_key_jwt'],
+        }),
+      );
+      return;
+    }
+    res.statusCode = 404;
+    res.end();
+  });
+  return new Promise((resolve) =>
+    state.server.listen(0, '127.0.0.1', () => {
+      state.origin = `http://127.0.0.1:${(state.server.address() as AddressInfo).port}`;
+      resolve(state);
+    }),
+  );
+}
+
+beforeAll(async () => {
+  sandbox = await startSandbox({ log: () => {} });
+  moving = await startMovingServer();
+  admin = await insertUser({ role: 'admin' });
+  ops = await insertUser({ role: 'ops' });
+  support = await insertUser({ role: 'support' });
+  for (const origin of [sandbox.general.origin, sandbox.mercy.origin, sandbox.epic.origin, moving.origin]) {
+    await addAllowlistEntry(admin.actor, { entry: `http://${new URL(origin).host}` }).catch(() => {});
+  }
+});
+
+afterAll(async () => {
+  await sandbox.stop();
+  await new Promise((r) => moving.server.close(r));
+  await closeDb();
+});
+
+const newSystem = async () => createHealthSystem(ops.actor, { name: `Hospital ${uniqueSuffix()}` });
+
+describe('adding issuers', () => {
+  it('adds General Hospital from its FHIR base with every endpoint sourced and the run stored', async () => {
+    const system = await newSystem();
+    const added = await addIssuer(ops.actor, { healthSystemId: system.id, url: sandbox.general.fhirBase, environment: 'sandbox' });
+    const [row] = await getDb().select().from(issuers).where(eq(issuers.id, added.id));
+    expect(row?.issuerUrl).toBe(sandbox.general.issuer);
+    expect(row?.endpoints.registration?.value).toBe(sandbox.general.registrationEndpoint);
+    expect(row?.endpoints.token?.source).toBeTruthy();
+    expect(row?.capabilities).toContain('client-confidential-symmetric');
+    expect(row?.warnings.map((w) => w.code)).toContain('HTTP_ENDPOINT');
+    const runs = await getDb().select().from(discoveryRuns).where(eq(discoveryRuns.issuerId, added.id));
+    expect(runs).toHaveLength(1);
+    expect(runs[0]).toMatchObject({ trigger: 'create', outcome: 'ok' });
+    const audits = await getDb().select().from(auditLog).where(and(eq(auditLog.action, 'issuer.add'), eq(auditLog.targetId, system.id)));
+    expect(audits.map((a) => a.outcome)).toEqual(['success']);
+    const listed = (await listHealthSystems(ops.actor)).find((s) => s.id === system.id);
+    expect(listed).toMatchObject({ issuerCount: 1, registrationCount: 0 });
+  });
+
+  it('refuses the same authorization server twice, whether entered by FHIR base or issuer URL', async () => {
+    const system = await newSystem();
+    await addIssuer(ops.actor, { healthSystemId: system.id, url: sandbox.mercy.fhirBase, environment: 'sandbox' });
+    await expect(addIssuer(ops.actor, { healthSystemId: system.id, url: sandbox.mercy.fhirBase, environment: 'sandbox' })).rejects.toMatchObject({ code: 'CONFLICT' });
+    await expect(addIssuer(ops.actor, { healthSystemId: system.id, url: sandbox.mercy.issuer, environment: 'production' })).rejects.toMatchObject({ code: 'CONFLICT' });
+    expect(await getDb().select().from(issuers).where(eq(issuers.healthSystemId, system.id))).toHaveLength(1);
+  });
+
+  it('finds the Epic-like registration endpoint only when an Epic client id is given', async () => {
+    const system = await newSystem();
+    const added = await addIssuer(ops.actor, { healthSystemId: system.id, url: sandbox.epic.fhirBase, environment: 'non-production', epicClientId: 'epic-nonprod-client' });
+    const [row] = await getDb().select().from(issuers).where(eq(issuers.id, added.id));
+    expect(row?.endpoints.registration?.value).toBe(sandbox.epic.registrationEndpoint);
+    expect(row?.issuerUrl).toBe(sandbox.epic.issuer);
+  });
+
+  it('refuses a support user and writes nothing', async () => {
+    const system = await newSystem();
+    await expect(addIssuer(support.actor, { healthSystemId: system.id, url: sandbox.general.fhirBase, environment: 'sandbox' })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    expect(await getDb().select().from(issuers).where(eq(issuers.healthSystemId, system.id))).toHaveLength(0);
+  });
+
+  it('refuses a private address with BLOCKED_ADDRESS, adds nothing and audits the failure', async () => {
+    const system = await newSystem();
+    await expect(addIssuer(ops.actor, { healthSystemId: system.id, url: 'https://10.1.2.3/fhir', environment: 'production' })).rejects.toMatchObject({ code: 'BLOCKED_ADDRESS' });
+    expect(await getDb().select().from(issuers).where(eq(issuers.healthSystemId, system.id))).toHaveLength(0);
+    const audits = await getDb().select().from(auditLog).where(and(eq(auditLog.action, 'issuer.add'), eq(auditLog.targetId, system.id)));
+    expect(audits).toHaveLength(1);
+    expect(audits[0]).toMatchObject({ outcome: 'failure', details: expect.objectContaining({ error: 'BLOCKED_ADDRESS' }) });
+  });
+});
+
+describe('refreshing issuers', () => {
+  it('flags a moved token endpoint as needing attention and keeps the history', async () => {
+    const system = await newSystem();
+    moving.tokenPath = '/token';
+    const added = await addIssuer(ops.actor, { healthSystemId: system.id, url: moving.origin, environment: 'production' });
+    expect((await refreshIssuer(ops.actor, added.id)).changes).toBe(0);
+    moving.tokenPath = '/oauth2/v2/token';
+    const outcome = await refreshIssuer(ops.actor, added.id);
+    expect(outcome).toMatchObject({ outcome: 'ok', needsAttention: true });
+    const [row] = await getDb().select().from(issuers).where(eq(issuers.id, added.id));
+    expect(row?.needsAttention).toBe(true);
+    expect(row?.endpoints.token?.value).toBe(`${moving.origin}/oauth2/v2/token`);
+    const runs = await getDb().select().from(discoveryRuns).where(eq(discoveryRuns.issuerId, added.id));
+    expect(runs).toHaveLength(3);
+    expect(runs.find((r) => r.needsAttention)?.changes.some((c) => c.attention)).toBe(true);
+  });
+
+  it('keeps the last good metadata and records the error when the server is gone', async () => {
+    const gone = await startMovingServer();
+    await addAllowlistEntry(admin.actor, { entry: `http://${new URL(gone.origin).host}` });
+    const system = await newSystem();
+    const added = await addIssuer(ops.actor, { healthSystemId: system.id, url: gone.origin, environment: 'production' });
+    await new Promise((r) => gone.server.close(r));
+    const outcome = await refreshIssuer(ops.actor, added.id);
+    expect(outcome.outcome).toBe('failed');
+    const [row] = await getDb().select().from(issuers).where(eq(issuers.id, added.id));
+    expect(row?.lastError?.code).toBeTruthy();
+    expect(row?.endpoints.token?.value).toBe(`${gone.origin}/token`);
+  });
+
+  it('refresh all counts every issuer once and finishes', async () => {
+    const op = await createRefreshAllOperation(ops.actor);
+    await runRefreshAll(op.id, { concurrency: 3 });
+    const [row] = await getDb().select().from(bulkOperations).where(eq(bulkOperations.id, op.id));
+    const total = (await getDb().select({ id: issuers.id }).from(issuers)).length;
+    expect(row?.status).toBe('done');
+    expect(row!.succeeded + row!.failed).toBe(row!.total);
+    expect(row!.total).toBeGreaterThanOrEqual(total - 2); // other test files may add issuers meanwhile
+  });
+});

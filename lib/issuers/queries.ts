@@ -1,0 +1,29 @@
+import 'server-only';
+import { desc, eq } from 'drizzle-orm';
+import { getDb } from '@/db/client';
+import { discoveryRuns, healthSystems, issuers } from '@/db/schema';
+import { assertCan, type Actor } from '@/lib/auth/actor';
+import { AppError } from '@/lib/errors';
+
+export async function getIssuerOrThrow(actor: Actor, id: string) {
+  assertCan(actor, 'health-systems:read');
+  const [row] = await getDb()
+    .select({ issuer: issuers, healthSystemName: healthSystems.name })
+    .from(issuers)
+    .innerJoin(healthSystems, eq(healthSystems.id, issuers.healthSystemId))
+    .where(eq(issuers.id, id))
+    .limit(1);
+  if (!row) throw new AppError('NOT_FOUND', 'That issuer does not exist.');
+  return { ...row.issuer, healthSystemName: row.healthSystemName };
+}
+
+/** Discovery history, newest first; the full result of each run (raw documents included). */
+export async function listDiscoveryRuns(actor: Actor, issuerId: string, limit = 20) {
+  assertCan(actor, 'health-systems:read');
+  return getDb()
+    .select()
+    .from(discoveryRuns)
+    .where(eq(discoveryRuns.issuerId, issuerId))
+    .orderBy(desc(discoveryRuns.finishedAt))
+    .limit(limit);
+}

@@ -1,0 +1,35 @@
+import 'server-only';
+import { env } from '@/lib/env';
+import { systemActor } from '@/lib/auth/actor';
+import { createRefreshAllOperation, markOperationFailed, runRefreshAll } from '@/lib/issuers/refresh-all';
+import { onJobsStart, QUEUES } from './boss';
+
+/** Wires the domain's jobs into pg-boss. Imported once at server start. */
+export function registerJobHandlers(): void {
+  onJobsStart(async (boss) => {
+    await boss.createQueue(QUEUES.refreshAll);
+    await boss.work<{ operationId: string }>(QUEUES.refreshAll, async ([job]) => {
+      if (!job) return;
+      try {
+        await runRefreshAll(job.data.operationId, { trigger: 'refresh-all' });
+      } catch (error) {
+        await markOperationFailed(job.data.operationId);
+        throw error;
+      }
+    });
+
+    await boss.createQueue(QUEUES.dailyDiscovery);
+    await boss.work(QUEUES.dailyDiscovery, async () => {
+      const { id, joined } = await createRefreshAllOperation(systemActor('job:daily-discovery'));
+      if (joined) return; // a refresh is already running; it covers today's
+      try {
+        await runRefreshAll(id, { trigger: 'schedule', concurrency: env().REGISTRAR_DISCOVERY_CONCURRENCY });
+      } catch (error) {
+        await markOperationFailed(id);
+        throw error;
+      }
+    });
+    // pg-boss keeps one schedule per queue across all instances.
+    await boss.schedule(QUEUES.dailyDiscovery, env().REGISTRAR_DISCOVERY_CRON);
+  });
+}
