@@ -3,10 +3,10 @@ import { createUserWithCli, query, storageStateFor, uniqueEmail, type Role } fro
 import { signIn } from './support/sign-in';
 
 const NAV: Record<Role, string[]> = {
-  admin: ['Overview', 'Health systems', 'Registrations', 'Diagnose', 'Audit', 'Settings'],
-  ops: ['Overview', 'Health systems', 'Registrations', 'Diagnose'],
-  manager: ['Overview', 'Health systems', 'Registrations', 'Audit'],
-  support: ['Overview', 'Health systems', 'Registrations', 'Diagnose'],
+  admin: ['Overview', 'Health systems', 'Registrations', 'Apps', 'Diagnose', 'Audit', 'Settings'],
+  ops: ['Overview', 'Health systems', 'Registrations', 'Apps', 'Diagnose'],
+  manager: ['Overview', 'Health systems', 'Registrations', 'Apps', 'Audit'],
+  support: ['Overview', 'Health systems', 'Registrations', 'Apps', 'Diagnose'],
 };
 
 async function pageAs(browser: Browser, role: Role) {

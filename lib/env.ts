@@ -18,6 +18,8 @@ const EnvSchema = z.object({
   /** Base64 (32 bytes) key-encryption key for the credential vault. */
   REGISTRAR_KEY: z.string().optional(),
   REGISTRAR_KEY_FILE: z.string().optional(),
+  /** Comma-separated base64 keys that may still decrypt (not encrypt), kept until `npm run keys:rotate` has re-wrapped everything. */
+  REGISTRAR_PREVIOUS_KEYS: z.string().optional(),
   SSO_ISSUER: z.string().url().optional(),
   SSO_CLIENT_ID: z.string().optional(),
   SSO_CLIENT_SECRET: z.string().optional(),

@@ -26,6 +26,11 @@ export const ERROR_CODES = [
   'DISCOVERY_FAILED',
   // Configuration
   'MISCONFIGURED',
+  // Registration
+  'NEEDS_RECOVERY',
+  // Credential vault: no usable key-encryption key / an envelope failed authentication
+  'VAULT_LOCKED',
+  'VAULT_TAMPERED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

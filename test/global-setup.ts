@@ -3,11 +3,14 @@
  * With DATABASE_URL set (CI's second pass, or a developer's server) that server is used as is;
  * otherwise an embedded PostgreSQL under .data/test with a database recreated for every run.
  */
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../db/embedded';
 import { runMigrations } from '../db/migrate';
 
 export default async function setup() {
+  // A vault key for the whole run (tests of the vault itself set their own).
+  process.env.REGISTRAR_KEY ??= randomBytes(32).toString('base64');
   let stop: () => Promise<void> = async () => {};
   if (!process.env.DATABASE_URL) {
     const db = await startEmbeddedPostgres({

@@ -7,6 +7,7 @@ const NAV: Array<{ href: string; label: string; permission: Permission | null }>
   { href: '/', label: 'Overview', permission: null },
   { href: '/health-systems', label: 'Health systems', permission: 'health-systems:read' },
   { href: '/registrations', label: 'Registrations', permission: 'registrations:read' },
+  { href: '/apps', label: 'Apps', permission: 'registrations:read' },
   { href: '/diagnose', label: 'Diagnose', permission: 'diagnostics:run' },
   { href: '/audit', label: 'Audit', permission: 'audit:read' },
   { href: '/settings', label: 'Settings', permission: 'settings:manage' },

@@ -18,7 +18,11 @@ export type ActionResult<T> =
   | { ok: true; data: T }
   | { ok: false; error: ActionError; fieldErrors?: Record<string, string[]> };
 
-type Handler<S extends z.ZodType, T> = (actor: Actor, input: z.infer<S>) => Promise<T>;
+/**
+ * The handler receives the input as it arrived (`z.input`) once it has passed the schema: domain
+ * functions parse it again themselves, because they are also called by the API and scripts.
+ */
+type Handler<S extends z.ZodType, T> = (actor: Actor, input: z.input<S>) => Promise<T>;
 
 /**
  * The one way to build a server action: session → permission → zod parse → handler → error
@@ -35,7 +39,8 @@ export function defineAction<S extends z.ZodType, T>(spec: { name: string; permi
     const actor = session.actor;
     try {
       if (spec.permission) assertCan(actor, spec.permission);
-      const parsed = spec.schema.safeParse(raw instanceof FormData ? formDataToObject(raw) : raw);
+      const input = raw instanceof FormData ? formDataToObject(raw) : raw;
+      const parsed = spec.schema.safeParse(input);
       if (!parsed.success) {
         return {
           ok: false,
@@ -43,7 +48,7 @@ export function defineAction<S extends z.ZodType, T>(spec: { name: string; permi
           fieldErrors: z.flattenError(parsed.error).fieldErrors as Record<string, string[]>,
         };
       }
-      return { ok: true, data: await spec.handler(actor, parsed.data) };
+      return { ok: true, data: await spec.handler(actor, input as z.input<S>) };
     } catch (error) {
       if (isAppError(error) && error.code === 'FORBIDDEN') {
         // Refused attempts are part of the record: who tried what.

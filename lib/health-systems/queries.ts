@@ -15,14 +15,13 @@ export async function listHealthSystems(actor: Actor) {
       id: healthSystems.id,
       name: healthSystems.name,
       tags: healthSystems.tags,
-      issuerCount: sql<number>`(select count(*)::int from ${issuers} i where i.health_system_id = ${healthSystems.id})`,
-      // Registrations arrive with onboarding; until then every system has none.
-      registrationCount: sql<number>`0`,
+      issuerCount: sql<number>`(select count(*)::int from issuers i where i.health_system_id = health_systems.id)`,
+      registrationCount: sql<number>`(select count(*)::int from registrations r join issuers i on i.id = r.issuer_id where i.health_system_id = health_systems.id and r.status <> 'deleted')`,
       worstWarning: sql<{ code: string; severity: string; message: string } | null>`(
-        select w from ${issuers} i, jsonb_array_elements(i.warnings) w
-        where i.health_system_id = ${healthSystems.id}
+        select w from issuers i, jsonb_array_elements(i.warnings) w
+        where i.health_system_id = health_systems.id
         order by ${SEVERITY_RANK} desc limit 1)`,
-      needsAttention: sql<boolean>`exists (select 1 from ${issuers} i where i.health_system_id = ${healthSystems.id} and (i.needs_attention or i.last_error is not null))`,
+      needsAttention: sql<boolean>`exists (select 1 from issuers i where i.health_system_id = health_systems.id and (i.needs_attention or i.last_error is not null))`,
     })
     .from(healthSystems)
     .orderBy(asc(sql`lower(${healthSystems.name})`));

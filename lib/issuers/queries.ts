@@ -27,3 +27,22 @@ export async function listDiscoveryRuns(actor: Actor, issuerId: string, limit = 
     .orderBy(desc(discoveryRuns.finishedAt))
     .limit(limit);
 }
+
+/** Issuers for the onboarding wizard's picker, grouped by health system on the page. */
+export async function listIssuersForOnboarding(actor: Actor) {
+  assertCan(actor, 'health-systems:read');
+  const rows = await getDb()
+    .select({
+      id: issuers.id,
+      healthSystemId: issuers.healthSystemId,
+      healthSystemName: healthSystems.name,
+      environment: issuers.environment,
+      issuerUrl: issuers.issuerUrl,
+      inputUrl: issuers.inputUrl,
+      endpoints: issuers.endpoints,
+    })
+    .from(issuers)
+    .innerJoin(healthSystems, eq(healthSystems.id, issuers.healthSystemId))
+    .orderBy(healthSystems.name, issuers.environment);
+  return rows.map(({ endpoints, ...r }) => ({ ...r, label: r.issuerUrl ?? r.inputUrl, canRegister: Boolean(endpoints.registration) }));
+}

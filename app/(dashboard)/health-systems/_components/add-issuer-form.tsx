@@ -8,7 +8,8 @@ import { SelectField, TextField } from '@/components/ui/field';
 import type { ActionError } from '@/lib/actions/define-action';
 import { addIssuerAction } from '../actions';
 
-export function AddIssuerForm({ healthSystemId }: { healthSystemId: string }) {
+/** Adds an issuer; by default opens its page, or hands the new id to `onAdded` (inline use in onboarding). */
+export function AddIssuerForm({ healthSystemId, onAdded }: { healthSystemId: string; onAdded?: (issuerId: string) => void }) {
   const router = useRouter();
   const [pending, startTransition] = useTransition();
   const [error, setError] = useState<ActionError | null>(null);
@@ -36,7 +37,8 @@ export function AddIssuerForm({ healthSystemId }: { healthSystemId: string }) {
             setFieldErrors(result.fieldErrors ?? {});
             return;
           }
-          router.push(`/health-systems/${healthSystemId}/issuers/${result.data.id}`);
+          if (onAdded) onAdded(result.data.id);
+          else router.push(`/health-systems/${healthSystemId}/issuers/${result.data.id}`);
         });
       }}
     >

@@ -1,0 +1,41 @@
+import { notFound } from 'next/navigation';
+import { Card, PageHeader } from '@/components/ui/card';
+import { getAppOrThrow, listAppVersions } from '@/lib/apps/queries';
+import { requirePageUser } from '@/lib/auth/page-guard';
+import { can } from '@/lib/auth/permissions';
+import { isAppError } from '@/lib/errors';
+import { AppProfileForm } from '../_components/app-profile-form';
+
+export default async function AppPage({ params }: { params: Promise<{ id: string }> }) {
+  const { actor } = await requirePageUser('registrations:read');
+  const { id } = await params;
+  const app = await getAppOrThrow(actor, id).catch((error: unknown) => {
+    if (isAppError(error) && error.code === 'NOT_FOUND') notFound();
+    throw error;
+  });
+  const versions = await listAppVersions(actor, id);
+  const canWrite = can(actor.role, 'registrations:write');
+  return (
+    <>
+      <PageHeader title={app.name} description={`software_id ${app.softwareId} · version ${app.currentVersion}`} />
+      <div className="space-y-6">
+        {canWrite ? (
+          <AppProfileForm appId={app.id} version={app.currentVersion} initial={app.profile} />
+        ) : (
+          <Card title="Profile">
+            <pre className="overflow-auto bg-slate-50 p-3 text-xs">{JSON.stringify(app.profile, null, 2)}</pre>
+          </Card>
+        )}
+        <Card title="Versions">
+          <ul className="text-sm">
+            {versions.map((v) => (
+              <li key={v.version}>
+                v{v.version} · {v.createdAt.toISOString()} · {v.createdBy}
+              </li>
+            ))}
+          </ul>
+        </Card>
+      </div>
+    </>
+  );
+}

@@ -1,0 +1,92 @@
+'use client';
+
+import { useState } from 'react';
+import { Button } from '@/components/ui/button';
+import { COMMON_FHIR_RESOURCES, formatScope, SMART_NON_RESOURCE_SCOPES, validateScopeString } from '@/lib/smart';
+
+const INTERACTIONS = ['c', 'r', 'u', 'd', 's'] as const;
+type Interaction = (typeof INTERACTIONS)[number];
+
+/**
+ * Builds SMART scopes (context / resource / interactions, v1 or v2) and appends them to a free-text
+ * scope field. Free text stays as typed; the findings below explain anything odd.
+ */
+export function ScopeField({ name, label, defaultValue, supported }: { name: string; label: string; defaultValue?: string; supported?: string[] }) {
+  const [value, setValue] = useState(defaultValue ?? '');
+  const [context, setContext] = useState<'patient' | 'user' | 'system'>('patient');
+  const [resource, setResource] = useState('Patient');
+  const [interactions, setInteractions] = useState<Interaction[]>(['r', 's']);
+  const [version, setVersion] = useState<'v1' | 'v2'>('v2');
+  const [pickerError, setPickerError] = useState<string | null>(null);
+  const findings = validateScopeString(value, supported);
+  const id = `field-${name}`;
+
+  function append(scope: string) {
+    const parts = value.split(/\s+/).filter(Boolean);
+    if (!parts.includes(scope)) setValue([...parts, scope].join(' '));
+  }
+
+  return (
+    <div className="space-y-2">
+      <label htmlFor={id} className="block text-sm font-medium text-slate-700">
+        {label}
+      </label>
+      <textarea id={id} name={name} rows={2} value={value} onChange={(e) => setValue(e.target.value)} className="block w-full rounded-md border border-slate-300 px-3 py-1.5 font-mono text-xs" />
+      <div className="flex flex-wrap items-end gap-2 rounded-md border border-slate-200 bg-slate-50 p-2 text-xs" aria-label="Scope picker" role="group">
+        <select aria-label="Context" value={context} onChange={(e) => setContext(e.target.value as typeof context)} className="rounded border px-1 py-0.5">
+          <option>patient</option>
+          <option>user</option>
+          <option>system</option>
+        </select>
+        <input aria-label="Resource type" list={`${id}-resources`} value={resource} onChange={(e) => setResource(e.target.value.trim())} className="w-32 rounded border px-1 py-0.5" />
+        <datalist id={`${id}-resources`}>
+          <option value="*" />
+          {COMMON_FHIR_RESOURCES.map((r) => (
+            <option key={r} value={r} />
+          ))}
+        </datalist>
+        {INTERACTIONS.map((i) => (
+          <label key={i} className="flex items-center gap-0.5">
+            <input
+              type="checkbox"
+              checked={interactions.includes(i)}
+              onChange={(e) => setInteractions((prev) => (e.target.checked ? INTERACTIONS.filter((x) => x === i || prev.includes(x)) : prev.filter((x) => x !== i)))}
+            />
+            {i}
+          </label>
+        ))}
+        <select aria-label="Scope version" value={version} onChange={(e) => setVersion(e.target.value as 'v1' | 'v2')} className="rounded border px-1 py-0.5">
+          <option value="v2">v2 (.rs)</option>
+          <option value="v1">v1 (.read)</option>
+        </select>
+        <Button
+          variant="secondary"
+          onClick={() => {
+            const scope = interactions.length ? formatScope({ context, resource: resource || '*', interactions, version }) : null;
+            if (!scope) return setPickerError(version === 'v1' ? 'v1 can only say read (r s), write (c u d) or * (all).' : 'Choose at least one interaction.');
+            setPickerError(null);
+            append(scope);
+          }}
+        >
+          Add scope
+        </Button>
+        <span className="mx-1 text-slate-400">|</span>
+        {SMART_NON_RESOURCE_SCOPES.map((s) => (
+          <Button key={s} variant="ghost" onClick={() => append(s)}>
+            + {s}
+          </Button>
+        ))}
+      </div>
+      {pickerError ? <p className="text-xs text-red-700">{pickerError}</p> : null}
+      {findings.length ? (
+        <ul className="space-y-0.5 text-xs" aria-label="Scope findings">
+          {findings.map((f, i) => (
+            <li key={i} className={f.severity === 'error' ? 'text-red-700' : 'text-amber-800'}>
+              <code>{f.scope}</code>: {f.message}
+            </li>
+          ))}
+        </ul>
+      ) : null}
+    </div>
+  );
+}

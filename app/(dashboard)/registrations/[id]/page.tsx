@@ -1,0 +1,129 @@
+import { notFound } from 'next/navigation';
+import { Alert, Badge, Card, PageHeader } from '@/components/ui/card';
+import { CopyButton } from '@/components/ui/copy-button';
+import { requirePageUser } from '@/lib/auth/page-guard';
+import { can } from '@/lib/auth/permissions';
+import { isAppError } from '@/lib/errors';
+import { getRegistrationOrThrow } from '@/lib/registrations/queries';
+import { ExpiryBadge } from '../_components/expiry-badge';
+import { RevealSecret } from '../_components/reveal-secret';
+
+export default async function RegistrationPage({ params, searchParams }: { params: Promise<{ id: string }>; searchParams: Promise<{ created?: string }> }) {
+  const { actor } = await requirePageUser('registrations:read');
+  const { id } = await params;
+  const { created } = await searchParams;
+  const reg = await getRegistrationOrThrow(actor, id).catch((error: unknown) => {
+    if (isAppError(error) && error.code === 'NOT_FOUND') notFound();
+    throw error;
+  });
+  const hasSecret = reg.credentials.some((c) => c.kind === 'client_secret' && c.state === 'current');
+  const fields = [...new Set([...Object.keys(reg.requestedMetadata), ...Object.keys(reg.registeredMetadata)])].sort();
+  return (
+    <>
+      <PageHeader title={`${reg.appName} at ${reg.healthSystemName}`} description={`${reg.environment} · ${reg.issuerUrl ?? ''}`} />
+      <div className="space-y-6">
+        {created ? <Alert tone="success">Registered. The hospital issued the client below{hasSecret ? '; copy the secret now if your deployment needs it (revealing it is audited).' : '.'}</Alert> : null}
+        <Card title="Client">
+          <dl className="grid grid-cols-1 gap-3 text-sm md:grid-cols-3">
+            <div>
+              <dt className="text-xs uppercase text-slate-500">client_id</dt>
+              <dd className="flex items-center gap-1 font-mono" data-testid="client-id">
+                {reg.clientId} <CopyButton text={reg.clientId} />
+              </dd>
+            </div>
+            <div>
+              <dt className="text-xs uppercase text-slate-500">Auth method</dt>
+              <dd>{reg.authMethod}</dd>
+            </div>
+            <div>
+              <dt className="text-xs uppercase text-slate-500">Secret expiry</dt>
+              <dd data-testid="secret-expiry">
+                <ExpiryBadge kind={reg.secretExpiryKind} at={reg.secretExpiresAt?.toISOString() ?? null} />
+              </dd>
+            </div>
+            <div>
+              <dt className="text-xs uppercase text-slate-500">RFC 7592 management</dt>
+              <dd data-testid="managed">{reg.managed ? <Badge tone="good">available</Badge> : <Badge tone="warn">not offered by the server</Badge>}</dd>
+            </div>
+            <div>
+              <dt className="text-xs uppercase text-slate-500">Profile version</dt>
+              <dd>v{reg.appVersion}</dd>
+            </div>
+            <div>
+              <dt className="text-xs uppercase text-slate-500">Status</dt>
+              <dd>
+                <Badge tone={reg.status === 'active' ? 'good' : 'bad'}>{reg.status}</Badge>
+              </dd>
+            </div>
+          </dl>
+          {hasSecret && can(actor.role, 'credentials:reveal') ? <RevealSecret registrationId={reg.id} /> : null}
+        </Card>
+
+        {reg.warnings.length ? (
+          <Card title="Warnings">
+            <ul className="space-y-1 text-sm">
+              {reg.warnings.map((w, i) => (
+                <li key={i}>
+                  <Badge tone="warn">{w.code}</Badge> {w.message}
+                </li>
+              ))}
+            </ul>
+          </Card>
+        ) : null}
+
+        <Card title="Requested vs registered">
+          <table className="min-w-full text-sm" data-testid="metadata-diff">
+            <thead className="text-left text-xs uppercase text-slate-500">
+              <tr>
+                <th className="py-1">Field</th>
+                <th className="py-1">Requested</th>
+                <th className="py-1">Registered (server’s answer)</th>
+              </tr>
+            </thead>
+            <tbody className="divide-y divide-slate-100">
+              {fields.map((f) => {
+                const requested = JSON.stringify(reg.requestedMetadata[f]);
+                const registered = JSON.stringify(reg.registeredMetadata[f]);
+                const differs = f in reg.requestedMetadata && requested !== registered;
+                return (
+                  <tr key={f} className={differs ? 'bg-amber-50' : ''} data-differs={differs ? 'true' : undefined}>
+                    <td className="py-1 pr-3 font-mono text-xs">
+                      {f} {differs ? <Badge tone="warn">substituted</Badge> : null}
+                    </td>
+                    <td className="break-all py-1 pr-3 font-mono text-xs">{requested ?? '—'}</td>
+                    <td className="break-all py-1 font-mono text-xs">{registered ?? '—'}</td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </Card>
+
+        <Card title="Credentials">
+          <table className="min-w-full text-sm">
+            <thead className="text-left text-xs uppercase text-slate-500">
+              <tr>
+                <th className="py-1">Kind</th>
+                <th className="py-1">Fingerprint</th>
+                <th className="py-1">Version</th>
+                <th className="py-1">State</th>
+                <th className="py-1">Expires</th>
+              </tr>
+            </thead>
+            <tbody>
+              {reg.credentials.map((c) => (
+                <tr key={c.id}>
+                  <td className="py-1">{c.kind}</td>
+                  <td className="py-1 font-mono text-xs">{c.fingerprint}</td>
+                  <td className="py-1">v{c.version}</td>
+                  <td className="py-1">{c.state}</td>
+                  <td className="py-1">{c.expiresAt ? c.expiresAt.toISOString() : '—'}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </Card>
+      </div>
+    </>
+  );
+}

@@ -1,0 +1,252 @@
+'use client';
+
+import { useRouter } from 'next/navigation';
+import { useMemo, useState, useTransition } from 'react';
+import { Button } from '@/components/ui/button';
+import { Alert, Badge, Card } from '@/components/ui/card';
+import { SelectField, TextAreaField, TextField } from '@/components/ui/field';
+import type { ActionError } from '@/lib/actions/define-action';
+import { AddIssuerForm } from '../../health-systems/_components/add-issuer-form';
+import { previewRegistrationAction, registerAction } from '../actions';
+
+type IssuerOption = { id: string; healthSystemId: string; healthSystemName: string; environment: string; label: string; canRegister: boolean };
+type AppOption = { id: string; name: string; version: number; environments: string[] };
+type Preview = Extract<Awaited<ReturnType<typeof previewRegistrationAction>>, { ok: true }>['data'];
+
+export function OnboardingWizard({ issuers, apps }: { issuers: IssuerOption[]; apps: AppOption[] }) {
+  const router = useRouter();
+  const [pending, startTransition] = useTransition();
+  const [issuerId, setIssuerId] = useState('');
+  const [appId, setAppId] = useState(apps[0]?.id ?? '');
+  const app = apps.find((a) => a.id === appId);
+  const [environment, setEnvironment] = useState(app?.environments[0] ?? '');
+  const [preview, setPreview] = useState<Preview | null>(null);
+  const [error, setError] = useState<ActionError | null>(null);
+  const [fieldErrors, setFieldErrors] = useState<Record<string, string[]>>({});
+  const [addingIssuer, setAddingIssuer] = useState<string | null>(null);
+  // One key per form: a double click or a retry after a lost response cannot register twice.
+  const [idempotencyKey, setIdempotencyKey] = useState(() => crypto.randomUUID());
+  const systems = useMemo(() => [...new Map(issuers.map((i) => [i.healthSystemId, i.healthSystemName])).entries()], [issuers]);
+
+  function overridesFrom(form: HTMLFormElement) {
+    const data = new FormData(form);
+    const get = (k: string) => (data.get(k) === null ? undefined : String(data.get(k)));
+    return {
+      clientName: get('clientName') || undefined,
+      redirectUris: get('redirectUris'),
+      scope: get('scope'),
+      tokenEndpointAuthMethod: (get('tokenEndpointAuthMethod') || undefined) as 'private_key_jwt' | undefined,
+    };
+  }
+
+  function runPreview(form: HTMLFormElement | null) {
+    if (!issuerId || !appId || !environment) return;
+    startTransition(async () => {
+      const result = await previewRegistrationAction({ issuerId, appId, environment, overrides: form && preview ? overridesFrom(form) : undefined });
+      if (!result.ok) {
+        setError(result.error);
+        setFieldErrors(result.fieldErrors ?? {});
+        return;
+      }
+      setError(null);
+      setPreview(result.data);
+    });
+  }
+
+  return (
+    <div className="space-y-6">
+      <Card title="Add an issuer first?">
+        <SelectField label="Add an issuer to" name="_addTo" value={addingIssuer ?? ''} onChange={(e) => setAddingIssuer(e.target.value || null)}>
+          <option value="">(not now: the issuer is already in Registrar)</option>
+          {systems.map(([id, name]) => (
+            <option key={id} value={id}>
+              {name}
+            </option>
+          ))}
+        </SelectField>
+        {addingIssuer ? (
+          <div className="mt-3 rounded border border-slate-200 p-3">
+            <AddIssuerForm
+              healthSystemId={addingIssuer}
+              onAdded={(id) => {
+                setAddingIssuer(null);
+                setIssuerId(id);
+                router.refresh();
+              }}
+            />
+          </div>
+        ) : null}
+      </Card>
+    <form
+      aria-label="Onboard a hospital"
+      className="space-y-6"
+      onSubmit={(event) => {
+        event.preventDefault();
+        const form = event.currentTarget;
+        const data = new FormData(form);
+        const statementMode = String(data.get('softwareStatementMode') ?? 'none');
+        startTransition(async () => {
+          const result = await registerAction({
+            issuerId,
+            appId,
+            environment,
+            overrides: overridesFrom(form),
+            initialAccessToken: String(data.get('initialAccessToken') ?? ''),
+            softwareStatement: statementMode === 'sign' ? 'sign' : statementMode === 'paste' ? String(data.get('softwareStatement') ?? '') : null,
+            idempotencyKey,
+          });
+          if (!result.ok) {
+            setError(result.error);
+            setFieldErrors(result.fieldErrors ?? {});
+            // A definite refusal can be corrected and resent; an unknown outcome keeps its key.
+            if (result.error.code !== 'NEEDS_RECOVERY' && !/cannot tell whether/.test(result.error.message)) setIdempotencyKey(crypto.randomUUID());
+            return;
+          }
+          router.push(`/registrations/${result.data.registrationId}?created=1`);
+        });
+      }}
+    >
+      <Card title="1. Hospital authorization server">
+        <div className="grid grid-cols-1 gap-3 md:grid-cols-2">
+          <SelectField label="Issuer" name="issuerId" value={issuerId} onChange={(e) => (setIssuerId(e.target.value), setPreview(null))} errors={fieldErrors.issuerId}>
+            <option value="">Choose…</option>
+            {systems.map(([id, name]) => (
+              <optgroup key={id} label={name}>
+                {issuers
+                  .filter((i) => i.healthSystemId === id)
+                  .map((i) => (
+                    <option key={i.id} value={i.id} disabled={!i.canRegister}>
+                      {i.label} ({i.environment}){i.canRegister ? '' : ' — no registration endpoint'}
+                    </option>
+                  ))}
+              </optgroup>
+            ))}
+          </SelectField>
+        </div>
+      </Card>
+
+      <Card title="2. App and environment">
+        <div className="grid grid-cols-1 gap-3 md:grid-cols-2">
+          <SelectField label="App" name="appId" value={appId} onChange={(e) => (setAppId(e.target.value), setEnvironment(apps.find((a) => a.id === e.target.value)?.environments[0] ?? ''), setPreview(null))}>
+            {apps.length === 0 ? <option value="">Create an app first</option> : null}
+            {apps.map((a) => (
+              <option key={a.id} value={a.id}>
+                {a.name} (v{a.version})
+              </option>
+            ))}
+          </SelectField>
+          <SelectField label="Environment" name="environment" value={environment} onChange={(e) => (setEnvironment(e.target.value), setPreview(null))}>
+            {app?.environments.map((e) => (
+              <option key={e} value={e}>
+                {e}
+              </option>
+            ))}
+          </SelectField>
+        </div>
+        <div className="mt-3">
+          <Button variant="secondary" disabled={pending || !issuerId || !appId} onClick={() => runPreview(null)}>
+            Prefill from the app profile
+          </Button>
+        </div>
+      </Card>
+
+      {preview ? (
+        <>
+          <Card title="3. Metadata">
+            {preview.adaptations.length ? (
+              <div className="mb-3">
+                <p className="text-sm font-medium">Adapted to this issuer:</p>
+                <ul className="text-sm" aria-label="Adaptations">
+                  {preview.adaptations.map((a, i) => (
+                    <li key={i}>
+                      <Badge tone="warn">{a.field}</Badge> {JSON.stringify(a.from)} → {JSON.stringify(a.to)} — {a.reason}
+                    </li>
+                  ))}
+                </ul>
+              </div>
+            ) : null}
+            {preview.mode === 'epic' ? (
+              <Alert tone="info">Epic registration: Registrar sends exactly software_id and jwks with your initial access token. No secret and no management are expected.</Alert>
+            ) : (
+              <div className="grid grid-cols-1 gap-3 md:grid-cols-2">
+                <TextField label="Client name" name="clientName" defaultValue={String(preview.request.client_name ?? '')} />
+                <SelectField label="Token endpoint auth method" name="tokenEndpointAuthMethod" defaultValue={preview.authMethod} hint={undefined}>
+                  {['private_key_jwt', 'client_secret_basic', 'client_secret_post', 'none'].map((m) => (
+                    <option key={m} value={m} disabled={preview.issuerAuthMethods.length > 0 && !preview.issuerAuthMethods.includes(m)}>
+                      {m}
+                    </option>
+                  ))}
+                </SelectField>
+                <TextAreaField label="Redirect URIs" name="redirectUris" rows={3} defaultValue={((preview.request.redirect_uris as string[]) ?? []).join('\n')} errors={fieldErrors.redirect_uris ?? fieldErrors.redirectUris} />
+                <TextAreaField label="Scope" name="scope" rows={3} defaultValue={String(preview.request.scope ?? '')} errors={fieldErrors.scope} />
+              </div>
+            )}
+            <Findings preview={preview} />
+            <Button variant="secondary" className="mt-3" disabled={pending} onClick={(e) => runPreview(e.currentTarget.form)}>
+              Check again
+            </Button>
+          </Card>
+
+          <Card title="4. Initial access token or software statement">
+            <div className="grid grid-cols-1 gap-3 md:grid-cols-2">
+              <TextField
+                label={preview.needsInitialAccessToken ? 'Initial access token (required)' : 'Initial access token (optional)'}
+                name="initialAccessToken"
+                type="password"
+                autoComplete="off"
+                required={preview.needsInitialAccessToken}
+                hint="Sent once as a bearer token; never stored."
+                errors={fieldErrors.initialAccessToken}
+              />
+              <div>
+                <SelectField label="Software statement" name="softwareStatementMode" defaultValue="none">
+                  <option value="none">none</option>
+                  <option value="sign">sign one with the app’s key</option>
+                  <option value="paste">paste a signed statement</option>
+                </SelectField>
+                <TextAreaField label="Signed statement (when pasting)" name="softwareStatement" rows={2} errors={fieldErrors.softwareStatement ?? fieldErrors.software_statement} />
+              </div>
+            </div>
+          </Card>
+
+          <Card title="5. Review what will be sent">
+            <p className="mb-2 text-sm text-slate-600">
+              POST {preview.registrationEndpoint} · {preview.mode === 'epic' ? 'Epic mode' : 'RFC 7591'} · secrets masked
+            </p>
+            <pre className="max-h-80 overflow-auto rounded bg-slate-50 p-3 text-xs" data-testid="request-preview">
+              {JSON.stringify(preview.request, null, 2)}
+            </pre>
+            <Button type="submit" className="mt-3" disabled={pending}>
+              {pending ? 'Registering…' : 'Register'}
+            </Button>
+          </Card>
+        </>
+      ) : null}
+      {error ? (
+        <Alert>
+          <strong>{error.code}</strong>: {error.message}
+        </Alert>
+      ) : null}
+    </form>
+    </div>
+  );
+}
+
+function Findings({ preview }: { preview: Preview }) {
+  const redirect = preview.redirectUriFindings.flatMap((f) => f.findings.map((finding) => ({ uri: f.uri, ...finding })));
+  if (redirect.length === 0 && preview.scopeFindings.length === 0) return <p className="mt-2 text-sm text-green-700">No findings on redirect URIs or scopes.</p>;
+  return (
+    <ul className="mt-3 space-y-0.5 text-xs" aria-label="Findings">
+      {redirect.map((f, i) => (
+        <li key={`r${i}`} className={f.severity === 'error' ? 'text-red-700' : 'text-amber-800'}>
+          <code>{JSON.stringify(f.uri)}</code>: {f.message} {f.fix}
+        </li>
+      ))}
+      {preview.scopeFindings.map((f, i) => (
+        <li key={`s${i}`} className={f.severity === 'error' ? 'text-red-700' : 'text-amber-800'}>
+          <code>{f.scope}</code>: {f.message}
+        </li>
+      ))}
+    </ul>
+  );
+}

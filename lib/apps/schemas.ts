@@ -1,0 +1,58 @@
+import { z } from 'zod';
+import { TOKEN_AUTH_METHODS } from '@/db/schema';
+
+const optionalUrl = z
+  .string()
+  .trim()
+  .max(2000)
+  .optional()
+  .nullable()
+  .transform((v) => v || null)
+  .refine((v) => v === null || /^https:\/\/\S+$/.test(v), 'Use an https:// URL.');
+
+/** Lines or an array → trimmed non-empty strings. Redirect URIs keep inner characters exactly. */
+const lines = z
+  .union([z.string(), z.array(z.string())])
+  .optional()
+  .transform((v) => (typeof v === 'string' ? v.split('\n') : (v ?? [])).map((s) => s.replace(/\r$/, '')).filter((s) => s.trim() !== ''));
+
+export const environmentNameSchema = z
+  .string()
+  .trim()
+  .min(1, 'Name the environment.')
+  .max(50)
+  .regex(/^[a-z0-9][a-z0-9_-]*$/, 'Use lower-case letters, digits, - or _ (e.g. production, staging).');
+
+export const environmentProfileSchema = z.object({
+  redirectUris: lines,
+  grantTypes: lines.transform((v) => (v.length ? v.map((s) => s.trim()) : ['authorization_code'])),
+  responseTypes: lines.transform((v) => (v.length ? v.map((s) => s.trim()) : ['code'])),
+  tokenEndpointAuthMethod: z.enum(TOKEN_AUTH_METHODS, { message: 'Choose a token endpoint auth method.' }),
+  scope: z.string().max(4000).default('').transform((s) => s.trim().split(/\s+/).filter(Boolean).join(' ')),
+  keyAlgorithm: z.enum(['RS384', 'ES384']).default('ES384'),
+  applicationType: z.enum(['web', 'native']).optional(),
+  epicClientId: z.string().trim().max(200).optional().nullable().transform((v) => v || null),
+});
+
+export const appProfileSchema = z.object({
+  name: z.string().trim().min(1, 'Give the app a name.').max(200),
+  softwareId: z
+    .string()
+    .trim()
+    .min(1, 'Give the app a software_id (stable across versions, e.g. a UUID or reverse-domain name).')
+    .max(200)
+    .regex(/^\S+$/, 'A software_id has no spaces.'),
+  softwareVersion: z.string().trim().max(100).optional().nullable().transform((v) => v || null),
+  clientUri: optionalUrl,
+  logoUri: optionalUrl,
+  tosUri: optionalUrl,
+  policyUri: optionalUrl,
+  contacts: lines.pipe(z.array(z.email('Each contact must be an email address.'))),
+  environments: z
+    .record(environmentNameSchema, environmentProfileSchema)
+    .refine((envs) => Object.keys(envs).length > 0, 'Add at least one environment.'),
+  softwareStatement: z.object({ enabled: z.boolean() }).default({ enabled: false }),
+});
+export type AppProfileInput = z.input<typeof appProfileSchema>;
+
+export const updateAppSchema = z.object({ appId: z.uuid(), expectedVersion: z.number().int().positive(), profile: appProfileSchema });

@@ -1,0 +1,130 @@
+import type { AppProfile, EnvironmentProfile, Issuer, TokenAuthMethod } from '@/db/schema';
+
+export type Adaptation = { field: string; from: unknown; to: unknown; reason: string };
+
+export type RegistrationOverrides = Partial<Pick<EnvironmentProfile, 'redirectUris' | 'grantTypes' | 'responseTypes' | 'tokenEndpointAuthMethod' | 'scope' | 'keyAlgorithm'>> & {
+  clientName?: string;
+};
+
+export type BuiltRequest = {
+  mode: 'standard' | 'epic';
+  metadata: Record<string, unknown>;
+  authMethod: TokenAuthMethod;
+  keyAlgorithm: 'RS384' | 'ES384' | null;
+  /** How the public key reaches the server for private_key_jwt. */
+  keyDelivery: 'jwks_uri' | 'jwks' | null;
+  adaptations: Adaptation[];
+  /** The initial access token is required (Epic mode) or advertised as needed. */
+  needsInitialAccessToken: boolean;
+};
+
+type IssuerView = Pick<
+  Issuer,
+  'endpoints' | 'tokenEndpointAuthMethodsSupported' | 'tokenEndpointAuthSigningAlgValuesSupported' | 'scopesSupported' | 'grantTypesSupported' | 'fhirBaseUrl' | 'capabilities'
+>;
+
+const AUTH_PREFERENCE: TokenAuthMethod[] = ['private_key_jwt', 'client_secret_basic', 'client_secret_post'];
+
+/**
+ * Builds the RFC 7591 request from an app profile for one issuer, adapting it to what the issuer
+ * advertises and recording every adaptation so the person sees it before sending. Pure: the
+ * caller supplies the JWKS URL and inline keys.
+ */
+export function buildRegistrationRequest(input: {
+  issuer: IssuerView;
+  profile: AppProfile;
+  environment: string;
+  overrides?: RegistrationOverrides;
+  jwksUri: string | null;
+  inlineJwks?: { keys: Array<Record<string, unknown>> } | null;
+  epicMode?: boolean;
+}): BuiltRequest {
+  const env = input.profile.environments[input.environment];
+  if (!env) throw new Error(`The app has no "${input.environment}" environment.`);
+  const o = input.overrides ?? {};
+  const adaptations: Adaptation[] = [];
+  const supportedMethods = input.issuer.tokenEndpointAuthMethodsSupported;
+
+  if (input.epicMode) {
+    return {
+      mode: 'epic',
+      metadata: { software_id: env.epicClientId ?? input.profile.softwareId, jwks: input.inlineJwks ?? { keys: [] } },
+      authMethod: 'none',
+      keyAlgorithm: o.keyAlgorithm ?? env.keyAlgorithm,
+      keyDelivery: 'jwks',
+      adaptations: [{ field: 'body', from: 'full client metadata', to: '{software_id, jwks}', reason: 'Epic registration accepts exactly software_id and jwks.' }],
+      needsInitialAccessToken: true,
+    };
+  }
+
+  let authMethod: TokenAuthMethod = o.tokenEndpointAuthMethod ?? env.tokenEndpointAuthMethod;
+  if (supportedMethods.length > 0 && !supportedMethods.includes(authMethod)) {
+    const fallback = authMethod === 'none' ? null : AUTH_PREFERENCE.find((m) => supportedMethods.includes(m));
+    if (fallback) {
+      adaptations.push({ field: 'token_endpoint_auth_method', from: authMethod, to: fallback, reason: `The issuer supports ${supportedMethods.join(', ')}.` });
+      authMethod = fallback;
+    }
+  }
+
+  let keyAlgorithm: 'RS384' | 'ES384' | null = null;
+  let keyDelivery: BuiltRequest['keyDelivery'] = null;
+  const metadata: Record<string, unknown> = {
+    client_name: o.clientName ?? input.profile.name,
+    redirect_uris: o.redirectUris ?? env.redirectUris,
+    grant_types: o.grantTypes ?? env.grantTypes,
+    response_types: o.responseTypes ?? env.responseTypes,
+    token_endpoint_auth_method: authMethod,
+    software_id: input.profile.softwareId,
+  };
+  if (input.profile.softwareVersion) metadata.software_version = input.profile.softwareVersion;
+  for (const [key, value] of [
+    ['client_uri', input.profile.clientUri],
+    ['logo_uri', input.profile.logoUri],
+    ['tos_uri', input.profile.tosUri],
+    ['policy_uri', input.profile.policyUri],
+  ] as const) {
+    if (value) metadata[key] = value;
+  }
+  if (input.profile.contacts.length) metadata.contacts = input.profile.contacts;
+  if (env.applicationType) metadata.application_type = env.applicationType;
+
+  let scope = (o.scope ?? env.scope).split(/\s+/).filter(Boolean);
+  const supportedScopes = input.issuer.scopesSupported;
+  if (supportedScopes.length > 0) {
+    const dropped = scope.filter((s) => !supportedScopes.includes(s));
+    if (dropped.length) {
+      adaptations.push({ field: 'scope', from: dropped.join(' '), to: '(removed)', reason: 'Not in the issuer’s scopes_supported; the server would refuse or drop them.' });
+      scope = scope.filter((s) => supportedScopes.includes(s));
+    }
+  }
+  if (scope.length) metadata.scope = scope.join(' ');
+
+  if (authMethod === 'private_key_jwt') {
+    keyAlgorithm = o.keyAlgorithm ?? env.keyAlgorithm;
+    const algs = input.issuer.tokenEndpointAuthSigningAlgValuesSupported;
+    if (algs.length > 0 && !algs.includes(keyAlgorithm)) {
+      const other = keyAlgorithm === 'RS384' ? 'ES384' : 'RS384';
+      if (algs.includes(other)) {
+        adaptations.push({ field: 'token_endpoint_auth_signing_alg', from: keyAlgorithm, to: other, reason: `The issuer signs with ${algs.join(', ')}.` });
+        keyAlgorithm = other;
+      }
+    }
+    metadata.token_endpoint_auth_signing_alg = keyAlgorithm;
+    if (input.jwksUri) {
+      metadata.jwks_uri = input.jwksUri;
+      keyDelivery = 'jwks_uri';
+    } else {
+      metadata.jwks = input.inlineJwks ?? { keys: [] };
+      keyDelivery = 'jwks';
+      adaptations.push({ field: 'jwks', from: 'jwks_uri', to: 'inline jwks', reason: 'Registrar’s JWKS URL is not reachable by this server (not https), so the public key is sent inline.' });
+    }
+  }
+  return { mode: 'standard', metadata, authMethod, keyAlgorithm, keyDelivery, adaptations, needsInitialAccessToken: false };
+}
+
+/** Every secret-bearing member masked, for the "review the exact JSON" step and for storage. */
+export function maskRequest(metadata: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...metadata };
+  if (typeof out.software_statement === 'string') out.software_statement = `${out.software_statement.slice(0, 16)}…(signed JWT)`;
+  return out;
+}

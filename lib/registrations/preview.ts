@@ -1,0 +1,53 @@
+import 'server-only';
+import { eq } from 'drizzle-orm';
+import { getDb } from '@/db/client';
+import { issuers } from '@/db/schema';
+import { getAppOrThrow } from '@/lib/apps/queries';
+import { assertCan, type Actor } from '@/lib/auth/actor';
+import { env } from '@/lib/env';
+import { AppError } from '@/lib/errors';
+import { looksLikeEpicRegistration } from '@/lib/oauth/registration';
+import { validateRedirectUris } from '@/lib/redirect-uris';
+import { validateScopeString } from '@/lib/smart';
+import { buildRegistrationRequest, maskRequest } from './build-request';
+import { previewSchema, type PreviewInput } from './schemas';
+
+/**
+ * What would be sent, before anything is sent: the exact JSON (keys shown as placeholders until
+ * they are generated), every adaptation to the issuer, and the findings on redirect URIs and scopes.
+ */
+export async function previewRegistration(actor: Actor, raw: PreviewInput) {
+  assertCan(actor, 'registrations:write');
+  const input = previewSchema.parse(raw);
+  const [issuer] = await getDb().select().from(issuers).where(eq(issuers.id, input.issuerId)).limit(1);
+  if (!issuer) throw new AppError('NOT_FOUND', 'That issuer does not exist.', { field: 'issuerId' });
+  const app = await getAppOrThrow(actor, input.appId);
+  const envProfile = app.profile.environments[input.environment];
+  if (!envProfile) throw new AppError('INVALID', `The app has no "${input.environment}" environment.`, { field: 'environment' });
+  const registrationEndpoint = issuer.endpoints.registration?.value ?? null;
+  const epicMode = registrationEndpoint ? looksLikeEpicRegistration({ fhirBaseUrl: issuer.fhirBaseUrl, registrationEndpoint, capabilities: issuer.capabilities }) : false;
+  const publicUrl = env().REGISTRAR_PUBLIC_URL.replace(/\/$/, '');
+  const built = buildRegistrationRequest({
+    issuer,
+    profile: app.profile,
+    environment: input.environment,
+    overrides: input.overrides,
+    jwksUri: `${publicUrl}/api/jwks/${app.id}/${encodeURIComponent(input.environment)}`,
+    inlineJwks: { keys: [{ kid: '(generated when you register)', kty: input.overrides?.keyAlgorithm === 'RS384' || envProfile.keyAlgorithm === 'RS384' ? 'RSA' : 'EC' }] },
+    epicMode,
+  });
+  const redirectUris = (built.metadata.redirect_uris as string[] | undefined) ?? [];
+  return {
+    registrationEndpoint,
+    mode: built.mode,
+    authMethod: built.authMethod,
+    keyAlgorithm: built.keyAlgorithm,
+    request: maskRequest(built.metadata),
+    adaptations: built.adaptations,
+    needsInitialAccessToken: built.needsInitialAccessToken,
+    redirectUriFindings: validateRedirectUris(redirectUris, { applicationType: envProfile.applicationType }),
+    scopeFindings: validateScopeString(String(built.metadata.scope ?? ''), issuer.scopesSupported.length ? issuer.scopesSupported : undefined),
+    issuerAuthMethods: issuer.tokenEndpointAuthMethodsSupported,
+    appVersion: app.currentVersion,
+  };
+}

@@ -1,0 +1,83 @@
+import 'server-only';
+import { desc, eq } from 'drizzle-orm';
+import { getDb } from '@/db/client';
+import { apps, healthSystems, issuers, registrationOperations, registrations } from '@/db/schema';
+import { assertCan, type Actor } from '@/lib/auth/actor';
+import { listCredentialMeta } from '@/lib/credentials/store';
+import { AppError } from '@/lib/errors';
+
+const summaryColumns = {
+  id: registrations.id,
+  clientId: registrations.clientId,
+  environment: registrations.environment,
+  status: registrations.status,
+  authMethod: registrations.authMethod,
+  managed: registrations.managed,
+  secretExpiryKind: registrations.secretExpiryKind,
+  secretExpiresAt: registrations.secretExpiresAt,
+  createdAt: registrations.createdAt,
+  issuerUrl: issuers.issuerUrl,
+  issuerId: issuers.id,
+  healthSystemName: healthSystems.name,
+  healthSystemId: healthSystems.id,
+  appName: apps.name,
+  appId: apps.id,
+};
+
+/** Newest first. The full table (filters, sorting in SQL, export) comes with the registrations view. */
+export async function listRecentRegistrations(actor: Actor, limit = 200) {
+  assertCan(actor, 'registrations:read');
+  return getDb()
+    .select(summaryColumns)
+    .from(registrations)
+    .innerJoin(issuers, eq(issuers.id, registrations.issuerId))
+    .innerJoin(healthSystems, eq(healthSystems.id, issuers.healthSystemId))
+    .innerJoin(apps, eq(apps.id, registrations.appId))
+    .orderBy(desc(registrations.createdAt))
+    .limit(limit);
+}
+
+/** Everything the detail page shows. Credentials appear as metadata only (fingerprints, never values). */
+export async function getRegistrationOrThrow(actor: Actor, id: string) {
+  assertCan(actor, 'registrations:read');
+  const [row] = await getDb()
+    .select({
+      ...summaryColumns,
+      appVersion: registrations.appVersion,
+      registrationClientUri: registrations.registrationClientUri,
+      requestedMetadata: registrations.requestedMetadata,
+      registeredMetadata: registrations.registeredMetadata,
+      clientIdIssuedAt: registrations.clientIdIssuedAt,
+      warnings: registrations.warnings,
+      operationId: registrations.operationId,
+      createdBy: registrations.createdBy,
+    })
+    .from(registrations)
+    .innerJoin(issuers, eq(issuers.id, registrations.issuerId))
+    .innerJoin(healthSystems, eq(healthSystems.id, issuers.healthSystemId))
+    .innerJoin(apps, eq(apps.id, registrations.appId))
+    .where(eq(registrations.id, id))
+    .limit(1);
+  if (!row) throw new AppError('NOT_FOUND', 'That registration does not exist.');
+  const credentials = (await listCredentialMeta(getDb(), 'registration', id)).filter((c) => c.kind !== 'response_body');
+  return { ...row, credentials };
+}
+
+export async function getOperationOrThrow(actor: Actor, id: string) {
+  assertCan(actor, 'registrations:read');
+  const [row] = await getDb()
+    .select({
+      id: registrationOperations.id,
+      status: registrationOperations.status,
+      request: registrationOperations.request,
+      registrationId: registrationOperations.registrationId,
+      error: registrationOperations.error,
+      createdAt: registrationOperations.createdAt,
+      updatedAt: registrationOperations.updatedAt,
+    })
+    .from(registrationOperations)
+    .where(eq(registrationOperations.id, id))
+    .limit(1);
+  if (!row) throw new AppError('NOT_FOUND', 'That operation does not exist.');
+  return row;
+}

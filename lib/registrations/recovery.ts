@@ -1,0 +1,76 @@
+import 'server-only';
+import { randomUUID } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { eq } from 'drizzle-orm';
+import { getDb } from '@/db/client';
+import { registrationOperations } from '@/db/schema';
+import { systemActor } from '@/lib/auth/actor';
+import { openSecret, sealSecret } from '@/lib/credentials/vault';
+import { env } from '@/lib/env';
+import type { RegistrationResponse } from '@/lib/oauth/registration';
+import type { Adaptation } from './build-request';
+
+type RecoveryPayload = {
+  operationId: string;
+  issuerId: string;
+  appId: string;
+  appVersion: number;
+  environment: string;
+  authMethod: string;
+  appKeyId: string | null;
+  requested: Record<string, unknown>;
+  adaptations: Adaptation[];
+  response: RegistrationResponse;
+  audit: { action: string; targetType: string; targetId: string; details: Record<string, unknown> };
+  actor: string;
+};
+
+export function recoveryDir(): string {
+  return path.resolve(env().REGISTRAR_DATA_DIR, 'recovery');
+}
+
+const aadFor = (fileId: string) => `recovery-file:${fileId}`;
+
+/**
+ * The last line of defence when the database refuses a registration the hospital accepted:
+ * the whole answer, encrypted by the vault (the file name is bound as authenticated data).
+ */
+export async function writeRecoveryFile(payload: RecoveryPayload): Promise<string> {
+  const dir = recoveryDir();
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const fileId = `${payload.operationId}-${randomUUID().slice(0, 8)}`;
+  const envelope = sealSecret(JSON.stringify(payload), aadFor(fileId));
+  const file = path.join(dir, `${fileId}.json`);
+  await writeFile(file, JSON.stringify({ fileId, envelope }), { mode: 0o600, flag: 'wx' });
+  return path.relative(process.cwd(), file);
+}
+
+/** Imports every pending recovery file (idempotent: a registration already stored is not duplicated). */
+export async function importRecoveryFiles(log: (line: string) => void = () => {}): Promise<{ imported: number; failed: number }> {
+  const { persistRegistration } = await import('./register');
+  const dir = recoveryDir();
+  const names = await readdir(dir).catch(() => [] as string[]);
+  let imported = 0;
+  let failed = 0;
+  for (const name of names.filter((n) => n.endsWith('.json'))) {
+    const file = path.join(dir, name);
+    try {
+      const { fileId, envelope } = JSON.parse(await readFile(file, 'utf8')) as { fileId: string; envelope: Parameters<typeof openSecret>[0] };
+      const payload = JSON.parse(openSecret(envelope, aadFor(fileId))) as RecoveryPayload;
+      payload.response.clientIdIssuedAt = payload.response.clientIdIssuedAt ? new Date(payload.response.clientIdIssuedAt) : null;
+      if (payload.response.secretExpiry.kind === 'at') payload.response.secretExpiry = { kind: 'at', at: new Date(payload.response.secretExpiry.at) };
+      const actor = systemActor(`recover (for ${payload.actor})`);
+      const registrationId = await persistRegistration(actor, { ...payload, audit: { ...payload.audit, action: 'registration.recover' } });
+      await getDb().update(registrationOperations).set({ status: 'succeeded', registrationId, error: null, updatedAt: new Date() }).where(eq(registrationOperations.id, payload.operationId));
+      await mkdir(path.join(dir, 'imported'), { recursive: true, mode: 0o700 });
+      await rename(file, path.join(dir, 'imported', name));
+      log(`imported ${name}: client ${payload.response.clientId} → registration ${registrationId}`);
+      imported++;
+    } catch (error) {
+      failed++;
+      log(`could not import ${name}: ${error instanceof Error ? error.name : 'error'} ${(error as { code?: string }).code ?? ''}`);
+    }
+  }
+  return { imported, failed };
+}

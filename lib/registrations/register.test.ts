@@ -1,0 +1,256 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { count, eq, sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { closeDb, getDb } from '@/db/client';
+import { insertApp, insertIssuer, insertUser, uniqueSuffix } from '@/db/factories';
+import { auditLog, credentials, registrationOperations, registrations } from '@/db/schema';
+import { readAppPrivateKey } from '@/lib/apps/keys';
+import { publishedJwks } from '@/lib/apps/queries';
+import { readCurrentCredential } from '@/lib/credentials/store';
+import { env, resetEnvCache } from '@/lib/env';
+import { addIssuer } from '@/lib/issuers/add-issuer';
+import { createHealthSystem } from '@/lib/health-systems/mutations';
+import { requestClientCredentialsToken } from '@/lib/oauth/registration';
+import { addAllowlistEntry } from '@/lib/outbound/allowlist-store';
+import { currentOutboundPolicy } from '@/lib/outbound/policy';
+import { startSandbox, type Sandbox } from '@/sandbox/index';
+import { registrationAnswer, startFakeRegistrationServer } from '@/test/support/fake-registration-server';
+import { importRecoveryFiles, recoveryDir } from './recovery';
+import { registerApp } from './register';
+
+let sandbox: Sandbox;
+let fake: Awaited<ReturnType<typeof startFakeRegistrationServer>>;
+let jwksServer: http.Server;
+let admin: Awaited<ReturnType<typeof insertUser>>;
+let ops: Awaited<ReturnType<typeof insertUser>>;
+let support: Awaited<ReturnType<typeof insertUser>>;
+const key = () => randomUUID() + randomUUID();
+
+beforeAll(async () => {
+  // Registrar's own JWKS endpoint, served from the same domain function as /api/jwks, so the
+  // sandbox can fetch registered jwks_uri values.
+  jwksServer = http.createServer(async (req, res) => {
+    const match = /^\/api\/jwks\/([^/]+)\/([^/]+)$/.exec(req.url ?? '');
+    const jwks = match ? await publishedJwks(match[1]!, decodeURIComponent(match[2]!)) : { keys: [] };
+    res.statusCode = jwks.keys.length ? 200 : 404;
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify(jwks));
+  });
+  await new Promise<void>((r) => jwksServer.listen(0, '127.0.0.1', r));
+  process.env.REGISTRAR_PUBLIC_URL = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}`;
+  process.env.REGISTRAR_DATA_DIR = path.resolve('.data/test-recovery', uniqueSuffix());
+  resetEnvCache();
+
+  sandbox = await startSandbox({ log: () => {} });
+  fake = await startFakeRegistrationServer();
+  admin = await insertUser({ role: 'admin' });
+  ops = await insertUser({ role: 'ops' });
+  support = await insertUser({ role: 'support' });
+  for (const origin of [sandbox.general.origin, sandbox.mercy.origin, sandbox.epic.origin, fake.origin]) {
+    await addAllowlistEntry(admin.actor, { entry: `http://${new URL(origin).host}` }).catch(() => {});
+  }
+});
+
+afterAll(async () => {
+  await sandbox.stop();
+  await fake.close();
+  await new Promise((r) => jwksServer.close(r));
+  await closeDb();
+});
+
+async function sandboxIssuer(url: string, epicClientId?: string) {
+  const system = await createHealthSystem(ops.actor, { name: `Sandbox ${uniqueSuffix()}` });
+  return addIssuer(ops.actor, { healthSystemId: system.id, url, environment: 'sandbox', epicClientId });
+}
+
+describe('registering at the sandbox hospitals', () => {
+  it('registers at General Hospital with client_secret_basic, encrypts the secret, and the secret works', async () => {
+    const issuer = await sandboxIssuer(sandbox.general.fhirBase);
+    const { appId } = await insertApp({ environments: { production: { tokenEndpointAuthMethod: 'client_secret_basic', grantTypes: ['authorization_code', 'client_credentials'], scope: 'system/*.read' } } });
+    const result = await registerApp(ops.actor, { issuerId: issuer.id, appId, environment: 'production', idempotencyKey: key() });
+    const [reg] = await getDb().select().from(registrations).where(eq(registrations.id, result.registrationId));
+    expect(reg).toMatchObject({ clientId: result.clientId, authMethod: 'client_secret_basic', managed: true, secretExpiryKind: 'at' });
+    expect(reg!.secretExpiresAt!.getTime()).toBeGreaterThan(Date.now() + 29 * 86_400_000);
+    expect(JSON.stringify(reg!.registeredMetadata)).not.toMatch(/client_secret"|registration_access_token/);
+
+    const secret = await readCurrentCredential(getDb(), 'registration', reg!.id, 'client_secret');
+    const rows = await getDb().execute(sql`select envelope::text as e from credentials where owner_id = ${reg!.id}`);
+    expect(rows.rows.map((r) => String(r.e)).join()).not.toContain(secret!.plaintext);
+    const token = await requestClientCredentialsToken({
+      tokenEndpoint: issuer.discovery.endpoints.token!.value,
+      clientId: reg!.clientId,
+      auth: { method: 'client_secret_basic', secret: secret!.plaintext },
+      scope: 'system/*.read',
+      fetchInit: { policy: await currentOutboundPolicy() },
+    });
+    expect(token.accessToken).toBeTruthy();
+    const [op] = await getDb().select().from(registrationOperations).where(eq(registrationOperations.id, result.operationId));
+    expect(op?.status).toBe('succeeded');
+  });
+
+  it('registers at Mercy Health with private_key_jwt and an initial access token; a token signed with the stored key works', async () => {
+    const issuer = await sandboxIssuer(sandbox.mercy.fhirBase);
+    const { appId } = await insertApp({
+      environments: { production: { tokenEndpointAuthMethod: 'private_key_jwt', keyAlgorithm: 'ES384', grantTypes: ['client_credentials'], responseTypes: [], redirectUris: ['https://app.example.com/callback'], scope: 'system/Patient.rs' } },
+    });
+    const iat = await sandbox.mintInitialAccessToken('mercy');
+    const result = await registerApp(ops.actor, { issuerId: issuer.id, appId, environment: 'production', initialAccessToken: iat, idempotencyKey: key() });
+    const [reg] = await getDb().select().from(registrations).where(eq(registrations.id, result.registrationId));
+    expect(reg?.authMethod).toBe('private_key_jwt');
+    expect(reg?.requestedMetadata.jwks_uri).toBe(`${env().REGISTRAR_PUBLIC_URL}/api/jwks/${appId}/production`);
+    expect(reg?.secretExpiryKind).toBe('none');
+    const jwk = (await publishedJwks(appId, 'production')).keys[0]!;
+    expect(jwk).not.toHaveProperty('d');
+    const token = await requestClientCredentialsToken({
+      tokenEndpoint: issuer.discovery.endpoints.token!.value,
+      clientId: reg!.clientId,
+      auth: { method: 'private_key_jwt', privateKeyPkcs8Pem: await readAppPrivateKey(reg!.appKeyId!), alg: 'ES384', kid: String(jwk.kid) },
+      scope: 'system/Patient.rs',
+      fetchInit: { policy: await currentOutboundPolicy() },
+    });
+    expect(token.accessToken).toBeTruthy();
+    // The initial access token was not stored anywhere.
+    const leak = await getDb().execute(sql`select count(*)::int as n from registration_operations where request::text like ${'%' + iat + '%'}`);
+    expect(leak.rows[0]?.n).toBe(0);
+  });
+
+  it('registers at the Epic-like server in Epic mode: {software_id, jwks}, a G… client, no secret, no management', async () => {
+    const issuer = await sandboxIssuer(sandbox.epic.fhirBase, 'epic-app-nonprod');
+    const { appId } = await insertApp({ environments: { 'non-production': { tokenEndpointAuthMethod: 'private_key_jwt', keyAlgorithm: 'RS384', epicClientId: 'epic-app-nonprod' } } });
+    const result = await registerApp(ops.actor, { issuerId: issuer.id, appId, environment: 'non-production', initialAccessToken: await sandbox.mintInitialAccessToken('epic'), idempotencyKey: key() });
+    const [reg] = await getDb().select().from(registrations).where(eq(registrations.id, result.registrationId));
+    expect(reg?.clientId).toMatch(/^G/);
+    expect(Object.keys(reg!.requestedMetadata).sort()).toEqual(['jwks', 'software_id']);
+    expect(reg).toMatchObject({ managed: false, secretExpiryKind: 'none', authMethod: 'none' });
+  });
+});
+
+describe('never losing or duplicating a registration', () => {
+  it('ten concurrent identical submissions produce exactly one upstream registration', async () => {
+    const { issuerId } = await insertIssuer({ registrationEndpoint: `${fake.origin}/register` });
+    const { appId } = await insertApp({ environments: { production: {} } });
+    const before = fake.requests.length;
+    const answer = registrationAnswer(201, { client_secret: 'concurrent-secret', client_secret_expires_at: 0 });
+    fake.setBehaviour((req, body, res) => void setTimeout(() => answer(req, body, res), 300));
+    const idempotencyKey = key();
+    const results = await Promise.all(Array.from({ length: 10 }, () => registerApp(ops.actor, { issuerId, appId, environment: 'production', idempotencyKey })));
+    expect(fake.requests.length - before).toBe(1);
+    expect(new Set(results.map((r) => r.registrationId)).size).toBe(1);
+    expect(results.filter((r) => !r.replayed)).toHaveLength(1);
+    const [{ n } = { n: 0 }] = await getDb().select({ n: count() }).from(registrations).where(eq(registrations.issuerId, issuerId));
+    expect(n).toBe(1);
+  });
+
+  it('refuses the same idempotency key with a different request', async () => {
+    const { issuerId } = await insertIssuer({ registrationEndpoint: `${fake.origin}/register` });
+    const { appId } = await insertApp({ environments: { production: {} } });
+    fake.setBehaviour(registrationAnswer(201, { client_secret: 's', client_secret_expires_at: 0 }));
+    const idempotencyKey = key();
+    await registerApp(ops.actor, { issuerId, appId, environment: 'production', idempotencyKey });
+    await expect(registerApp(ops.actor, { issuerId, appId, environment: 'production', idempotencyKey, overrides: { clientName: 'Other' } })).rejects.toMatchObject({ code: 'CONFLICT' });
+  });
+
+  it('accepts a 200 with a valid body (with a warning) and keeps its secret', async () => {
+    const { issuerId } = await insertIssuer({ registrationEndpoint: `${fake.origin}/register` });
+    const { appId } = await insertApp({ environments: { production: {} } });
+    fake.setBehaviour(registrationAnswer(200, { client_secret: 'two-hundred-secret', client_secret_expires_at: 0 }));
+    const result = await registerApp(ops.actor, { issuerId, appId, environment: 'production', idempotencyKey: key() });
+    const [reg] = await getDb().select().from(registrations).where(eq(registrations.id, result.registrationId));
+    expect(reg?.warnings.map((w) => w.code)).toContain('STATUS_200_NOT_201');
+    expect(reg?.secretExpiryKind).toBe('never');
+    expect((await readCurrentCredential(getDb(), 'registration', reg!.id, 'client_secret'))?.plaintext).toBe('two-hundred-secret');
+  });
+
+  it('records a secret without client_secret_expires_at as unknown, and a millisecond expiry as flagged', async () => {
+    const { issuerId } = await insertIssuer({ registrationEndpoint: `${fake.origin}/register` });
+    const { appId } = await insertApp({ environments: { production: {} } });
+    fake.setBehaviour(registrationAnswer(201, { client_secret: 'no-expiry' }));
+    const a = await registerApp(ops.actor, { issuerId, appId, environment: 'production', idempotencyKey: key() });
+    const [ra] = await getDb().select().from(registrations).where(eq(registrations.id, a.registrationId));
+    expect(ra?.secretExpiryKind).toBe('unknown');
+    const ms = Date.now() + 40 * 86_400_000;
+    fake.setBehaviour(registrationAnswer(201, { client_secret: 'ms-expiry', client_secret_expires_at: ms }));
+    const b = await registerApp(ops.actor, { issuerId, appId, environment: 'production', idempotencyKey: key() });
+    const [rb] = await getDb().select().from(registrations).where(eq(registrations.id, b.registrationId));
+    expect(rb?.warnings.map((w) => w.code)).toContain('SECRET_EXPIRY_MILLISECONDS');
+    expect(Math.abs(rb!.secretExpiresAt!.getTime() - ms)).toBeLessThan(1000);
+  });
+
+  it('keeps the credential in an encrypted recovery file when the database refuses it after the upstream 201, and recover imports it', async () => {
+    const { issuerId } = await insertIssuer({ registrationEndpoint: `${fake.origin}/register` });
+    const envName = `fault-${uniqueSuffix()}`;
+    const { appId } = await insertApp({ environments: { [envName]: {} } });
+    fake.setBehaviour(registrationAnswer(201, { client_secret: 'recovery-canary-secret', client_secret_expires_at: 0 }));
+    const constraint = `reg_fault_${uniqueSuffix()}`;
+    await getDb().execute(sql.raw(`alter table registrations add constraint ${constraint} check (environment <> '${envName}') not valid`));
+    let error: unknown;
+    try {
+      error = await registerApp(ops.actor, { issuerId, appId, environment: envName, idempotencyKey: key() }, { persistAttempts: 2 }).catch((e: unknown) => e);
+    } finally {
+      await getDb().execute(sql.raw(`alter table registrations drop constraint ${constraint}`));
+    }
+    expect(error).toMatchObject({ code: 'NEEDS_RECOVERY' });
+    expect(String((error as Error).message)).not.toContain('recovery-canary-secret');
+    const files = readdirSync(recoveryDir()).filter((f) => f.endsWith('.json'));
+    expect(files.length).toBeGreaterThan(0);
+    const { imported } = await importRecoveryFiles();
+    expect(imported).toBeGreaterThanOrEqual(1);
+    const [reg] = await getDb().select().from(registrations).where(eq(registrations.environment, envName));
+    expect((await readCurrentCredential(getDb(), 'registration', reg!.id, 'client_secret'))?.plaintext).toBe('recovery-canary-secret');
+    expect(existsSync(path.join(recoveryDir(), 'imported', files[0]!))).toBe(true);
+  });
+
+  it('marks a timeout after sending as outcome unknown and says what to look for at the hospital', async () => {
+    const { issuerId } = await insertIssuer({ registrationEndpoint: `${fake.origin}/register` });
+    const { appId } = await insertApp({ environments: { production: {} } });
+    fake.setBehaviour(() => {}); // never answers
+    const error = await registerApp(ops.actor, { issuerId, appId, environment: 'production', idempotencyKey: key() }, { fetchInit: { headersTimeoutMs: 300, totalTimeoutMs: 500 } }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'TIMEOUT' });
+    expect((error as Error).message).toMatch(/cannot tell whether/);
+    const [op] = await getDb().select().from(registrationOperations).where(eq(registrationOperations.id, (error as { details: { operationId: string } }).details.operationId));
+    expect(op?.status).toBe('outcome_unknown');
+  });
+
+  it('reports a 500 HTML page as the hospital being unavailable and writes no registration', async () => {
+    const { issuerId } = await insertIssuer({ registrationEndpoint: `${fake.origin}/register` });
+    const { appId } = await insertApp({ environments: { production: {} } });
+    fake.setBehaviour((_req, _body, res) => {
+      res.statusCode = 500;
+      res.setHeader('content-type', 'text/html');
+      res.end('<html><body><h1>Internal Server Error</h1></body></html>');
+    });
+    await expect(registerApp(ops.actor, { issuerId, appId, environment: 'production', idempotencyKey: key() })).rejects.toMatchObject({ code: 'UPSTREAM_UNREACHABLE' });
+    expect(await getDb().select().from(registrations).where(eq(registrations.issuerId, issuerId))).toHaveLength(0);
+    const audits = await getDb().select().from(auditLog).where(eq(auditLog.targetId, issuerId));
+    expect(audits.some((a) => a.action === 'registration.create' && a.outcome === 'failure')).toBe(true);
+  });
+
+  it('refuses support with FORBIDDEN before anything is sent', async () => {
+    const { issuerId } = await insertIssuer({ registrationEndpoint: `${fake.origin}/register` });
+    const { appId } = await insertApp({ environments: { production: {} } });
+    const before = fake.requests.length;
+    await expect(registerApp(support.actor, { issuerId, appId, environment: 'production', idempotencyKey: key() })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    expect(fake.requests.length).toBe(before);
+    expect(await getDb().select().from(registrationOperations).where(eq(registrationOperations.issuerId, issuerId))).toHaveLength(0);
+  });
+
+  it('a canary secret never appears outside its encrypted envelope', async () => {
+    const { issuerId } = await insertIssuer({ registrationEndpoint: `${fake.origin}/register` });
+    const { appId } = await insertApp({ environments: { production: {} } });
+    const canary = `canary-${uniqueSuffix()}-secret`;
+    fake.setBehaviour(registrationAnswer(201, { client_secret: canary, registration_access_token: `${canary}-rat`, client_secret_expires_at: 0, registration_client_uri: `${fake.origin}/register/x` }));
+    const result = await registerApp(ops.actor, { issuerId, appId, environment: 'production', idempotencyKey: key() });
+    expect(JSON.stringify(result)).not.toContain(canary);
+    for (const table of ['registrations', 'registration_operations', 'audit_log', 'app_versions', 'issuers']) {
+      const hit = await getDb().execute(sql.raw(`select count(*)::int as n from ${table} t where t::text like '%${canary}%'`));
+      expect(hit.rows[0]?.n, table).toBe(0);
+    }
+    const envelopes = await getDb().select({ e: sql<string>`${credentials.envelope}::text` }).from(credentials).where(eq(credentials.ownerId, result.registrationId));
+    expect(envelopes.length).toBe(3);
+    expect(envelopes.map((r) => r.e).join()).not.toContain(canary);
+  });
+});

@@ -1,0 +1,283 @@
+import 'server-only';
+import { createHash } from 'node:crypto';
+import { and, eq } from 'drizzle-orm';
+import { getDb } from '@/db/client';
+import { isUniqueViolation } from '@/db/errors';
+import { issuers, registrationOperations, registrations, type AppProfile } from '@/db/schema';
+import { ensureAppKey } from '@/lib/apps/keys';
+import { getAppOrThrow } from '@/lib/apps/queries';
+import { actorLabel, assertCan, type Actor } from '@/lib/auth/actor';
+import { recordAudit } from '@/lib/audit/record';
+import { storeCredential } from '@/lib/credentials/store';
+import { vaultStatus } from '@/lib/credentials/vault';
+import { env } from '@/lib/env';
+import { AppError, isAppError } from '@/lib/errors';
+import { looksLikeEpicRegistration, registerClient, signSoftwareStatement, type RegistrationResponse } from '@/lib/oauth/registration';
+import type { SafeFetchInit } from '@/lib/oauth/safe-fetch';
+import { currentOutboundPolicy } from '@/lib/outbound/policy';
+import { readAppPrivateKey } from '@/lib/apps/keys';
+import { buildRegistrationRequest, maskRequest, type Adaptation, type RegistrationOverrides } from './build-request';
+import { writeRecoveryFile } from './recovery';
+import { registerSchema, type RegisterInput } from './schemas';
+
+export type RegisterResult = {
+  operationId: string;
+  registrationId: string;
+  clientId: string;
+  /** True when this call found an earlier identical submission and returns its result. */
+  replayed: boolean;
+};
+
+type FetchOverrides = Omit<SafeFetchInit, 'method' | 'headers' | 'body'>;
+
+/**
+ * Registers an app at an issuer (RFC 7591) without ever losing what the server answers:
+ * 1. an intent row keyed by the form's idempotency key is written before the request leaves;
+ *    identical concurrent submissions find it and wait for its result (exactly one upstream POST);
+ * 2. the answer (secret, registration access token, raw body) is encrypted and stored in one
+ *    transaction with the registration and its audit row; if that fails it is retried and then
+ *    written to an encrypted recovery file (`npm run recover`), never dropped.
+ */
+export async function registerApp(actor: Actor, input: RegisterInput, deps: { fetchInit?: FetchOverrides; persistAttempts?: number } = {}): Promise<RegisterResult> {
+  assertCan(actor, 'registrations:write');
+  const data = registerSchema.parse(input);
+  const vault = vaultStatus();
+  if (vault.status !== 'ok') throw new AppError('VAULT_LOCKED', `Credentials cannot be stored safely: ${vault.message}`);
+
+  const [issuer] = await getDb().select().from(issuers).where(eq(issuers.id, data.issuerId)).limit(1);
+  if (!issuer) throw new AppError('NOT_FOUND', 'That issuer does not exist.', { field: 'issuerId' });
+  const registrationEndpoint = issuer.endpoints.registration?.value;
+  if (!registrationEndpoint) {
+    throw new AppError('INVALID', 'This issuer has no registration endpoint: dynamic registration is impossible; record the registration by hand.', { field: 'issuerId' });
+  }
+  const app = await getAppOrThrow(actor, data.appId);
+  const envProfile = app.profile.environments[data.environment];
+  if (!envProfile) throw new AppError('INVALID', `The app has no "${data.environment}" environment.`, { field: 'environment' });
+
+  const prepared = await prepareRequest(app.id, app.profile, data.environment, issuer, data.overrides, registrationEndpoint);
+  if (prepared.built.mode === 'epic' && !data.initialAccessToken) {
+    throw new AppError('INVALID', 'This Epic registration endpoint needs the initial access token from a standalone launch.', { field: 'initialAccessToken' });
+  }
+  const metadata = { ...prepared.built.metadata };
+  if (data.softwareStatement === 'sign') {
+    metadata.software_statement = await signStatement(app.id, app.profile, data.environment, metadata);
+  } else if (data.softwareStatement) {
+    metadata.software_statement = data.softwareStatement;
+  }
+
+  const requestHash = hashRequest({ issuerId: issuer.id, appId: app.id, environment: data.environment, overrides: data.overrides ?? null, statement: data.softwareStatement ?? null });
+  const operation = await claimOperation(actor, data.idempotencyKey, requestHash, { issuerId: issuer.id, appId: app.id, environment: data.environment, request: maskRequest(metadata) });
+  if (!operation.claimed) return waitForOperation(operation.id);
+
+  const auditBase = { action: 'registration.create', targetType: 'issuer', targetId: issuer.id, details: { appId: app.id, environment: data.environment, operationId: operation.id, mode: prepared.built.mode } };
+  let response: RegistrationResponse;
+  try {
+    await setOperationStatus(operation.id, 'in_flight');
+    response = await registerClient({
+      registrationEndpoint,
+      metadata,
+      initialAccessToken: data.initialAccessToken,
+      fetchInit: { policy: await currentOutboundPolicy(), ...deps.fetchInit },
+    });
+  } catch (error) {
+    const info = isAppError(error) ? (error.details?.registrationError as { outcomeUnknown?: boolean; field?: string } | undefined) : undefined;
+    const status = info?.outcomeUnknown ? 'outcome_unknown' : 'failed';
+    const code = isAppError(error) ? error.code : 'UPSTREAM_UNREACHABLE';
+    const message = isAppError(error) ? error.message : 'The registration request failed unexpectedly.';
+    await getDb()
+      .update(registrationOperations)
+      .set({ status, error: { code, message, ...(info?.field ? { field: info.field } : {}) }, updatedAt: new Date() })
+      .where(eq(registrationOperations.id, operation.id));
+    await recordAudit(getDb(), actor, { ...auditBase, outcome: 'failure', details: { ...auditBase.details, error: code, outcomeUnknown: Boolean(info?.outcomeUnknown) } });
+    if (status === 'outcome_unknown') {
+      throw new AppError(code, `${message} Registrar cannot tell whether the hospital registered the client. Look for a client named “${String(metadata.client_name ?? metadata.software_id)}” with software_id ${String(metadata.software_id)} at the hospital before trying again (operation ${operation.id}).`, { operationId: operation.id, ...(info?.field ? { field: info.field } : {}) });
+    }
+    throw error;
+  }
+
+  const registrationId = await persistWithRetry(actor, {
+    operationId: operation.id,
+    issuerId: issuer.id,
+    appId: app.id,
+    appVersion: app.currentVersion,
+    environment: data.environment,
+    authMethod: prepared.built.authMethod,
+    appKeyId: prepared.appKeyId,
+    requested: maskRequest(metadata),
+    adaptations: prepared.built.adaptations,
+    response,
+    audit: auditBase,
+    attempts: deps.persistAttempts ?? 3,
+  });
+  return { operationId: operation.id, registrationId, clientId: response.clientId, replayed: false };
+}
+
+async function prepareRequest(appId: string, profile: AppProfile, environment: string, issuer: typeof issuers.$inferSelect, overrides: RegistrationOverrides | undefined, registrationEndpoint: string) {
+  const envProfile = profile.environments[environment]!;
+  const epicMode = looksLikeEpicRegistration({ fhirBaseUrl: issuer.fhirBaseUrl, registrationEndpoint, capabilities: issuer.capabilities });
+  const method = overrides?.tokenEndpointAuthMethod ?? envProfile.tokenEndpointAuthMethod;
+  const wantsKey = epicMode || method === 'private_key_jwt' || issuer.tokenEndpointAuthMethodsSupported.includes('private_key_jwt');
+  // First pass decides the auth method and algorithm; the key is generated only when it is needed.
+  const draft = buildRegistrationRequest({ issuer, profile, environment, overrides, jwksUri: null, inlineJwks: null, epicMode });
+  let appKeyId: string | null = null;
+  if (wantsKey && draft.keyAlgorithm && (epicMode || draft.authMethod === 'private_key_jwt')) {
+    const key = await ensureAppKey(appId, environment, 'client_auth', draft.keyAlgorithm);
+    appKeyId = key.id;
+    const jwksUri = hostedJwksReachable(registrationEndpoint) ? `${env().REGISTRAR_PUBLIC_URL.replace(/\/$/, '')}/api/jwks/${appId}/${encodeURIComponent(environment)}` : null;
+    return { built: buildRegistrationRequest({ issuer, profile, environment, overrides, jwksUri: epicMode ? null : jwksUri, inlineJwks: { keys: [key.publicJwk] }, epicMode }), appKeyId };
+  }
+  return { built: draft, appKeyId };
+}
+
+/** A hospital can fetch Registrar's JWKS only over https, or on this machine (the sandbox). */
+function hostedJwksReachable(registrationEndpoint: string): boolean {
+  const publicUrl = new URL(env().REGISTRAR_PUBLIC_URL);
+  if (publicUrl.protocol === 'https:') return true;
+  const loopback = (h: string) => h === 'localhost' || h === '[::1]' || h.startsWith('127.');
+  return loopback(publicUrl.hostname) && loopback(new URL(registrationEndpoint).hostname);
+}
+
+async function signStatement(appId: string, profile: AppProfile, environment: string, metadata: Record<string, unknown>): Promise<string> {
+  const key = await ensureAppKey(appId, environment, 'software_statement', 'ES384');
+  return signSoftwareStatement({ metadata, issuer: profile.softwareId, privateKeyPkcs8Pem: await readAppPrivateKey(key.id), alg: 'ES384', kid: key.kid });
+}
+
+function hashRequest(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('hex');
+}
+
+async function claimOperation(actor: Actor, idempotencyKey: string, requestHash: string, fields: { issuerId: string; appId: string; environment: string; request: Record<string, unknown> }) {
+  try {
+    const [row] = await getDb()
+      .insert(registrationOperations)
+      .values({ idempotencyKey, requestHash, ...fields, createdBy: actorLabel(actor) })
+      .returning({ id: registrationOperations.id });
+    return { id: row!.id, claimed: true };
+  } catch (error) {
+    if (!isUniqueViolation(error)) throw error;
+    const [existing] = await getDb()
+      .select({ id: registrationOperations.id, requestHash: registrationOperations.requestHash })
+      .from(registrationOperations)
+      .where(eq(registrationOperations.idempotencyKey, idempotencyKey));
+    if (!existing) throw error;
+    if (existing.requestHash !== requestHash) {
+      throw new AppError('CONFLICT', 'This submission key was already used for a different registration request. Reload the form to start a new one.');
+    }
+    return { id: existing.id, claimed: false };
+  }
+}
+
+/** A duplicate submission: wait (bounded) for the first one to finish and return its result. */
+async function waitForOperation(operationId: string): Promise<RegisterResult> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const [op] = await getDb().select().from(registrationOperations).where(eq(registrationOperations.id, operationId));
+    if (!op) throw new AppError('NOT_FOUND', 'The registration operation disappeared.');
+    if (op.status === 'succeeded' && op.registrationId) {
+      const [reg] = await getDb().select({ clientId: registrations.clientId }).from(registrations).where(eq(registrations.id, op.registrationId));
+      return { operationId, registrationId: op.registrationId, clientId: reg!.clientId, replayed: true };
+    }
+    if (op.status === 'failed' || op.status === 'outcome_unknown' || op.status === 'needs_recovery') {
+      throw new AppError((op.error?.code as never) ?? 'UPSTREAM_REJECTED', op.error?.message ?? `The first submission ended as ${op.status}.`, { operationId, ...(op.error?.field ? { field: op.error.field } : {}) });
+    }
+    if (Date.now() > deadline) throw new AppError('CONFLICT', 'An identical submission is still in progress; check the operation later.', { operationId });
+    await new Promise((r) => setTimeout(r, 150));
+  }
+}
+
+async function setOperationStatus(id: string, status: 'in_flight') {
+  await getDb().update(registrationOperations).set({ status, updatedAt: new Date() }).where(eq(registrationOperations.id, id));
+}
+
+type PersistInput = {
+  operationId: string;
+  issuerId: string;
+  appId: string;
+  appVersion: number;
+  environment: string;
+  authMethod: string;
+  appKeyId: string | null;
+  requested: Record<string, unknown>;
+  adaptations: Adaptation[];
+  response: RegistrationResponse;
+  audit: { action: string; targetType: string; targetId: string; details: Record<string, unknown> };
+  attempts: number;
+};
+
+async function persistWithRetry(actor: Actor, input: PersistInput): Promise<string> {
+  let lastError: unknown;
+  for (let attempt = 1; attempt <= input.attempts; attempt++) {
+    try {
+      return await persistRegistration(actor, input);
+    } catch (error) {
+      lastError = error;
+      if (attempt < input.attempts) await new Promise((r) => setTimeout(r, 200 * 2 ** (attempt - 1)));
+    }
+  }
+  // The hospital said yes but we could not store it: keep it, encrypted, on disk.
+  const file = await writeRecoveryFile({ ...input, response: input.response, actor: actorLabel(actor) });
+  await getDb()
+    .update(registrationOperations)
+    .set({ status: 'needs_recovery', error: { code: 'INTERNAL', message: `Registered upstream but not saved; kept in ${file}.` }, updatedAt: new Date() })
+    .where(eq(registrationOperations.id, input.operationId))
+    .catch(() => {});
+  await recordAudit(getDb(), actor, { ...input.audit, outcome: 'failure', details: { ...input.audit.details, error: 'NEEDS_RECOVERY', clientId: input.response.clientId } }).catch(() => {});
+  throw new AppError(
+    'NEEDS_RECOVERY',
+    `The hospital registered client ${input.response.clientId}, but Registrar could not save it. Its answer is kept encrypted in ${file}; run \`npm run recover\` once the database is healthy.`,
+    { operationId: input.operationId, clientId: input.response.clientId },
+    { cause: lastError },
+  );
+}
+
+/** One transaction: registration, encrypted credentials and raw answer, operation result, audit row. */
+export async function persistRegistration(actor: Actor, input: Omit<PersistInput, 'attempts'>): Promise<string> {
+  const r = input.response;
+  return getDb().transaction(async (tx) => {
+    const [existing] = await tx.select({ id: registrations.id }).from(registrations).where(and(eq(registrations.issuerId, input.issuerId), eq(registrations.clientId, r.clientId)));
+    if (existing) return existing.id; // a recovery import after a partial success
+    const warnings = [
+      ...r.warnings,
+      ...input.adaptations.map((a) => ({ code: 'ADAPTED', message: `${a.field}: ${JSON.stringify(a.from)} → ${JSON.stringify(a.to)}. ${a.reason}`, field: a.field })),
+    ];
+    const [row] = await tx
+      .insert(registrations)
+      .values({
+        issuerId: input.issuerId,
+        appId: input.appId,
+        appVersion: input.appVersion,
+        environment: input.environment,
+        clientId: r.clientId,
+        authMethod: typeof r.metadata.token_endpoint_auth_method === 'string' ? r.metadata.token_endpoint_auth_method : input.authMethod,
+        managed: Boolean(r.registrationClientUri && r.registrationAccessToken),
+        registrationClientUri: r.registrationClientUri,
+        requestedMetadata: input.requested,
+        registeredMetadata: r.metadata,
+        clientIdIssuedAt: r.clientIdIssuedAt,
+        secretExpiryKind: r.secretExpiry.kind,
+        secretExpiresAt: r.secretExpiry.kind === 'at' ? r.secretExpiry.at : null,
+        appKeyId: input.appKeyId,
+        warnings,
+        operationId: input.operationId,
+        createdBy: actorLabel(actor),
+      })
+      .returning({ id: registrations.id });
+    const id = row!.id;
+    if (r.clientSecret) {
+      await storeCredential(tx, { ownerType: 'registration', ownerId: id, kind: 'client_secret', plaintext: r.clientSecret, expiresAt: r.secretExpiry.kind === 'at' ? r.secretExpiry.at : null });
+    }
+    if (r.registrationAccessToken) await storeCredential(tx, { ownerType: 'registration', ownerId: id, kind: 'registration_access_token', plaintext: r.registrationAccessToken });
+    await storeCredential(tx, { ownerType: 'registration', ownerId: id, kind: 'response_body', plaintext: r.rawBody });
+    await tx
+      .update(registrationOperations)
+      .set({ status: 'succeeded', registrationId: id, error: null, updatedAt: new Date() })
+      .where(eq(registrationOperations.id, input.operationId));
+    await recordAudit(tx, actor, {
+      ...input.audit,
+      targetType: 'registration',
+      targetId: id,
+      details: { ...input.audit.details, issuerId: input.issuerId, clientId: r.clientId, secretExpiry: r.secretExpiry.kind, warnings: warnings.map((w) => w.code) },
+    });
+    return id;
+  });
+}
