@@ -1,0 +1,444 @@
+// Pure module (browser-safe): the exact-match redirect URI comparator and its explanations.
+//
+// RFC 9700 §2.1 / §4.1.3 and RFC 6749 §3.1.2.3: servers compare redirect URIs as exact strings;
+// the only exception is the port of a loopback IP redirect (RFC 8252 §7.3). The raw strings are
+// never normalised with `new URL()` first: that would hide host case, `:443`, a trailing `/` and `..`.
+// Differences are explained component by component from the tolerant splitter in ./split.
+import { defaultPortFor, isLoopbackIpHost, splitUri, type SplitUri } from './split';
+import { diffChars, editDistance, type HighlightSegment } from './text-diff';
+
+export type { HighlightSegment, HighlightKind } from './text-diff';
+
+export type MismatchCode =
+  | 'SCHEME'
+  | 'HOST'
+  | 'HOST_CASE'
+  | 'PORT'
+  | 'DEFAULT_PORT'
+  | 'PATH'
+  | 'PATH_CASE'
+  | 'TRAILING_SLASH'
+  | 'QUERY'
+  | 'PERCENT_ENCODING'
+  | 'PERCENT_ENCODING_CASE'
+  | 'DOT_SEGMENT'
+  | 'FRAGMENT'
+  | 'WHITESPACE'
+  | 'DOUBLE_ENCODING'
+  | 'NOT_REGISTERED'
+  | 'LOOPBACK_PORT_ALLOWED';
+
+export type MismatchFinding = { code: MismatchCode; message: string };
+
+export type RedirectComparison = {
+  /** true only for byte-for-byte equality or the loopback-IP port exception */
+  match: boolean;
+  findings: MismatchFinding[];
+  /** character diff of the raw strings */
+  highlight: HighlightSegment[];
+  /** edit distance between the raw strings */
+  distance: number;
+};
+
+const q = (s: string) => `'${s}'`;
+
+function describeWhitespace(ws: string): string {
+  if (ws.length === 0) return 'none';
+  const names = [...ws].map((ch) => (ch === ' ' ? 'space' : ch === '\t' ? 'tab' : ch === '\n' ? 'newline' : ch === '\r' ? 'carriage return' : `U+${(ch.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`));
+  return names.length === 1 ? `a ${names[0]}` : `${names.length} whitespace characters (${names.join(', ')})`;
+}
+
+function compareWhitespace(p: SplitUri, r: SplitUri, out: MismatchFinding[]): void {
+  for (const [where, pw, rw] of [
+    ['leading', p.leading, r.leading],
+    ['trailing', p.trailing, r.trailing],
+  ] as const) {
+    if (pw === rw) continue;
+    const side = where === 'leading' ? 'before' : 'after';
+    if (pw.length > 0 && rw.length === 0) {
+      out.push({ code: 'WHITESPACE', message: `The presented URI has ${describeWhitespace(pw)} ${side} it; the registered one does not.` });
+    } else if (rw.length > 0 && pw.length === 0) {
+      out.push({ code: 'WHITESPACE', message: `The registered URI has ${describeWhitespace(rw)} ${side} it; the presented one does not. Registered values are compared exactly, stray spaces included.` });
+    } else {
+      out.push({ code: 'WHITESPACE', message: `The whitespace ${side} the URIs differs: the presented one has ${describeWhitespace(pw)}, the registered one has ${describeWhitespace(rw)}.` });
+    }
+  }
+}
+
+function compareScheme(p: SplitUri, r: SplitUri, out: MismatchFinding[]): void {
+  if (p.scheme === r.scheme) return;
+  if (p.scheme === null || r.scheme === null) {
+    const [missing, has] = p.scheme === null ? ['presented', r] : ['registered', p];
+    out.push({ code: 'SCHEME', message: `The ${missing} URI has no scheme; the ${missing === 'presented' ? 'registered' : 'presented'} one starts with ${q(`${has.scheme}:`)}.` });
+  } else if (p.scheme.toLowerCase() === r.scheme.toLowerCase()) {
+    out.push({ code: 'SCHEME', message: `The schemes differ only in letter case: the presented URI has ${q(p.scheme)}, the registered one ${q(r.scheme)}.` });
+  } else {
+    out.push({ code: 'SCHEME', message: `The presented URI uses ${p.scheme}; the registered one uses ${r.scheme}.` });
+  }
+}
+
+function compareAuthority(p: SplitUri, r: SplitUri, out: MismatchFinding[]): void {
+  if ((p.authority === null) !== (r.authority === null)) {
+    const [has, lacks, uri] = p.authority !== null ? ['presented', 'registered', p] : ['registered', 'presented', r];
+    out.push({ code: 'HOST', message: `The ${has} URI has an authority (${q(`//${uri.authority ?? ''}`)}); the ${lacks} one has none.` });
+    return;
+  }
+  if (p.authority === null || r.authority === null) return;
+
+  if (p.userinfo !== r.userinfo) {
+    out.push({
+      code: 'HOST',
+      message:
+        p.userinfo === null
+          ? `The registered URI has user info (${q(`${r.userinfo ?? ''}@`)}) before the host; the presented one has none.`
+          : r.userinfo === null
+            ? `The presented URI has user info (${q(`${p.userinfo}@`)}) before the host; the registered one has none.`
+            : `The user info before the host differs: ${q(p.userinfo)} presented, ${q(r.userinfo)} registered.`,
+    });
+  }
+
+  const ph = p.host ?? '';
+  const rh = r.host ?? '';
+  if (ph !== rh) {
+    if (ph.toLowerCase() === rh.toLowerCase()) {
+      out.push({ code: 'HOST_CASE', message: `The hosts differ only in letter case: presented ${q(ph)}, registered ${q(rh)}. The server compares them exactly.` });
+    } else if (ph.replace(/\.$/, '') === rh.replace(/\.$/, '')) {
+      const dotted = ph.endsWith('.') ? 'presented' : 'registered';
+      out.push({ code: 'HOST', message: `The ${dotted} host ends with a dot (${q(dotted === 'presented' ? ph : rh)}); the other does not.` });
+    } else if ([ph, rh].some((h) => h.toLowerCase() === 'localhost') && [ph, rh].some((h) => isLoopbackIpHost(h))) {
+      out.push({ code: 'HOST', message: `The presented host is ${q(ph)}; the registered host is ${q(rh)}. localhost and a loopback IP are different strings to the server, and only the IP gets the any-port exception.` });
+    } else {
+      out.push({ code: 'HOST', message: `The presented host is ${q(ph)}; the registered host is ${q(rh)}.` });
+    }
+  }
+
+  if (p.port !== r.port) {
+    const loopback = p.scheme === 'http' && r.scheme === 'http' && isLoopbackIpHost(p.host) && p.host === r.host;
+    const pp = p.port ?? '';
+    const rp = r.port ?? '';
+    if (loopback) {
+      out.push({
+        code: 'LOOPBACK_PORT_ALLOWED',
+        message: `The ports differ (${pp || 'none'} presented, ${rp || 'none'} registered), which is allowed for a loopback IP redirect (RFC 8252 §7.3).`,
+      });
+    } else if (pp === '' && rp !== '' && rp === defaultPortFor(r.scheme)) {
+      out.push({ code: 'DEFAULT_PORT', message: `The registered URI writes out the default port :${rp}; the presented one leaves it out. They are different strings to the server.` });
+    } else if (rp === '' && pp !== '' && pp === defaultPortFor(p.scheme)) {
+      out.push({ code: 'DEFAULT_PORT', message: `The presented URI writes out the default port :${pp}; the registered one leaves it out. They are different strings to the server.` });
+    } else if (pp === '' || rp === '') {
+      const [has, port, lacks] = pp !== '' ? ['presented', pp, 'registered'] : ['registered', rp, 'presented'];
+      out.push({ code: 'PORT', message: `The ${has} URI has port ${port}; the ${lacks} one has ${(has === 'presented' ? r.port : p.port) === '' ? "an empty port (':')" : 'no port'}.` });
+    } else {
+      out.push({ code: 'PORT', message: `The presented URI uses port ${pp}; the registered one uses port ${rp}.` });
+    }
+    const last = out[out.length - 1];
+    if (last !== undefined && last.code === 'PORT' && [p.host, r.host].some((h) => h?.toLowerCase() === 'localhost')) {
+      last.message += ' The any-port exception covers only the loopback IPs 127.0.0.1 and [::1], not localhost.';
+    }
+  }
+}
+
+// ---- path and query: explain a difference by the normalisations that remove it ----
+
+/** RFC 3986 §5.2.4 remove_dot_segments. */
+export function removeDotSegments(path: string): string {
+  let input = path;
+  let output = '';
+  while (input.length > 0) {
+    if (input.startsWith('../')) input = input.slice(3);
+    else if (input.startsWith('./')) input = input.slice(2);
+    else if (input.startsWith('/./')) input = input.slice(2);
+    else if (input === '/.') input = '/';
+    else if (input.startsWith('/../') || input === '/..') {
+      input = input === '/..' ? '/' : input.slice(3);
+      const cut = output.lastIndexOf('/');
+      output = cut < 0 ? '' : output.slice(0, cut);
+    } else if (input === '.' || input === '..') input = '';
+    else {
+      const next = input.indexOf('/', input.startsWith('/') ? 1 : 0);
+      const seg = next < 0 ? input : input.slice(0, next);
+      output += seg;
+      input = input.slice(seg.length);
+    }
+  }
+  return output;
+}
+
+const undoDoubleEncoding = (s: string) => s.replace(/%25([0-9A-Fa-f]{2})/g, '%$1');
+const upperHex = (s: string) => s.replace(/%([0-9A-Fa-f]{2})/g, (_m, hex: string) => `%${hex.toUpperCase()}`);
+
+export function percentDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    // Invalid UTF-8 or a stray '%': decode the ASCII escapes only.
+    return s.replace(/%([0-7][0-9A-Fa-f])/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+  }
+}
+
+type Step = { code: MismatchCode; apply: (s: string) => string; message: (p: string, r: string) => string };
+
+/**
+ * Applies each normalisation to both sides in turn; a step is reported when it changed something
+ * and brought the two closer. Whatever still differs at the end is reported as `rest`.
+ */
+function explain(p: string, r: string, steps: readonly Step[], out: MismatchFinding[]): { p: string; r: string } {
+  let cp = p;
+  let cr = r;
+  const reported = new Set<MismatchCode>();
+  for (const step of steps) {
+    if (cp === cr) break;
+    const np = step.apply(cp);
+    const nr = step.apply(cr);
+    if ((np !== cp || nr !== cr) && editDistance(np, nr) < editDistance(cp, cr)) {
+      if (!reported.has(step.code)) out.push({ code: step.code, message: step.message(cp, cr) });
+      reported.add(step.code);
+    }
+    cp = np;
+    cr = nr;
+  }
+  return { p: cp, r: cr };
+}
+
+function hasDotSegment(path: string): boolean {
+  return path.split('/').some((seg) => seg === '.' || seg === '..');
+}
+
+function pathSteps(p: SplitUri, r: SplitUri): Step[] {
+  const dot: Step = {
+    code: 'DOT_SEGMENT',
+    apply: removeDotSegments,
+    message: (pp, rp) => {
+      const which = hasDotSegment(pp) && hasDotSegment(rp) ? 'Both paths contain' : hasDotSegment(pp) ? 'The presented path contains' : 'The registered path contains';
+      return `${which} dot segments ('.' or '..'): presented ${q(pp)}, registered ${q(rp)}. The server does not resolve them before comparing.`;
+    },
+  };
+  const endsUri = (u: SplitUri) => u.query === null && u.fragment === null;
+  return [
+    dot,
+    {
+      code: 'DOUBLE_ENCODING',
+      apply: undoDoubleEncoding,
+      message: (pp, rp) => `One path is percent-encoded twice ('%25' followed by hex digits): presented ${q(pp)}, registered ${q(rp)}.`,
+    },
+    {
+      code: 'PERCENT_ENCODING_CASE',
+      apply: upperHex,
+      message: (pp, rp) => `The paths differ in the letter case of percent-escapes (for example %2f vs %2F): presented ${q(pp)}, registered ${q(rp)}.`,
+    },
+    {
+      code: 'PERCENT_ENCODING',
+      apply: percentDecode,
+      message: (pp, rp) => `One path percent-encodes characters that the other writes literally: presented ${q(pp)}, registered ${q(rp)}.`,
+    },
+    dot,
+    {
+      code: 'TRAILING_SLASH',
+      apply: (s) => (s.endsWith('/') ? s.slice(0, -1) : s),
+      message: (pp) => {
+        const [has, lacks] = pp.endsWith('/') ? ['presented', 'registered'] : ['registered', 'presented'];
+        const u = has === 'presented' ? p : r;
+        return endsUri(u) ? `The ${has} URI ends with a slash; the ${lacks} one does not.` : `The ${has} URI's path ends with a slash; the ${lacks} one does not.`;
+      },
+    },
+    {
+      code: 'PATH_CASE',
+      apply: (s) => s.toLowerCase(),
+      message: (pp, rp) => `The paths differ in letter case: presented ${q(pp)}, registered ${q(rp)}. Paths are case-sensitive (Epic compares them exactly).`,
+    },
+  ];
+}
+
+function comparePath(p: SplitUri, r: SplitUri, out: MismatchFinding[]): void {
+  if (p.path === r.path) return;
+  const steps = pathSteps(p, r);
+
+  // When the normalisations make the paths equal, each step that helped is a difference.
+  const whole: MismatchFinding[] = [];
+  const rest = explain(p.path, r.path, steps, whole);
+  if (rest.p === rest.r) {
+    out.push(...whole);
+    return;
+  }
+
+  // Otherwise only trust what is local: dot segments and the trailing slash on the whole path,
+  // then encoding and case per segment, reported only for segments they make equal. This keeps
+  // '/my%20app' vs '/my+app' a plain PATH difference rather than a percent-encoding one.
+  const structural = steps.filter((s) => s.code === 'DOT_SEGMENT' || s.code === 'TRAILING_SLASH');
+  const norm = explain(p.path, r.path, structural, out);
+  const pSegs = norm.p.replace(/\/$/, '').split('/');
+  const rSegs = norm.r.replace(/\/$/, '').split('/');
+  const local = steps.filter((s) => !structural.includes(s));
+  const reported = new Set(out.map((f) => f.code));
+  if (pSegs.length === rSegs.length) {
+    pSegs.forEach((seg, i) => {
+      const other = rSegs[i] ?? '';
+      if (seg === other) return;
+      const found: MismatchFinding[] = [];
+      const done = explain(seg, other, local, found);
+      if (done.p !== done.r) return;
+      for (const f of found) {
+        if (!reported.has(f.code)) out.push(f);
+        reported.add(f.code);
+      }
+    });
+  }
+  out.push({ code: 'PATH', message: `The paths differ: presented ${q(p.path || '(empty)')}, registered ${q(r.path || '(empty)')}.` });
+}
+
+const queryEncodingSteps: Step[] = [
+  {
+    code: 'DOUBLE_ENCODING',
+    apply: undoDoubleEncoding,
+    message: (pp, rp) => `One query is percent-encoded twice ('%25' followed by hex digits): presented ${q(pp)}, registered ${q(rp)}.`,
+  },
+  {
+    code: 'PERCENT_ENCODING_CASE',
+    apply: upperHex,
+    message: (pp, rp) => `The queries differ in the letter case of percent-escapes: presented ${q(pp)}, registered ${q(rp)}.`,
+  },
+  {
+    code: 'PERCENT_ENCODING',
+    apply: percentDecode,
+    message: (pp, rp) => `One query percent-encodes characters that the other writes literally: presented ${q(pp)}, registered ${q(rp)}.`,
+  },
+];
+
+function compareQuery(p: SplitUri, r: SplitUri, out: MismatchFinding[]): void {
+  if (p.query === r.query) return;
+  if (p.query === null || r.query === null) {
+    const [has, lacks, value] = p.query !== null ? ['presented', 'registered', p.query] : ['registered', 'presented', r.query ?? ''];
+    out.push({
+      code: 'QUERY',
+      message: value === '' ? `The ${has} URI ends its path with an empty query ('?'); the ${lacks} one has no '?'.` : `The ${has} URI has a query (${q(`?${value}`)}); the ${lacks} one has none.`,
+    });
+    return;
+  }
+  const norm = explain(p.query, r.query, queryEncodingSteps, out);
+  if (norm.p === norm.r) return;
+
+  const pp = norm.p.split('&');
+  const rp = norm.r.split('&');
+  const sorted = (xs: string[]) => [...xs].sort().join('&');
+  if (sorted(pp) === sorted(rp)) {
+    out.push({ code: 'QUERY', message: `The query has the same parameters in a different order: presented ${q(`?${p.query}`)}, registered ${q(`?${r.query}`)}.` });
+    return;
+  }
+  const remaining = [...rp];
+  const extra: string[] = [];
+  for (const item of pp) {
+    const at = remaining.indexOf(item);
+    if (at >= 0) remaining.splice(at, 1);
+    else extra.push(item);
+  }
+  const nameOf = (item: string) => item.split('=')[0] ?? '';
+  const changed: string[] = [];
+  for (const item of [...extra]) {
+    const twin = remaining.find((x) => nameOf(x) === nameOf(item));
+    if (twin === undefined) continue;
+    const caseOnly = item.toLowerCase() === twin.toLowerCase();
+    changed.push(`${q(nameOf(item))} is ${q(item)} presented but ${q(twin)} registered${caseOnly ? ' (letter case only)' : ''}`);
+    extra.splice(extra.indexOf(item), 1);
+    remaining.splice(remaining.indexOf(twin), 1);
+  }
+  if (changed.length > 0) out.push({ code: 'QUERY', message: `A query parameter differs: ${changed.join('; ')}.` });
+  if (remaining.length > 0) out.push({ code: 'QUERY', message: `The presented query lacks ${remaining.map(q).join(', ')}, which the registered URI has.` });
+  if (extra.length > 0) out.push({ code: 'QUERY', message: `The presented query has ${extra.map(q).join(', ')}, which the registered URI does not.` });
+}
+
+function compareFragment(p: SplitUri, r: SplitUri, out: MismatchFinding[]): void {
+  if (p.fragment === r.fragment) return;
+  if (p.fragment !== null && r.fragment !== null) {
+    out.push({ code: 'FRAGMENT', message: `The fragments differ: presented ${q(`#${p.fragment}`)}, registered ${q(`#${r.fragment}`)}. Redirect URIs should have no fragment at all.` });
+  } else {
+    const [has, lacks, value] = p.fragment !== null ? ['presented', 'registered', p.fragment] : ['registered', 'presented', r.fragment ?? ''];
+    out.push({ code: 'FRAGMENT', message: `The ${has} URI has a fragment (${q(`#${value}`)}); the ${lacks} one does not. Redirect URIs must not have a fragment.` });
+  }
+}
+
+function withoutPort(u: SplitUri): string {
+  const auth = u.authority === null ? '' : `//${u.userinfo === null ? '' : `${u.userinfo}@`}${u.host ?? ''}`;
+  return `${u.leading}${u.scheme ?? ''}:${auth}${u.path}${u.query === null ? '' : `?${u.query}`}${u.fragment === null ? '' : `#${u.fragment}`}${u.trailing}`;
+}
+
+/**
+ * RFC 9700 §2.1 exact redirect URI matching, with the RFC 8252 §7.3 loopback-IP port exception;
+ * every difference is named so a support person can see why the server said no.
+ */
+export function compareRedirectUri(presented: string, registered: string): RedirectComparison {
+  const highlight = diffChars(presented, registered);
+  const distance = editDistance(presented, registered);
+  if (presented === registered) return { match: true, findings: [], highlight, distance };
+
+  const p = splitUri(presented);
+  const r = splitUri(registered);
+  const findings: MismatchFinding[] = [];
+  compareWhitespace(p, r, findings);
+  compareScheme(p, r, findings);
+  compareAuthority(p, r, findings);
+  comparePath(p, r, findings);
+  compareQuery(p, r, findings);
+  compareFragment(p, r, findings);
+
+  const loopbackMatch =
+    p.scheme === 'http' &&
+    r.scheme === 'http' &&
+    p.authority !== null &&
+    r.authority !== null &&
+    isLoopbackIpHost(p.host) &&
+    p.host === r.host &&
+    withoutPort(p) === withoutPort(r);
+  if (loopbackMatch) {
+    return { match: true, findings: findings.filter((f) => f.code === 'LOOPBACK_PORT_ALLOWED'), highlight, distance };
+  }
+  if (findings.length === 0 || findings.every((f) => f.code === 'LOOPBACK_PORT_ALLOWED')) {
+    // Defensive: the strings differ but no component did (should not happen with the splitter).
+    findings.push({ code: 'PATH', message: 'The URIs differ; see the highlighted characters.' });
+  }
+  return { match: false, findings, highlight, distance };
+}
+
+export type ClosestRegisteredUri = {
+  match: boolean;
+  candidate: string | null;
+  findings: MismatchFinding[];
+  highlight: HighlightSegment[];
+  perCandidate: Array<{ uri: string; match: boolean; distance: number }>;
+};
+
+/**
+ * Compares a presented redirect URI with every registered one and explains the closest: an exact
+ * match first, then a loopback-port match, then the smallest edit distance (fewer findings, then
+ * list order, break ties).
+ */
+export function findClosestRegisteredUri(presented: string, registered: readonly string[]): ClosestRegisteredUri {
+  if (registered.length === 0) {
+    return {
+      match: false,
+      candidate: null,
+      findings: [{ code: 'NOT_REGISTERED', message: 'No redirect URIs are registered for this client, so no redirect URI can match.' }],
+      highlight: presented.length > 0 ? [{ text: presented, kind: 'presented-only' }] : [],
+      perCandidate: [],
+    };
+  }
+  const results = registered.map((uri, index) => ({ uri, index, ...compareRedirectUri(presented, uri) }));
+  const rank = (x: (typeof results)[number]) => [x.match && x.distance === 0 ? 0 : x.match ? 1 : 2, x.distance, x.findings.length, x.index];
+  const best = [...results].sort((a, b) => {
+    const ra = rank(a);
+    const rb = rank(b);
+    for (let i = 0; i < ra.length; i++) {
+      const d = (ra[i] ?? 0) - (rb[i] ?? 0);
+      if (d !== 0) return d;
+    }
+    return 0;
+  })[0];
+  // `registered` is non-empty, so `best` exists.
+  if (best === undefined) throw new Error('unreachable');
+  return {
+    match: best.match,
+    candidate: best.uri,
+    findings: best.findings,
+    highlight: best.highlight,
+    perCandidate: results.map(({ uri, match, distance }) => ({ uri, match, distance })),
+  };
+}

@@ -1,0 +1,16 @@
+// Public surface of the SMART scope library. Pure and browser-safe (no `server-only`).
+export {
+  COMMON_FHIR_RESOURCES,
+  SMART_NON_RESOURCE_SCOPES,
+  expandToAtoms,
+  formatScope,
+  parseScope,
+  parseScopeString,
+  type FormatScopeInput,
+  type ParsedScope,
+  type ScopeContext,
+  type ScopeInteraction,
+  type ScopeVersion,
+} from './scopes';
+export { diffScopes, type ScopeDiff } from './scope-diff';
+export { validateScopeString, type ScopeFinding, type ScopeFindingCode } from './validate-scopes';
