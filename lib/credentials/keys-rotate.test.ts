@@ -1,0 +1,142 @@
+import { spawn } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { drizzle } from 'drizzle-orm/node-postgres';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Db } from '@/db/client';
+import { runMigrations } from '@/db/migrate';
+import * as schema from '@/db/schema';
+import { resetEnvCache } from '@/lib/env';
+import { createKeyFile } from './keyring';
+import { listCredentialMeta, readCredentialById, storeCredential } from './store';
+import { resetVaultCache } from './vault';
+
+/**
+ * `npm run keys:rotate` end to end, against a database of its own on the test server (the script
+ * re-wraps every row it can, so it must not see other test files' credentials).
+ */
+
+const VARS = ['REGISTRAR_KEY', 'REGISTRAR_KEY_FILE', 'REGISTRAR_PREVIOUS_KEYS'] as const;
+const saved = Object.fromEntries(VARS.map((v) => [v, process.env[v]]));
+function configureKeyFile(file: string | undefined): void {
+  for (const v of VARS) delete process.env[v];
+  if (file) process.env.REGISTRAR_KEY_FILE = file;
+  resetEnvCache();
+  resetVaultCache();
+}
+
+let tmp: string;
+let adminUrl: string;
+let url: string;
+let dbName: string;
+let pool: pg.Pool;
+let db: Db;
+
+beforeAll(async () => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'registrar-rotate-'));
+  adminUrl = process.env.DATABASE_URL!;
+  dbName = `registrar_rotate_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`create database "${dbName}"`);
+  await admin.end();
+  const u = new URL(adminUrl);
+  u.pathname = `/${dbName}`;
+  url = u.toString();
+  await runMigrations(url);
+  pool = new pg.Pool({ connectionString: url, max: 2 });
+  db = drizzle(pool, { schema });
+});
+
+afterAll(async () => {
+  for (const v of VARS) {
+    if (saved[v] === undefined) delete process.env[v];
+    else process.env[v] = saved[v];
+  }
+  resetEnvCache();
+  resetVaultCache();
+  await pool?.end();
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`drop database if exists "${dbName}" with (force)`);
+  await admin.end();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+function rotate(args: string[], extraEnv: Record<string, string> = {}): Promise<{ code: number | null; out: string }> {
+  const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: url, REGISTRAR_DATA_DIR: tmp, LOG_LEVEL: 'silent', ...extraEnv };
+  for (const v of VARS) if (!(v in extraEnv)) delete env[v];
+  return new Promise((resolve, reject) => {
+    const child = spawn('npm', ['run', '--silent', 'keys:rotate', '--', ...args], { env, cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code, out }));
+  });
+}
+
+describe('npm run keys:rotate', () => {
+  it('adds a key to the file, re-wraps in batches, then has nothing to do', { timeout: 120_000 }, async () => {
+    const file = path.join(tmp, 'registrar.key');
+    const first = createKeyFile(file);
+    configureKeyFile(file);
+    const owners = Array.from({ length: 5 }, () => randomUUID());
+    const plaintexts = new Map<string, string>();
+    for (const ownerId of owners) {
+      const plaintext = `canary-${randomUUID()}`;
+      const { id } = await storeCredential(db, { ownerType: 'registration', ownerId, kind: 'client_secret', plaintext });
+      plaintexts.set(id, plaintext);
+    }
+
+    const dry = await rotate(['--new-key-file-entry', '--dry-run'], { REGISTRAR_KEY_FILE: file });
+    expect(dry.out).toContain('Dry run: would add a new key');
+    expect(dry.code).toBe(0);
+    expect(JSON.parse(fs.readFileSync(file, 'utf8')).keys).toHaveLength(1);
+
+    const run = await rotate(['--new-key-file-entry', '--batch-size', '2'], { REGISTRAR_KEY_FILE: file });
+    expect(run.out, run.out).toMatch(/Added key kek-[0-9a-f]{16} \(version 2\)/);
+    expect(run.out).toContain('5 to rewrap');
+    expect(run.out).toContain('rewrapped 2/5');
+    expect(run.out).toContain('rewrapped 4/5');
+    expect(run.out).toContain('rewrapped 5/5');
+    expect(run.code).toBe(0);
+    const ring = JSON.parse(fs.readFileSync(file, 'utf8')) as { current: string; keys: Array<{ kid: string; key: string }> };
+    expect(ring.keys.map((k) => k.kid)).toEqual([first.kid, ring.current]);
+    if (process.platform !== 'win32') expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+
+    const again = await rotate([], { REGISTRAR_KEY_FILE: file });
+    expect(again.out).toContain('0 to rewrap');
+    expect(again.code).toBe(0);
+
+    // Every row is under the new key and opens.
+    configureKeyFile(file);
+    for (const ownerId of owners) {
+      const [meta] = await listCredentialMeta(db, 'registration', ownerId);
+      expect(meta).toMatchObject({ keyId: ring.current, keyVersion: 2 });
+      expect((await readCredentialById(db, meta!.id))?.plaintext).toBe(plaintexts.get(meta!.id));
+    }
+    const audits = await pool.query<{ n: number }>(`select coalesce(sum((details->>'count')::int), 0)::int as n from audit_log where action = 'vault.rewrap'`);
+    expect(audits.rows[0]?.n).toBe(5);
+
+    // Nothing secret was printed.
+    for (const output of [dry.out, run.out, again.out]) {
+      for (const p of plaintexts.values()) expect(output).not.toContain(p);
+      for (const k of ring.keys) expect(output).not.toContain(k.key);
+    }
+  });
+
+  it('refuses --new-key-file-entry when REGISTRAR_KEY is set, and fails clearly without a key', { timeout: 60_000 }, async () => {
+    const withEnvKey = await rotate(['--new-key-file-entry'], { REGISTRAR_KEY: randomBytes(32).toString('base64'), REGISTRAR_KEY_FILE: path.join(tmp, 'x.key') });
+    expect(withEnvKey.code).toBe(1);
+    expect(withEnvKey.out).toContain('REGISTRAR_KEY is set');
+    expect(fs.existsSync(path.join(tmp, 'x.key'))).toBe(false);
+
+    const noKey = await rotate([]);
+    expect(noKey.code).toBe(1);
+    expect(noKey.out).toContain('No encryption key is configured');
+  });
+});

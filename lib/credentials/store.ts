@@ -1,0 +1,316 @@
+import 'server-only';
+import { randomUUID } from 'node:crypto';
+import { and, asc, desc, eq, gt, notInArray, sql, type SQL } from 'drizzle-orm';
+import { getDb, type DbOrTx } from '@/db/client';
+import { CREDENTIAL_KINDS, CREDENTIAL_OWNERS, credentials, type CredentialKind, type Envelope } from '@/db/schema';
+import { recordAudit } from '@/lib/audit/record';
+import { systemActor, type Actor } from '@/lib/auth/actor';
+import { AppError, isAppError, type ErrorCode } from '@/lib/errors';
+import { currentKey, fingerprintSecret, isKeyConfigured, openSecret, rewrapEnvelope, sealSecret } from './vault';
+
+/**
+ * The only code that reads or writes `credentials.envelope`. Plaintext goes in through
+ * storeCredential and comes out through the read functions; listings carry metadata only.
+ */
+
+export type CredentialOwnerType = (typeof CREDENTIAL_OWNERS)[number];
+export type CredentialState = 'current' | 'previous' | 'retired';
+
+export type OpenedCredential = { id: string; plaintext: string; fingerprint: string; version: number; expiresAt: Date | null };
+
+export type CredentialMeta = {
+  id: string;
+  kind: CredentialKind;
+  state: CredentialState;
+  version: number;
+  fingerprint: string;
+  expiresAt: Date | null;
+  createdAt: Date;
+  retiredAt: Date | null;
+  /** The key-encryption key that wraps this credential, and its version. */
+  keyId: string;
+  keyVersion: number;
+};
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The additional authenticated data that binds an envelope to its row: moving it to another row makes it unreadable. */
+export function credentialAad(row: { id: string; kind: CredentialKind; ownerType: string; ownerId: string }): string {
+  // PostgreSQL returns uuids lower-cased; the AAD must be computed the same way on write and read.
+  return `credential:${row.id.toLowerCase()}:${row.kind}:${row.ownerType}:${row.ownerId.toLowerCase()}`;
+}
+
+function lockKey(ownerType: string, ownerId: string, kind: string): SQL {
+  return sql`select pg_advisory_xact_lock(hashtextextended(${`credentials:${ownerType}:${ownerId}:${kind}`}, 0))`;
+}
+
+/**
+ * Encrypts and stores a credential. With makeCurrent (the default) the owner's current credential
+ * of that kind becomes 'previous' in the same transaction: one current per owner and kind (also a
+ * partial unique index). Seals before writing, so a locked vault writes nothing.
+ */
+export async function storeCredential(
+  tx: DbOrTx,
+  input: {
+    ownerType: CredentialOwnerType;
+    ownerId: string;
+    kind: CredentialKind;
+    plaintext: string;
+    expiresAt?: Date | null;
+    makeCurrent?: boolean;
+  },
+): Promise<{ id: string; fingerprint: string; version: number }> {
+  if (!CREDENTIAL_OWNERS.includes(input.ownerType)) throw new AppError('INVALID', `Unknown credential owner type "${String(input.ownerType)}".`);
+  if (!CREDENTIAL_KINDS.includes(input.kind)) throw new AppError('INVALID', `Unknown credential kind "${String(input.kind)}".`);
+  if (typeof input.ownerId !== 'string' || !UUID.test(input.ownerId)) throw new AppError('INVALID', 'The credential owner id must be a UUID.');
+  const makeCurrent = input.makeCurrent ?? true;
+  const row = { id: randomUUID(), ownerType: input.ownerType, ownerId: input.ownerId.toLowerCase(), kind: input.kind };
+  const envelope = sealSecret(input.plaintext, credentialAad(row));
+  const fingerprint = fingerprintSecret(input.plaintext);
+
+  // A savepoint inside the caller's transaction, or a transaction of its own when given the pool.
+  return tx.transaction(async (t) => {
+    // Serialises concurrent stores for the same owner and kind, so the second demotes the first.
+    await t.execute(lockKey(row.ownerType, row.ownerId, row.kind));
+    const ownerKind = and(eq(credentials.ownerType, row.ownerType), eq(credentials.ownerId, row.ownerId), eq(credentials.kind, row.kind));
+    const [latest] = await t
+      .select({ version: sql<number>`coalesce(max(${credentials.version}), 0)::int` })
+      .from(credentials)
+      .where(ownerKind);
+    const version = (latest?.version ?? 0) + 1;
+    if (makeCurrent) {
+      await t.update(credentials).set({ state: 'previous' }).where(and(ownerKind, eq(credentials.state, 'current')));
+    }
+    await t.insert(credentials).values({
+      ...row,
+      state: makeCurrent ? 'current' : 'previous',
+      version,
+      fingerprint,
+      envelope,
+      expiresAt: input.expiresAt ?? null,
+    });
+    return { id: row.id, fingerprint, version };
+  });
+}
+
+/** Makes a stored credential (e.g. one stored with makeCurrent: false and then verified) the current one, demoting the old current. */
+export async function promoteCredential(tx: DbOrTx, id: string): Promise<{ id: string; version: number }> {
+  if (!UUID.test(id)) throw new AppError('NOT_FOUND', 'That credential does not exist.');
+  return tx.transaction(async (t) => {
+    const [target] = await t
+      .select({ ownerType: credentials.ownerType, ownerId: credentials.ownerId, kind: credentials.kind, state: credentials.state, version: credentials.version })
+      .from(credentials)
+      .where(eq(credentials.id, id));
+    if (!target) throw new AppError('NOT_FOUND', 'That credential does not exist.');
+    if (target.state === 'retired') throw new AppError('CONFLICT', 'A retired credential cannot be made current again.');
+    await t.execute(lockKey(target.ownerType, target.ownerId, target.kind));
+    const ownerKind = and(eq(credentials.ownerType, target.ownerType), eq(credentials.ownerId, target.ownerId), eq(credentials.kind, target.kind));
+    await t.update(credentials).set({ state: 'previous' }).where(and(ownerKind, eq(credentials.state, 'current')));
+    await t.update(credentials).set({ state: 'current', retiredAt: null }).where(eq(credentials.id, id));
+    return { id, version: target.version };
+  });
+}
+
+const openColumns = {
+  id: credentials.id,
+  ownerType: credentials.ownerType,
+  ownerId: credentials.ownerId,
+  kind: credentials.kind,
+  envelope: credentials.envelope,
+  fingerprint: credentials.fingerprint,
+  version: credentials.version,
+  expiresAt: credentials.expiresAt,
+};
+
+function openRow(row: { id: string; ownerType: string; ownerId: string; kind: CredentialKind; envelope: Envelope; fingerprint: string; version: number; expiresAt: Date | null }): OpenedCredential {
+  return {
+    id: row.id,
+    plaintext: openSecret(row.envelope, credentialAad(row)),
+    fingerprint: row.fingerprint,
+    version: row.version,
+    expiresAt: row.expiresAt,
+  };
+}
+
+/** The owner's current credential of a kind, decrypted; null when there is none. */
+export async function readCurrentCredential(tx: DbOrTx, ownerType: CredentialOwnerType, ownerId: string, kind: CredentialKind): Promise<OpenedCredential | null> {
+  if (!UUID.test(ownerId)) return null;
+  const [row] = await tx
+    .select(openColumns)
+    .from(credentials)
+    .where(and(eq(credentials.ownerType, ownerType), eq(credentials.ownerId, ownerId.toLowerCase()), eq(credentials.kind, kind), eq(credentials.state, 'current')))
+    .limit(1);
+  return row ? openRow(row) : null;
+}
+
+/** One credential by id, decrypted (any state); null when there is none. */
+export async function readCredentialById(tx: DbOrTx, id: string): Promise<OpenedCredential | null> {
+  if (!UUID.test(id)) return null;
+  const [row] = await tx.select(openColumns).from(credentials).where(eq(credentials.id, id.toLowerCase())).limit(1);
+  return row ? openRow(row) : null;
+}
+
+/** Every credential of an owner, as metadata (never the value, never the envelope). */
+export async function listCredentialMeta(tx: DbOrTx, ownerType: CredentialOwnerType, ownerId: string): Promise<CredentialMeta[]> {
+  if (!UUID.test(ownerId)) return [];
+  return tx
+    .select({
+      id: credentials.id,
+      kind: credentials.kind,
+      state: credentials.state,
+      version: credentials.version,
+      fingerprint: credentials.fingerprint,
+      expiresAt: credentials.expiresAt,
+      createdAt: credentials.createdAt,
+      retiredAt: credentials.retiredAt,
+      keyId: sql<string>`${credentials.envelope}->>'kid'`,
+      keyVersion: sql<number>`(${credentials.envelope}->>'kv')::int`,
+    })
+    .from(credentials)
+    .where(and(eq(credentials.ownerType, ownerType), eq(credentials.ownerId, ownerId.toLowerCase())))
+    .orderBy(asc(credentials.kind), desc(credentials.version));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Key rotation: re-wrap every envelope whose KEK is not the current one.
+
+export type RewrapKeyCount = { keyId: string; keyVersion: number; count: number; configured: boolean };
+export type RewrapProgress = { rewrapped: number; failed: number; total: number; batch: number };
+export type RewrapResult = {
+  toKey: { keyId: string; keyVersion: number };
+  /** Rows that needed re-wrapping when the run started (rows under unconfigured keys excluded). */
+  total: number;
+  rewrapped: number;
+  /** Rows that could not be re-wrapped (tampered); they are left as they were. Ids only. */
+  failed: Array<{ id: string; code: ErrorCode; message: string }>;
+  /** Rows wrapped by keys that are not configured: they cannot be opened or re-wrapped. */
+  unconfigured: RewrapKeyCount[];
+  /** Rows still not under the current key at the end (failed, unconfigured, or locked by others). */
+  remaining: number;
+};
+
+const envelopeKid = sql`(${credentials.envelope}->>'kid')`;
+
+function notCurrentKey(kid: string, kv: number): SQL {
+  return sql`(${credentials.envelope}->>'kid' is distinct from ${kid} or ${credentials.envelope}->>'kv' is distinct from ${String(kv)})`;
+}
+
+/** How many credentials each non-current key still wraps (for `keys:rotate --dry-run`). */
+export async function pendingRewrapSummary(db: DbOrTx = getDb()): Promise<{ toKey: { keyId: string; keyVersion: number }; byKey: RewrapKeyCount[]; total: number }> {
+  const { kid, kv } = currentKey();
+  const byKey = await countByKey(db, kid, kv);
+  return { toKey: { keyId: kid, keyVersion: kv }, byKey, total: byKey.reduce((n, k) => n + k.count, 0) };
+}
+
+async function countByKey(db: DbOrTx, kid: string, kv: number): Promise<RewrapKeyCount[]> {
+  const rows = await db
+    .select({
+      keyId: sql<string>`${credentials.envelope}->>'kid'`,
+      keyVersion: sql<number>`(${credentials.envelope}->>'kv')::int`,
+      count: sql<number>`count(*)::int`,
+    })
+    .from(credentials)
+    .where(notCurrentKey(kid, kv))
+    .groupBy(sql`1`, sql`2`)
+    .orderBy(sql`1`, sql`2`);
+  return rows.map((r) => ({ ...r, configured: isKeyConfigured(r.keyId) }));
+}
+
+/**
+ * Re-wraps, in batches of `batchSize` (each its own transaction, rows locked FOR UPDATE SKIP LOCKED),
+ * every credential whose envelope is not under the current KEK, and recomputes its fingerprint
+ * under the current key. Idempotent and resumable: finished rows no longer match. One audit row
+ * (`vault.rewrap`) per batch, in the batch's transaction. `onProgress` runs after each commit.
+ */
+export async function rewrapCredentials(
+  opts: { batchSize?: number; onProgress?: (progress: RewrapProgress) => void | Promise<void>; actor?: Actor } = {},
+): Promise<RewrapResult> {
+  const batchSize = opts.batchSize ?? 200;
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) throw new AppError('INVALID', 'The batch size must be a whole number from 1 to 10000.');
+  const actor = opts.actor ?? systemActor('keys:rotate');
+  const { kid, kv } = currentKey();
+  const toKey = `${kid}@${kv}`;
+  const db = getDb();
+
+  const initial = await countByKey(db, kid, kv);
+  const unconfigured = initial.filter((k) => !k.configured);
+  const skipKids = [...new Set(unconfigured.map((k) => k.keyId))];
+  const total = initial.filter((k) => k.configured).reduce((n, k) => n + k.count, 0);
+  const failed = new Map<string, { id: string; code: ErrorCode; message: string }>();
+  let rewrapped = 0;
+  let batch = 0;
+
+  // Usually one pass. Another only when rows were skipped (locked by someone else) or added
+  // under an old key meanwhile; bounded so that a writer still using an old key cannot keep us here.
+  for (let pass = 0; pass < 3; pass++) {
+    let after: string | null = null;
+    let passRewrapped = 0;
+    for (;;) {
+      const step: { selected: number; lastId: string | null; done: number } = await db.transaction(async (tx) => {
+        const conditions: SQL[] = [notCurrentKey(kid, kv)];
+        if (skipKids.length) conditions.push(notInArray(envelopeKid, skipKids));
+        if (failed.size) conditions.push(notInArray(credentials.id, [...failed.keys()]));
+        if (after) conditions.push(gt(credentials.id, after));
+        const rows = await tx
+          .select({ id: credentials.id, ownerType: credentials.ownerType, ownerId: credentials.ownerId, kind: credentials.kind, envelope: credentials.envelope })
+          .from(credentials)
+          .where(and(...conditions))
+          .orderBy(asc(credentials.id))
+          .limit(batchSize)
+          .for('update', { skipLocked: true });
+        if (rows.length === 0) return { selected: 0, lastId: null, done: 0 };
+
+        const updates: Array<{ id: string; envelope: Envelope; fingerprint: string }> = [];
+        const fromKeys = new Set<string>();
+        for (const row of rows) {
+          const aad = credentialAad(row);
+          try {
+            // Opening first proves the whole envelope is intact before anything is rewritten.
+            const fingerprint = fingerprintSecret(openSecret(row.envelope, aad));
+            updates.push({ id: row.id, envelope: rewrapEnvelope(row.envelope, aad), fingerprint });
+            fromKeys.add(`${row.envelope.kid}@${row.envelope.kv}`);
+          } catch (error) {
+            if (!isAppError(error) || (error.code !== 'VAULT_TAMPERED' && error.code !== 'VAULT_LOCKED')) throw error;
+            failed.set(row.id, { id: row.id, code: error.code, message: error.message });
+          }
+        }
+        if (updates.length) {
+          await tx.execute(sql`
+            update ${credentials} as c
+               set envelope = v.envelope, fingerprint = v.fingerprint
+              from jsonb_to_recordset(${JSON.stringify(updates)}::jsonb) as v(id uuid, envelope jsonb, fingerprint text)
+             where c.id = v.id`);
+        }
+        const batchFailed = rows.length - updates.length;
+        await recordAudit(tx, actor, {
+          action: 'vault.rewrap',
+          targetType: 'credentials',
+          outcome: batchFailed && !updates.length ? 'failure' : 'success',
+          details: { count: updates.length, fromKeys: [...fromKeys].sort(), toKey, ...(batchFailed ? { failed: batchFailed } : {}) },
+        });
+        return { selected: rows.length, lastId: rows[rows.length - 1]!.id, done: updates.length };
+      });
+      if (step.selected === 0) break;
+      after = step.lastId;
+      rewrapped += step.done;
+      passRewrapped += step.done;
+      batch++;
+      await opts.onProgress?.({ rewrapped, failed: failed.size, total, batch });
+    }
+    const [left] = await db
+      .select({ n: sql<number>`count(*)::int` })
+      .from(credentials)
+      .where(and(notCurrentKey(kid, kv), skipKids.length ? notInArray(envelopeKid, skipKids) : undefined));
+    if ((left?.n ?? 0) <= failed.size || passRewrapped === 0) break;
+  }
+
+  const [remaining] = await db.select({ n: sql<number>`count(*)::int` }).from(credentials).where(notCurrentKey(kid, kv));
+  return {
+    toKey: { keyId: kid, keyVersion: kv },
+    total,
+    rewrapped,
+    failed: [...failed.values()],
+    unconfigured,
+    remaining: remaining?.n ?? 0,
+  };
+}
