@@ -5,6 +5,7 @@
  * to .data/e2e/context.json.
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
@@ -47,6 +48,7 @@ const child = spawn(process.execPath, [path.resolve('node_modules/next/dist/bin/
     NEXTAUTH_SECRET: process.env.NEXTAUTH_SECRET ?? 'e2e-session-secret-not-for-production',
     REGISTRAR_PUBLIC_URL: `http://localhost:${port}`,
     REGISTRAR_OUTBOUND_ALLOWLIST: allowlist,
+    REGISTRAR_KEY: process.env.REGISTRAR_KEY ?? randomBytes(32).toString('base64'),
     LOG_LEVEL: 'warn',
   },
 });

@@ -4,13 +4,14 @@ import { getDb, getPool } from '@/db/client';
 import { migrationStatus } from '@/db/migrate';
 import { jobsStatus } from '@/lib/jobs/boss';
 import { getSetting } from '@/lib/settings/store';
+import { vaultStatus } from '@/lib/credentials/vault';
 
 export type HealthReport = {
   status: 'ok' | 'degraded';
   database: { reachable: boolean; error?: string };
   migrations: { current: boolean; applied: number; expected: number } | null;
   jobs: { running: boolean; startedAt: string | null; lastHeartbeatAt: string | null; lastError: string | null };
-  encryptionKey: { status: 'absent'; message: string };
+  encryptionKey: { status: 'ok' | 'absent' | 'invalid'; keyId: string | null; source: 'env' | 'file' | null; message: string };
 };
 
 /** What /api/health reports. No secrets, no connection strings. */
@@ -26,13 +27,14 @@ export async function checkHealth(): Promise<HealthReport> {
   const migrations = reachable ? await migrationStatus((q) => getPool().query(q)) : null;
   const lastHeartbeatAt = reachable ? await getSetting<string>('jobs.lastHeartbeatAt') : null;
   const jobs = { ...jobsStatus(), lastHeartbeatAt };
-  const ok = reachable && Boolean(migrations?.current) && jobs.running;
+  const vault = vaultStatus();
+  // Without a usable key Registrar fails closed: credential operations refuse, and health says why.
+  const ok = reachable && Boolean(migrations?.current) && jobs.running && vault.status === 'ok';
   return {
     status: ok ? 'ok' : 'degraded',
     database: { reachable, ...(dbError ? { error: dbError } : {}) },
     migrations,
     jobs,
-    // The credential vault arrives with the registration work; until then there is no key to check.
-    encryptionKey: { status: 'absent', message: 'The credential vault is not part of this version yet; no key is used.' },
+    encryptionKey: { status: vault.status, keyId: vault.keyId, source: vault.source, message: vault.message },
   };
 }
