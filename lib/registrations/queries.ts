@@ -5,6 +5,7 @@ import { apps, healthSystems, issuers, registrationOperations, registrations } f
 import { assertCan, type Actor } from '@/lib/auth/actor';
 import { listCredentialMeta } from '@/lib/credentials/store';
 import { AppError } from '@/lib/errors';
+import { expiryOf } from './expiry';
 
 const summaryColumns = {
   id: registrations.id,
@@ -27,7 +28,8 @@ const summaryColumns = {
 /** Newest first. The full table (filters, sorting in SQL, export) comes with the registrations view. */
 export async function listRecentRegistrations(actor: Actor, limit = 200) {
   assertCan(actor, 'registrations:read');
-  return getDb()
+  const now = new Date();
+  const rows = await getDb()
     .select(summaryColumns)
     .from(registrations)
     .innerJoin(issuers, eq(issuers.id, registrations.issuerId))
@@ -35,6 +37,7 @@ export async function listRecentRegistrations(actor: Actor, limit = 200) {
     .innerJoin(apps, eq(apps.id, registrations.appId))
     .orderBy(desc(registrations.createdAt))
     .limit(limit);
+  return rows.map((r) => ({ ...r, expiry: expiryOf(r.secretExpiryKind, r.secretExpiresAt, now) }));
 }
 
 /** Everything the detail page shows. Credentials appear as metadata only (fingerprints, never values). */
@@ -60,7 +63,7 @@ export async function getRegistrationOrThrow(actor: Actor, id: string) {
     .limit(1);
   if (!row) throw new AppError('NOT_FOUND', 'That registration does not exist.');
   const credentials = (await listCredentialMeta(getDb(), 'registration', id)).filter((c) => c.kind !== 'response_body');
-  return { ...row, credentials };
+  return { ...row, credentials, expiry: expiryOf(row.secretExpiryKind, row.secretExpiresAt, new Date()) };
 }
 
 export async function getOperationOrThrow(actor: Actor, id: string) {

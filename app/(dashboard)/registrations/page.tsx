@@ -49,7 +49,7 @@ export default async function RegistrationsPage() {
                 </td>
                 <td className="px-3 py-2">{r.authMethod}</td>
                 <td className="px-3 py-2">
-                  <ExpiryBadge kind={r.secretExpiryKind} at={r.secretExpiresAt?.toISOString() ?? null} />
+                  <ExpiryBadge expiry={r.expiry} />
                 </td>
                 <td className="px-3 py-2">
                   <Badge tone={r.status === 'active' ? 'good' : 'bad'}>{r.status}</Badge>

@@ -38,7 +38,7 @@ export default async function RegistrationPage({ params, searchParams }: { param
             <div>
               <dt className="text-xs uppercase text-slate-500">Secret expiry</dt>
               <dd data-testid="secret-expiry">
-                <ExpiryBadge kind={reg.secretExpiryKind} at={reg.secretExpiresAt?.toISOString() ?? null} />
+                <ExpiryBadge expiry={reg.expiry} />
               </dd>
             </div>
             <div>

@@ -1,17 +1,24 @@
 import { Badge } from '@/components/ui/card';
+import type { Expiry } from '@/lib/registrations/expiry';
 
-const DAY = 86_400_000;
-
-/** never / unknown / none / a date with days left, coloured by how soon. */
-export function ExpiryBadge({ kind, at }: { kind: string; at: string | null }) {
-  if (kind === 'never') return <Badge tone="good">never expires</Badge>;
-  if (kind === 'none') return <Badge>no secret</Badge>;
-  if (kind === 'unknown' || !at) return <Badge tone="warn">expiry unknown</Badge>;
-  const days = Math.floor((new Date(at).getTime() - Date.now()) / DAY);
-  const tone = days < 0 ? 'bad' : days <= 7 ? 'bad' : days <= 30 ? 'warn' : 'good';
-  return (
-    <span title={at}>
-      <Badge tone={tone}>{days < 0 ? `expired ${-days} d ago` : `in ${days} d`}</Badge> <span className="font-mono text-xs text-slate-500">{at.slice(0, 10)}</span>
-    </span>
-  );
+/** never / unknown / none / a date with days left, coloured by state. */
+export function ExpiryBadge({ expiry }: { expiry: Expiry }) {
+  switch (expiry.state) {
+    case 'never':
+      return <Badge tone="good">never expires</Badge>;
+    case 'none':
+      return <Badge>no secret</Badge>;
+    case 'unknown':
+      return <Badge tone="warn">expiry unknown</Badge>;
+    default: {
+      const days = expiry.daysLeft ?? 0;
+      const tone = expiry.state === 'expired' || days <= 7 ? 'bad' : expiry.state === 'expiring' ? 'warn' : 'good';
+      return (
+        <span title={expiry.at ?? ''}>
+          <Badge tone={tone}>{expiry.state === 'expired' ? `expired ${-days} d ago` : `in ${days} d`}</Badge>{' '}
+          <span className="font-mono text-xs text-slate-500">{expiry.at?.slice(0, 10)}</span>
+        </span>
+      );
+    }
+  }
 }
