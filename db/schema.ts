@@ -391,6 +391,13 @@ export const registrations = pgTable(
     warnings: jsonb('warnings').$type<Array<{ code: string; message: string; field?: string }>>().notNull().default([]),
     operationId: uuid('operation_id'),
     createdBy: text('created_by'),
+    /** The server's current record from the last RFC 7592 read (secrets removed), for drift. */
+    serverMetadata: jsonb('server_metadata').$type<Record<string, unknown>>(),
+    lastCheckedAt: timestamp('last_checked_at', { withTimezone: true }),
+    /** Why the registration needs a person (management access lost, rotation failed, ...). */
+    attentionReason: text('attention_reason'),
+    lastRotatedAt: timestamp('last_rotated_at', { withTimezone: true }),
+    deletedAt: timestamp('deleted_at', { withTimezone: true }),
     ...timestamps,
   },
   (t) => [
