@@ -398,10 +398,15 @@ export const registrations = pgTable(
     attentionReason: text('attention_reason'),
     lastRotatedAt: timestamp('last_rotated_at', { withTimezone: true }),
     deletedAt: timestamp('deleted_at', { withTimezone: true }),
+    /** Redirect-URI findings (errors + warnings) and SMART interactions lost, kept for filtering in SQL. */
+    redirectFindingCount: integer('redirect_finding_count').notNull().default(0),
+    scopeLostCount: integer('scope_lost_count').notNull().default(0),
     ...timestamps,
   },
   (t) => [
     uniqueIndex('registrations_issuer_client_key').on(t.issuerId, t.clientId),
+    index('registrations_status_expiry_idx').on(t.status, t.secretExpiresAt),
+    index('registrations_created_idx').on(t.createdAt),
     index('registrations_expiry_idx').on(t.secretExpiresAt),
     index('registrations_issuer_idx').on(t.issuerId),
   ],

@@ -1,5 +1,5 @@
 import 'server-only';
-import { desc, eq } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import { getDb } from '@/db/client';
 import { apps, healthSystems, issuers, registrationOperations, registrations } from '@/db/schema';
 import { assertCan, type Actor } from '@/lib/auth/actor';
@@ -24,21 +24,6 @@ const summaryColumns = {
   appName: apps.name,
   appId: apps.id,
 };
-
-/** Newest first. The full table (filters, sorting in SQL, export) comes with the registrations view. */
-export async function listRecentRegistrations(actor: Actor, limit = 200) {
-  assertCan(actor, 'registrations:read');
-  const now = new Date();
-  const rows = await getDb()
-    .select(summaryColumns)
-    .from(registrations)
-    .innerJoin(issuers, eq(issuers.id, registrations.issuerId))
-    .innerJoin(healthSystems, eq(healthSystems.id, issuers.healthSystemId))
-    .innerJoin(apps, eq(apps.id, registrations.appId))
-    .orderBy(desc(registrations.createdAt))
-    .limit(limit);
-  return rows.map((r) => ({ ...r, expiry: expiryOf(r.secretExpiryKind, r.secretExpiresAt, now) }));
-}
 
 /** Everything the detail page shows. Credentials appear as metadata only (fingerprints, never values). */
 export async function getRegistrationOrThrow(actor: Actor, id: string) {

@@ -17,6 +17,7 @@ import type { SafeFetchInit } from '@/lib/oauth/safe-fetch';
 import { currentOutboundPolicy } from '@/lib/outbound/policy';
 import { readAppPrivateKey } from '@/lib/apps/keys';
 import { buildRegistrationRequest, maskRequest, type Adaptation, type RegistrationOverrides } from './build-request';
+import { registrationFindings } from './findings';
 import { writeRecoveryFile } from './recovery';
 import { registerSchema, type RegisterInput } from './schemas';
 
@@ -240,6 +241,7 @@ export async function persistRegistration(actor: Actor, input: Omit<PersistInput
       ...r.warnings,
       ...input.adaptations.map((a) => ({ code: 'ADAPTED', message: `${a.field}: ${JSON.stringify(a.from)} → ${JSON.stringify(a.to)}. ${a.reason}`, field: a.field })),
     ];
+    const findings = registrationFindings(input.requested, r.metadata);
     const [row] = await tx
       .insert(registrations)
       .values({
@@ -258,6 +260,8 @@ export async function persistRegistration(actor: Actor, input: Omit<PersistInput
         secretExpiresAt: r.secretExpiry.kind === 'at' ? r.secretExpiry.at : null,
         appKeyId: input.appKeyId,
         warnings,
+        redirectFindingCount: findings.redirectFindingCount,
+        scopeLostCount: findings.scopeLostCount,
         operationId: input.operationId,
         createdBy: actorLabel(actor),
       })

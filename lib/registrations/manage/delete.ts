@@ -1,0 +1,45 @@
+import 'server-only';
+import { eq } from 'drizzle-orm';
+import { getDb } from '@/db/client';
+import { registrations } from '@/db/schema';
+import { recordAudit } from '@/lib/audit/record';
+import { assertCan, type Actor } from '@/lib/auth/actor';
+import { AppError } from '@/lib/errors';
+import { deleteClientRegistration } from '@/lib/oauth/registration';
+import { withRegistrationLock } from './lock';
+import { deleteRegistrationSchema, type DeleteRegistrationInput } from './schemas';
+import { currentRegistrationAccessToken, failManagementCall, loadManageableRegistration, managementFetchInit, type ManageDeps } from './shared';
+
+export const DELETE_NOT_ALLOWED_MESSAGE = 'This server does not allow deletion; revoke the client with the hospital.';
+
+export type DeleteResult = { registrationId: string; deletedAt: string };
+
+/**
+ * RFC 7592 §2.3: deletes the client at the hospital. 204 → the registration is kept with its
+ * history (credentials included, unchanged) as `deleted`; 405 → the server does not delete
+ * clients and the registration stays active; 401 → management lost.
+ */
+export async function deleteRegistration(actor: Actor, input: DeleteRegistrationInput, deps: ManageDeps = {}): Promise<DeleteResult> {
+  assertCan(actor, 'registrations:write');
+  const { registrationId } = deleteRegistrationSchema.parse(input);
+  return withRegistrationLock(registrationId, async () => {
+    const reg = await loadManageableRegistration(registrationId);
+    const rat = await currentRegistrationAccessToken(reg);
+    let outcome: Awaited<ReturnType<typeof deleteClientRegistration>>;
+    try {
+      outcome = await deleteClientRegistration({ registrationClientUri: reg.registrationClientUri, registrationAccessToken: rat, fetchInit: await managementFetchInit(deps) });
+    } catch (error) {
+      throw await failManagementCall(actor, reg, 'delete', error);
+    }
+    if (!outcome.deleted) {
+      const error = new AppError('UPSTREAM_REJECTED', DELETE_NOT_ALLOWED_MESSAGE, { status: 405, reason: 'delete_not_allowed' });
+      throw await failManagementCall(actor, reg, 'delete', error, { status: 405, reason: 'delete_not_allowed' });
+    }
+    const now = new Date();
+    await getDb().transaction(async (tx) => {
+      await tx.update(registrations).set({ status: 'deleted', deletedAt: now, attentionReason: null, updatedAt: now }).where(eq(registrations.id, reg.id));
+      await recordAudit(tx, actor, { action: 'registration.delete', targetType: 'registration', targetId: reg.id, details: { clientId: reg.clientId, previousStatus: reg.status } });
+    });
+    return { registrationId: reg.id, deletedAt: now.toISOString() };
+  });
+}
