@@ -444,3 +444,38 @@ export type AppVersion = typeof appVersions.$inferSelect;
 export type AppKey = typeof appKeys.$inferSelect;
 export type Registration = typeof registrations.$inferSelect;
 export type RegistrationOperation = typeof registrationOperations.$inferSelect;
+
+// ---------------------------------------------------------------------------------------------
+// API tokens for machine clients (/api/v1, the CLI)
+
+export const apiTokens = pgTable(
+  'api_tokens',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    name: text('name').notNull(),
+    role: text('role', { enum: ROLES }).notNull(),
+    /** An optional subset of the role's permissions; null means all of them. */
+    permissions: text('permissions').array(),
+    /** SHA-256 of the token; the token itself is shown once and never stored. */
+    tokenHash: text('token_hash').notNull(),
+    /** The first characters, to recognise a token in lists and logs. */
+    prefix: text('prefix').notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }),
+    lastUsedAt: timestamp('last_used_at', { withTimezone: true }),
+    revokedAt: timestamp('revoked_at', { withTimezone: true }),
+    createdBy: text('created_by'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('api_tokens_hash_key').on(t.tokenHash), check('api_tokens_role_check', sql`${t.role} in ('admin', 'ops', 'manager', 'support')`)],
+);
+
+/** Fixed-window request counters per token (shared by every instance). */
+export const apiRateLimits = pgTable('api_rate_limits', {
+  tokenId: uuid('token_id')
+    .primaryKey()
+    .references(() => apiTokens.id, { onDelete: 'cascade' }),
+  windowStartedAt: timestamp('window_started_at', { withTimezone: true }).notNull(),
+  count: integer('count').notNull().default(0),
+});
+
+export type ApiToken = typeof apiTokens.$inferSelect;
