@@ -406,7 +406,8 @@ export const registrations = pgTable(
   (t) => [
     uniqueIndex('registrations_issuer_client_key').on(t.issuerId, t.clientId),
     index('registrations_status_expiry_idx').on(t.status, t.secretExpiresAt),
-    index('registrations_created_idx').on(t.createdAt),
+    index('registrations_created_idx').on(t.createdAt, t.id),
+    index('registrations_environment_idx').on(t.environment),
     index('registrations_expiry_idx').on(t.secretExpiresAt),
     index('registrations_issuer_idx').on(t.issuerId),
   ],

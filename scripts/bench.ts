@@ -2,9 +2,12 @@
  * npm run bench: prints the figures the issues ask for. The start-up figure needs `npm run build`
  * first (it is skipped with a note otherwise). `npm run bench -- discovery` runs one section.
  */
+import { randomBytes } from 'node:crypto';
 import { closeDb } from '@/db/client';
 import { freshBenchDatabase } from './bench/db';
 import { benchDiscovery } from './bench/discovery';
+import { benchRegistration } from './bench/registration';
+import { benchRegistrationsTable } from './bench/registrations-table';
 import { benchStartup } from './bench/startup';
 
 const only = process.argv.slice(2);
@@ -19,9 +22,13 @@ if (wants('startup')) {
   }
 }
 
+// The bench's own vault key: nothing it stores outlives the run.
+process.env.REGISTRAR_KEY ??= randomBytes(32).toString('base64');
 const db = await freshBenchDatabase();
 try {
   if (wants('discovery')) rows.push(...(await benchDiscovery()));
+  if (wants('registration')) rows.push(...(await benchRegistration()));
+  if (wants('table')) rows.push(...(await benchRegistrationsTable(db.url)));
 } finally {
   await closeDb();
   await db.stop();

@@ -3,19 +3,12 @@ import Cursor from 'pg-cursor';
 import { getDb, getPool } from '@/db/client';
 import { assertCan, type Actor } from '@/lib/auth/actor';
 import { recordAudit } from '@/lib/audit/record';
+import { csvCell } from '@/lib/csv';
 import { expiryOf } from './expiry';
 import { tableFrom, tableOrder, tableWhere, type RegistrationTableParams } from './table';
 
 const HEADER = ['health_system', 'issuer', 'environment', 'app', 'client_id', 'auth_method', 'status', 'secret_expiry_state', 'secret_expires_at', 'registration_access_token', 'scope_interactions_lost', 'redirect_uri_findings', 'last_rotated_at', 'last_checked_at', 'created_at'];
 const BATCH = 1_000;
-
-/** RFC 4180 quoting, and a leading quote for cells a spreadsheet would run as a formula. */
-function csvCell(value: unknown): string {
-  if (value === null || value === undefined) return '';
-  let s = value instanceof Date ? value.toISOString() : String(value);
-  if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
-  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
 
 type RawRow = Record<string, unknown>;
 

@@ -1,15 +1,59 @@
+import Link from 'next/link';
 import { Badge, PageHeader } from '@/components/ui/card';
+import { auditFilterSchema, listAudit } from '@/lib/audit/queries';
 import { requirePageUser } from '@/lib/auth/page-guard';
-import { listRecentAudit } from '@/lib/audit/queries';
 
-export default async function AuditPage() {
+export default async function AuditPage({ searchParams }: { searchParams: Promise<Record<string, string | undefined>> }) {
   const { actor } = await requirePageUser('audit:read');
-  const rows = await listRecentAudit(actor, 100);
+  const raw = await searchParams;
+  const filters = auditFilterSchema.parse(raw);
+  const { rows, total } = await listAudit(actor, filters);
+  const query = new URLSearchParams(Object.entries(raw).filter((e): e is [string, string] => typeof e[1] === 'string' && e[1] !== '' && e[0] !== 'page'));
+  const pages = Math.max(1, Math.ceil(total / filters.pageSize));
+  const pageLink = (page: number) => `/audit?${new URLSearchParams([...query.entries(), ['page', String(page)]]).toString()}`;
+  const input = 'rounded-md border border-slate-300 bg-white px-2 py-1 text-sm';
   return (
     <>
-      <PageHeader title="Audit log" description="The latest 100 entries. Filters and CSV export come with the audit view's own work." />
+      <PageHeader title="Audit log" description="Every change, sign-in, reveal and export: who, what, on which target, with what outcome. Append-only." />
+      <form method="get" role="search" aria-label="Filter audit log" className="mb-3 flex flex-wrap items-end gap-2 text-sm">
+        <label>
+          <span className="block text-xs text-slate-500">Actor</span>
+          <input name="actor" defaultValue={filters.actor} className={input} placeholder="email or token name" />
+        </label>
+        <label>
+          <span className="block text-xs text-slate-500">Action</span>
+          <input name="action" defaultValue={filters.action} className={input} placeholder="e.g. registration." />
+        </label>
+        <label>
+          <span className="block text-xs text-slate-500">Target</span>
+          <input name="target" defaultValue={filters.target} className={input} placeholder="id or type" />
+        </label>
+        <label>
+          <span className="block text-xs text-slate-500">Outcome</span>
+          <select name="outcome" defaultValue={filters.outcome ?? ''} className={input}>
+            <option value="">any</option>
+            <option>success</option>
+            <option>failure</option>
+            <option>denied</option>
+          </select>
+        </label>
+        <label>
+          <span className="block text-xs text-slate-500">From</span>
+          <input type="date" name="from" defaultValue={filters.from} className={input} />
+        </label>
+        <label>
+          <span className="block text-xs text-slate-500">To</span>
+          <input type="date" name="to" defaultValue={filters.to} className={input} />
+        </label>
+        <button type="submit" className="rounded-md border border-slate-300 bg-white px-3 py-1 font-medium">
+          Filter
+        </button>
+        <a href={`/api/audit/export?${query.toString()}`} className="ml-auto rounded-md border border-slate-300 bg-white px-3 py-1 font-medium" download>
+          Export CSV
+        </a>
+      </form>
       <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white">
-        <table className="min-w-full text-sm">
+        <table className="min-w-full text-sm" aria-label="Audit entries">
           <thead className="bg-slate-50 text-left text-xs uppercase text-slate-500">
             <tr>
               <th className="px-3 py-2">Time (UTC)</th>
@@ -35,7 +79,16 @@ export default async function AuditPage() {
             ))}
           </tbody>
         </table>
-        {rows.length === 0 ? <p className="p-4 text-sm text-slate-500">No entries yet.</p> : null}
+        {rows.length === 0 ? <p className="p-4 text-sm text-slate-500">No entries match.</p> : null}
+        <nav aria-label="Pagination" className="flex items-center justify-between px-3 py-2 text-sm">
+          <span>
+            {total.toLocaleString()} entries · page {filters.page} of {pages}
+          </span>
+          <span className="space-x-3">
+            {filters.page > 1 ? <Link href={pageLink(filters.page - 1)}>Previous</Link> : null}
+            {filters.page < pages ? <Link href={pageLink(filters.page + 1)}>Next</Link> : null}
+          </span>
+        </nav>
       </div>
     </>
   );
