@@ -4,9 +4,14 @@ import { CopyButton } from '@/components/ui/copy-button';
 import { requirePageUser } from '@/lib/auth/page-guard';
 import { can } from '@/lib/auth/permissions';
 import { isAppError } from '@/lib/errors';
+import { getRegistrationManagementView } from '@/lib/registrations/manage/queries';
 import { getRegistrationOrThrow } from '@/lib/registrations/queries';
 import { ExpiryBadge } from '../_components/expiry-badge';
 import { RevealSecret } from '../_components/reveal-secret';
+import { ManagementActions } from './_components/management-actions';
+import { MetadataDiffTable } from './_components/metadata-diff-table';
+
+const STATUS_TONE = { active: 'good', needs_attention: 'warn', management_lost: 'bad', deleted: 'neutral' } as const;
 
 export default async function RegistrationPage({ params, searchParams }: { params: Promise<{ id: string }>; searchParams: Promise<{ created?: string }> }) {
   const { actor } = await requirePageUser('registrations:read');
@@ -16,12 +21,28 @@ export default async function RegistrationPage({ params, searchParams }: { param
     if (isAppError(error) && error.code === 'NOT_FOUND') notFound();
     throw error;
   });
+  const manage = await getRegistrationManagementView(actor, id);
+  const canManage = can(actor.role, 'registrations:write') && manage.manageable;
+  const drifted = manage.drift?.filter((d) => d.differs).length ?? 0;
   const hasSecret = reg.credentials.some((c) => c.kind === 'client_secret' && c.state === 'current');
   const fields = [...new Set([...Object.keys(reg.requestedMetadata), ...Object.keys(reg.registeredMetadata)])].sort();
   return (
     <>
       <PageHeader title={`${reg.appName} at ${reg.healthSystemName}`} description={`${reg.environment} · ${reg.issuerUrl ?? ''}`} />
       <div className="space-y-6">
+        {manage.status === 'management_lost' ? (
+          <div data-testid="management-lost">
+            <Alert tone="error">
+              <p className="font-semibold">Management access lost</p>
+              <p className="mt-1 whitespace-pre-line">{manage.attentionReason ?? 'The hospital refused the registration access token.'}</p>
+            </Alert>
+          </div>
+        ) : null}
+        {manage.status === 'deleted' ? (
+          <Alert tone="info">
+            Deleted at the hospital{manage.deletedAt ? ` on ${manage.deletedAt.slice(0, 16).replace('T', ' ')} UTC` : ''}. Kept here with its history and credentials; it can no longer be managed.
+          </Alert>
+        ) : null}
         {created ? <Alert tone="success">Registered. The hospital issued the client below{hasSecret ? '; copy the secret now if your deployment needs it (revealing it is audited).' : '.'}</Alert> : null}
         <Card title="Client">
           <dl className="grid grid-cols-1 gap-3 text-sm md:grid-cols-3">
@@ -51,13 +72,48 @@ export default async function RegistrationPage({ params, searchParams }: { param
             </div>
             <div>
               <dt className="text-xs uppercase text-slate-500">Status</dt>
-              <dd>
-                <Badge tone={reg.status === 'active' ? 'good' : 'bad'}>{reg.status}</Badge>
+              <dd data-testid="registration-status">
+                <Badge tone={STATUS_TONE[manage.status]}>{manage.status}</Badge>
               </dd>
             </div>
           </dl>
           {hasSecret && can(actor.role, 'credentials:reveal') ? <RevealSecret registrationId={reg.id} /> : null}
         </Card>
+
+        {manage.managed ? (
+          <Card title="Hospital’s record (RFC 7592)">
+            <div className="space-y-4">
+              <p className="text-sm text-slate-600" data-testid="last-checked">
+                Last checked at the hospital: {manage.lastCheckedAt ? `${manage.lastCheckedAt.slice(0, 19).replace('T', ' ')} UTC` : 'never'}
+                {manage.serverRecordStale ? ' (the registration changed since; refresh to compare again)' : ''}
+              </p>
+              {canManage ? (
+                <ManagementActions
+                  registrationId={manage.id}
+                  clientId={manage.clientId}
+                  hospital={reg.healthSystemName}
+                  managementLost={manage.status === 'management_lost'}
+                  editable={manage.editable}
+                />
+              ) : null}
+              {manage.drift ? (
+                <>
+                  <p className="text-sm" data-testid="drift-summary">
+                    {drifted ? `${drifted} field(s) differ between Registrar’s record and the hospital’s.` : 'No drift: the hospital’s record matches Registrar’s.'}
+                  </p>
+                  <MetadataDiffTable
+                    testId="drift-table"
+                    leftLabel="Registrar’s record"
+                    rightLabel="Server’s record"
+                    rows={manage.drift.map((d) => ({ field: d.field, left: d.registrar, right: d.server, differs: d.differs }))}
+                  />
+                </>
+              ) : (
+                <p className="text-sm text-slate-600">Not read from the hospital yet{canManage ? ': use “Refresh from server” to compare its record with Registrar’s.' : '.'}</p>
+              )}
+            </div>
+          </Card>
+        ) : null}
 
         {reg.warnings.length ? (
           <Card title="Warnings">

@@ -1,0 +1,135 @@
+import { expect, test, type Page } from '@playwright/test';
+import { e2eContext, query, storageStateFor } from './support/context';
+
+/**
+ * One authorization server can be added once per installation, and onboarding.spec.ts adds
+ * General Hospital too: whichever spec comes second reuses it (it stays reachable from the wizard).
+ */
+async function createHealthSystemWithGeneral(page: Page, name: string, url: string) {
+  await page.goto('/health-systems');
+  await page.getByRole('form', { name: 'New health system' }).getByLabel('Name').fill(name);
+  await page.getByRole('button', { name: 'Create health system' }).click();
+  await expect(page.getByRole('heading', { name })).toBeVisible();
+  const add = page.getByRole('form', { name: 'Add issuer' });
+  await add.getByLabel('Issuer or FHIR base URL').fill(url);
+  await add.getByLabel('Environment', { exact: true }).selectOption('sandbox');
+  await add.getByRole('button', { name: 'Discover and add' }).click();
+  await expect(page.getByTestId('endpoints').or(page.getByText(/has already been added/))).toBeVisible();
+}
+
+async function createApp(page: Page, name: string, redirect: string) {
+  await page.goto('/apps/new');
+  const form = page.getByRole('form', { name: 'New app' });
+  await form.getByLabel('Name', { exact: true }).fill(name);
+  await form.getByLabel('software_id').fill(`com.example.${name.toLowerCase().replace(/\W+/g, '-')}`);
+  await form.getByLabel('Redirect URIs (one per line, exact)').fill(redirect);
+  await form.getByLabel('Scopes').fill('openid fhirUser launch/patient patient/*.read');
+  await form.getByLabel('Token endpoint auth method').selectOption('client_secret_basic');
+  await form.getByRole('button', { name: 'Create app' }).click();
+  await expect(page.getByRole('heading', { name })).toBeVisible();
+}
+
+async function onboardAtGeneral(page: Page, generalPort: string, appName: string) {
+  await page.goto('/registrations/new');
+  const wizard = page.getByRole('form', { name: 'Onboard a hospital' });
+  const issuerSelect = wizard.getByLabel('Issuer', { exact: true });
+  const value = await issuerSelect.locator('option').filter({ hasText: new RegExp(`127\\.0\\.0\\.1:${generalPort}`) }).first().getAttribute('value');
+  await issuerSelect.selectOption(value!);
+  await wizard.getByLabel('App', { exact: true }).selectOption({ label: `${appName} (v1)` });
+  await wizard.getByRole('button', { name: 'Prefill from the app profile' }).click();
+  await expect(wizard.getByTestId('request-preview')).toBeVisible();
+  await wizard.getByRole('button', { name: 'Register', exact: true }).click();
+  await expect(page.getByText('Registered. The hospital issued the client below')).toBeVisible();
+}
+
+const MANAGEMENT_BUTTONS = ['Refresh from server', 'Edit metadata', 'Sync to app profile', 'Delete at hospital'];
+
+test('ops refreshes, edits and deletes a registration at General Hospital; a manager sees the record but no management buttons', async ({ browser }) => {
+  const { sandbox } = e2eContext();
+  const ops = await browser.newContext({ storageState: storageStateFor('ops') });
+  const page = await ops.newPage();
+  const suffix = Date.now().toString(36);
+  const appName = `Lifecycle ${suffix}`;
+  await createHealthSystemWithGeneral(page, `Lifecycle General ${suffix}`, sandbox.general.fhirBase);
+  await createApp(page, appName, 'https://app.example.com/callback');
+  await onboardAtGeneral(page, new URL(sandbox.general.origin).port, appName);
+  const registrationUrl = page.url().replace(/\?.*$/, '');
+  const clientId = (await page.getByTestId('client-id').textContent())!.replace('Copy', '').trim();
+  const [{ id: registrationId } = { id: '' }] = await query<{ id: string }>('select id::text as id from registrations where client_id = $1', [clientId]);
+  expect(registrationId).not.toBe('');
+  await expect(page.getByTestId('last-checked')).toContainText('never');
+
+  // Refresh from server: the hospital's record matches Registrar's.
+  const [refreshRequest] = await Promise.all([
+    page.waitForRequest((r) => r.method() === 'POST' && Boolean(r.headers()['next-action'])),
+    page.getByRole('button', { name: 'Refresh from server' }).click(),
+  ]);
+  await expect(page.getByText('Refreshed: no drift.')).toBeVisible();
+  await expect(page.getByTestId('drift-summary')).toHaveText('No drift: the hospital’s record matches Registrar’s.');
+  await expect(page.getByTestId('drift-table').locator('tr[data-differs]')).toHaveCount(0);
+  await expect(page.getByTestId('drift-table')).toContainText('https://app.example.com/callback');
+  await expect(page.getByTestId('last-checked')).not.toContainText('never');
+  const [checked] = await query<{ last_checked_at: Date | null; has_record: boolean }>('select last_checked_at, server_metadata is not null as has_record from registrations where id = $1', [registrationId]);
+  expect(checked).toMatchObject({ has_record: true });
+  expect(checked?.last_checked_at).toBeTruthy();
+
+  // Edit the redirect URIs: the hospital's answer becomes the server's record, and the RAT rotates.
+  const newUri = `https://app.example.com/${suffix}/callback`;
+  await page.getByRole('button', { name: 'Edit metadata' }).click();
+  const form = page.getByRole('form', { name: 'Edit metadata' });
+  await form.getByLabel('Redirect URIs (one per line, exact)').fill(`https://app.example.com/callback\n${newUri}`);
+  await form.getByRole('button', { name: 'Save at the hospital' }).click();
+  await expect(page.getByText(/Updated at the hospital: redirect_uris\./)).toBeVisible();
+  const redirectRow = page.getByTestId('drift-table').locator('tr[data-field="redirect_uris"]');
+  await expect(redirectRow).toContainText(newUri);
+  // Read it back from the hospital (a fresh GET with the rotated token): still there, no drift.
+  await page.getByRole('button', { name: 'Refresh from server' }).click();
+  await expect(page.getByText('Refreshed: no drift.')).toBeVisible();
+  await expect(redirectRow).toContainText(newUri);
+  const [stored] = await query<{ server: string[]; registered: string[] }>(
+    "select server_metadata->'redirect_uris' as server, registered_metadata->'redirect_uris' as registered from registrations where id = $1",
+    [registrationId],
+  );
+  expect(stored).toEqual({ server: ['https://app.example.com/callback', newUri], registered: ['https://app.example.com/callback', newUri] });
+  const rats = await query<{ state: string; version: number }>(
+    "select state, version from credentials where owner_id = $1 and kind = 'registration_access_token' order by version",
+    [registrationId],
+  );
+  expect(rats).toEqual([
+    { state: 'previous', version: 1 },
+    { state: 'current', version: 2 },
+  ]);
+  await page.screenshot({ path: 'test-results/artifacts/lifecycle-after-edit.png', fullPage: true });
+
+  // A manager sees the same record and no management buttons; a replayed action is refused.
+  const manager = await browser.newContext({ storageState: storageStateFor('manager') });
+  const managerPage = await manager.newPage();
+  await managerPage.goto(registrationUrl);
+  await expect(managerPage.getByTestId('client-id')).toContainText(clientId);
+  await expect(managerPage.getByTestId('drift-table')).toContainText(newUri);
+  await expect(managerPage.getByTestId('last-checked')).not.toContainText('never');
+  for (const name of MANAGEMENT_BUTTONS) await expect(managerPage.getByRole('button', { name })).toHaveCount(0);
+  const before = await query<{ last_checked_at: Date }>('select last_checked_at from registrations where id = $1', [registrationId]);
+  const forged = await manager.request.post(registrationUrl, {
+    headers: { 'Next-Action': refreshRequest.headers()['next-action']!, 'Content-Type': refreshRequest.headers()['content-type'] ?? 'text/plain;charset=UTF-8', Accept: 'text/x-component' },
+    data: refreshRequest.postData()!,
+  });
+  expect(await forged.text()).toContain('FORBIDDEN');
+  expect(await query<{ last_checked_at: Date }>('select last_checked_at from registrations where id = $1', [registrationId])).toEqual(before);
+  await manager.close();
+
+  // Delete at the hospital, after a confirm step: kept here as deleted, credentials untouched.
+  const credentialsBefore = await query<{ id: string; state: string }>('select id::text as id, state from credentials where owner_id = $1 order by id', [registrationId]);
+  await page.getByRole('button', { name: 'Delete at hospital' }).click();
+  const confirm = page.getByRole('group', { name: 'Confirm deletion' });
+  await expect(confirm).toContainText(clientId);
+  await confirm.getByRole('button', { name: 'Yes, delete at the hospital' }).click();
+  await expect(page.getByTestId('registration-status')).toHaveText('deleted');
+  await expect(page.getByText(/Deleted at the hospital on/)).toBeVisible();
+  for (const name of MANAGEMENT_BUTTONS) await expect(page.getByRole('button', { name })).toHaveCount(0);
+  const [deleted] = await query<{ status: string; deleted_at: Date | null }>('select status, deleted_at from registrations where id = $1', [registrationId]);
+  expect(deleted?.status).toBe('deleted');
+  expect(deleted?.deleted_at).toBeTruthy();
+  expect(await query<{ id: string; state: string }>('select id::text as id, state from credentials where owner_id = $1 order by id', [registrationId])).toEqual(credentialsBefore);
+  await ops.close();
+});
