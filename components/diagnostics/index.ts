@@ -1,0 +1,2 @@
+export { RedirectUriHighlight } from './redirect-uri-highlight';
+export { ScopeDiffTable } from './scope-diff-table';

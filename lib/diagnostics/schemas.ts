@@ -1,0 +1,108 @@
+// Pure (zod only): the diagnosis input, and its round trip through the page's query string so a
+// diagnosis has a shareable link.
+import { z } from 'zod';
+import type { DiagnosisInput, DiagnosisMode } from './types';
+
+const MAX = 8000;
+const optionalIssuer = z
+  .string()
+  .max(2000, 'That issuer URL is too long.')
+  .optional()
+  .nullable()
+  .transform((v) => (v === undefined || v === null || v.trim() === '' ? null : v.trim()));
+
+/**
+ * The presented redirect URI typed into a field is trimmed (a paste often brings a newline);
+ * inside an authorization URL the decoded value is kept byte for byte instead.
+ */
+const typedRedirectUri = z.string().trim().min(1, 'Enter the redirect URI the app sends.').max(MAX, 'That redirect URI is too long.');
+
+export const diagnosisInputSchema = z.discriminatedUnion('mode', [
+  z.object({
+    mode: z.literal('url'),
+    authorizationUrl: z.string().trim().min(1, 'Paste the authorization request URL.').max(MAX, 'That URL is too long.'),
+    issuer: optionalIssuer,
+  }),
+  z.object({
+    mode: z.literal('client'),
+    clientId: z.string().min(1, 'Enter the client id.').max(500, 'That client id is too long.'),
+    redirectUri: typedRedirectUri,
+    issuer: optionalIssuer,
+  }),
+  z.object({
+    mode: z.literal('pasted'),
+    redirectUri: typedRedirectUri,
+    registeredUris: z.union([z.string().max(MAX * 4), z.array(z.string().max(MAX)).max(200)]),
+  }),
+]);
+export type ParsedDiagnosisInput = z.output<typeof diagnosisInputSchema>;
+
+/**
+ * Registered URIs pasted by hand: a JSON array of strings is taken exactly (stray spaces inside
+ * the quotes are kept, so Epic's leading-space values show up); otherwise one URI per line with
+ * the surrounding whitespace of each line removed and blank lines dropped.
+ */
+export function splitPastedUris(value: string | readonly string[]): string[] {
+  if (typeof value !== 'string') return [...value];
+  const text = value.trim();
+  if (text.startsWith('[')) {
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (Array.isArray(parsed) && parsed.every((x): x is string => typeof x === 'string')) return parsed;
+    } catch {
+      // Not JSON: fall through to one per line.
+    }
+  }
+  return value
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== '');
+}
+
+type SearchParams = Record<string, string | string[] | undefined>;
+
+/** The page's query parameter names, one set for all three modes. */
+export const QUERY_KEYS = { mode: 'mode', url: 'url', issuer: 'issuer', clientId: 'client_id', redirectUri: 'redirect_uri', registered: 'registered' } as const;
+
+export type DiagnoseFormValues = { mode: DiagnosisMode; url: string; issuer: string; clientId: string; redirectUri: string; registered: string };
+
+const first = (v: string | string[] | undefined): string => (Array.isArray(v) ? (v[0] ?? '') : (v ?? ''));
+
+/**
+ * Reads the page's query string: the values to put back into the form, and the input to diagnose
+ * (null while the form for the chosen mode is still empty, so the bare page shows no error).
+ */
+export function parseDiagnoseSearchParams(sp: SearchParams): { values: DiagnoseFormValues; input: DiagnosisInput | null } {
+  const rawMode = first(sp[QUERY_KEYS.mode]);
+  const mode: DiagnosisMode = rawMode === 'client' || rawMode === 'pasted' ? rawMode : 'url';
+  const values: DiagnoseFormValues = {
+    mode,
+    url: first(sp[QUERY_KEYS.url]),
+    issuer: first(sp[QUERY_KEYS.issuer]),
+    clientId: first(sp[QUERY_KEYS.clientId]),
+    redirectUri: first(sp[QUERY_KEYS.redirectUri]),
+    registered: first(sp[QUERY_KEYS.registered]),
+  };
+  let input: DiagnosisInput | null = null;
+  if (mode === 'url' && values.url.trim() !== '') input = { mode, authorizationUrl: values.url, issuer: values.issuer };
+  if (mode === 'client' && (values.clientId !== '' || values.redirectUri !== '')) input = { mode, clientId: values.clientId, redirectUri: values.redirectUri, issuer: values.issuer };
+  if (mode === 'pasted' && (values.redirectUri !== '' || values.registered !== '')) input = { mode, redirectUri: values.redirectUri, registeredUris: values.registered };
+  return { values, input };
+}
+
+/** The query string that reproduces a diagnosis (only the fields of its mode). */
+export function diagnosisQueryString(input: DiagnosisInput): string {
+  const params = new URLSearchParams({ [QUERY_KEYS.mode]: input.mode });
+  if (input.mode === 'url') {
+    params.set(QUERY_KEYS.url, input.authorizationUrl);
+    if (input.issuer) params.set(QUERY_KEYS.issuer, input.issuer);
+  } else if (input.mode === 'client') {
+    params.set(QUERY_KEYS.clientId, input.clientId);
+    params.set(QUERY_KEYS.redirectUri, input.redirectUri);
+    if (input.issuer) params.set(QUERY_KEYS.issuer, input.issuer);
+  } else {
+    params.set(QUERY_KEYS.redirectUri, input.redirectUri);
+    params.set(QUERY_KEYS.registered, typeof input.registeredUris === 'string' ? input.registeredUris : JSON.stringify(input.registeredUris));
+  }
+  return params.toString();
+}
