@@ -314,3 +314,24 @@ export async function rewrapCredentials(
     remaining: remaining?.n ?? 0,
   };
 }
+
+/**
+ * The first credentials of an owner created in the same transaction (a new registration): one
+ * multi-row insert, version 1, current. Nothing else can hold credentials for an owner that does
+ * not exist outside this transaction yet, so there is nothing to lock or demote.
+ */
+export async function storeInitialCredentials(
+  tx: DbOrTx,
+  ownerType: CredentialOwnerType,
+  ownerId: string,
+  items: Array<{ kind: CredentialKind; plaintext: string; expiresAt?: Date | null }>,
+): Promise<Array<{ id: string; kind: CredentialKind; fingerprint: string }>> {
+  if (!UUID.test(ownerId)) throw new AppError('INVALID', 'The credential owner id must be a UUID.');
+  if (new Set(items.map((i) => i.kind)).size !== items.length) throw new AppError('INVALID', 'One initial credential per kind.');
+  const rows = items.map((item) => {
+    const row = { id: randomUUID(), ownerType, ownerId: ownerId.toLowerCase(), kind: item.kind };
+    return { ...row, state: 'current' as const, version: 1, fingerprint: fingerprintSecret(item.plaintext), envelope: sealSecret(item.plaintext, credentialAad(row)), expiresAt: item.expiresAt ?? null };
+  });
+  if (rows.length) await tx.insert(credentials).values(rows);
+  return rows.map((r) => ({ id: r.id, kind: r.kind, fingerprint: r.fingerprint }));
+}

@@ -8,7 +8,7 @@ import { ensureAppKey } from '@/lib/apps/keys';
 import { getAppOrThrow } from '@/lib/apps/queries';
 import { actorLabel, assertCan, type Actor } from '@/lib/auth/actor';
 import { recordAudit } from '@/lib/audit/record';
-import { storeCredential } from '@/lib/credentials/store';
+import { storeInitialCredentials } from '@/lib/credentials/store';
 import { vaultStatus } from '@/lib/credentials/vault';
 import { env } from '@/lib/env';
 import { AppError, isAppError } from '@/lib/errors';
@@ -45,13 +45,12 @@ export async function registerApp(actor: Actor, input: RegisterInput, deps: { fe
   const vault = vaultStatus();
   if (vault.status !== 'ok') throw new AppError('VAULT_LOCKED', `Credentials cannot be stored safely: ${vault.message}`);
 
-  const [issuer] = await getDb().select().from(issuers).where(eq(issuers.id, data.issuerId)).limit(1);
+  const [[issuer], app] = await Promise.all([getDb().select().from(issuers).where(eq(issuers.id, data.issuerId)).limit(1), getAppOrThrow(actor, data.appId)]);
   if (!issuer) throw new AppError('NOT_FOUND', 'That issuer does not exist.', { field: 'issuerId' });
   const registrationEndpoint = issuer.endpoints.registration?.value;
   if (!registrationEndpoint) {
     throw new AppError('INVALID', 'This issuer has no registration endpoint: dynamic registration is impossible; record the registration by hand.', { field: 'issuerId' });
   }
-  const app = await getAppOrThrow(actor, data.appId);
   const envProfile = app.profile.environments[data.environment];
   if (!envProfile) throw new AppError('INVALID', `The app has no "${data.environment}" environment.`, { field: 'environment' });
 
@@ -73,7 +72,6 @@ export async function registerApp(actor: Actor, input: RegisterInput, deps: { fe
   const auditBase = { action: 'registration.create', targetType: 'issuer', targetId: issuer.id, details: { appId: app.id, environment: data.environment, operationId: operation.id, mode: prepared.built.mode } };
   let response: RegistrationResponse;
   try {
-    await setOperationStatus(operation.id, 'in_flight');
     response = await registerClient({
       registrationEndpoint,
       metadata,
@@ -151,7 +149,8 @@ async function claimOperation(actor: Actor, idempotencyKey: string, requestHash:
   try {
     const [row] = await getDb()
       .insert(registrationOperations)
-      .values({ idempotencyKey, requestHash, ...fields, createdBy: actorLabel(actor) })
+      // Written as in flight: the request leaves right after this row commits.
+      .values({ idempotencyKey, requestHash, ...fields, status: 'in_flight', createdBy: actorLabel(actor) })
       .returning({ id: registrationOperations.id });
     return { id: row!.id, claimed: true };
   } catch (error) {
@@ -184,10 +183,6 @@ async function waitForOperation(operationId: string): Promise<RegisterResult> {
     if (Date.now() > deadline) throw new AppError('CONFLICT', 'An identical submission is still in progress; check the operation later.', { operationId });
     await new Promise((r) => setTimeout(r, 150));
   }
-}
-
-async function setOperationStatus(id: string, status: 'in_flight') {
-  await getDb().update(registrationOperations).set({ status, updatedAt: new Date() }).where(eq(registrationOperations.id, id));
 }
 
 type PersistInput = {
@@ -267,11 +262,12 @@ export async function persistRegistration(actor: Actor, input: Omit<PersistInput
       })
       .returning({ id: registrations.id });
     const id = row!.id;
-    if (r.clientSecret) {
-      await storeCredential(tx, { ownerType: 'registration', ownerId: id, kind: 'client_secret', plaintext: r.clientSecret, expiresAt: r.secretExpiry.kind === 'at' ? r.secretExpiry.at : null });
-    }
-    if (r.registrationAccessToken) await storeCredential(tx, { ownerType: 'registration', ownerId: id, kind: 'registration_access_token', plaintext: r.registrationAccessToken });
-    await storeCredential(tx, { ownerType: 'registration', ownerId: id, kind: 'response_body', plaintext: r.rawBody });
+    // The answer is encrypted in the same transaction as the registration: both land or neither.
+    await storeInitialCredentials(tx, 'registration', id, [
+      ...(r.clientSecret ? [{ kind: 'client_secret' as const, plaintext: r.clientSecret, expiresAt: r.secretExpiry.kind === 'at' ? r.secretExpiry.at : null }] : []),
+      ...(r.registrationAccessToken ? [{ kind: 'registration_access_token' as const, plaintext: r.registrationAccessToken }] : []),
+      { kind: 'response_body' as const, plaintext: r.rawBody },
+    ]);
     await tx
       .update(registrationOperations)
       .set({ status: 'succeeded', registrationId: id, error: null, updatedAt: new Date() })
