@@ -1,4 +1,5 @@
 import 'server-only';
+import { registrationFindings } from '../findings';
 import { eq } from 'drizzle-orm';
 import { getDb } from '@/db/client';
 import { registrations } from '@/db/schema';
@@ -115,13 +116,17 @@ export async function updateRegistrationLocked(
 
   const now = new Date();
   const authMethod = typeof response.metadata.token_endpoint_auth_method === 'string' ? response.metadata.token_endpoint_auth_method : reg.authMethod;
+  const requested = requestedAfter(reg.requestedMetadata, changes);
+  const findings = registrationFindings(requested, response.metadata);
   await getDb().transaction(async (tx) => {
     await tx
       .update(registrations)
       .set({
         ...serverRecordColumns(reg, response, rotated, now),
         registeredMetadata: response.metadata,
-        requestedMetadata: requestedAfter(reg.requestedMetadata, changes),
+        requestedMetadata: requested,
+        redirectFindingCount: findings.redirectFindingCount,
+        scopeLostCount: findings.scopeLostCount,
         authMethod,
         ...(opts.appVersion !== undefined ? { appVersion: opts.appVersion } : {}),
       })
