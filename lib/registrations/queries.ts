@@ -1,11 +1,12 @@
 import 'server-only';
-import { eq } from 'drizzle-orm';
+import { and, desc, eq } from 'drizzle-orm';
 import { getDb } from '@/db/client';
-import { apps, healthSystems, issuers, registrationOperations, registrations } from '@/db/schema';
+import { apps, auditLog, healthSystems, issuers, registrationOperations, registrations } from '@/db/schema';
 import { assertCan, type Actor } from '@/lib/auth/actor';
 import { listCredentialMeta } from '@/lib/credentials/store';
 import { AppError } from '@/lib/errors';
 import { expiryOf } from './expiry';
+import { registrationFindings } from './findings';
 
 const summaryColumns = {
   id: registrations.id,
@@ -48,7 +49,12 @@ export async function getRegistrationOrThrow(actor: Actor, id: string) {
     .limit(1);
   if (!row) throw new AppError('NOT_FOUND', 'That registration does not exist.');
   const credentials = (await listCredentialMeta(getDb(), 'registration', id)).filter((c) => c.kind !== 'response_body');
-  return { ...row, credentials, expiry: expiryOf(row.secretExpiryKind, row.secretExpiresAt, new Date()) };
+  return {
+    ...row,
+    credentials,
+    expiry: expiryOf(row.secretExpiryKind, row.secretExpiresAt, new Date()),
+    findings: registrationFindings(row.requestedMetadata, row.registeredMetadata),
+  };
 }
 
 export async function getOperationOrThrow(actor: Actor, id: string) {
@@ -68,4 +74,15 @@ export async function getOperationOrThrow(actor: Actor, id: string) {
     .limit(1);
   if (!row) throw new AppError('NOT_FOUND', 'That operation does not exist.');
   return row;
+}
+
+/** The audit trail of one registration (managers and admins, like the audit log itself). */
+export async function getRegistrationActivity(actor: Actor, registrationId: string, limit = 50) {
+  assertCan(actor, 'audit:read');
+  return getDb()
+    .select({ id: auditLog.id, at: auditLog.at, actorLabel: auditLog.actorLabel, action: auditLog.action, outcome: auditLog.outcome })
+    .from(auditLog)
+    .where(and(eq(auditLog.targetType, 'registration'), eq(auditLog.targetId, registrationId)))
+    .orderBy(desc(auditLog.id))
+    .limit(limit);
 }

@@ -5,11 +5,12 @@ import { requirePageUser } from '@/lib/auth/page-guard';
 import { can } from '@/lib/auth/permissions';
 import { isAppError } from '@/lib/errors';
 import { getRegistrationManagementView } from '@/lib/registrations/manage/queries';
-import { getRegistrationOrThrow } from '@/lib/registrations/queries';
+import { getRegistrationActivity, getRegistrationOrThrow } from '@/lib/registrations/queries';
 import { ExpiryBadge } from '../_components/expiry-badge';
 import { RevealSecret } from '../_components/reveal-secret';
 import { ManagementActions } from './_components/management-actions';
 import { MetadataDiffTable } from './_components/metadata-diff-table';
+import { RegistrationFindings } from './_components/registration-findings';
 
 const STATUS_TONE = { active: 'good', needs_attention: 'warn', management_lost: 'bad', deleted: 'neutral' } as const;
 
@@ -22,6 +23,7 @@ export default async function RegistrationPage({ params, searchParams }: { param
     throw error;
   });
   const manage = await getRegistrationManagementView(actor, id);
+  const activity = can(actor.role, 'audit:read') ? await getRegistrationActivity(actor, id) : null;
   const canManage = can(actor.role, 'registrations:write') && manage.manageable;
   const drifted = manage.drift?.filter((d) => d.differs).length ?? 0;
   const hasSecret = reg.credentials.some((c) => c.kind === 'client_secret' && c.state === 'current');
@@ -155,6 +157,12 @@ export default async function RegistrationPage({ params, searchParams }: { param
           </table>
         </Card>
 
+        <RegistrationFindings
+          findings={reg.findings}
+          requestedScope={typeof reg.requestedMetadata.scope === 'string' ? reg.requestedMetadata.scope : ''}
+          grantedScope={typeof reg.registeredMetadata.scope === 'string' ? reg.registeredMetadata.scope : ''}
+        />
+
         <Card title="Credentials">
           <table className="min-w-full text-sm">
             <thead className="text-left text-xs uppercase text-slate-500">
@@ -179,6 +187,19 @@ export default async function RegistrationPage({ params, searchParams }: { param
             </tbody>
           </table>
         </Card>
+
+        {activity ? (
+          <Card title="Activity">
+            <ul className="space-y-1 text-sm" data-testid="activity">
+              {activity.map((a) => (
+                <li key={a.id}>
+                  <span className="font-mono text-xs text-slate-500">{a.at.toISOString().slice(0, 19).replace('T', ' ')}</span> {a.actorLabel ?? 'anonymous'} ·{' '}
+                  <span className="font-mono text-xs">{a.action}</span> <Badge tone={a.outcome === 'success' ? 'good' : 'warn'}>{a.outcome}</Badge>
+                </li>
+              ))}
+            </ul>
+          </Card>
+        ) : null}
       </div>
     </>
   );
