@@ -12,6 +12,8 @@ export const PERMISSIONS = [
   'registrations:read',
   'registrations:write',
   'credentials:reveal',
+  /** Machine clients (API tokens) reading a registration's current credentials; admin and ops only. */
+  'credentials:read',
   'audit:read',
   'export:run',
   'diagnostics:run',
@@ -26,6 +28,7 @@ const GRANTS: Record<Role, readonly Permission[]> = {
     'registrations:read',
     'registrations:write',
     'credentials:reveal',
+    'credentials:read',
     'diagnostics:run',
   ],
   manager: ['health-systems:read', 'registrations:read', 'audit:read', 'export:run'],

@@ -1,0 +1,39 @@
+import { eq } from 'drizzle-orm';
+import { afterAll, describe, expect, it } from 'vitest';
+import { closeDb, getDb } from '@/db/client';
+import { insertUser, uniqueSuffix } from '@/db/factories';
+import { accounts, users } from '@/db/schema';
+import { putSetting } from '@/lib/settings/store';
+import { resolveSsoUser } from './sso';
+
+afterAll(closeDb);
+
+describe('single sign-on user matching', () => {
+  it('matches an existing active user by verified email (case-insensitive) and links the identity once', async () => {
+    const user = await insertUser({ role: 'ops' });
+    const sub = `sub-${uniqueSuffix()}`;
+    expect(await resolveSsoUser({ sub, email: user.email.toUpperCase(), email_verified: true })).toBe(user.id);
+    expect(await resolveSsoUser({ sub, email: user.email, email_verified: true })).toBe(user.id);
+    expect(await getDb().select().from(accounts).where(eq(accounts.providerAccountId, sub))).toHaveLength(1);
+  });
+
+  it('refuses an unverified email, a deactivated user, and an unknown email outside the allowed domains', async () => {
+    const user = await insertUser({ role: 'ops' });
+    expect(await resolveSsoUser({ sub: `s-${uniqueSuffix()}`, email: user.email, email_verified: false })).toBeNull();
+    expect(await resolveSsoUser({ sub: `s-${uniqueSuffix()}`, email: user.email })).toBeNull();
+    const inactive = await insertUser({ role: 'ops', isActive: false });
+    expect(await resolveSsoUser({ sub: `s-${uniqueSuffix()}`, email: inactive.email, email_verified: true })).toBeNull();
+    const stranger = `stranger-${uniqueSuffix()}@elsewhere.test`;
+    expect(await resolveSsoUser({ sub: `s-${uniqueSuffix()}`, email: stranger, email_verified: true })).toBeNull();
+    expect(await getDb().select().from(users).where(eq(users.email, stranger))).toHaveLength(0);
+  });
+
+  it('signs up a verified user of a domain an admin allowed, as support (least privilege)', async () => {
+    const domain = `allowed-${uniqueSuffix()}.test`;
+    await putSetting(getDb(), 'sso.selfSignupDomains', [domain]);
+    const id = await resolveSsoUser({ sub: `s-${uniqueSuffix()}`, email: `new.person@${domain}`, email_verified: true, name: 'New Person' });
+    expect(id).toBeTruthy();
+    const [row] = await getDb().select().from(users).where(eq(users.id, id!));
+    expect(row).toMatchObject({ role: 'support', email: `new.person@${domain}`, passwordHash: null });
+  });
+});
