@@ -6,6 +6,7 @@ import { defineAction } from '@/lib/actions/define-action';
 import { addAllowlistEntry, addAllowlistEntrySchema, removeAllowlistEntry } from '@/lib/outbound/allowlist-store';
 import { changeUserRole, createUser, resetUserPassword, setUserActive } from '@/lib/users/mutations';
 import { changeRoleSchema, createUserSchema, userIdSchema } from '@/lib/users/schemas';
+import { setSsoSignupDomains, ssoDomainsSchema } from '@/lib/settings/sso';
 
 async function after<T>(fn: () => Promise<T>): Promise<T> {
   const result = await fn();
@@ -53,4 +54,11 @@ export const removeAllowlistEntryAction = defineAction({
   permission: 'settings:manage',
   schema: z.object({ id: z.uuid() }),
   handler: (actor, input) => after(() => removeAllowlistEntry(actor, input)),
+});
+
+export const setSsoSignupDomainsAction = defineAction({
+  name: 'setSsoSignupDomains',
+  permission: 'settings:manage',
+  schema: ssoDomainsSchema,
+  handler: (actor, input) => after(() => setSsoSignupDomains(actor, input)),
 });

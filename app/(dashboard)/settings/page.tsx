@@ -5,10 +5,12 @@ import { listAllowlistEntries } from '@/lib/outbound/allowlist-store';
 import { listUsers } from '@/lib/users/queries';
 import { AllowlistPanel } from './_components/allowlist-panel';
 import { UsersPanel } from './_components/users-panel';
+import { SsoPanel } from './_components/sso-panel';
+import { getSsoSettings } from '@/lib/settings/sso';
 
 export default async function SettingsPage() {
   const { actor } = await requirePageUser('settings:manage');
-  const [users, allowlist] = await Promise.all([listUsers(actor), listAllowlistEntries(actor)]);
+  const [users, allowlist, sso] = await Promise.all([listUsers(actor), listAllowlistEntries(actor), getSsoSettings(actor)]);
   const envEntries = env()
     .REGISTRAR_OUTBOUND_ALLOWLIST.split(',')
     .map((s) => s.trim())
@@ -22,6 +24,9 @@ export default async function SettingsPage() {
             currentUserId={actor.id}
             users={users.map((u) => ({ id: u.id, email: u.email, name: u.name, role: u.role, isActive: u.isActive, lastSignInAt: u.lastSignInAt?.toISOString() ?? null }))}
           />
+        </Card>
+        <Card title="Single sign-on">
+          <SsoPanel configured={sso.configured} issuer={sso.issuer} domains={sso.domains} envDomains={sso.envDomains} />
         </Card>
         <Card title="Outbound allowlist">
           <AllowlistPanel entries={allowlist.map((e) => ({ id: e.id, entry: e.entry, note: e.note }))} envEntries={envEntries} />
