@@ -7,6 +7,7 @@ import {
   integer,
   jsonb,
   pgTable,
+  primaryKey,
   text,
   timestamp,
   uniqueIndex,
@@ -401,9 +402,27 @@ export const registrations = pgTable(
     /** Redirect-URI findings (errors + warnings) and SMART interactions lost, kept for filtering in SQL. */
     redirectFindingCount: integer('redirect_finding_count').notNull().default(0),
     scopeLostCount: integer('scope_lost_count').notNull().default(0),
+    /** Rotation (lib/rotation): `automatic` registrations are rotated by the scheduled scan; `manual` ones raise a warning. */
+    rotationPolicy: text('rotation_policy', { enum: ['automatic', 'manual'] }).notNull().default('manual'),
+    /** Set when a rotation replaced this client with a new registration (re-registration); the chain ends at the active one. */
+    replacedByRegistrationId: uuid('replaced_by_registration_id'),
+    /** The registration this one was created to replace (by a rotation). */
+    replacesRegistrationId: uuid('replaces_registration_id'),
+    /** A replaced client is "retiring" until this time, then deleted at the hospital. */
+    retiringUntil: timestamp('retiring_until', { withTimezone: true }),
+    /** When the current credential is due for renewal (null: never, or unknown), and the expiry it was computed from. */
+    renewAt: timestamp('renew_at', { withTimezone: true }),
+    renewBasisKind: text('renew_basis_kind'),
+    renewBasisAt: timestamp('renew_basis_at', { withTimezone: true }),
     ...timestamps,
   },
   (t) => [
+    // The scheduled scan's due-for-renewal query (lib/rotation/scan.ts).
+    index('registrations_renew_due_idx').on(t.rotationPolicy, t.renewAt).where(sql`${t.status} = 'active' and ${t.replacedByRegistrationId} is null and ${t.renewAt} is not null`),
+    // Registrations whose renewal time was computed from another expiry than the current one.
+    index('registrations_renew_stale_idx')
+      .on(t.id)
+      .where(sql`${t.renewBasisKind} is distinct from ${t.secretExpiryKind} or ${t.renewBasisAt} is distinct from ${t.secretExpiresAt}`),
     uniqueIndex('registrations_issuer_client_key').on(t.issuerId, t.clientId),
     index('registrations_status_expiry_idx').on(t.status, t.secretExpiresAt),
     index('registrations_created_idx').on(t.createdAt, t.id),
@@ -480,3 +499,123 @@ export const apiRateLimits = pgTable('api_rate_limits', {
 });
 
 export type ApiToken = typeof apiTokens.$inferSelect;
+
+// ---------------------------------------------------------------------------------------------
+// Credential rotation (lib/rotation) and expiry notifications (lib/notifications)
+
+export const ROTATION_STRATEGIES = ['rfc7592_update', 're_registration', 'key_rollover', 'new_registration'] as const;
+export type RotationStrategy = (typeof ROTATION_STRATEGIES)[number];
+export const ROTATION_STATES = [
+  'planned',
+  'waiting_for_initial_access_token',
+  'in_flight',
+  'new_credential_stored',
+  'waiting_for_verification',
+  'verified',
+  'current',
+  'failed',
+] as const;
+export type RotationState = (typeof ROTATION_STATES)[number];
+export const ROTATION_TRIGGERS = ['manual', 'bulk', 'schedule'] as const;
+
+/**
+ * One credential rotation of one registration, as a durable state machine: every step commits its
+ * state, so a crash at any boundary resumes where it stopped (lib/rotation/run.ts).
+ */
+export const rotations = pgTable(
+  'rotations',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    registrationId: uuid('registration_id')
+      .notNull()
+      .references(() => registrations.id, { onDelete: 'cascade' }),
+    strategy: text('strategy', { enum: ROTATION_STRATEGIES }).notNull(),
+    /** The strategy planned first, when the rotation had to fall back to another one. */
+    fallbackFrom: text('fallback_from', { enum: ROTATION_STRATEGIES }),
+    state: text('state', { enum: ROTATION_STATES }).notNull().default('planned'),
+    trigger: text('trigger', { enum: ROTATION_TRIGGERS }).notNull(),
+    /** Failed attempts so far (retried with exponential back-off until the configured maximum). */
+    attempt: integer('attempt').notNull().default(0),
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }),
+    error: jsonb('error').$type<{ code: string; message: string; at: string } | null>(),
+    /** Why this strategy and its steps, as shown to the person before running. */
+    plan: jsonb('plan').$type<{ steps: string[]; why: string }>().notNull(),
+    oldCredentialId: uuid('old_credential_id'),
+    newCredentialId: uuid('new_credential_id'),
+    oldAppKeyId: uuid('old_app_key_id'),
+    newAppKeyId: uuid('new_app_key_id'),
+    newRegistrationId: uuid('new_registration_id'),
+    /** The expiry the hospital announced for the new secret (RFC 7591: 0 = never; absent = unknown). */
+    newExpiry: jsonb('new_expiry').$type<{ kind: 'never' | 'at' | 'unknown' | 'none'; at: string | null } | null>(),
+    /** Re-registration attempts: the intent row's idempotency key is `rotation:{id}:{n}` (a new n only after a definite refusal). */
+    registerAttempt: integer('register_attempt').notNull().default(1),
+    /** Set just before an RFC 7592 PUT leaves: a resume finds out by GET whether it took effect. */
+    putStartedAt: timestamp('put_started_at', { withTimezone: true }),
+    verifiedBy: text('verified_by'),
+    /** After the switch: when the old client is deleted / the old key retired, and what happened. */
+    cleanupAt: timestamp('cleanup_at', { withTimezone: true }),
+    cleanupDoneAt: timestamp('cleanup_done_at', { withTimezone: true }),
+    cleanupError: text('cleanup_error'),
+    createdBy: text('created_by'),
+    finishedAt: timestamp('finished_at', { withTimezone: true }),
+    ...timestamps,
+  },
+  (t) => [
+    // One active rotation per registration: concurrent requests (UI, bulk, job) join the one in progress.
+    uniqueIndex('rotations_one_active_key').on(t.registrationId).where(sql`${t.state} not in ('current', 'failed')`),
+    index('rotations_registration_idx').on(t.registrationId, t.createdAt),
+    index('rotations_retry_idx').on(t.nextAttemptAt).where(sql`${t.state} not in ('current', 'failed')`),
+    index('rotations_cleanup_idx').on(t.cleanupAt).where(sql`${t.state} = 'current' and ${t.cleanupDoneAt} is null and ${t.cleanupAt} is not null`),
+  ],
+);
+
+export type Rotation = typeof rotations.$inferSelect;
+
+export const EXPIRY_MONITOR_STATES = ['ok', 'expiring', 'expired', 'never', 'unknown'] as const;
+
+/** The last expiry state notified per registration and credential kind: a webhook goes out when it changes. */
+export const expiryStates = pgTable(
+  'expiry_states',
+  {
+    registrationId: uuid('registration_id')
+      .notNull()
+      .references(() => registrations.id, { onDelete: 'cascade' }),
+    credentialKind: text('credential_kind', { enum: ['client_secret', 'registration_access_token'] }).notNull(),
+    state: text('state', { enum: EXPIRY_MONITOR_STATES }).notNull(),
+    /** For `expiring`: the threshold crossed (days), e.g. 30, 7 or 1. */
+    thresholdDays: integer('threshold_days'),
+    expiresAt: timestamp('expires_at', { withTimezone: true }),
+    changedAt: timestamp('changed_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.registrationId, t.credentialKind] })],
+);
+
+export const NOTIFICATION_KINDS = ['expiry_change', 'digest', 'rotation', 'test'] as const;
+
+/** Every outbound notification (webhook) and its delivery: retried with back-off; failures shown in Settings. Never a secret. */
+export const notificationDeliveries = pgTable(
+  'notification_deliveries',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    kind: text('kind', { enum: NOTIFICATION_KINDS }).notNull(),
+    /** De-duplicates one event (e.g. the digest of one day) across instances and retries. */
+    eventKey: text('event_key').notNull(),
+    payload: jsonb('payload').$type<{ text: string; [key: string]: unknown }>().notNull(),
+    /** Where it went: scheme, host and port only (a webhook URL's path is often itself a secret). */
+    destination: text('destination'),
+    status: text('status', { enum: ['pending', 'delivered', 'failed'] }).notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }).notNull().defaultNow(),
+    lastStatus: integer('last_status'),
+    lastError: text('last_error'),
+    deliveredAt: timestamp('delivered_at', { withTimezone: true }),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('notification_deliveries_event_key').on(t.eventKey),
+    index('notification_deliveries_pending_idx').on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
+    index('notification_deliveries_created_idx').on(t.createdAt),
+  ],
+);
+
+export type NotificationDelivery = typeof notificationDeliveries.$inferSelect;

@@ -37,6 +37,21 @@ const EnvSchema = z.object({
   /** Sign-in throttle: failures allowed per email within the window. */
   REGISTRAR_SIGNIN_MAX_FAILURES: z.coerce.number().int().min(1).default(5),
   REGISTRAR_SIGNIN_WINDOW_SECONDS: z.coerce.number().int().min(1).default(900),
+  /** Credential rotation (lib/rotation): when the scan runs (cron, UTC), renewal lead, retries, grace and key cache windows. */
+  REGISTRAR_ROTATION_SCAN_CRON: z.string().default('*/10 * * * *'),
+  REGISTRAR_ROTATION_RENEW_BEFORE_DAYS: z.coerce.number().min(0).default(30),
+  REGISTRAR_ROTATION_RENEW_LIFETIME_FRACTION: z.coerce.number().gt(0).lt(1).default(2 / 3),
+  REGISTRAR_ROTATION_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(5),
+  REGISTRAR_ROTATION_BACKOFF_SECONDS: z.coerce.number().int().min(1).default(60),
+  /** How long a replaced client keeps working before it is deleted at the hospital (default 7 days). */
+  REGISTRAR_ROTATION_GRACE_SECONDS: z.coerce.number().int().min(0).default(7 * 86_400),
+  /** How long an old signing key stays published after the switch: the verifiers' JWKS cache (Epic: up to 29 h). */
+  REGISTRAR_ROTATION_KEY_CACHE_SECONDS: z.coerce.number().int().min(0).default(29 * 3600),
+  REGISTRAR_ROTATION_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
+  /** Expiry notifications (lib/notifications): thresholds in days, the daily digest's time, delivery attempts. */
+  REGISTRAR_EXPIRY_THRESHOLDS_DAYS: z.string().regex(/^\s*\d+(\s*,\s*\d+)*\s*$/).default('30,7,1'),
+  REGISTRAR_NOTIFY_DIGEST_CRON: z.string().default('0 7 * * *'),
+  REGISTRAR_NOTIFY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(6),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
