@@ -343,7 +343,8 @@ export const appKeys = pgTable(
       .notNull()
       .references(() => apps.id, { onDelete: 'cascade' }),
     environment: text('environment').notNull(),
-    purpose: text('purpose', { enum: ['client_auth', 'software_statement'] }).notNull(),
+    /** `udap`: the key of the app's UDAP client certificate (app_certificates), uploaded, never generated. */
+    purpose: text('purpose', { enum: ['client_auth', 'software_statement', 'udap'] }).notNull(),
     kid: text('kid').notNull(),
     alg: text('alg').notNull(),
     publicJwk: jsonb('public_jwk').$type<Record<string, unknown>>().notNull(),
@@ -619,3 +620,66 @@ export const notificationDeliveries = pgTable(
 );
 
 export type NotificationDelivery = typeof notificationDeliveries.$inferSelect;
+
+// ---------------------------------------------------------------------------------------------
+// UDAP client certificates and the resolution of registration operations with an unknown outcome
+
+/**
+ * An app's UDAP client certificate chain for one environment (public: PEM, leaf first), with the
+ * leaf's description. The private key is the `app_keys` row's vault credential (purpose `udap`).
+ */
+export const appCertificates = pgTable(
+  'app_certificates',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    appId: uuid('app_id')
+      .notNull()
+      .references(() => apps.id, { onDelete: 'cascade' }),
+    environment: text('environment').notNull(),
+    appKeyId: uuid('app_key_id')
+      .notNull()
+      .references(() => appKeys.id, { onDelete: 'cascade' }),
+    chainPem: text('chain_pem').notNull(),
+    chainLength: integer('chain_length').notNull(),
+    subject: text('subject').notNull(),
+    issuer: text('issuer').notNull(),
+    /** The leaf's URI subjectAltNames: the first is the software statement's iss and sub. */
+    sanUris: text('san_uris').array().notNull(),
+    serialNumber: text('serial_number').notNull(),
+    notBefore: timestamp('not_before', { withTimezone: true }).notNull(),
+    notAfter: timestamp('not_after', { withTimezone: true }).notNull(),
+    /** SHA-256 of the leaf's DER (colon-separated hex). */
+    fingerprintSha256: text('fingerprint_sha256').notNull(),
+    state: text('state', { enum: ['active', 'retired'] }).notNull().default('active'),
+    createdBy: text('created_by'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    retiredAt: timestamp('retired_at', { withTimezone: true }),
+  },
+  (t) => [
+    // One active certificate per app and environment; an upload retires the previous one.
+    uniqueIndex('app_certificates_one_active_key').on(t.appId, t.environment).where(sql`${t.state} = 'active'`),
+    uniqueIndex('app_certificates_app_key_key').on(t.appKeyId),
+  ],
+);
+
+export type AppCertificate = typeof appCertificates.$inferSelect;
+
+export const OPERATION_RESOLUTIONS = ['not_registered', 'registered'] as const;
+
+/**
+ * What a person found at the hospital for a registration operation whose outcome Registrar could
+ * not know (a crash or a timeout after sending). One per operation.
+ */
+export const registrationOperationResolutions = pgTable('registration_operation_resolutions', {
+  operationId: uuid('operation_id')
+    .primaryKey()
+    .references(() => registrationOperations.id, { onDelete: 'cascade' }),
+  outcome: text('outcome', { enum: OPERATION_RESOLUTIONS }).notNull(),
+  /** The client id the hospital shows (outcome `registered`). */
+  clientId: text('client_id'),
+  note: text('note'),
+  resolvedBy: text('resolved_by').notNull(),
+  resolvedAt: timestamp('resolved_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+export type RegistrationOperationResolution = typeof registrationOperationResolutions.$inferSelect;
