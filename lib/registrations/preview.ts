@@ -3,6 +3,7 @@ import { eq } from 'drizzle-orm';
 import { getDb } from '@/db/client';
 import { issuers } from '@/db/schema';
 import { getAppOrThrow } from '@/lib/apps/queries';
+import { findUdapCertificate } from '@/lib/apps/udap';
 import { assertCan, type Actor } from '@/lib/auth/actor';
 import { env } from '@/lib/env';
 import { AppError } from '@/lib/errors';
@@ -37,6 +38,7 @@ export async function previewRegistration(actor: Actor, raw: PreviewInput) {
     epicMode,
   });
   const redirectUris = (built.metadata.redirect_uris as string[] | undefined) ?? [];
+  const udapCertificate = epicMode ? null : await findUdapCertificate(app.id, input.environment);
   return {
     registrationEndpoint,
     mode: built.mode,
@@ -49,5 +51,10 @@ export async function previewRegistration(actor: Actor, raw: PreviewInput) {
     scopeFindings: validateScopeString(String(built.metadata.scope ?? ''), issuer.scopesSupported.length ? issuer.scopesSupported : undefined),
     issuerAuthMethods: issuer.tokenEndpointAuthMethodsSupported,
     appVersion: app.currentVersion,
+    /** UDAP registration: whether the issuer publishes UDAP metadata, and the app's certificate for this environment. */
+    udap: {
+      advertised: issuer.documentsFound.includes('udap'),
+      certificate: udapCertificate ? { subject: udapCertificate.subject, sanUri: udapCertificate.sanUris[0] ?? null, notAfter: udapCertificate.notAfter, fingerprintSha256: udapCertificate.fingerprintSha256 } : null,
+    },
   };
 }

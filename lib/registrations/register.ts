@@ -18,8 +18,10 @@ import { currentOutboundPolicy } from '@/lib/outbound/policy';
 import { readAppPrivateKey } from '@/lib/apps/keys';
 import { buildRegistrationRequest, maskRequest, type Adaptation, type RegistrationOverrides } from './build-request';
 import { registrationFindings } from './findings';
+import { markOperationStaleIfAbandoned, whatToLookFor } from './reconcile';
 import { writeRecoveryFile } from './recovery';
 import { registerSchema, type RegisterInput } from './schemas';
+import { buildUdapRegistration } from './udap';
 
 export type RegisterResult = {
   operationId: string;
@@ -31,6 +33,16 @@ export type RegisterResult = {
 
 type FetchOverrides = Omit<SafeFetchInit, 'method' | 'headers' | 'body'>;
 
+export type RegisterDeps = {
+  fetchInit?: FetchOverrides;
+  persistAttempts?: number;
+  /**
+   * Runs after the hospital answered and before anything of the answer is stored: the window in
+   * which a crash leaves the intent row in flight (crash tests kill the process here).
+   */
+  afterResponse?: (info: { operationId: string; clientId: string }) => void | Promise<void>;
+};
+
 /**
  * Registers an app at an issuer (RFC 7591) without ever losing what the server answers:
  * 1. an intent row keyed by the form's idempotency key is written before the request leaves;
@@ -39,7 +51,7 @@ type FetchOverrides = Omit<SafeFetchInit, 'method' | 'headers' | 'body'>;
  *    transaction with the registration and its audit row; if that fails it is retried and then
  *    written to an encrypted recovery file (`npm run recover`), never dropped.
  */
-export async function registerApp(actor: Actor, input: RegisterInput, deps: { fetchInit?: FetchOverrides; persistAttempts?: number } = {}): Promise<RegisterResult> {
+export async function registerApp(actor: Actor, input: RegisterInput, deps: RegisterDeps = {}): Promise<RegisterResult> {
   assertCan(actor, 'registrations:write');
   const data = registerSchema.parse(input);
   const vault = vaultStatus();
@@ -54,22 +66,32 @@ export async function registerApp(actor: Actor, input: RegisterInput, deps: { fe
   const envProfile = app.profile.environments[data.environment];
   if (!envProfile) throw new AppError('INVALID', `The app has no "${data.environment}" environment.`, { field: 'environment' });
 
-  const prepared = await prepareRequest(app.id, app.profile, data.environment, issuer, data.overrides, registrationEndpoint);
-  if (prepared.built.mode === 'epic' && !data.initialAccessToken) {
-    throw new AppError('INVALID', 'This Epic registration endpoint needs the initial access token from a standalone launch.', { field: 'initialAccessToken' });
-  }
-  const metadata = { ...prepared.built.metadata };
-  if (data.softwareStatement === 'sign') {
-    metadata.software_statement = await signStatement(app.id, app.profile, data.environment, metadata);
-  } else if (data.softwareStatement) {
-    metadata.software_statement = data.softwareStatement;
+  let metadata: Record<string, unknown>;
+  let prepared: { mode: 'standard' | 'epic' | 'udap'; authMethod: string; appKeyId: string | null; adaptations: Adaptation[]; requested: Record<string, unknown> };
+  if (data.softwareStatement === 'udap') {
+    // HL7 UDAP Security §3.1: the metadata travels inside a statement signed with the app's client certificate.
+    const udap = await buildUdapRegistration({ appId: app.id, profile: app.profile, environment: data.environment, issuer, registrationEndpoint, overrides: data.overrides });
+    metadata = { ...udap.body };
+    prepared = { mode: 'udap', authMethod: 'private_key_jwt', appKeyId: udap.appKeyId, adaptations: udap.adaptations, requested: udap.requested };
+  } else {
+    const standard = await prepareRequest(app.id, app.profile, data.environment, issuer, data.overrides, registrationEndpoint);
+    if (standard.built.mode === 'epic' && !data.initialAccessToken) {
+      throw new AppError('INVALID', 'This Epic registration endpoint needs the initial access token from a standalone launch.', { field: 'initialAccessToken' });
+    }
+    metadata = { ...standard.built.metadata };
+    if (data.softwareStatement === 'sign') {
+      metadata.software_statement = await signStatement(app.id, app.profile, data.environment, metadata);
+    } else if (data.softwareStatement) {
+      metadata.software_statement = data.softwareStatement;
+    }
+    prepared = { mode: standard.built.mode, authMethod: standard.built.authMethod, appKeyId: standard.appKeyId, adaptations: standard.built.adaptations, requested: maskRequest(metadata) };
   }
 
   const requestHash = hashRequest({ issuerId: issuer.id, appId: app.id, environment: data.environment, overrides: data.overrides ?? null, statement: data.softwareStatement ?? null });
-  const operation = await claimOperation(actor, data.idempotencyKey, requestHash, { issuerId: issuer.id, appId: app.id, environment: data.environment, request: maskRequest(metadata) });
+  const operation = await claimOperation(actor, data.idempotencyKey, requestHash, { issuerId: issuer.id, appId: app.id, environment: data.environment, request: prepared.requested });
   if (!operation.claimed) return waitForOperation(operation.id);
 
-  const auditBase = { action: 'registration.create', targetType: 'issuer', targetId: issuer.id, details: { appId: app.id, environment: data.environment, operationId: operation.id, mode: prepared.built.mode } };
+  const auditBase = { action: 'registration.create', targetType: 'issuer', targetId: issuer.id, details: { appId: app.id, environment: data.environment, operationId: operation.id, mode: prepared.mode } };
   let response: RegistrationResponse;
   try {
     response = await registerClient({
@@ -82,28 +104,33 @@ export async function registerApp(actor: Actor, input: RegisterInput, deps: { fe
     const info = isAppError(error) ? (error.details?.registrationError as { outcomeUnknown?: boolean; field?: string } | undefined) : undefined;
     const status = info?.outcomeUnknown ? 'outcome_unknown' : 'failed';
     const code = isAppError(error) ? error.code : 'UPSTREAM_UNREACHABLE';
-    const message = isAppError(error) ? error.message : 'The registration request failed unexpectedly.';
+    const upstreamMessage = isAppError(error) ? error.message : 'The registration request failed unexpectedly.';
+    const message =
+      status === 'outcome_unknown'
+        ? `${upstreamMessage} Registrar cannot tell whether the hospital registered the client; ${whatToLookFor(prepared.requested)} before trying again (operation ${operation.id}).`
+        : upstreamMessage;
     await getDb()
       .update(registrationOperations)
       .set({ status, error: { code, message, ...(info?.field ? { field: info.field } : {}) }, updatedAt: new Date() })
       .where(eq(registrationOperations.id, operation.id));
     await recordAudit(getDb(), actor, { ...auditBase, outcome: 'failure', details: { ...auditBase.details, error: code, outcomeUnknown: Boolean(info?.outcomeUnknown) } });
     if (status === 'outcome_unknown') {
-      throw new AppError(code, `${message} Registrar cannot tell whether the hospital registered the client. Look for a client named “${String(metadata.client_name ?? metadata.software_id)}” with software_id ${String(metadata.software_id)} at the hospital before trying again (operation ${operation.id}).`, { operationId: operation.id, ...(info?.field ? { field: info.field } : {}) });
+      throw new AppError(code, message, { operationId: operation.id, ...(info?.field ? { field: info.field } : {}) });
     }
     throw error;
   }
 
+  await deps.afterResponse?.({ operationId: operation.id, clientId: response.clientId });
   const registrationId = await persistWithRetry(actor, {
     operationId: operation.id,
     issuerId: issuer.id,
     appId: app.id,
     appVersion: app.currentVersion,
     environment: data.environment,
-    authMethod: prepared.built.authMethod,
+    authMethod: prepared.authMethod,
     appKeyId: prepared.appKeyId,
-    requested: maskRequest(metadata),
-    adaptations: prepared.built.adaptations,
+    requested: prepared.requested,
+    adaptations: prepared.adaptations,
     response,
     audit: auditBase,
     attempts: deps.persistAttempts ?? 3,
@@ -180,6 +207,8 @@ async function waitForOperation(operationId: string): Promise<RegisterResult> {
     if (op.status === 'failed' || op.status === 'outcome_unknown' || op.status === 'needs_recovery') {
       throw new AppError((op.error?.code as never) ?? 'UPSTREAM_REJECTED', op.error?.message ?? `The first submission ended as ${op.status}.`, { operationId, ...(op.error?.field ? { field: op.error.field } : {}) });
     }
+    // The first submission's process died after claiming (a crash or restart): nothing will finish it.
+    if (op.status === 'in_flight' && (await markOperationStaleIfAbandoned(getDb(), operationId))) continue;
     if (Date.now() > deadline) throw new AppError('CONFLICT', 'An identical submission is still in progress; check the operation later.', { operationId });
     await new Promise((r) => setTimeout(r, 150));
   }

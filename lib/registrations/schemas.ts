@@ -24,11 +24,36 @@ export const registerSchema = z.object({
   overrides: registrationOverridesSchema.optional(),
   /** Write-only: sent once as a bearer token, never stored. */
   initialAccessToken: z.string().trim().max(8000).optional().nullable().transform((v) => v || null),
-  /** A software statement supplied as is (RFC 7591 §2.3), or `sign` to have Registrar sign one. */
-  softwareStatement: z.union([z.literal('sign'), z.string().regex(/^[\w-]+\.[\w-]+\.[\w-]+$/, 'A software statement is a signed JWT (three dot-separated parts).')]).optional().nullable(),
+  /**
+   * A software statement supplied as is (RFC 7591 §2.3), `sign` to have Registrar sign one, or
+   * `udap` to register with a UDAP statement signed by the app's client certificate.
+   */
+  softwareStatement: z.union([z.literal('sign'), z.literal('udap'), z.string().regex(/^[\w-]+\.[\w-]+\.[\w-]+$/, 'A software statement is a signed JWT (three dot-separated parts).')]).optional().nullable(),
   idempotencyKey: z.string().min(16, 'Missing idempotency key.').max(200),
 });
 export type RegisterInput = z.input<typeof registerSchema>;
 
 export const previewSchema = z.object({ issuerId: z.uuid(), appId: z.uuid(), environment: z.string().trim().min(1), overrides: registrationOverridesSchema.optional() });
 export type PreviewInput = z.input<typeof previewSchema>;
+
+/** A person's finding at the hospital for an operation whose outcome Registrar cannot know. */
+export const operationResolutionSchema = z.discriminatedUnion('outcome', [
+  z.object({ outcome: z.literal('not_registered') }),
+  z.object({
+    outcome: z.literal('registered'),
+    clientId: z.string().trim().min(1, 'Enter the client id the hospital shows.').max(500),
+  }),
+]);
+
+export const reconcileOperationSchema = z.object({
+  operationId: z.uuid(),
+  resolution: operationResolutionSchema.optional(),
+  note: z
+    .string()
+    .trim()
+    .max(2000)
+    .optional()
+    .nullable()
+    .transform((v) => v || null),
+});
+export type ReconcileOperationInput = z.input<typeof reconcileOperationSchema>;

@@ -4,6 +4,7 @@ import { revalidatePath } from 'next/cache';
 import { defineAction } from '@/lib/actions/define-action';
 import { createApp, updateApp } from '@/lib/apps/mutations';
 import { appProfileSchema, updateAppSchema } from '@/lib/apps/schemas';
+import { uploadUdapCertificate, uploadUdapCertificateSchema } from '@/lib/apps/udap';
 
 export const createAppAction = defineAction({
   name: 'createApp',
@@ -22,6 +23,21 @@ export const updateAppAction = defineAction({
   schema: updateAppSchema,
   handler: async (actor, input) => {
     const result = await updateApp(actor, input);
+    revalidatePath(`/apps/${input.appId}`);
+    return result;
+  },
+});
+
+/**
+ * Takes the PEM chain and private key once; returns the certificate's description only (subject,
+ * SAN, validity, fingerprint). The key goes into the vault and is never returned.
+ */
+export const uploadUdapCertificateAction = defineAction({
+  name: 'uploadUdapCertificate',
+  permission: 'registrations:write',
+  schema: uploadUdapCertificateSchema,
+  handler: async (actor, input) => {
+    const result = await uploadUdapCertificate(actor, input);
     revalidatePath(`/apps/${input.appId}`);
     return result;
   },

@@ -2,11 +2,13 @@
 
 import { revalidatePath } from 'next/cache';
 import { z } from 'zod';
-import { defineAction } from '@/lib/actions/define-action';
+import { defineAction, type ActionResult } from '@/lib/actions/define-action';
 import { revealRegistrationSecret } from '@/lib/credentials/reveal';
 import { previewRegistration } from '@/lib/registrations/preview';
-import { registerApp } from '@/lib/registrations/register';
+import { findOperationByIdempotencyKey } from '@/lib/registrations/reconcile';
+import { registerApp, type RegisterResult } from '@/lib/registrations/register';
 import { previewSchema, registerSchema } from '@/lib/registrations/schemas';
+import { previewUdapStatement } from '@/lib/registrations/udap';
 
 export const previewRegistrationAction = defineAction({
   name: 'previewRegistration',
@@ -15,8 +17,15 @@ export const previewRegistrationAction = defineAction({
   handler: (actor, input) => previewRegistration(actor, input),
 });
 
-/** Returns ids only: the secret is never part of this result (see revealSecretAction). */
-export const registerAction = defineAction({
+/** The UDAP statement that Register would send, decoded (header and claims; never the signed JWT). */
+export const previewUdapStatementAction = defineAction({
+  name: 'previewUdapStatement',
+  permission: 'registrations:write',
+  schema: previewSchema,
+  handler: (actor, input) => previewUdapStatement(actor, input),
+});
+
+const register = defineAction({
   name: 'registerApp',
   permission: 'registrations:write',
   schema: registerSchema,
@@ -26,6 +35,26 @@ export const registerAction = defineAction({
     return result;
   },
 });
+
+const operationForSubmission = defineAction({
+  name: 'findOperationByIdempotencyKey',
+  permission: 'registrations:write',
+  schema: z.object({ idempotencyKey: z.string().min(16).max(200) }),
+  handler: (actor, input) => findOperationByIdempotencyKey(actor, input.idempotencyKey),
+});
+
+/**
+ * Returns ids only: the secret is never part of this result (see revealSecretAction). A failure
+ * that left an operation behind (unknown outcome, recovery, refusal) carries its id, so the form
+ * can link to the operation page.
+ */
+export async function registerAction(raw: unknown): Promise<ActionResult<RegisterResult> & { operationId?: string }> {
+  const result = await register(raw);
+  if (result.ok || result.error.code === 'UNAUTHENTICATED' || result.error.code === 'FORBIDDEN') return result;
+  const idempotencyKey = typeof raw === 'object' && raw !== null && 'idempotencyKey' in raw ? String(raw.idempotencyKey) : '';
+  const operation = await operationForSubmission({ idempotencyKey });
+  return operation.ok && operation.data && operation.data.status !== 'succeeded' ? { ...result, operationId: operation.data.id } : result;
+}
 
 /** The audited reveal path (ops and admins). */
 export const revealSecretAction = defineAction({

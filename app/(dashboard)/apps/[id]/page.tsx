@@ -1,10 +1,12 @@
 import { notFound } from 'next/navigation';
 import { Card, PageHeader } from '@/components/ui/card';
 import { getAppOrThrow, listAppVersions } from '@/lib/apps/queries';
+import { listUdapCertificates } from '@/lib/apps/udap';
 import { requirePageUser } from '@/lib/auth/page-guard';
 import { can } from '@/lib/auth/permissions';
 import { isAppError } from '@/lib/errors';
 import { AppProfileForm } from '../_components/app-profile-form';
+import { UdapCertificates } from '../_components/udap-certificates';
 
 export default async function AppPage({ params }: { params: Promise<{ id: string }> }) {
   const { actor } = await requirePageUser('registrations:read');
@@ -13,7 +15,7 @@ export default async function AppPage({ params }: { params: Promise<{ id: string
     if (isAppError(error) && error.code === 'NOT_FOUND') notFound();
     throw error;
   });
-  const versions = await listAppVersions(actor, id);
+  const [versions, certificates] = await Promise.all([listAppVersions(actor, id), listUdapCertificates(actor, id)]);
   const canWrite = can(actor.role, 'registrations:write');
   return (
     <>
@@ -26,6 +28,7 @@ export default async function AppPage({ params }: { params: Promise<{ id: string
             <pre className="overflow-auto bg-slate-50 p-3 text-xs">{JSON.stringify(app.profile, null, 2)}</pre>
           </Card>
         )}
+        <UdapCertificates appId={app.id} environments={Object.keys(app.profile.environments)} certificates={certificates} canWrite={canWrite} />
         <Card title="Versions">
           <ul className="text-sm">
             {versions.map((v) => (

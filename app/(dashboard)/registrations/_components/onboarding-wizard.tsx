@@ -1,5 +1,6 @@
 'use client';
 
+import Link from 'next/link';
 import { useRouter } from 'next/navigation';
 import { useMemo, useState, useTransition } from 'react';
 import { Button } from '@/components/ui/button';
@@ -7,11 +8,13 @@ import { Alert, Badge, Card } from '@/components/ui/card';
 import { SelectField, TextAreaField, TextField } from '@/components/ui/field';
 import type { ActionError } from '@/lib/actions/define-action';
 import { AddIssuerForm } from '../../health-systems/_components/add-issuer-form';
-import { previewRegistrationAction, registerAction } from '../actions';
+import { previewRegistrationAction, previewUdapStatementAction, registerAction } from '../actions';
 
 type IssuerOption = { id: string; healthSystemId: string; healthSystemName: string; environment: string; label: string; canRegister: boolean };
 type AppOption = { id: string; name: string; version: number; environments: string[] };
 type Preview = Extract<Awaited<ReturnType<typeof previewRegistrationAction>>, { ok: true }>['data'];
+type UdapPreview = Extract<Awaited<ReturnType<typeof previewUdapStatementAction>>, { ok: true }>['data'];
+type StatementMode = 'none' | 'sign' | 'paste' | 'udap';
 
 export function OnboardingWizard({ issuers, apps }: { issuers: IssuerOption[]; apps: AppOption[] }) {
   const router = useRouter();
@@ -22,6 +25,9 @@ export function OnboardingWizard({ issuers, apps }: { issuers: IssuerOption[]; a
   const [environment, setEnvironment] = useState(app?.environments[0] ?? '');
   const [preview, setPreview] = useState<Preview | null>(null);
   const [error, setError] = useState<ActionError | null>(null);
+  const [operationId, setOperationId] = useState<string | null>(null);
+  const [statementMode, setStatementMode] = useState<StatementMode>('none');
+  const [udapPreview, setUdapPreview] = useState<UdapPreview | null>(null);
   const [fieldErrors, setFieldErrors] = useState<Record<string, string[]>>({});
   const [addingIssuer, setAddingIssuer] = useState<string | null>(null);
   // One key per form: a double click or a retry after a lost response cannot register twice.
@@ -39,18 +45,37 @@ export function OnboardingWizard({ issuers, apps }: { issuers: IssuerOption[]; a
     };
   }
 
-  function runPreview(form: HTMLFormElement | null) {
+  function runPreview(form: HTMLFormElement | null, mode: StatementMode = statementMode) {
     if (!issuerId || !appId || !environment) return;
     startTransition(async () => {
-      const result = await previewRegistrationAction({ issuerId, appId, environment, overrides: form && preview ? overridesFrom(form) : undefined });
+      const overrides = form && preview ? overridesFrom(form) : undefined;
+      const result = await previewRegistrationAction({ issuerId, appId, environment, overrides });
       if (!result.ok) {
         setError(result.error);
         setFieldErrors(result.fieldErrors ?? {});
         return;
       }
       setError(null);
+      setOperationId(null);
       setPreview(result.data);
+      // An issuer that publishes UDAP metadata, and an app with a certificate: UDAP is the natural choice.
+      const next = !preview && mode === 'none' && result.data.udap.advertised && result.data.udap.certificate ? 'udap' : mode;
+      setStatementMode(next);
+      await loadUdapPreview(next, overrides);
     });
+  }
+
+  /** The decoded statement Register would send (signed server-side; only header and claims come back). */
+  async function loadUdapPreview(mode: StatementMode, overrides?: ReturnType<typeof overridesFrom>) {
+    if (mode !== 'udap') return setUdapPreview(null);
+    const result = await previewUdapStatementAction({ issuerId, appId, environment, overrides });
+    if (!result.ok) {
+      setUdapPreview(null);
+      setError(result.error);
+      setFieldErrors(result.fieldErrors ?? {});
+      return;
+    }
+    setUdapPreview(result.data);
   }
 
   return (
@@ -84,7 +109,6 @@ export function OnboardingWizard({ issuers, apps }: { issuers: IssuerOption[]; a
         event.preventDefault();
         const form = event.currentTarget;
         const data = new FormData(form);
-        const statementMode = String(data.get('softwareStatementMode') ?? 'none');
         startTransition(async () => {
           const result = await registerAction({
             issuerId,
@@ -92,11 +116,12 @@ export function OnboardingWizard({ issuers, apps }: { issuers: IssuerOption[]; a
             environment,
             overrides: overridesFrom(form),
             initialAccessToken: String(data.get('initialAccessToken') ?? ''),
-            softwareStatement: statementMode === 'sign' ? 'sign' : statementMode === 'paste' ? String(data.get('softwareStatement') ?? '') : null,
+            softwareStatement: statementMode === 'sign' || statementMode === 'udap' ? statementMode : statementMode === 'paste' ? String(data.get('softwareStatement') ?? '') : null,
             idempotencyKey,
           });
           if (!result.ok) {
             setError(result.error);
+            setOperationId(result.operationId ?? null);
             setFieldErrors(result.fieldErrors ?? {});
             // A definite refusal can be corrected and resent; an unknown outcome keeps its key.
             if (result.error.code !== 'NEEDS_RECOVERY' && !/cannot tell whether/.test(result.error.message)) setIdempotencyKey(crypto.randomUUID());
@@ -199,24 +224,54 @@ export function OnboardingWizard({ issuers, apps }: { issuers: IssuerOption[]; a
                 errors={fieldErrors.initialAccessToken}
               />
               <div>
-                <SelectField label="Software statement" name="softwareStatementMode" defaultValue="none">
+                <SelectField
+                  label="Software statement"
+                  name="softwareStatementMode"
+                  value={statementMode}
+                  disabled={preview.mode === 'epic'}
+                  onChange={(e) => {
+                    const mode = e.target.value as StatementMode;
+                    const form = e.currentTarget.form;
+                    setStatementMode(mode);
+                    startTransition(() => loadUdapPreview(mode, form ? overridesFrom(form) : undefined));
+                  }}
+                  errors={statementMode === 'udap' ? fieldErrors.softwareStatement : undefined}
+                >
                   <option value="none">none</option>
                   <option value="sign">sign one with the app’s key</option>
                   <option value="paste">paste a signed statement</option>
+                  <option value="udap">UDAP: sign with the app’s client certificate{preview.udap.advertised ? ' (this issuer publishes UDAP metadata)' : ''}</option>
                 </SelectField>
-                <TextAreaField label="Signed statement (when pasting)" name="softwareStatement" rows={2} errors={fieldErrors.softwareStatement ?? fieldErrors.software_statement} />
+                {statementMode === 'udap' && !preview.udap.certificate ? (
+                  <p className="mt-1 text-xs text-amber-800">
+                    The app has no UDAP certificate for {environment}: <Link className="underline" href={`/apps/${appId}`}>upload one on the app’s page</Link>.
+                  </p>
+                ) : null}
+                {statementMode === 'paste' ? (
+                  <TextAreaField label="Signed statement (when pasting)" name="softwareStatement" rows={2} errors={fieldErrors.softwareStatement ?? fieldErrors.software_statement} />
+                ) : null}
               </div>
             </div>
           </Card>
 
           <Card title="5. Review what will be sent">
-            <p className="mb-2 text-sm text-slate-600">
-              POST {preview.registrationEndpoint} · {preview.mode === 'epic' ? 'Epic mode' : 'RFC 7591'} · secrets masked
-            </p>
-            <pre className="max-h-80 overflow-auto rounded bg-slate-50 p-3 text-xs" data-testid="request-preview">
-              {JSON.stringify(preview.request, null, 2)}
-            </pre>
-            <Button type="submit" className="mt-3" disabled={pending}>
+            {statementMode === 'udap' ? (
+              udapPreview ? (
+                <UdapStatementPreview preview={udapPreview} />
+              ) : (
+                <p className="text-sm text-slate-600">The UDAP statement appears here once it can be built.</p>
+              )
+            ) : (
+              <>
+                <p className="mb-2 text-sm text-slate-600">
+                  POST {preview.registrationEndpoint} · {preview.mode === 'epic' ? 'Epic mode' : 'RFC 7591'} · secrets masked
+                </p>
+                <pre className="max-h-80 overflow-auto rounded bg-slate-50 p-3 text-xs" data-testid="request-preview">
+                  {JSON.stringify(preview.request, null, 2)}
+                </pre>
+              </>
+            )}
+            <Button type="submit" className="mt-3" disabled={pending || (statementMode === 'udap' && !udapPreview)}>
               {pending ? 'Registering…' : 'Register'}
             </Button>
           </Card>
@@ -225,6 +280,14 @@ export function OnboardingWizard({ issuers, apps }: { issuers: IssuerOption[]; a
       {error ? (
         <Alert>
           <strong>{error.code}</strong>: {error.message}
+          {operationId ? (
+            <>
+              {' '}
+              <Link className="font-medium underline" href={`/registrations/operations/${operationId}`}>
+                See what Registrar knows about this registration and what to do
+              </Link>
+            </>
+          ) : null}
         </Alert>
       ) : null}
     </form>
@@ -248,5 +311,49 @@ function Findings({ preview }: { preview: Preview }) {
         </li>
       ))}
     </ul>
+  );
+}
+
+/** x5c entries are long base64 certificates: show their start and size, the rest is in the certificate summary. */
+function abbreviatedHeader(header: Record<string, unknown>): Record<string, unknown> {
+  const x5c = Array.isArray(header.x5c) ? header.x5c.map((c) => (typeof c === 'string' ? `${c.slice(0, 24)}…(${c.length} characters)` : c)) : header.x5c;
+  return { ...header, ...(x5c ? { x5c } : {}) };
+}
+
+function UdapStatementPreview({ preview }: { preview: UdapPreview }) {
+  const c = preview.certificate;
+  return (
+    <div className="space-y-3" data-testid="udap-preview">
+      <p className="text-sm text-slate-600">
+        POST {preview.registrationEndpoint} · UDAP · body <code>{'{"software_statement": "<signed JWT>", "udap": "1"}'}</code>
+      </p>
+      <p className="text-sm">
+        Signed with <strong>{c.subject}</strong> (URI SAN <code>{c.sanUris[0]}</code>, valid until {c.notAfter.slice(0, 10)}, SHA-256 <code className="break-all text-xs">{c.fingerprintSha256}</code>).
+      </p>
+      <div className="grid grid-cols-1 gap-3 md:grid-cols-2">
+        <div>
+          <p className="text-xs font-medium uppercase text-slate-500">Header</p>
+          <pre className="max-h-80 overflow-auto rounded bg-slate-50 p-3 text-xs" data-testid="udap-statement-header">
+            {JSON.stringify(abbreviatedHeader(preview.header), null, 2)}
+          </pre>
+        </div>
+        <div>
+          <p className="text-xs font-medium uppercase text-slate-500">Claims</p>
+          <pre className="max-h-80 overflow-auto rounded bg-slate-50 p-3 text-xs" data-testid="udap-statement-claims">
+            {JSON.stringify(preview.claims, null, 2)}
+          </pre>
+        </div>
+      </div>
+      <p className="text-xs text-slate-500">iat, exp (iat + 300 s) and jti are set again when you press Register; everything else is sent as shown.</p>
+      {preview.adaptations.length ? (
+        <ul className="text-xs text-slate-600" aria-label="UDAP adaptations">
+          {preview.adaptations.map((a, i) => (
+            <li key={i}>
+              <Badge tone="info">{a.field}</Badge> {JSON.stringify(a.from)} → {JSON.stringify(a.to)} — {a.reason}
+            </li>
+          ))}
+        </ul>
+      ) : null}
+    </div>
   );
 }
