@@ -37,6 +37,9 @@ const EnvSchema = z.object({
   /** Sign-in throttle: failures allowed per email within the window. */
   REGISTRAR_SIGNIN_MAX_FAILURES: z.coerce.number().int().min(1).default(5),
   REGISTRAR_SIGNIN_WINDOW_SECONDS: z.coerce.number().int().min(1).default(900),
+  /** /api/v1 rate limit: requests each API token may make per fixed window (shared by every instance). */
+  REGISTRAR_API_RATE_LIMIT: z.coerce.number().int().min(1).default(120),
+  REGISTRAR_API_RATE_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
   /** Credential rotation (lib/rotation): when the scan runs (cron, UTC), renewal lead, retries, grace and key cache windows. */
   REGISTRAR_ROTATION_SCAN_CRON: z.string().default('*/10 * * * *'),
   REGISTRAR_ROTATION_RENEW_BEFORE_DAYS: z.coerce.number().min(0).default(30),

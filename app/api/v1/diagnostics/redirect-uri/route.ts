@@ -1,0 +1,41 @@
+import { apiRoute, jsonResponse } from '@/lib/api/handler';
+import { operations } from '@/lib/api/operations';
+import { diagnoseAuthorizationRequest } from '@/lib/diagnostics';
+import { findClosestRegisteredUri } from '@/lib/redirect-uris';
+
+export const dynamic = 'force-dynamic';
+
+export const POST = apiRoute(operations.diagnoseRedirectUri, async ({ actor, body }) => {
+  if (body.presented !== undefined && body.registered !== undefined) {
+    // Registered URIs given by the caller: the comparator itself, on the raw strings (nothing trimmed).
+    const closest = findClosestRegisteredUri(body.presented, body.registered);
+    const exact = closest.match && closest.candidate === body.presented;
+    return jsonResponse({
+      match: closest.match,
+      verdict: exact ? 'exact-match' : closest.match ? 'loopback-port-match' : 'no-match',
+      presented: body.presented,
+      candidate: closest.candidate,
+      registeredUris: body.registered,
+      registration: null,
+      findings: closest.findings.map((f) => ({ code: f.code, severity: f.code === 'LOOPBACK_PORT_ALLOWED' ? 'info' : 'error', message: f.message })),
+    });
+  }
+  // A client id or a whole authorization URL: the diagnostics domain finds the registrations.
+  const diagnosis = await diagnoseAuthorizationRequest(
+    actor,
+    body.authorizationUrl !== undefined
+      ? { mode: 'url', authorizationUrl: body.authorizationUrl, issuer: body.issuer ?? null }
+      : { mode: 'client', clientId: body.clientId!, redirectUri: body.presented!, issuer: body.issuer ?? null },
+  );
+  const primary = diagnosis.primary;
+  const reg = primary?.registration ?? null;
+  return jsonResponse({
+    match: diagnosis.verdict === 'exact-match' || diagnosis.verdict === 'loopback-port-match',
+    verdict: diagnosis.verdict,
+    presented: diagnosis.presentedRedirectUri,
+    candidate: primary?.comparison.candidate ?? null,
+    registeredUris: primary?.redirectUris ?? [],
+    registration: reg ? { id: reg.id, clientId: reg.clientId, environment: reg.environment, status: reg.status, issuerId: reg.issuerId, issuerUrl: reg.issuerUrl, healthSystemName: reg.healthSystemName } : null,
+    findings: diagnosis.findings.map((f) => ({ code: f.code, severity: f.severity, message: f.message, fix: f.fix })),
+  });
+});

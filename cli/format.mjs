@@ -1,0 +1,37 @@
+// Output: an aligned text table, CSV (RFC 4180) or JSON.
+
+const cell = (value) => {
+  if (value === null || value === undefined) return '';
+  if (Array.isArray(value)) return value.join(' ');
+  if (typeof value === 'object') return JSON.stringify(value);
+  return String(value);
+};
+
+export function toTable(rows, columns) {
+  const header = columns.map((c) => c.label);
+  const body = rows.map((r) => columns.map((c) => cell(c.get(r)).replace(/\s*\n\s*/g, ' ')));
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+}
+
+export function toCsv(rows, columns) {
+  const quote = (s) => (/[",\r\n]/.test(s) || /^\s|\s$/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+  return [columns.map((c) => quote(c.label)).join(','), ...rows.map((r) => columns.map((c) => quote(cell(c.get(r)))).join(','))].join('\r\n');
+}
+
+/** Prints rows in the chosen format; `raw` is what json prints (the API's own answer). */
+export function printRows(format, rows, columns, raw = rows, out = process.stdout) {
+  if (format === 'json') out.write(JSON.stringify(raw, null, 2) + '\n');
+  else if (format === 'csv') out.write(toCsv(rows, columns) + '\r\n');
+  else out.write((rows.length ? toTable(rows, columns) : '(none)') + '\n');
+}
+
+/** A single record: key/value lines as a table, or the JSON itself. */
+export function printRecord(format, pairs, raw, out = process.stdout) {
+  const rows = pairs.map(([k, v]) => ({ k, v }));
+  printRows(format, rows, [
+    { label: 'field', get: (r) => r.k },
+    { label: 'value', get: (r) => r.v },
+  ], raw, out);
+}

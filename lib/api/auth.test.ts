@@ -1,0 +1,152 @@
+import { and, count, eq } from 'drizzle-orm';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { closeDb, getDb } from '@/db/client';
+import { insertUser } from '@/db/factories';
+import { apiTokens, auditLog, healthSystems } from '@/db/schema';
+import { systemActor } from '@/lib/auth/actor';
+import { resetEnvCache } from '@/lib/env';
+import { isAppError } from '@/lib/errors';
+import { call, expectContract, expectProblem, makeToken } from './testing/client';
+import { createApiToken, hashApiToken, listApiTokens, revokeApiToken } from './tokens';
+
+let admin: Awaited<ReturnType<typeof insertUser>>;
+
+beforeAll(async () => {
+  admin = await insertUser({ role: 'admin' });
+});
+
+afterAll(async () => {
+  await closeDb();
+});
+
+afterEach(() => {
+  delete process.env.REGISTRAR_API_RATE_LIMIT;
+  delete process.env.REGISTRAR_API_RATE_WINDOW_SECONDS;
+  resetEnvCache();
+});
+
+async function auditRows(action: string, actorId: string) {
+  return getDb().select().from(auditLog).where(and(eq(auditLog.action, action), eq(auditLog.actorId, actorId)));
+}
+
+describe('API tokens', () => {
+  it('are stored as a SHA-256 hash with a recognisable prefix; the token itself is returned once', async () => {
+    const created = await createApiToken(admin.actor, { name: 'ci', role: 'ops' });
+    expect(created.token).toMatch(/^rgt_[A-Za-z0-9_-]{43}$/);
+    const [row] = await getDb().select().from(apiTokens).where(eq(apiTokens.id, created.id));
+    expect(row!.tokenHash).toBe(hashApiToken(created.token));
+    expect(JSON.stringify(row)).not.toContain(created.token);
+    expect(row!.prefix).toBe(created.token.slice(0, 12));
+    const listed = (await listApiTokens(admin.actor)).find((t) => t.id === created.id)!;
+    expect(JSON.stringify(listed)).not.toContain(created.token);
+    expect(listed).not.toHaveProperty('tokenHash');
+    const [audit] = await auditRows('api_token.create', admin.id);
+    expect(audit).toMatchObject({ targetId: created.id, outcome: 'success' });
+  });
+
+  it('refuses a permission subset the role does not grant, and a write permission without its read', async () => {
+    for (const [role, permissions, pattern] of [
+      ['support', ['credentials:read'], /support role does not grant credentials:read/],
+      ['manager', ['registrations:write', 'registrations:read'], /does not grant registrations:write/],
+      ['ops', ['registrations:write'], /needs registrations:read/],
+    ] as const) {
+      const error = await createApiToken(admin.actor, { name: 'x', role, permissions: [...permissions] }).catch((e: unknown) => e);
+      expect(isAppError(error) && error.code).toBe('INVALID');
+      expect((error as Error).message).toMatch(pattern);
+    }
+  });
+
+  it('only admins create or revoke tokens', async () => {
+    const ops = await insertUser({ role: 'ops' });
+    await expect(createApiToken(ops.actor, { name: 'x', role: 'support' })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    const t = await makeToken('support');
+    await expect(revokeApiToken(ops.actor, { id: t.id })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    const [row] = await getDb().select({ revokedAt: apiTokens.revokedAt }).from(apiTokens).where(eq(apiTokens.id, t.id));
+    expect(row!.revokedAt).toBeNull();
+  });
+});
+
+describe('authentication (401 problem+json)', () => {
+  it('without a token, with a malformed one and with an unknown one', async () => {
+    const none = await call('GET', '/health-systems');
+    expectProblem(none, 401, 'UNAUTHENTICATED');
+    expect(none.headers.get('www-authenticate')).toMatch(/^Bearer realm="registrar"$/);
+    const basic = await call('GET', '/health-systems', { headers: { authorization: 'Basic Zm9vOmJhcg==' } });
+    expectProblem(basic, 401, 'UNAUTHENTICATED');
+    const malformed = await call('GET', '/health-systems', { token: 'not-a-token' });
+    expectProblem(malformed, 401, 'UNAUTHENTICATED');
+    expect(malformed.headers.get('www-authenticate')).toContain('error="invalid_token"');
+    const unknown = await call('GET', '/health-systems', { token: `rgt_${'A'.repeat(43)}` });
+    expect((expectProblem(unknown, 401, 'UNAUTHENTICATED').detail as string)).toMatch(/not known/);
+  });
+
+  it('a revoked token is refused at once, and its use is audited as denied', async () => {
+    const t = await makeToken('ops');
+    expectContract('listHealthSystems', await call('GET', '/health-systems', { token: t.token }), 200);
+    await revokeApiToken(admin.actor, { id: t.id });
+    const res = await call('GET', '/health-systems', { token: t.token });
+    expect((expectProblem(res, 401, 'UNAUTHENTICATED').detail as string)).toMatch(/revoked/);
+    const [denied] = await getDb().select().from(auditLog).where(and(eq(auditLog.actorId, t.id), eq(auditLog.action, 'api.authenticate')));
+    expect(denied).toMatchObject({ actorType: 'api_token', outcome: 'denied', details: { reason: 'revoked' } });
+    await expect(revokeApiToken(admin.actor, { id: t.id })).rejects.toMatchObject({ code: 'CONFLICT' });
+  });
+
+  it('an expired token is refused', async () => {
+    const t = await makeToken('ops', { expiresInDays: 1 });
+    expect((await call('GET', '/me', { token: t.token })).status).toBe(200);
+    await getDb().update(apiTokens).set({ expiresAt: new Date(Date.now() - 1000) }).where(eq(apiTokens.id, t.id));
+    const res = await call('GET', '/me', { token: t.token });
+    expect((expectProblem(res, 401, 'UNAUTHENTICATED').detail as string)).toMatch(/expired/);
+  });
+
+  it('records the last use of a token and reports its effective permissions', async () => {
+    const t = await makeToken('ops', { permissions: ['registrations:read', 'credentials:read'] });
+    const me = expectContract('getMe', await call('GET', '/me', { token: t.token }), 200);
+    expect(me).toMatchObject({ id: t.id, role: 'ops', permissions: ['registrations:read', 'credentials:read'], expiresAt: null });
+    const [row] = await getDb().select({ lastUsedAt: apiTokens.lastUsedAt }).from(apiTokens).where(eq(apiTokens.id, t.id));
+    expect(row!.lastUsedAt!.getTime()).toBeGreaterThan(Date.now() - 60_000);
+  });
+});
+
+describe('rate limiting', () => {
+  it('answers 429 with Retry-After once a token used up its window, per token, and lets it through in the next window', async () => {
+    process.env.REGISTRAR_API_RATE_LIMIT = '3';
+    process.env.REGISTRAR_API_RATE_WINDOW_SECONDS = '2';
+    resetEnvCache();
+    const t = await makeToken('support');
+    const other = await makeToken('support');
+    for (let i = 0; i < 3; i++) {
+      const ok = await call('GET', '/me', { token: t.token });
+      expect(ok.status).toBe(200);
+      expect(ok.headers.get('ratelimit-remaining')).toBe(String(2 - i));
+    }
+    const limited = await call('GET', '/me', { token: t.token });
+    const problem = expectProblem(limited, 429, 'RATE_LIMITED');
+    const retryAfter = Number(limited.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(2);
+    expect(problem.retryAfterSeconds).toBe(retryAfter);
+    expect((await call('GET', '/me', { token: other.token })).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 2100));
+    expect((await call('GET', '/me', { token: t.token })).status).toBe(200);
+  });
+
+  it('a rate-limited write changes nothing', async () => {
+    process.env.REGISTRAR_API_RATE_LIMIT = '1';
+    resetEnvCache();
+    const t = await makeToken('ops');
+    expect((await call('GET', '/me', { token: t.token })).status).toBe(200);
+    const name = `Limited ${t.id}`;
+    expectProblem(await call('POST', '/health-systems', { token: t.token, body: { name } }), 429, 'RATE_LIMITED');
+    const [{ n }] = (await getDb().select({ n: count() }).from(healthSystems).where(eq(healthSystems.name, name))) as [{ n: number }];
+    expect(n).toBe(0);
+  });
+});
+
+describe('the token-create script path', () => {
+  it('system actor (the script) can create a token with a permission subset', async () => {
+    const t = await createApiToken(systemActor('cli:token:create'), { name: 'deploy', role: 'ops', permissions: ['credentials:read'], expiresInDays: 30 });
+    expect(t.permissions).toEqual(['credentials:read']);
+    expect(t.expiresAt!.getTime()).toBeGreaterThan(Date.now() + 29 * 86_400_000);
+  });
+});

@@ -1,0 +1,141 @@
+import 'server-only';
+import { createHash, randomBytes } from 'node:crypto';
+import { desc, eq, sql } from 'drizzle-orm';
+import { getDb } from '@/db/client';
+import { apiTokens, type ApiToken } from '@/db/schema';
+import { actorLabel, assertCan, type Actor } from '@/lib/auth/actor';
+import { permissionsOf, type Permission } from '@/lib/auth/permissions';
+import { auditedMutation, recordAudit } from '@/lib/audit/record';
+import { AppError } from '@/lib/errors';
+import { API_TOKEN_PATTERN, createApiTokenSchema, revokeApiTokenSchema, type CreateApiTokenInput } from './token-schemas';
+
+const TOKEN_PREFIX = 'rgt_';
+/** Characters kept to recognise a token in lists and logs: the prefix and 8 random characters. */
+const DISPLAY_PREFIX_LENGTH = TOKEN_PREFIX.length + 8;
+const DAY_MS = 86_400_000;
+
+/** SHA-256 is enough for 256-bit random tokens: they cannot be guessed, so no slow hash is needed. */
+export function hashApiToken(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+export type ApiTokenSummary = Pick<ApiToken, 'id' | 'name' | 'role' | 'permissions' | 'prefix' | 'expiresAt' | 'lastUsedAt' | 'revokedAt' | 'createdBy' | 'createdAt'> & { expired: boolean };
+
+const summaryColumns = {
+  id: apiTokens.id,
+  name: apiTokens.name,
+  role: apiTokens.role,
+  permissions: apiTokens.permissions,
+  prefix: apiTokens.prefix,
+  expiresAt: apiTokens.expiresAt,
+  lastUsedAt: apiTokens.lastUsedAt,
+  revokedAt: apiTokens.revokedAt,
+  createdBy: apiTokens.createdBy,
+  createdAt: apiTokens.createdAt,
+  expired: sql<boolean>`(${apiTokens.expiresAt} is not null and ${apiTokens.expiresAt} <= now())`,
+};
+
+/**
+ * Refuses a permission subset that the role does not grant, and a write permission without the
+ * matching read: the API answers a write with the resource it wrote, which the token must be able to read.
+ */
+function checkSubset(role: ApiToken['role'], permissions: readonly Permission[]): void {
+  const granted = permissionsOf(role);
+  const outside = permissions.filter((p) => !granted.includes(p));
+  if (outside.length > 0) {
+    throw new AppError('INVALID', `The ${role} role does not grant ${outside.join(', ')}; a token can only narrow its role.`, { field: 'permissions' });
+  }
+  for (const p of permissions) {
+    if (!p.endsWith(':write')) continue;
+    const read = p.replace(/:write$/, ':read') as Permission;
+    if (!permissions.includes(read)) throw new AppError('INVALID', `${p} needs ${read} as well: the API answers a write with the resource it wrote.`, { field: 'permissions' });
+  }
+}
+
+/**
+ * Creates an API token. The token is returned once, here, and only its SHA-256 is stored.
+ * `permissions` (optional) narrows the role; it must be a subset of the role's permissions.
+ */
+export async function createApiToken(actor: Actor, input: CreateApiTokenInput): Promise<{ id: string; token: string; prefix: string; name: string; role: ApiToken['role']; permissions: Permission[] | null; expiresAt: Date | null }> {
+  assertCan(actor, 'users:manage');
+  const data = createApiTokenSchema.parse(input);
+  checkSubset(data.role, data.permissions);
+  const token = `${TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
+  const prefix = token.slice(0, DISPLAY_PREFIX_LENGTH);
+  const expiresAt = data.expiresInDays ? new Date(Date.now() + data.expiresInDays * DAY_MS) : null;
+  const permissions = data.permissions.length > 0 ? data.permissions : null;
+  return auditedMutation(
+    actor,
+    { action: 'api_token.create', targetType: 'api_token', details: { name: data.name, role: data.role, permissions, expiresAt: expiresAt?.toISOString() ?? null, prefix } },
+    async (tx) => {
+      const [row] = await tx
+        .insert(apiTokens)
+        .values({ name: data.name, role: data.role, permissions, tokenHash: hashApiToken(token), prefix, expiresAt, createdBy: actorLabel(actor) })
+        .returning({ id: apiTokens.id });
+      if (!row) throw new AppError('CONFLICT', 'The token could not be created.');
+      return { result: { id: row.id, token, prefix, name: data.name, role: data.role, permissions, expiresAt }, targetId: row.id };
+    },
+  );
+}
+
+/** Every token, newest first (never a hash, never a token). */
+export async function listApiTokens(actor: Actor): Promise<ApiTokenSummary[]> {
+  assertCan(actor, 'users:manage');
+  return getDb().select(summaryColumns).from(apiTokens).orderBy(desc(apiTokens.createdAt));
+}
+
+/** Revokes a token at once: its next request is refused. Revoking twice is a no-op that says so. */
+export async function revokeApiToken(actor: Actor, input: { id: string }): Promise<{ id: string; revokedAt: Date }> {
+  assertCan(actor, 'users:manage');
+  const { id } = revokeApiTokenSchema.parse(input);
+  return auditedMutation(actor, { action: 'api_token.revoke', targetType: 'api_token', targetId: id }, async (tx) => {
+    const [row] = await tx.select({ revokedAt: apiTokens.revokedAt, name: apiTokens.name }).from(apiTokens).where(eq(apiTokens.id, id)).for('update');
+    if (!row) throw new AppError('NOT_FOUND', 'That API token does not exist.');
+    if (row.revokedAt) throw new AppError('CONFLICT', `The token “${row.name}” was already revoked.`);
+    const [updated] = await tx.update(apiTokens).set({ revokedAt: sql`now()` }).where(eq(apiTokens.id, id)).returning({ revokedAt: apiTokens.revokedAt });
+    return { result: { id, revokedAt: updated!.revokedAt! }, details: { name: row.name } };
+  });
+}
+
+export type TokenActor = Extract<Actor, { type: 'api_token' }>;
+
+/** The label an API token acts under in the audit log. */
+export function tokenActorLabel(token: Pick<ApiToken, 'name' | 'prefix'>): string {
+  return `api-token:${token.name} (${token.prefix}…)`;
+}
+
+/**
+ * RFC 6750 bearer authentication of an API request. Unknown tokens are refused without a trace
+ * in the audit log (anyone can send one); a revoked or expired token is refused and audited.
+ */
+export async function authenticateApiToken(authorization: string | null, requestId: string): Promise<TokenActor> {
+  const match = authorization ? /^Bearer[ ]+(\S+)\s*$/i.exec(authorization) : null;
+  if (!match) throw new AppError('UNAUTHENTICATED', 'Send an API token as `Authorization: Bearer <token>`. Admins create tokens in Settings → API tokens or with `npm run token:create`.', { reason: 'missing_token' });
+  const token = match[1]!;
+  if (!API_TOKEN_PATTERN.test(token)) throw new AppError('UNAUTHENTICATED', 'That is not a Registrar API token.', { reason: 'invalid_token' });
+  const [row] = await getDb()
+    .select(summaryColumns)
+    .from(apiTokens)
+    .where(eq(apiTokens.tokenHash, hashApiToken(token)))
+    .limit(1);
+  if (!row) throw new AppError('UNAUTHENTICATED', 'This API token is not known.', { reason: 'invalid_token' });
+  const actor: TokenActor = {
+    type: 'api_token',
+    id: row.id,
+    label: tokenActorLabel(row),
+    role: row.role,
+    permissions: (row.permissions as Permission[] | null) ?? null,
+    requestId,
+  };
+  if (row.revokedAt || row.expired) {
+    const reason = row.revokedAt ? 'revoked' : 'expired';
+    await recordAudit(getDb(), actor, { action: 'api.authenticate', targetType: 'api_token', targetId: row.id, outcome: 'denied', details: { reason } }).catch(() => {});
+    throw new AppError('UNAUTHENTICATED', row.revokedAt ? 'This API token was revoked.' : 'This API token has expired.', { reason: 'invalid_token' });
+  }
+  // Throttled: at most one write a minute per token.
+  await getDb()
+    .update(apiTokens)
+    .set({ lastUsedAt: sql`now()` })
+    .where(sql`${apiTokens.id} = ${row.id} and (${apiTokens.lastUsedAt} is null or ${apiTokens.lastUsedAt} < now() - interval '1 minute')`);
+  return actor;
+}
