@@ -2,10 +2,12 @@ import 'server-only';
 import { env } from '@/lib/env';
 import { systemActor } from '@/lib/auth/actor';
 import { createRefreshAllOperation, markOperationFailed, runRefreshAll } from '@/lib/issuers/refresh-all';
+import { registerRotationJobs } from '@/lib/rotation/jobs';
 import { onJobsStart, QUEUES } from './boss';
 
 /** Wires the domain's jobs into pg-boss. Imported once at server start. */
 export function registerJobHandlers(): void {
+  registerRotationJobs();
   onJobsStart(async (boss) => {
     await boss.createQueue(QUEUES.refreshAll);
     await boss.work<{ operationId: string }>(QUEUES.refreshAll, async ([job]) => {

@@ -1,0 +1,107 @@
+import 'server-only';
+import { and, eq, inArray, lte, sql } from 'drizzle-orm';
+import { getDb } from '@/db/client';
+import { notificationDeliveries, type NotificationDelivery } from '@/db/schema';
+import { env } from '@/lib/env';
+import { isAppError } from '@/lib/errors';
+import { safeFetch, type SafeFetchInit } from '@/lib/oauth/safe-fetch';
+import { currentOutboundPolicy } from '@/lib/outbound/policy';
+import { redactSecrets } from '@/lib/redact';
+import { readWebhookConfig, webhookDestination } from './settings';
+
+export type NotificationKind = NotificationDelivery['kind'];
+export type NotificationPayload = { text: string; [key: string]: unknown };
+
+export type DeliverDeps = {
+  fetchInit?: Omit<SafeFetchInit, 'method' | 'headers' | 'body' | 'policy'>;
+  maxAttempts?: number;
+  /** Base of the exponential back-off between attempts (default 30 s). */
+  backoffSeconds?: number;
+};
+
+/**
+ * Queues a notification once per event key (a retry or a second instance finds the row). Nothing
+ * is queued when no webhook is configured. Keys that look like secrets are removed defensively:
+ * notifications carry names, client ids and dates, never a credential.
+ */
+export async function enqueueNotification(kind: NotificationKind, eventKey: string, payload: NotificationPayload): Promise<string | null> {
+  const webhook = await readWebhookConfig();
+  if (!webhook) return null;
+  const [row] = await getDb()
+    .insert(notificationDeliveries)
+    .values({ kind, eventKey, payload: redactSecrets(payload), destination: webhookDestination(webhook.url) })
+    .onConflictDoNothing()
+    .returning({ id: notificationDeliveries.id });
+  return row?.id ?? null;
+}
+
+export type DeliveryRun = { delivered: number; retried: number; failed: number };
+
+/**
+ * Delivers due notifications to the webhook through the safe outbound fetch (SSRF policy and the
+ * outbound allowlist apply). A non-2xx answer or a transport error is retried with exponential
+ * back-off; after the last attempt the delivery is `failed` and shown in Settings → Notifications.
+ * Rows are leased (next_attempt_at moved ahead under SKIP LOCKED), so instances never send twice.
+ */
+export async function deliverPendingNotifications(deps: DeliverDeps = {}): Promise<DeliveryRun> {
+  const webhook = await readWebhookConfig();
+  const result: DeliveryRun = { delivered: 0, retried: 0, failed: 0 };
+  if (!webhook) return result;
+  const maxAttempts = deps.maxAttempts ?? env().REGISTRAR_NOTIFY_MAX_ATTEMPTS;
+  const backoff = deps.backoffSeconds ?? 30;
+  const leased = await getDb().execute<{ id: string }>(sql`
+    update ${notificationDeliveries} set next_attempt_at = now() + interval '2 minutes'
+     where id in (select id from ${notificationDeliveries}
+                   where status = 'pending' and next_attempt_at <= now()
+                   order by next_attempt_at limit 50 for update skip locked)
+    returning id`);
+  const ids = leased.rows.map((r) => r.id);
+  if (ids.length === 0) return result;
+  const rows = await getDb().select().from(notificationDeliveries).where(inArray(notificationDeliveries.id, ids));
+  const policy = await currentOutboundPolicy();
+  for (const row of rows) {
+    const attempts = row.attempts + 1;
+    let status: number | null = null;
+    let error: string | null = null;
+    try {
+      const res = await safeFetch(webhook.url, {
+        totalTimeoutMs: 10_000,
+        ...deps.fetchInit,
+        policy,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/plain' },
+        body: JSON.stringify(row.payload),
+      });
+      status = res.status;
+      if (res.status < 200 || res.status >= 300) error = `The webhook answered HTTP ${res.status}.`;
+    } catch (e) {
+      // safeFetch's messages name the origin and path only; the path is dropped here too.
+      error = isAppError(e) ? `${e.code}: delivery to ${webhookDestination(webhook.url)} failed.` : 'Delivery failed unexpectedly.';
+    }
+    const now = new Date();
+    if (!error) {
+      await getDb()
+        .update(notificationDeliveries)
+        .set({ status: 'delivered', attempts, lastStatus: status, lastError: null, deliveredAt: now })
+        .where(eq(notificationDeliveries.id, row.id));
+      result.delivered++;
+    } else if (attempts >= maxAttempts) {
+      await getDb().update(notificationDeliveries).set({ status: 'failed', attempts, lastStatus: status, lastError: error }).where(eq(notificationDeliveries.id, row.id));
+      result.failed++;
+    } else {
+      const nextAttemptAt = new Date(now.getTime() + backoff * 1000 * 2 ** (attempts - 1));
+      await getDb().update(notificationDeliveries).set({ attempts, lastStatus: status, lastError: error, nextAttemptAt }).where(eq(notificationDeliveries.id, row.id));
+      result.retried++;
+    }
+  }
+  return result;
+}
+
+/** Pending deliveries whose retry time has come (for tests and the job's "anything left?" check). */
+export async function countDueDeliveries(now = new Date()): Promise<number> {
+  const [row] = await getDb()
+    .select({ n: sql<number>`count(*)::int` })
+    .from(notificationDeliveries)
+    .where(and(eq(notificationDeliveries.status, 'pending'), lte(notificationDeliveries.nextAttemptAt, now)));
+  return row?.n ?? 0;
+}

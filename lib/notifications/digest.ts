@@ -1,0 +1,60 @@
+import 'server-only';
+import { sql } from 'drizzle-orm';
+import { getDb } from '@/db/client';
+import { dueForRenewal } from '@/lib/rotation/scan';
+import { enqueueNotification } from './deliver';
+import { expiryThresholds } from './monitor';
+
+export type DailyDigest = {
+  text: string;
+  date: string;
+  counts: { expired: number; unknown: number; never: number; expiringWithin: Record<string, number>; manualDue: number; rotationsFailed24h: number; rotationsWaiting: number; rotationsActive: number };
+};
+
+/** The day's summary: expired, expiring per threshold, unknown expiry, renewals due under the manual policy, rotations needing a person. */
+export async function buildDailyDigest(now = new Date()): Promise<DailyDigest> {
+  const thresholds = expiryThresholds();
+  const iso = now.toISOString();
+  const expiring = thresholds.map((t) => sql`count(*) filter (where secret_expiry_kind = 'at' and secret_expires_at > ${iso}::timestamptz and secret_expires_at <= ${iso}::timestamptz + make_interval(days => ${t}))::int as ${sql.identifier(`d${t}`)}`);
+  const { rows } = await getDb().execute<Record<string, number>>(sql`
+    select count(*) filter (where secret_expiry_kind = 'at' and secret_expires_at <= ${iso}::timestamptz)::int as expired,
+           count(*) filter (where secret_expiry_kind = 'unknown')::int as unknown,
+           count(*) filter (where secret_expiry_kind = 'never')::int as never,
+           ${sql.join(expiring, sql`, `)}
+      from registrations
+     where status <> 'deleted' and replaced_by_registration_id is null`);
+  const r = rows[0] ?? {};
+  const { rows: rot } = await getDb().execute<{ failed: number; waiting: number; active: number }>(sql`
+    select count(*) filter (where state = 'failed' and finished_at > ${iso}::timestamptz - interval '1 day')::int as failed,
+           count(*) filter (where state in ('waiting_for_initial_access_token', 'waiting_for_verification'))::int as waiting,
+           count(*) filter (where state not in ('current', 'failed'))::int as active
+      from rotations`);
+  const manualDue = (await dueForRenewal(now, 'manual', 100_000)).length;
+  const expiringWithin = Object.fromEntries(thresholds.map((t) => [String(t), Number(r[`d${t}`] ?? 0)]));
+  const counts = {
+    expired: Number(r.expired ?? 0),
+    unknown: Number(r.unknown ?? 0),
+    never: Number(r.never ?? 0),
+    expiringWithin,
+    manualDue,
+    rotationsFailed24h: Number(rot[0]?.failed ?? 0),
+    rotationsWaiting: Number(rot[0]?.waiting ?? 0),
+    rotationsActive: Number(rot[0]?.active ?? 0),
+  };
+  const date = iso.slice(0, 10);
+  const lines = [
+    `Registrar daily digest for ${date}`,
+    `• Expired client secrets: ${counts.expired}`,
+    ...thresholds.map((t) => `• Expiring within ${t} day${t === 1 ? '' : 's'}: ${expiringWithin[String(t)]}`),
+    `• Unknown expiry (needs attention): ${counts.unknown}`,
+    `• Due for renewal, manual policy (rotate them): ${counts.manualDue}`,
+    `• Rotations failed in the last 24 h: ${counts.rotationsFailed24h}; waiting for a person: ${counts.rotationsWaiting}; in progress: ${counts.rotationsActive}`,
+  ];
+  return { text: lines.join('\n'), date, counts };
+}
+
+/** Queues the digest once per day (event key `digest:YYYY-MM-DD`), whichever instance runs it first. */
+export async function enqueueDailyDigest(now = new Date()): Promise<string | null> {
+  const digest = await buildDailyDigest(now);
+  return enqueueNotification('digest', `digest:${digest.date}`, { text: digest.text, date: digest.date, counts: digest.counts });
+}

@@ -1,0 +1,159 @@
+import 'server-only';
+import { createHash } from 'node:crypto';
+import { sql } from 'drizzle-orm';
+import { getDb } from '@/db/client';
+import { env } from '@/lib/env';
+import { enqueueNotification } from './deliver';
+
+const DAY = 86_400_000;
+
+export type MonitorState = 'ok' | 'expiring' | 'expired' | 'never' | 'unknown';
+export type MonitoredKind = 'client_secret' | 'registration_access_token';
+
+export function expiryThresholds(): number[] {
+  return [...new Set(env().REGISTRAR_EXPIRY_THRESHOLDS_DAYS.split(',').map((s) => Number(s.trim())))].filter((n) => Number.isFinite(n) && n > 0).sort((a, b) => a - b);
+}
+
+/**
+ * The monitored state of one credential: expired, expiring (with the tightest threshold crossed,
+ * e.g. 30/7/1 days), ok, never (RFC 7591: client_secret_expires_at 0) or unknown (no expiry given).
+ * Null when there is nothing to monitor (no secret; a registration access token without a known expiry).
+ */
+export function monitorStateOf(
+  kind: 'never' | 'at' | 'unknown' | 'none',
+  expiresAt: Date | null,
+  now: Date,
+  thresholds: readonly number[],
+): { state: MonitorState; thresholdDays: number | null } | null {
+  if (kind === 'none') return null;
+  if (kind === 'never') return { state: 'never', thresholdDays: null };
+  if (kind === 'unknown' || !expiresAt) return { state: 'unknown', thresholdDays: null };
+  const left = expiresAt.getTime() - now.getTime();
+  if (left <= 0) return { state: 'expired', thresholdDays: null };
+  const crossed = thresholds.find((t) => left <= t * DAY);
+  return crossed !== undefined ? { state: 'expiring', thresholdDays: crossed } : { state: 'ok', thresholdDays: null };
+}
+
+export type ExpiryChange = {
+  registrationId: string;
+  clientId: string;
+  hospital: string;
+  app: string;
+  environment: string;
+  credential: MonitoredKind;
+  from: MonitorState | null;
+  to: MonitorState;
+  thresholdDays: number | null;
+  expiresAt: string | null;
+};
+
+type Row = {
+  id: string;
+  client_id: string;
+  environment: string;
+  hospital: string;
+  app: string;
+  secret_expiry_kind: 'never' | 'at' | 'unknown' | 'none';
+  secret_expires_at: Date | string | null;
+  rat_expires_at: Date | string | null;
+  secret_state: MonitorState | null;
+  secret_threshold: number | null;
+  rat_state: MonitorState | null;
+  rat_threshold: number | null;
+};
+
+const asDate = (v: Date | string | null): Date | null => (v === null ? null : v instanceof Date ? v : new Date(v));
+
+const KIND_LABEL: Record<MonitoredKind, string> = { client_secret: 'client secret', registration_access_token: 'registration access token' };
+
+function describe(change: ExpiryChange): string {
+  const when = change.expiresAt ? ` (${change.expiresAt.slice(0, 16).replace('T', ' ')} UTC)` : '';
+  const state =
+    change.to === 'expiring' ? `expires within ${change.thresholdDays} day${change.thresholdDays === 1 ? '' : 's'}` : change.to === 'ok' ? 'is ok again (renewed)' : change.to === 'never' ? 'never expires' : change.to === 'unknown' ? 'has an unknown expiry (needs attention)' : 'has EXPIRED';
+  return `• ${change.hospital} · ${change.app} (${change.environment}) · client ${change.clientId}: ${KIND_LABEL[change.credential]} ${state}${when}`;
+}
+
+/** Slack-compatible text (`text`) plus the structured changes; names, client ids and dates only. */
+export function expiryChangePayload(changes: ExpiryChange[]): { text: string; changes: ExpiryChange[] } {
+  const shown = changes.slice(0, 25).map(describe);
+  const more = changes.length > shown.length ? `\n…and ${changes.length - shown.length} more (see Registrar).` : '';
+  return { text: `Registrar: credential expiry changed for ${changes.length} credential(s)\n${shown.join('\n')}${more}`, changes: changes.slice(0, 200) };
+}
+
+/**
+ * Computes the expiry state of every monitored credential (client secrets; registration access
+ * tokens whose expiry is known), stores the changes, and queues one webhook listing them. A first
+ * sighting that is ok or never is recorded silently; everything else is notified.
+ */
+export async function runExpiryMonitor(opts: { now?: Date; batchSize?: number } = {}): Promise<{ checked: number; changes: ExpiryChange[]; notificationId: string | null }> {
+  const now = opts.now ?? new Date();
+  const thresholds = expiryThresholds();
+  const batchSize = opts.batchSize ?? 2000;
+  const notify: ExpiryChange[] = [];
+  let checked = 0;
+  let after = '00000000-0000-0000-0000-000000000000';
+  for (;;) {
+    const { rows } = await getDb().execute<Row>(sql`
+      select r.id, r.client_id, r.environment, hs.name as hospital, a.name as app,
+             r.secret_expiry_kind, r.secret_expires_at,
+             (select c.expires_at from credentials c
+               where c.owner_type = 'registration' and c.owner_id = r.id and c.kind = 'registration_access_token' and c.state = 'current' limit 1) as rat_expires_at,
+             s.state as secret_state, s.threshold_days as secret_threshold,
+             t.state as rat_state, t.threshold_days as rat_threshold
+        from registrations r
+        join issuers i on i.id = r.issuer_id
+        join health_systems hs on hs.id = i.health_system_id
+        join apps a on a.id = r.app_id
+        left join expiry_states s on s.registration_id = r.id and s.credential_kind = 'client_secret'
+        left join expiry_states t on t.registration_id = r.id and t.credential_kind = 'registration_access_token'
+       where r.id > ${after}::uuid and r.status <> 'deleted' and r.replaced_by_registration_id is null
+       order by r.id
+       limit ${batchSize}`);
+    if (rows.length === 0) break;
+    after = rows[rows.length - 1]!.id;
+    checked += rows.length;
+    const upserts: Array<{ registration_id: string; credential_kind: MonitoredKind; state: MonitorState; threshold_days: number | null; expires_at: string | null }> = [];
+    for (const row of rows) {
+      const candidates: Array<[MonitoredKind, ReturnType<typeof monitorStateOf>, MonitorState | null, number | null, Date | null]> = [
+        ['client_secret', monitorStateOf(row.secret_expiry_kind, asDate(row.secret_expires_at), now, thresholds), row.secret_state, row.secret_threshold, asDate(row.secret_expires_at)],
+      ];
+      const ratExpiry = asDate(row.rat_expires_at);
+      if (ratExpiry) candidates.push(['registration_access_token', monitorStateOf('at', ratExpiry, now, thresholds), row.rat_state, row.rat_threshold, ratExpiry]);
+      for (const [credential, computed, previous, previousThreshold, expiresAt] of candidates) {
+        if (!computed) continue;
+        if (computed.state === previous && computed.thresholdDays === (previousThreshold ?? null)) continue;
+        upserts.push({ registration_id: row.id, credential_kind: credential, state: computed.state, threshold_days: computed.thresholdDays, expires_at: expiresAt?.toISOString() ?? null });
+        const silent = previous === null && (computed.state === 'ok' || computed.state === 'never');
+        if (!silent) {
+          notify.push({
+            registrationId: row.id,
+            clientId: row.client_id,
+            hospital: row.hospital,
+            app: row.app,
+            environment: row.environment,
+            credential,
+            from: previous,
+            to: computed.state,
+            thresholdDays: computed.thresholdDays,
+            expiresAt: expiresAt?.toISOString() ?? null,
+          });
+        }
+      }
+    }
+    if (upserts.length) {
+      await getDb().execute(sql`
+        insert into expiry_states (registration_id, credential_kind, state, threshold_days, expires_at, changed_at)
+        select v.registration_id, v.credential_kind, v.state, v.threshold_days, v.expires_at, ${now.toISOString()}::timestamptz
+          from jsonb_to_recordset(${JSON.stringify(upserts)}::jsonb) as v(registration_id uuid, credential_kind text, state text, threshold_days int, expires_at timestamptz)
+        on conflict (registration_id, credential_kind) do update
+          set state = excluded.state, threshold_days = excluded.threshold_days, expires_at = excluded.expires_at, changed_at = excluded.changed_at`);
+    }
+    if (rows.length < batchSize) break;
+  }
+  let notificationId: string | null = null;
+  if (notify.length) {
+    const key = createHash('sha256').update(JSON.stringify(notify.map((c) => [c.registrationId, c.credential, c.to, c.thresholdDays]))).digest('hex').slice(0, 32);
+    notificationId = await enqueueNotification('expiry_change', `expiry:${now.toISOString().slice(0, 16)}:${key}`, expiryChangePayload(notify));
+  }
+  return { checked, changes: notify, notificationId };
+}

@@ -1,0 +1,115 @@
+import 'server-only';
+import { eq, and } from 'drizzle-orm';
+import { getDb, type DbOrTx } from '@/db/client';
+import { rotations, type Rotation } from '@/db/schema';
+import type { Actor } from '@/lib/auth/actor';
+import { AppError, isAppError } from '@/lib/errors';
+import type { ManageDeps } from '@/lib/registrations/manage/shared';
+import type { RotationTimings } from './settings';
+
+/** Where a rotation stands after a committed step; the crash-injection hook runs at each of these. */
+export type RotationStep =
+  | 'waiting_for_initial_access_token'
+  | 'in_flight'
+  | 'key_prepared'
+  | 'put_started'
+  | 'strategy_fallback'
+  | 'new_credential_stored'
+  | 'waiting_for_verification'
+  | 'verified'
+  | 'current';
+
+export type RotationDeps = {
+  /** Transport overrides for tests (timeouts, resolver); the outbound policy in force is always applied. */
+  fetchInit?: ManageDeps['fetchInit'];
+  /** Called after every committed step; a test throws here to simulate a crash at that boundary. */
+  afterStep?: (step: RotationStep, rotation: Rotation) => void | Promise<void>;
+  timings?: Partial<RotationTimings>;
+  /** Ignore the back-off (a person pressed "retry now"). */
+  force?: boolean;
+};
+
+export type Ctx = {
+  actor: Actor;
+  deps: RotationDeps;
+  timings: RotationTimings;
+  /** Supplied by ops for this run only; never stored. */
+  initialAccessToken: string | null;
+};
+
+export type StepResult = { rotation: Rotation; step: RotationStep };
+
+/** An error raised by the afterStep hook: it must escape the state machine untouched (a simulated crash). */
+export class HookAbort {
+  constructor(readonly error: unknown) {}
+}
+
+export async function afterStep(ctx: Ctx, result: StepResult): Promise<StepResult> {
+  if (!ctx.deps.afterStep) return result;
+  try {
+    await ctx.deps.afterStep(result.step, result.rotation);
+  } catch (error) {
+    throw new HookAbort(error);
+  }
+  return result;
+}
+
+export async function loadRotation(id: string, db: DbOrTx = getDb()): Promise<Rotation> {
+  const [row] = await db.select().from(rotations).where(eq(rotations.id, id)).limit(1);
+  if (!row) throw new AppError('NOT_FOUND', 'That rotation does not exist.');
+  return row;
+}
+
+type RotationPatch = Partial<Omit<typeof rotations.$inferInsert, 'id' | 'registrationId' | 'createdAt'>>;
+
+/**
+ * Moves a rotation on, only from the state the caller saw (compare-and-set): a step that lost a
+ * race changes nothing and the machine re-reads the row.
+ */
+export async function transition(rot: Rotation, patch: RotationPatch, db: DbOrTx = getDb()): Promise<Rotation> {
+  const [row] = await db
+    .update(rotations)
+    .set({ ...patch, updatedAt: new Date() })
+    .where(and(eq(rotations.id, rot.id), eq(rotations.state, rot.state)))
+    .returning();
+  if (!row) throw transientError('CONFLICT', 'The rotation was changed by another step meanwhile; it will be re-read.');
+  return row;
+}
+
+/** A failure worth retrying with back-off (verification not yet passing, a race, a transport error). */
+export function transientError(code: AppError['code'], message: string, details: Record<string, unknown> = {}, cause?: unknown): AppError {
+  return new AppError(code, message, { ...details, rotationTransient: true }, cause === undefined ? undefined : { cause });
+}
+
+type RegistrationErrorLike = { kind?: string; status?: number; outcomeUnknown?: boolean };
+
+export function registrationErrorOf(error: unknown): RegistrationErrorLike | undefined {
+  if (!isAppError(error)) return undefined;
+  const info = error.details?.registrationError;
+  return typeof info === 'object' && info !== null ? (info as RegistrationErrorLike) : undefined;
+}
+
+/** RFC 7592 §2: a 401 to the registration access token (or the initial access token at registration). */
+export function isBearerRefusal(error: unknown): boolean {
+  const info = registrationErrorOf(error);
+  return info?.kind === 'bearer' && (info.status === 401 || info.status === 403);
+}
+
+/** The request may have reached the server and taken effect (a lost answer). */
+export function isOutcomeUnknown(error: unknown): boolean {
+  return registrationErrorOf(error)?.outcomeUnknown === true;
+}
+
+const TRANSIENT_CODES = new Set<string>(['TIMEOUT', 'UPSTREAM_UNREACHABLE', 'CONNECTION_FAILED', 'DNS_FAILURE', 'VAULT_LOCKED', 'CONFLICT']);
+
+/** Transient failures are retried with back-off; the rest fail the rotation at once (needs attention). */
+export function isTransient(error: unknown): boolean {
+  if (error instanceof HookAbort) return false;
+  if (!isAppError(error)) return true; // a database hiccup (or a bug): retried, and bounded by the attempt limit
+  if (error.details?.rotationTransient === true) return true;
+  const info = registrationErrorOf(error);
+  if (info?.kind === 'network') return true;
+  if (info?.kind === 'http' && (info.status ?? 0) >= 500) return true;
+  if (info?.kind === 'rfc7591' && (info.status ?? 0) >= 500) return true;
+  return TRANSIENT_CODES.has(error.code);
+}

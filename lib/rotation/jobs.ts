@@ -1,0 +1,61 @@
+import 'server-only';
+import type PgBoss from 'pg-boss';
+import { mapWithConcurrency } from '@/lib/concurrency';
+import { env } from '@/lib/env';
+import { onJobsStart } from '@/lib/jobs/boss';
+import { errorSummary, logger } from '@/lib/logger';
+import { enqueueDailyDigest } from '@/lib/notifications/digest';
+import { deliverPendingNotifications } from '@/lib/notifications/deliver';
+import { runExpiryMonitor } from '@/lib/notifications/monitor';
+import { resumeRotation } from './run';
+import { runRotationScan } from './scan';
+
+export const ROTATION_QUEUES = {
+  /** The periodic scan (renewals, due rotations, retries, clean-ups), then expiry monitoring and deliveries. */
+  scan: 'rotation-scan',
+  /** One job per rotation step run; `stately` + singletonKey = rotation id: one queued and one active per rotation. */
+  run: 'rotation-run',
+  digest: 'notifications-digest',
+} as const;
+
+/** Hands a rotation to the queue; a rotation already queued is not queued twice (singleton key). */
+export async function enqueueRotationRun(boss: PgBoss, rotationId: string): Promise<void> {
+  await boss.send(ROTATION_QUEUES.run, { rotationId }, { singletonKey: rotationId, retryLimit: 0 });
+}
+
+/**
+ * Registers the rotation and notification queues. Several instances may run them: pg-boss keeps
+ * one schedule per queue, the scan queue is a singleton, run jobs are singletons per rotation, and
+ * the database (one active rotation per registration, registration locks, leased deliveries)
+ * guards the rest.
+ */
+export function registerRotationJobs(): void {
+  onJobsStart(async (boss) => {
+    const e = env();
+    await boss.createQueue(ROTATION_QUEUES.scan, { name: ROTATION_QUEUES.scan, policy: 'singleton' });
+    await boss.createQueue(ROTATION_QUEUES.run, { name: ROTATION_QUEUES.run, policy: 'stately' });
+    await boss.createQueue(ROTATION_QUEUES.digest, { name: ROTATION_QUEUES.digest, policy: 'singleton' });
+
+    await boss.work(ROTATION_QUEUES.scan, async () => {
+      await runRotationScan({ dispatch: (id) => enqueueRotationRun(boss, id) });
+      await runExpiryMonitor();
+      await deliverPendingNotifications();
+    });
+    await boss.work<{ rotationId: string }>(ROTATION_QUEUES.run, { batchSize: e.REGISTRAR_ROTATION_CONCURRENCY }, async (jobs) => {
+      await mapWithConcurrency(jobs, e.REGISTRAR_ROTATION_CONCURRENCY, async (job) => {
+        try {
+          await resumeRotation(job.data.rotationId);
+        } catch (error) {
+          // The rotation row keeps its state; the next scan resumes it.
+          logger.error({ rotationId: job.data.rotationId, err: errorSummary(error) }, 'rotation run failed');
+        }
+      });
+    });
+    await boss.work(ROTATION_QUEUES.digest, async () => {
+      await enqueueDailyDigest();
+      await deliverPendingNotifications();
+    });
+    await boss.schedule(ROTATION_QUEUES.scan, e.REGISTRAR_ROTATION_SCAN_CRON);
+    await boss.schedule(ROTATION_QUEUES.digest, e.REGISTRAR_NOTIFY_DIGEST_CRON);
+  });
+}

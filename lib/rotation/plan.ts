@@ -1,0 +1,158 @@
+import 'server-only';
+import { and, eq, notInArray } from 'drizzle-orm';
+import { getDb } from '@/db/client';
+import { issuers, registrations, rotations, type Issuer, type Registration, type RotationStrategy } from '@/db/schema';
+import { assertCan, type Actor } from '@/lib/auth/actor';
+import { AppError } from '@/lib/errors';
+import { looksLikeEpicRegistration } from '@/lib/oauth/registration';
+import { planRotationSchema, type PlanRotationInput } from './schemas';
+import { readOverrides } from './settings';
+
+export type RotationPlan = {
+  registrationId: string;
+  /** Null when nothing can be rotated (see blockers). */
+  strategy: RotationStrategy | null;
+  steps: string[];
+  why: string;
+  /** How the new credential is proven to work before it becomes current. */
+  verification: 'token_request' | 'person';
+  /** The hospital needs a fresh initial access token before the new client can be registered. */
+  needsInitialAccessToken: boolean;
+  /** Reasons the rotation cannot start; empty when it can. */
+  blockers: string[];
+  activeRotationId: string | null;
+};
+
+export const STRATEGY_LABELS: Record<RotationStrategy, string> = {
+  rfc7592_update: 'RFC 7592 update (the hospital issues a new secret)',
+  re_registration: 'Re-registration (a new client from the same app profile)',
+  key_rollover: 'Key rollover (private_key_jwt with Registrar’s hosted JWKS)',
+  new_registration: 'New registration with a new key (no management API; needs an initial access token)',
+};
+
+export const ACTIVE_ROTATION_STATES = ['planned', 'waiting_for_initial_access_token', 'in_flight', 'new_credential_stored', 'waiting_for_verification', 'verified'] as const;
+const TERMINAL = ['current', 'failed'] as const;
+
+/** The JWKS URL Registrar hosts for an app and environment (register.ts builds the same path). */
+export function isHostedJwksUri(value: unknown, appId: string, environment: string): value is string {
+  return typeof value === 'string' && value.endsWith(`/api/jwks/${appId}/${encodeURIComponent(environment)}`);
+}
+
+/** Whether the registered client may use client_credentials, so a token request can prove a new credential works. */
+export function canVerifyByTokenRequest(reg: Pick<Registration, 'registeredMetadata' | 'authMethod'>, issuer: Pick<Issuer, 'endpoints'>): boolean {
+  const grants = reg.registeredMetadata.grant_types;
+  const allows = Array.isArray(grants) && grants.includes('client_credentials');
+  return allows && Boolean(issuer.endpoints.token?.value) && ['client_secret_basic', 'client_secret_post', 'private_key_jwt'].includes(reg.authMethod);
+}
+
+/** Chooses the strategy for a registration from what its issuer supports. Pure apart from the inputs. */
+export function chooseStrategy(
+  reg: Pick<Registration, 'id' | 'status' | 'managed' | 'authMethod' | 'registeredMetadata' | 'requestedMetadata' | 'appId' | 'environment' | 'replacedByRegistrationId' | 'appKeyId'>,
+  issuer: Pick<Issuer, 'endpoints' | 'fhirBaseUrl' | 'capabilities'>,
+  opts: { updateIssuesSecret?: boolean },
+): Omit<RotationPlan, 'registrationId' | 'activeRotationId' | 'verification'> {
+  const blockers: string[] = [];
+  if (reg.status === 'deleted') blockers.push('This registration was deleted at the hospital; there is nothing to rotate.');
+  if (reg.replacedByRegistrationId) blockers.push('A rotation already replaced this client; rotate the registration that replaced it.');
+  const registrationEndpoint = issuer.endpoints.registration?.value ?? null;
+  const epic = registrationEndpoint !== null && looksLikeEpicRegistration({ fhirBaseUrl: issuer.fhirBaseUrl, registrationEndpoint, capabilities: issuer.capabilities });
+  const jwksUri = reg.registeredMetadata.jwks_uri ?? reg.requestedMetadata.jwks_uri;
+  const hostedJwks = isHostedJwksUri(jwksUri, reg.appId, reg.environment);
+  const secretMethod = reg.authMethod === 'client_secret_basic' || reg.authMethod === 'client_secret_post';
+
+  let strategy: RotationStrategy | null;
+  let why: string;
+  // A client without a secret but with a key and no management is the Epic pattern even when discovery does not say Epic.
+  if (epic || (!reg.managed && reg.authMethod === 'none' && reg.appKeyId !== null && registrationEndpoint)) {
+    strategy = 'new_registration';
+    why = epic
+      ? 'This is an Epic-style registration endpoint: it offers no RFC 7592 management, so rotating means registering a new client with a new key, which needs a fresh initial access token (from a one-time standalone launch).'
+      : 'The hospital offers no RFC 7592 management for this client: rotating means a new registration with a new key.';
+  } else if (reg.authMethod === 'private_key_jwt' && hostedJwks) {
+    strategy = 'key_rollover';
+    why = 'The client authenticates with private_key_jwt and the hospital reads Registrar’s hosted JWKS, so a new key can be published beside the old one and signing switched without changing the registration. The old key stays published for the verifier’s cache window.';
+  } else if (reg.authMethod === 'private_key_jwt') {
+    strategy = 're_registration';
+    why = 'The client’s public key was registered inline (jwks), so the hospital cannot pick up a new key by itself: a new client is registered with a new key, verified, switched to, and the old one deleted after the grace period.';
+  } else if (secretMethod && reg.managed && opts.updateIssuesSecret === true) {
+    strategy = 'rfc7592_update';
+    why = 'This issuer issues a new client_secret when a registration is updated (RFC 7592 §2.2), so one update rotates the secret in place; the client_id stays the same.';
+  } else if (secretMethod) {
+    strategy = 're_registration';
+    why = reg.managed
+      ? `${opts.updateIssuesSecret === false ? 'An RFC 7592 update at this issuer keeps the old secret (learned from an earlier attempt)' : 'It is not known that an RFC 7592 update at this issuer issues a new secret (node-oidc-provider, for one, keeps the old secret)'}, so a new client is registered from the same app profile, verified, switched to, and the old one deleted at the hospital after the grace period.`
+      : 'The hospital offers no RFC 7592 management for this client: a new client is registered from the same app profile; the old one has to be removed at the hospital by a person.';
+  } else {
+    strategy = null;
+    why = 'This client has no credential to rotate (public client, token_endpoint_auth_method none).';
+    blockers.push(why);
+  }
+  if (strategy && strategy !== 'key_rollover' && strategy !== 'rfc7592_update' && !registrationEndpoint) {
+    blockers.push('The issuer has no registration endpoint, so a new client cannot be registered; rotate the credential with the hospital by hand.');
+  }
+  return { strategy, steps: strategy ? stepsFor(strategy) : [], why, needsInitialAccessToken: strategy === 'new_registration', blockers };
+}
+
+export function stepsFor(strategy: RotationStrategy): string[] {
+  switch (strategy) {
+    case 'rfc7592_update':
+      return [
+        'Read the registration at the hospital when Registrar’s copy is stale (RFC 7592 GET).',
+        'Send the whole registration back (RFC 7592 PUT); store the new secret (not yet current) and any new registration access token before anything else.',
+        'Verify the new secret with a token request (or a person confirms it works).',
+        'Make the new secret current; the old one is kept as previous.',
+      ];
+    case 're_registration':
+      return [
+        'Register a new client at the hospital from the same app profile (one intent row, idempotency key from this rotation).',
+        'Verify the new client with a token request (or a person confirms it works).',
+        'Switch: the new registration becomes the one Registrar calls current; the old client is “retiring”.',
+        'Delete the old client at the hospital after the grace period.',
+      ];
+    case 'key_rollover':
+      return [
+        'Generate a new key and publish it at /api/jwks beside the old one (state “next”).',
+        'Verify a client assertion signed with the new key at the token endpoint (or a person confirms it works).',
+        'Switch signing to the new key.',
+        'Stop publishing the old key after the verifier’s cache window (default 29 h).',
+      ];
+    case 'new_registration':
+      return [
+        'Wait for a fresh initial access token from ops (Epic: the access token of a one-time standalone launch).',
+        'Generate a new key and register a new client with it.',
+        'A person confirms the new client works (or a token request does, where allowed).',
+        'Switch: the new registration becomes current; remove the old client at the hospital (no management API).',
+      ];
+  }
+}
+
+/** The plan shown before running: strategy, steps and why, or what blocks a rotation. */
+export async function planRotation(actor: Actor, input: PlanRotationInput): Promise<RotationPlan> {
+  assertCan(actor, 'registrations:read');
+  const { registrationId } = planRotationSchema.parse(input);
+  return planFor(registrationId);
+}
+
+/** planRotation without the permission check, for the state machine and the scan. */
+export async function planFor(registrationId: string): Promise<RotationPlan> {
+  const [row] = await getDb()
+    .select({ reg: registrations, issuer: issuers })
+    .from(registrations)
+    .innerJoin(issuers, eq(issuers.id, registrations.issuerId))
+    .where(eq(registrations.id, registrationId))
+    .limit(1);
+  if (!row) throw new AppError('NOT_FOUND', 'That registration does not exist.');
+  const overrides = await readOverrides('issuer', row.issuer.id);
+  const chosen = chooseStrategy(row.reg, row.issuer, { updateIssuesSecret: overrides.updateIssuesSecret });
+  const [active] = await getDb()
+    .select({ id: rotations.id })
+    .from(rotations)
+    .where(and(eq(rotations.registrationId, registrationId), notInArray(rotations.state, [...TERMINAL])))
+    .limit(1);
+  return {
+    registrationId,
+    ...chosen,
+    verification: canVerifyByTokenRequest(row.reg, row.issuer) ? 'token_request' : 'person',
+    activeRotationId: active?.id ?? null,
+  };
+}

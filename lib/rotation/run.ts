@@ -1,0 +1,291 @@
+import 'server-only';
+import { and, eq, inArray } from 'drizzle-orm';
+import { getDb } from '@/db/client';
+import { credentials, registrations, rotations, type Rotation } from '@/db/schema';
+import { recordAudit } from '@/lib/audit/record';
+import { actorLabel, assertCan, systemActor, type Actor } from '@/lib/auth/actor';
+import { mapWithConcurrency } from '@/lib/concurrency';
+import { env } from '@/lib/env';
+import { AppError, isAppError } from '@/lib/errors';
+import { errorSummary, logger } from '@/lib/logger';
+import { withRegistrationLock } from '@/lib/registrations/manage/lock';
+import { assertVaultOpen } from '@/lib/registrations/manage/shared';
+import { afterStep, HookAbort, isTransient, loadRotation, transition, type Ctx, type RotationDeps, type StepResult } from './internal';
+import { ACTIVE_ROTATION_STATES, planFor } from './plan';
+import { refreshRenewals } from './renewals';
+import {
+  bulkRotationSchema,
+  rotationIdSchema,
+  startRotationSchema,
+  supplyInitialAccessTokenSchema,
+  type BulkRotationInput,
+  type RotationIdInput,
+  type StartRotationInput,
+  type SupplyInitialAccessTokenInput,
+} from './schemas';
+import { backoffDelayMs, defaultTimings } from './settings';
+import { runKeyPublishStep, runRegisterStep, runSwitchStep, runUpdateStep, runVerifyStep } from './steps';
+import { toRotationView, type RotationView } from './view';
+
+export type { RotationDeps, RotationStep } from './internal';
+
+function context(actor: Actor, deps: RotationDeps, initialAccessToken: string | null = null): Ctx {
+  return { actor, deps, timings: { ...defaultTimings(), ...deps.timings }, initialAccessToken };
+}
+
+export type StartRotationResult = RotationView & {
+  /** True when another request had already started a rotation of this registration: this one joined it (no upstream call). */
+  joined: boolean;
+};
+
+/**
+ * Starts rotating a registration's credential with the strategy planRotation shows, and runs it
+ * as far as it can go now. The partial unique index on `rotations` admits one active rotation per
+ * registration: concurrent requests (the page, a bulk run, the scheduled scan) join the one in
+ * progress instead of starting another, so the hospital sees exactly one change.
+ */
+export async function startRotation(actor: Actor, input: StartRotationInput, deps: RotationDeps = {}): Promise<StartRotationResult> {
+  assertCan(actor, 'registrations:write');
+  const data = startRotationSchema.parse(input);
+  assertVaultOpen();
+  const created = await createRotation(actor, data.registrationId, data.trigger);
+  if (!created.created) return { ...(await toRotationView(created.rotation)), joined: true };
+  const rotation = await runRotation(created.rotation.id, context(actor, deps, data.initialAccessToken));
+  return { ...(await toRotationView(rotation)), joined: false };
+}
+
+/** Inserts the rotation row (state planned), or finds the active one. No upstream call. */
+export async function createRotation(actor: Actor, registrationId: string, trigger: Rotation['trigger']): Promise<{ rotation: Rotation; created: boolean }> {
+  const plan = await planFor(registrationId);
+  if (plan.activeRotationId) return { rotation: await loadRotation(plan.activeRotationId), created: false };
+  if (!plan.strategy || plan.blockers.length > 0) throw new AppError('INVALID', plan.blockers.join(' ') || 'This registration cannot be rotated.');
+  const [current] = await getDb()
+    .select({ id: credentials.id })
+    .from(credentials)
+    .where(and(eq(credentials.ownerType, 'registration'), eq(credentials.ownerId, registrationId), eq(credentials.kind, 'client_secret'), eq(credentials.state, 'current')))
+    .limit(1);
+  const [reg] = await getDb().select({ appKeyId: registrations.appKeyId }).from(registrations).where(eq(registrations.id, registrationId)).limit(1);
+  const inserted = await getDb().transaction(async (tx) => {
+    const [row] = await tx
+      .insert(rotations)
+      .values({
+        registrationId,
+        strategy: plan.strategy!,
+        trigger,
+        plan: { steps: plan.steps, why: plan.why },
+        oldCredentialId: current?.id ?? null,
+        oldAppKeyId: reg?.appKeyId ?? null,
+        createdBy: actorLabel(actor),
+      })
+      // The partial unique index "one active rotation per registration": a concurrent start inserts nothing.
+      .onConflictDoNothing()
+      .returning();
+    if (row) {
+      await recordAudit(tx, actor, { action: 'rotation.start', targetType: 'registration', targetId: registrationId, details: { rotationId: row.id, strategy: row.strategy, trigger } });
+    }
+    return row ?? null;
+  });
+  if (inserted) return { rotation: inserted, created: true };
+  const [active] = await getDb()
+    .select()
+    .from(rotations)
+    .where(and(eq(rotations.registrationId, registrationId), inArray(rotations.state, [...ACTIVE_ROTATION_STATES])))
+    .limit(1);
+  if (!active) throw new AppError('CONFLICT', 'Another rotation of this registration finished at the same moment; reload the page.');
+  return { rotation: active, created: false };
+}
+
+/**
+ * Resumes a rotation from the last committed step (after a crash, a back-off, or on the job
+ * queue). Every step is idempotent, so running it again converges: one current credential, and
+ * no second registration at the hospital.
+ */
+export async function resumeRotation(rotationId: string, deps: RotationDeps = {}, actor: Actor = systemActor('job:rotation')): Promise<RotationView> {
+  const rotation = await runRotation(rotationId, context(actor, deps));
+  return toRotationView(rotation);
+}
+
+/** A person confirms that the new credential works where Registrar cannot check it (no client_credentials grant). */
+export async function confirmRotationVerified(actor: Actor, input: RotationIdInput, deps: RotationDeps = {}): Promise<RotationView> {
+  assertCan(actor, 'registrations:write');
+  const { rotationId } = rotationIdSchema.parse(input);
+  const before = await loadRotation(rotationId);
+  await withRegistrationLock(before.registrationId, async () => {
+    const rot = await loadRotation(rotationId);
+    if (rot.state !== 'waiting_for_verification') {
+      throw new AppError('CONFLICT', `This rotation is not waiting for a person to verify it (it is ${rot.state.replace(/_/g, ' ')}).`);
+    }
+    await getDb().transaction(async (tx) => {
+      await transition(rot, { state: 'verified', verifiedBy: actorLabel(actor), error: null, nextAttemptAt: null }, tx);
+      await recordAudit(tx, actor, { action: 'rotation.verified', targetType: 'registration', targetId: rot.registrationId, details: { rotationId, by: 'person' } });
+    });
+  });
+  return toRotationView(await runRotation(rotationId, context(actor, deps)));
+}
+
+/** Ops supply a fresh initial access token (Epic: from a one-time standalone launch); it is used once and never stored. */
+export async function supplyInitialAccessToken(actor: Actor, input: SupplyInitialAccessTokenInput, deps: RotationDeps = {}): Promise<RotationView> {
+  assertCan(actor, 'registrations:write');
+  const { rotationId, initialAccessToken } = supplyInitialAccessTokenSchema.parse(input);
+  assertVaultOpen();
+  const rot = await loadRotation(rotationId);
+  if (rot.state !== 'waiting_for_initial_access_token' && rot.state !== 'planned') {
+    throw new AppError('CONFLICT', `This rotation is not waiting for an initial access token (it is ${rot.state.replace(/_/g, ' ')}).`);
+  }
+  return toRotationView(await runRotation(rotationId, context(actor, { ...deps, force: true }, initialAccessToken)));
+}
+
+/** Stops a rotation that cannot go on (e.g. no initial access token will come). The old credential stays current. */
+export async function abandonRotation(actor: Actor, input: RotationIdInput): Promise<RotationView> {
+  assertCan(actor, 'registrations:write');
+  const { rotationId } = rotationIdSchema.parse(input);
+  const before = await loadRotation(rotationId);
+  const rotation = await withRegistrationLock(before.registrationId, async () => {
+    const rot = await loadRotation(rotationId);
+    if (rot.state === 'current' || rot.state === 'failed') throw new AppError('CONFLICT', 'This rotation has already finished.');
+    return getDb().transaction(async (tx) => {
+      const message = `Abandoned by ${actorLabel(actor)}; the old credential is still current.${rot.newRegistrationId ? ` The new client registered by this rotation (registration ${rot.newRegistrationId}) is not used: delete it.` : ''}`;
+      const next = await transition(rot, { state: 'failed', finishedAt: new Date(), nextAttemptAt: null, error: { code: 'ABANDONED', message, at: new Date().toISOString() } }, tx);
+      await recordAudit(tx, actor, { action: 'rotation.abandon', targetType: 'registration', targetId: rot.registrationId, details: { rotationId, state: rot.state } });
+      return next;
+    });
+  });
+  return toRotationView(rotation);
+}
+
+export type BulkRotationResult = Array<{ registrationId: string; rotationId: string | null; state: Rotation['state'] | null; joined: boolean; error: string | null }>;
+
+/**
+ * Rotates a selection (trigger `bulk`) with bounded concurrency. Each registration goes through the
+ * same state machine as a single rotation; one that is already rotating is joined, not repeated.
+ */
+export async function rotateMany(actor: Actor, input: BulkRotationInput, deps: RotationDeps & { concurrency?: number } = {}): Promise<BulkRotationResult> {
+  assertCan(actor, 'registrations:write');
+  const { registrationIds } = bulkRotationSchema.parse(input);
+  assertVaultOpen();
+  const unique = [...new Set(registrationIds)];
+  const settled = await mapWithConcurrency(unique, deps.concurrency ?? env().REGISTRAR_ROTATION_CONCURRENCY, (registrationId) =>
+    startRotation(actor, { registrationId, trigger: 'bulk' }, deps),
+  );
+  return settled.map((r, i) =>
+    r.status === 'fulfilled'
+      ? { registrationId: unique[i]!, rotationId: r.value.id, state: r.value.state, joined: r.value.joined, error: r.value.error?.message ?? null }
+      : { registrationId: unique[i]!, rotationId: null, state: null, joined: false, error: isAppError(r.reason) ? r.reason.message : 'Unexpected error.' },
+  );
+}
+
+const WAITING = new Set<Rotation['state']>(['waiting_for_verification', 'current', 'failed']);
+
+/** The state machine: one step at a time under the registration's lock, each step committed before the next. */
+async function runRotation(rotationId: string, ctx: Ctx): Promise<Rotation> {
+  const first = await loadRotation(rotationId);
+  return withRegistrationLock(first.registrationId, async () => {
+    for (let guard = 0; guard < 25; guard++) {
+      const rot = await loadRotation(rotationId);
+      if (WAITING.has(rot.state)) return rot;
+      if (rot.state === 'waiting_for_initial_access_token' && !ctx.initialAccessToken) return rot;
+      if (rot.nextAttemptAt && rot.nextAttemptAt.getTime() > Date.now() && !ctx.deps.force) return rot;
+      try {
+        await advance(rot, ctx);
+      } catch (error) {
+        if (error instanceof HookAbort) throw error.error;
+        return handleFailure(rot, error, ctx);
+      }
+    }
+    return loadRotation(rotationId);
+  });
+}
+
+async function advance(rot: Rotation, ctx: Ctx): Promise<StepResult> {
+  switch (rot.state) {
+    case 'planned':
+    case 'waiting_for_initial_access_token': {
+      if (rot.strategy === 'new_registration' && !ctx.initialAccessToken) {
+        const rotation = await transition(rot, { state: 'waiting_for_initial_access_token' });
+        return afterStepOf(ctx, rotation, 'waiting_for_initial_access_token');
+      }
+      const rotation = await transition(rot, { state: 'in_flight', error: null, nextAttemptAt: null });
+      return afterStepOf(ctx, rotation, 'in_flight');
+    }
+    case 'in_flight':
+      if (rot.strategy === 'rfc7592_update') return runUpdateStep(ctx, rot);
+      if (rot.strategy === 'key_rollover') return runKeyPublishStep(ctx, rot);
+      return runRegisterStep(ctx, rot);
+    case 'new_credential_stored':
+      return runVerifyStep(ctx, rot);
+    case 'verified': {
+      const result = await runSwitchStep(ctx, rot);
+      await refreshRenewals([rot.registrationId, ...(rot.newRegistrationId ? [rot.newRegistrationId] : [])]).catch(() => {});
+      return result;
+    }
+    default:
+      throw new AppError('CONFLICT', `A rotation in state ${rot.state} has no next step.`);
+  }
+}
+
+function afterStepOf(ctx: Ctx, rotation: Rotation, step: StepResult['step']): Promise<StepResult> {
+  return afterStep(ctx, { rotation, step });
+}
+
+const STEP_LABEL: Record<Rotation['state'], string> = {
+  planned: 'starting',
+  waiting_for_initial_access_token: 'waiting for an initial access token',
+  in_flight: 'changing the credential at the hospital',
+  new_credential_stored: 'verifying the new credential',
+  waiting_for_verification: 'waiting for a person to verify',
+  verified: 'switching to the new credential',
+  current: 'done',
+  failed: 'failed',
+};
+
+/**
+ * Transient failures are retried with exponential back-off up to the configured number of
+ * attempts; the rest (and the last attempt) fail the rotation: the old credential stays current
+ * and the registration needs attention, with the reason.
+ */
+async function handleFailure(rot: Rotation, error: unknown, ctx: Ctx): Promise<Rotation> {
+  const code = isAppError(error) ? error.code : 'INTERNAL';
+  const message = isAppError(error) ? error.message : 'An unexpected error stopped the rotation (it was logged).';
+  if (!isAppError(error)) logger.error({ rotationId: rot.id, err: errorSummary(error) }, 'rotation step failed');
+  const now = new Date();
+  const attempt = rot.attempt + 1;
+  const current = await loadRotation(rot.id);
+  if (isTransient(error) && attempt < ctx.timings.maxAttempts) {
+    const nextAttemptAt = new Date(now.getTime() + backoffDelayMs(attempt, ctx.timings.backoffSeconds));
+    const [row] = await getDb()
+      .update(rotations)
+      .set({ attempt, nextAttemptAt, error: { code, message, at: now.toISOString() }, updatedAt: now })
+      .where(eq(rotations.id, rot.id))
+      .returning();
+    await recordAudit(getDb(), ctx.actor, {
+      action: 'rotation.retry',
+      targetType: 'registration',
+      targetId: rot.registrationId,
+      outcome: 'failure',
+      details: { rotationId: rot.id, state: current.state, attempt, error: code, nextAttemptAt: nextAttemptAt.toISOString() },
+    }).catch(() => {});
+    return row ?? current;
+  }
+  const exhausted = isTransient(error) ? ` It was tried ${attempt} times.` : '';
+  const reason = `Credential rotation failed while ${STEP_LABEL[current.state]}: ${message}${exhausted} The old credential is still current.`;
+  return getDb().transaction(async (tx) => {
+    const [row] = await tx
+      .update(rotations)
+      .set({ state: 'failed', attempt, finishedAt: now, nextAttemptAt: null, error: { code, message: `${message}${exhausted}`, at: now.toISOString() }, updatedAt: now })
+      .where(eq(rotations.id, rot.id))
+      .returning();
+    const [reg] = await tx.select({ status: registrations.status }).from(registrations).where(eq(registrations.id, rot.registrationId));
+    // management_lost (set by a refused token) keeps its own runbook; deleted stays deleted.
+    if (reg && (reg.status === 'active' || reg.status === 'needs_attention')) {
+      await tx.update(registrations).set({ status: 'needs_attention', attentionReason: reason }).where(eq(registrations.id, rot.registrationId));
+    }
+    await recordAudit(tx, ctx.actor, {
+      action: 'rotation.fail',
+      targetType: 'registration',
+      targetId: rot.registrationId,
+      outcome: 'failure',
+      details: { rotationId: rot.id, state: current.state, attempt, error: code },
+    });
+    return row ?? current;
+  });
+}

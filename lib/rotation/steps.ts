@@ -1,0 +1,498 @@
+import 'server-only';
+import { and, eq, ne, sql } from 'drizzle-orm';
+import { getDb } from '@/db/client';
+import { appKeys, credentials, issuers, registrationOperations, registrations, type Registration, type Rotation } from '@/db/schema';
+import { getAppOrThrow } from '@/lib/apps/queries';
+import { readAppPrivateKey } from '@/lib/apps/keys';
+import { recordAudit } from '@/lib/audit/record';
+import { promoteCredential, readCredentialById, readCurrentCredential, storeCredential } from '@/lib/credentials/store';
+import { AppError } from '@/lib/errors';
+import {
+  generateClientKeyPair,
+  readClientRegistration,
+  requestClientCredentialsToken,
+  updateClientRegistration,
+  type RegistrationResponse,
+  type TokenEndpointAuth,
+} from '@/lib/oauth/registration';
+import { currentOutboundPolicy } from '@/lib/outbound/policy';
+import {
+  currentRegistrationAccessToken,
+  hasFreshServerRecord,
+  loadManageableRegistration,
+  managementFetchInit,
+  type ManagedRegistration,
+} from '@/lib/registrations/manage/shared';
+import { registerApp } from '@/lib/registrations/register';
+import { afterStep, isBearerRefusal, isOutcomeUnknown, loadRotation, transientError, transition, type Ctx, type StepResult } from './internal';
+import { canVerifyByTokenRequest, isHostedJwksUri, stepsFor } from './plan';
+import { learnUpdateIssuesSecret } from './settings';
+
+/** How long an intent row may stay in flight before a resume treats its outcome as unknown. */
+const IN_FLIGHT_STALE_MS = 120_000;
+
+async function registrationRow(id: string): Promise<Registration> {
+  const [row] = await getDb().select().from(registrations).where(eq(registrations.id, id)).limit(1);
+  if (!row) throw new AppError('NOT_FOUND', 'The registration of this rotation no longer exists.');
+  return row;
+}
+
+// ---------------------------------------------------------------------------------------------
+// (a) RFC 7592 update that issues a new secret
+
+/**
+ * RFC 7592 §3: any answer may carry a new secret and/or a new registration access token, and the old
+ * ones may stop working at once. Both are stored before anything else, in one transaction with the
+ * rotation's progress: the token as current (the old one is dead), the secret NOT current until it
+ * is verified (the old one stays current if verification fails).
+ */
+async function stageIssued(ctx: Ctx, rot: Rotation, reg: ManagedRegistration, response: RegistrationResponse, usedRat: string, op: 'read' | 'update'): Promise<{ rotation: Rotation; newSecret: boolean; rat: string }> {
+  const newRat = response.registrationAccessToken !== null && response.registrationAccessToken !== usedRat ? response.registrationAccessToken : null;
+  const current = await readCurrentCredential(getDb(), 'registration', reg.id, 'client_secret');
+  const newSecret = response.clientSecret !== null && response.clientSecret !== current?.plaintext ? response.clientSecret : null;
+  const expiry = response.secretExpiry;
+  let lastError: unknown;
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    try {
+      const rotation = await getDb().transaction(async (tx) => {
+        const rotated: string[] = [];
+        if (newRat) {
+          await storeCredential(tx, { ownerType: 'registration', ownerId: reg.id, kind: 'registration_access_token', plaintext: newRat });
+          rotated.push('registration_access_token');
+        }
+        let stored: { id: string; version: number } | null = null;
+        if (newSecret) {
+          stored = await storeCredential(tx, {
+            ownerType: 'registration',
+            ownerId: reg.id,
+            kind: 'client_secret',
+            plaintext: newSecret,
+            expiresAt: expiry.kind === 'at' ? expiry.at : null,
+            makeCurrent: false,
+          });
+          rotated.push('client_secret');
+        }
+        if (rotated.length) await storeCredential(tx, { ownerType: 'registration', ownerId: reg.id, kind: 'response_body', plaintext: response.rawBody });
+        if (response.registrationClientUri && response.registrationClientUri !== reg.registrationClientUri) {
+          // RFC 7592 §3: the URI is used exactly as the server last gave it.
+          await tx.update(registrations).set({ registrationClientUri: response.registrationClientUri }).where(eq(registrations.id, reg.id));
+        }
+        const next = await transition(
+          rot,
+          stored
+            ? {
+                state: 'new_credential_stored',
+                newCredentialId: stored.id,
+                newExpiry: { kind: expiry.kind, at: expiry.kind === 'at' ? expiry.at.toISOString() : null },
+                putStartedAt: null,
+                nextAttemptAt: null,
+              }
+            : { putStartedAt: null },
+          tx,
+        );
+        if (rotated.length) {
+          await recordAudit(tx, ctx.actor, {
+            action: 'rotation.credentials_received',
+            targetType: 'registration',
+            targetId: reg.id,
+            details: { rotationId: rot.id, op, clientId: reg.clientId, rotated, ...(stored ? { version: stored.version } : {}) },
+          });
+        }
+        return next;
+      });
+      return { rotation, newSecret: newSecret !== null, rat: newRat ?? usedRat };
+    } catch (error) {
+      lastError = error;
+      if (attempt < 3) await new Promise((r) => setTimeout(r, 200 * 2 ** (attempt - 1)));
+    }
+  }
+  throw new AppError(
+    'NEEDS_RECOVERY',
+    `The hospital answered with new credentials for client ${reg.clientId} but Registrar could not store them${newRat ? '; the old registration access token no longer works, so ask the hospital for a new one' : ''}.`,
+    { registrationId: reg.id },
+    { cause: lastError },
+  );
+}
+
+function ratRefused(reg: ManagedRegistration, error: unknown): AppError {
+  return new AppError(
+    'UPSTREAM_REJECTED',
+    `The hospital refused the registration access token for client ${reg.clientId} (HTTP 401), so the secret cannot be rotated by an update. Nothing was changed: the current secret still works. Ask ${reg.healthSystemName} for a new registration access token, or rotate by re-registration.`,
+    { registrationId: reg.id, reason: 'rat_refused' },
+    { cause: error },
+  );
+}
+
+/**
+ * The PUT's answer was lost (or the process died after sending it): RFC 7592 §2.1 GET tells whether
+ * it took effect. A new secret there → staged as if the PUT had answered. The same secret → it did
+ * not; null, and the caller sends it again. A 401 → the lost PUT rotated the registration access
+ * token, so management is gone: fall back to re-registration and mark the old client for clean-up.
+ */
+async function recoverLostUpdate(ctx: Ctx, rot: Rotation, reg: ManagedRegistration, usedRat: string): Promise<StepResult | null> {
+  let read: RegistrationResponse;
+  try {
+    read = await readClientRegistration({ registrationClientUri: reg.registrationClientUri, registrationAccessToken: usedRat, fetchInit: await managementFetchInit(ctx.deps) });
+  } catch (error) {
+    if (isBearerRefusal(error)) return fallBackToReRegistration(ctx, rot, reg);
+    throw error;
+  }
+  if (read.clientId !== reg.clientId) throw new AppError('UPSTREAM_REJECTED', `The hospital answered for client ${read.clientId} instead of ${reg.clientId}; nothing was stored.`);
+  const staged = await stageIssued(ctx, rot, reg, read, usedRat, 'read');
+  if (staged.newSecret) return afterStep(ctx, { rotation: staged.rotation, step: 'new_credential_stored' });
+  return null;
+}
+
+async function fallBackToReRegistration(ctx: Ctx, rot: Rotation, reg: ManagedRegistration): Promise<StepResult> {
+  const now = new Date();
+  const reason = [
+    `During rotation ${rot.id} the answer to an RFC 7592 update was lost, and the hospital then refused the registration access token (HTTP 401) on ${now.toISOString()}: the update rotated it and the new one never arrived.`,
+    `Registrar registers a new client instead. Client ${reg.clientId} can no longer be managed from Registrar: once the new client is current, ask ${reg.healthSystemName} (${reg.issuerLabel}) to delete client ${reg.clientId}.`,
+  ].join('\n');
+  const rotation = await getDb().transaction(async (tx) => {
+    await tx.update(registrations).set({ status: 'management_lost', attentionReason: reason, lastCheckedAt: now }).where(eq(registrations.id, reg.id));
+    const next = await transition(
+      rot,
+      {
+        strategy: 're_registration',
+        fallbackFrom: rot.strategy,
+        putStartedAt: null,
+        plan: { steps: stepsFor('re_registration'), why: `${rot.plan.why} The update’s answer was lost and the registration access token with it, so this rotation fell back to re-registration; the old client is marked for clean-up by a person.` },
+      },
+      tx,
+    );
+    await recordAudit(tx, ctx.actor, { action: 'rotation.fallback', targetType: 'registration', targetId: reg.id, details: { rotationId: rot.id, from: rot.strategy, to: 're_registration', reason: 'rat_lost' } });
+    return next;
+  });
+  return afterStep(ctx, { rotation, step: 'strategy_fallback' });
+}
+
+export async function runUpdateStep(ctx: Ctx, rot: Rotation): Promise<StepResult> {
+  const reg = await loadManageableRegistration(rot.registrationId);
+  let rat = await currentRegistrationAccessToken(reg);
+  if (rot.putStartedAt) {
+    const recovered = await recoverLostUpdate(ctx, rot, reg, rat);
+    if (recovered) return recovered;
+    rot = await loadRotation(rot.id);
+    rat = await currentRegistrationAccessToken(reg);
+  }
+  const fetchInit = await managementFetchInit(ctx.deps);
+  let base: Record<string, unknown>;
+  if (hasFreshServerRecord(reg)) {
+    base = reg.serverMetadata;
+  } else {
+    let read: RegistrationResponse;
+    try {
+      read = await readClientRegistration({ registrationClientUri: reg.registrationClientUri, registrationAccessToken: rat, fetchInit });
+    } catch (error) {
+      if (isBearerRefusal(error)) throw ratRefused(reg, error);
+      throw error;
+    }
+    const staged = await stageIssued(ctx, rot, reg, read, rat, 'read');
+    if (staged.newSecret) return afterStep(ctx, { rotation: staged.rotation, step: 'new_credential_stored' });
+    rot = staged.rotation;
+    rat = staged.rat;
+    base = read.metadata;
+  }
+  rot = await transition(rot, { putStartedAt: new Date() });
+  await afterStep(ctx, { rotation: rot, step: 'put_started' });
+
+  let response: RegistrationResponse;
+  try {
+    // RFC 7592 §2.2: the whole record, unchanged; the server decides whether to issue a new secret.
+    response = await updateClientRegistration({ registrationClientUri: reg.registrationClientUri, registrationAccessToken: rat, lastServerMetadata: base, changes: {}, fetchInit });
+  } catch (error) {
+    if (isOutcomeUnknown(error)) {
+      const recovered = await recoverLostUpdate(ctx, rot, reg, rat);
+      if (recovered) return recovered;
+      throw transientError('UPSTREAM_UNREACHABLE', 'The answer to the update was lost; a read shows it did not take effect, so it will be sent again.', {}, error);
+    }
+    await transition(rot, { putStartedAt: null }).catch(() => {});
+    if (isBearerRefusal(error)) throw ratRefused(reg, error);
+    throw error;
+  }
+  const staged = await stageIssued(ctx, rot, reg, response, rat, 'update');
+  if (staged.newSecret) return afterStep(ctx, { rotation: staged.rotation, step: 'new_credential_stored' });
+
+  // The update kept the old secret: remember that for this issuer and re-register instead.
+  await learnUpdateIssuesSecret(reg.issuerId, false);
+  const rotation = await transition(staged.rotation, {
+    strategy: 're_registration',
+    fallbackFrom: 'rfc7592_update',
+    plan: { steps: stepsFor('re_registration'), why: 'The RFC 7592 update succeeded but the hospital kept the old secret (it does not issue a new one on update), so this rotation continues by re-registration.' },
+  });
+  await recordAudit(getDb(), ctx.actor, { action: 'rotation.fallback', targetType: 'registration', targetId: reg.id, details: { rotationId: rot.id, from: 'rfc7592_update', to: 're_registration', reason: 'no_new_secret' } });
+  return afterStep(ctx, { rotation, step: 'strategy_fallback' });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keys: a new key for key rollover (published as "next") or for a new registration (made active)
+
+async function keyAlgorithmFor(ctx: Ctx, reg: Registration): Promise<'RS384' | 'ES384'> {
+  if (reg.appKeyId) {
+    const [key] = await getDb().select({ alg: appKeys.alg }).from(appKeys).where(eq(appKeys.id, reg.appKeyId)).limit(1);
+    if (key?.alg === 'RS384' || key?.alg === 'ES384') return key.alg;
+  }
+  const app = await getAppOrThrow(ctx.actor, reg.appId);
+  return app.profile.environments[reg.environment]?.keyAlgorithm ?? 'ES384';
+}
+
+/**
+ * Generates the new key and stores its private half in the vault, in one transaction with the
+ * rotation's progress. For key rollover it is published beside the old one (`next`); for a new
+ * registration it becomes the app's active key (registration uses the active key), and the old
+ * active key stays published as `next` for the registrations that still sign with it.
+ */
+async function prepareKey(ctx: Ctx, rot: Rotation, reg: Registration, mode: 'publish' | 'activate'): Promise<StepResult> {
+  const alg = mode === 'publish' ? await keyAlgorithmFor(ctx, reg) : await profileKeyAlgorithm(ctx, reg);
+  const generated = await generateClientKeyPair(alg);
+  const rotation = await getDb().transaction(async (tx) => {
+    // The same lock ensureAppKey takes: no second active key appears meanwhile.
+    await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`app-key:${reg.appId}:${reg.environment}:client_auth:${alg}`}))`);
+    if (mode === 'activate') {
+      await tx
+        .update(appKeys)
+        .set({ state: 'next' })
+        .where(and(eq(appKeys.appId, reg.appId), eq(appKeys.environment, reg.environment), eq(appKeys.purpose, 'client_auth'), eq(appKeys.alg, alg), eq(appKeys.state, 'active')));
+    }
+    const [row] = await tx
+      .insert(appKeys)
+      .values({ appId: reg.appId, environment: reg.environment, purpose: 'client_auth', kid: generated.kid, alg, publicJwk: generated.publicJwk as Record<string, unknown>, state: mode === 'publish' ? 'next' : 'active' })
+      .returning({ id: appKeys.id });
+    await storeCredential(tx, { ownerType: 'app_key', ownerId: row!.id, kind: 'private_key', plaintext: generated.privateKeyPkcs8Pem });
+    const next = await transition(
+      rot,
+      mode === 'publish'
+        ? { newAppKeyId: row!.id, oldAppKeyId: reg.appKeyId, state: 'new_credential_stored', newExpiry: { kind: 'none', at: null }, nextAttemptAt: null }
+        : { newAppKeyId: row!.id, oldAppKeyId: reg.appKeyId },
+      tx,
+    );
+    await recordAudit(tx, ctx.actor, { action: 'rotation.key_created', targetType: 'registration', targetId: reg.id, details: { rotationId: rot.id, kid: generated.kid, alg, published: true, active: mode === 'activate' } });
+    return next;
+  });
+  return afterStep(ctx, { rotation, step: mode === 'publish' ? 'new_credential_stored' : 'key_prepared' });
+}
+
+async function profileKeyAlgorithm(ctx: Ctx, reg: Registration): Promise<'RS384' | 'ES384'> {
+  const app = await getAppOrThrow(ctx.actor, reg.appId);
+  return app.profile.environments[reg.environment]?.keyAlgorithm ?? 'ES384';
+}
+
+/** (c) Key rollover: publish a new key beside the old one. */
+export async function runKeyPublishStep(ctx: Ctx, rot: Rotation): Promise<StepResult> {
+  const reg = await registrationRow(rot.registrationId);
+  return prepareKey(ctx, rot, reg, 'publish');
+}
+
+// ---------------------------------------------------------------------------------------------
+// (b) re-registration and (d) new registration with a new key
+
+function idempotencyKey(rot: Pick<Rotation, 'id' | 'registerAttempt'>): string {
+  return `rotation:${rot.id}:${rot.registerAttempt}`;
+}
+
+/**
+ * Registers the replacement client through registerApp with an idempotency key derived from the
+ * rotation: a resume after a crash finds the intent row and its result instead of registering
+ * twice. A definite refusal (intent row `failed`) lets the next attempt use a new key; a request
+ * that may have reached the hospital (in flight too long, outcome unknown) is never repeated.
+ */
+export async function runRegisterStep(ctx: Ctx, rot: Rotation): Promise<StepResult> {
+  const reg = await registrationRow(rot.registrationId);
+  const needsNewKey = rot.strategy === 'new_registration' || reg.authMethod === 'private_key_jwt';
+  if (needsNewKey && !rot.newAppKeyId) {
+    ({ rotation: rot } = await prepareKey(ctx, rot, reg, 'activate'));
+  }
+  let key = idempotencyKey(rot);
+  let [op] = await getDb().select().from(registrationOperations).where(eq(registrationOperations.idempotencyKey, key)).limit(1);
+  if (op?.status === 'failed') {
+    rot = await transition(rot, { registerAttempt: rot.registerAttempt + 1 });
+    key = idempotencyKey(rot);
+    [op] = await getDb().select().from(registrationOperations).where(eq(registrationOperations.idempotencyKey, key)).limit(1);
+  }
+  let newRegistrationId: string | null = null;
+  if (op) {
+    if (op.status === 'succeeded' && op.registrationId) {
+      newRegistrationId = op.registrationId;
+    } else if (op.status === 'pending' || op.status === 'in_flight') {
+      if (Date.now() - op.updatedAt.getTime() < IN_FLIGHT_STALE_MS) throw transientError('CONFLICT', 'The new client is being registered by another run of this rotation.');
+      throw new AppError(
+        'NEEDS_RECOVERY',
+        `The registration request of this rotation (operation ${op.id}) was interrupted while in flight: Registrar cannot tell whether the hospital registered a new client. Look for a second client of this app at the hospital and delete it if present, then start a new rotation.`,
+        { operationId: op.id },
+      );
+    } else {
+      throw new AppError('NEEDS_RECOVERY', `${op.error?.message ?? `The registration of the new client ended as ${op.status}.`} (operation ${op.id})`, { operationId: op.id });
+    }
+  }
+  if (!newRegistrationId) {
+    if (rot.strategy === 'new_registration' && !ctx.initialAccessToken) {
+      const rotation = await transition(rot, { state: 'waiting_for_initial_access_token' });
+      return afterStep(ctx, { rotation, step: 'waiting_for_initial_access_token' });
+    }
+    // An initial access token is good for one attempt: a refused one is not tried again in this run.
+    const initialAccessToken = ctx.initialAccessToken;
+    ctx.initialAccessToken = null;
+    try {
+      const result = await registerApp(
+        ctx.actor,
+        { issuerId: reg.issuerId, appId: reg.appId, environment: reg.environment, idempotencyKey: key, initialAccessToken },
+        { fetchInit: ctx.deps.fetchInit },
+      );
+      newRegistrationId = result.registrationId;
+    } catch (error) {
+      if (isBearerRefusal(error)) {
+        // The hospital wants a (new) initial access token: ops supply one and the rotation resumes.
+        const message = error instanceof AppError ? error.message : 'The hospital requires an initial access token.';
+        const rotation = await transition(rot, { state: 'waiting_for_initial_access_token', error: { code: 'UPSTREAM_REJECTED', message, at: new Date().toISOString() } });
+        return afterStep(ctx, { rotation, step: 'waiting_for_initial_access_token' });
+      }
+      throw error;
+    }
+  }
+  const rotation = await getDb().transaction(async (tx) => {
+    const [created] = await tx
+      .update(registrations)
+      .set({ replacesRegistrationId: reg.id, rotationPolicy: reg.rotationPolicy })
+      .where(eq(registrations.id, newRegistrationId!))
+      .returning({ secretExpiryKind: registrations.secretExpiryKind, secretExpiresAt: registrations.secretExpiresAt, clientId: registrations.clientId });
+    const [secret] = await tx
+      .select({ id: credentials.id })
+      .from(credentials)
+      .where(and(eq(credentials.ownerType, 'registration'), eq(credentials.ownerId, newRegistrationId!), eq(credentials.kind, 'client_secret'), eq(credentials.state, 'current')))
+      .limit(1);
+    const next = await transition(
+      rot,
+      {
+        state: 'new_credential_stored',
+        newRegistrationId,
+        newCredentialId: secret?.id ?? null,
+        newExpiry: created ? { kind: created.secretExpiryKind, at: created.secretExpiresAt?.toISOString() ?? null } : null,
+        nextAttemptAt: null,
+        error: null,
+      },
+      tx,
+    );
+    await recordAudit(tx, ctx.actor, { action: 'rotation.registered', targetType: 'registration', targetId: reg.id, details: { rotationId: rot.id, newRegistrationId, newClientId: created?.clientId ?? null } });
+    return next;
+  });
+  return afterStep(ctx, { rotation, step: 'new_credential_stored' });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Verification: a token request with the new credential, where the registration allows it
+
+export async function runVerifyStep(ctx: Ctx, rot: Rotation): Promise<StepResult> {
+  const targetId = rot.newRegistrationId ?? rot.registrationId;
+  const [row] = await getDb()
+    .select({ reg: registrations, issuer: issuers })
+    .from(registrations)
+    .innerJoin(issuers, eq(issuers.id, registrations.issuerId))
+    .where(eq(registrations.id, targetId))
+    .limit(1);
+  if (!row) throw new AppError('NOT_FOUND', 'The registration to verify no longer exists.');
+  if (!canVerifyByTokenRequest(row.reg, row.issuer)) {
+    const rotation = await transition(rot, { state: 'waiting_for_verification', nextAttemptAt: null });
+    return afterStep(ctx, { rotation, step: 'waiting_for_verification' });
+  }
+  const auth = await verificationAuth(rot, row.reg);
+  try {
+    await requestClientCredentialsToken({
+      tokenEndpoint: row.issuer.endpoints.token!.value,
+      clientId: row.reg.clientId,
+      auth,
+      fetchInit: { policy: await currentOutboundPolicy(), ...ctx.deps.fetchInit },
+    });
+  } catch (error) {
+    // A new key may not be in the verifier's cached JWKS yet, a new client may take a moment: retried with back-off.
+    const message = error instanceof AppError ? error.message : 'The token request failed.';
+    throw transientError('UPSTREAM_REJECTED', `The new credential did not work yet: ${message}`, { step: 'verify' }, error);
+  }
+  const rotation = await transition(rot, { state: 'verified', verifiedBy: 'token request (client_credentials)', nextAttemptAt: null, error: null });
+  await recordAudit(getDb(), ctx.actor, { action: 'rotation.verified', targetType: 'registration', targetId: rot.registrationId, details: { rotationId: rot.id, by: 'token_request' } });
+  return afterStep(ctx, { rotation, step: 'verified' });
+}
+
+async function verificationAuth(rot: Rotation, target: Registration): Promise<TokenEndpointAuth> {
+  const keyId = rot.strategy === 'key_rollover' ? rot.newAppKeyId : target.authMethod === 'private_key_jwt' ? target.appKeyId : null;
+  if (keyId) {
+    const [key] = await getDb().select({ kid: appKeys.kid, alg: appKeys.alg }).from(appKeys).where(eq(appKeys.id, keyId)).limit(1);
+    if (!key || (key.alg !== 'RS384' && key.alg !== 'ES384')) throw new AppError('INVALID', 'The new signing key is missing or uses an algorithm Registrar does not sign with.');
+    return { method: 'private_key_jwt', privateKeyPkcs8Pem: await readAppPrivateKey(keyId), alg: key.alg, kid: key.kid };
+  }
+  const secret =
+    rot.strategy === 'rfc7592_update' && rot.newCredentialId
+      ? await readCredentialById(getDb(), rot.newCredentialId)
+      : await readCurrentCredential(getDb(), 'registration', target.id, 'client_secret');
+  if (!secret) throw new AppError('INVALID', 'There is no new secret to verify.');
+  return { method: target.authMethod === 'client_secret_post' ? 'client_secret_post' : 'client_secret_basic', secret: secret.plaintext };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The switch: one transaction makes the new credential the one Registrar calls current
+
+export async function runSwitchStep(ctx: Ctx, rot: Rotation): Promise<StepResult> {
+  const now = new Date();
+  const t = ctx.timings;
+  const rotation = await getDb().transaction(async (tx) => {
+    const [reg] = await tx.select().from(registrations).where(eq(registrations.id, rot.registrationId)).for('update');
+    if (!reg) throw new AppError('NOT_FOUND', 'The registration of this rotation no longer exists.');
+    let cleanupAt: Date | null = null;
+    if (rot.strategy === 'rfc7592_update') {
+      if (!rot.newCredentialId) throw new AppError('INVALID', 'There is no new secret to make current.');
+      await promoteCredential(tx, rot.newCredentialId);
+      const expiry = rot.newExpiry ?? { kind: 'unknown' as const, at: null };
+      await tx
+        .update(registrations)
+        .set({
+          secretExpiryKind: expiry.kind === 'none' ? 'unknown' : expiry.kind,
+          secretExpiresAt: expiry.kind === 'at' && expiry.at ? new Date(expiry.at) : null,
+          lastRotatedAt: now,
+          updatedAt: now,
+          ...(reg.status === 'needs_attention' ? { status: 'active' as const, attentionReason: null } : {}),
+        })
+        .where(eq(registrations.id, reg.id));
+    } else if (rot.strategy === 'key_rollover') {
+      if (!rot.newAppKeyId) throw new AppError('INVALID', 'There is no new key to switch to.');
+      // Every other active key of the app and environment stays published (as `next`) for the cache window.
+      await tx
+        .update(appKeys)
+        .set({ state: 'next' })
+        .where(and(eq(appKeys.appId, reg.appId), eq(appKeys.environment, reg.environment), eq(appKeys.purpose, 'client_auth'), eq(appKeys.state, 'active'), ne(appKeys.id, rot.newAppKeyId)));
+      await tx.update(appKeys).set({ state: 'active', retiredAt: null }).where(eq(appKeys.id, rot.newAppKeyId));
+      // Every registration that reads the same hosted JWKS and signed with the old key switches too.
+      if (rot.oldAppKeyId) {
+        const sharing = await tx
+          .select({ id: registrations.id, appId: registrations.appId, environment: registrations.environment, registered: registrations.registeredMetadata, requested: registrations.requestedMetadata })
+          .from(registrations)
+          .where(and(eq(registrations.appKeyId, rot.oldAppKeyId), ne(registrations.status, 'deleted')));
+        const hosted = sharing.filter((r) => isHostedJwksUri(r.registered.jwks_uri ?? r.requested.jwks_uri, r.appId, r.environment)).map((r) => r.id);
+        for (const id of hosted) await tx.update(registrations).set({ appKeyId: rot.newAppKeyId }).where(eq(registrations.id, id));
+      }
+      await tx
+        .update(registrations)
+        .set({ appKeyId: rot.newAppKeyId, lastRotatedAt: now, ...(reg.status === 'needs_attention' ? { status: 'active' as const, attentionReason: null } : {}) })
+        .where(eq(registrations.id, reg.id));
+      cleanupAt = new Date(now.getTime() + t.keyCacheSeconds * 1000);
+    } else {
+      if (!rot.newRegistrationId) throw new AppError('INVALID', 'There is no new registration to switch to.');
+      // Exactly one current secret across the old and the new client: the old one becomes previous.
+      await tx
+        .update(credentials)
+        .set({ state: 'previous' })
+        .where(and(eq(credentials.ownerType, 'registration'), eq(credentials.ownerId, reg.id), eq(credentials.kind, 'client_secret'), eq(credentials.state, 'current')));
+      cleanupAt = new Date(now.getTime() + t.graceSeconds * 1000);
+      await tx.update(registrations).set({ replacedByRegistrationId: rot.newRegistrationId, retiringUntil: cleanupAt }).where(eq(registrations.id, reg.id));
+      await tx.update(registrations).set({ lastRotatedAt: now }).where(eq(registrations.id, rot.newRegistrationId));
+    }
+    const next = await transition(rot, { state: 'current', finishedAt: now, nextAttemptAt: null, error: null, cleanupAt }, tx);
+    await recordAudit(tx, ctx.actor, {
+      action: 'rotation.switch',
+      targetType: 'registration',
+      targetId: reg.id,
+      details: { rotationId: rot.id, strategy: rot.strategy, newRegistrationId: rot.newRegistrationId, newCredentialId: rot.newCredentialId, newAppKeyId: rot.newAppKeyId, cleanupAt: cleanupAt?.toISOString() ?? null },
+    });
+    return next;
+  });
+  return afterStep(ctx, { rotation, step: 'current' });
+}

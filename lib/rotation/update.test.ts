@@ -1,0 +1,313 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { eq } from 'drizzle-orm';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { closeDb, getDb } from '@/db/client';
+import { insertIssuer, insertUser } from '@/db/factories';
+import { credentials, registrations } from '@/db/schema';
+import { readCurrentCredential } from '@/lib/credentials/store';
+import { startSandbox, type Sandbox } from '@/sandbox/index';
+import { startFakeRegistrationServer } from '@/test/support/fake-registration-server';
+import { planRotation } from './plan';
+import { resolveActiveRegistration } from './queries';
+import { resumeRotation, startRotation, type RotationStep } from './run';
+import { readOverrides, setRotationOverrides } from './settings';
+import {
+  allowlist,
+  clientCredentialsApp,
+  currentSecretsInChain,
+  register,
+  registrationRow,
+  replacementsOf,
+  rotationRows,
+  sandboxIssuer,
+  SimulatedCrash,
+  tokenWithCurrentCredential,
+} from './test-support';
+
+/**
+ * A hand-written RFC 7592 server on loopback that DOES issue a new client_secret on update (which
+ * node-oidc-provider never does), with the faults each test chooses: the PUT's answer lost after
+ * the change was committed, a refused registration access token, a 503. It has a token endpoint
+ * that accepts only the client's current secret, so verification is real.
+ */
+type FakeClient = { record: Record<string, unknown>; secret: string; rat: string; puts: number; secretsIssued: number };
+type Faults = { dropPutAnswer?: boolean; rotateRatOnPut?: boolean; put401?: boolean; put503?: boolean };
+
+let fake: Awaited<ReturnType<typeof startFakeRegistrationServer>>;
+const clients = new Map<string, FakeClient>();
+let faults: Faults = {};
+const TTL = 3600;
+
+const token = () => randomBytes(18).toString('base64url');
+
+function json(res: http.ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}) {
+  res.writeHead(status, { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers });
+  res.end(body === undefined ? undefined : JSON.stringify(body));
+}
+
+function answer(client: FakeClient, extra: Record<string, unknown> = {}) {
+  return { ...client.record, client_secret: client.secret, registration_access_token: client.rat, registration_client_uri: `${fake.origin}/manage/${String(client.record.client_id)}`, ...extra };
+}
+
+function behaviour(req: http.IncomingMessage, body: string, res: http.ServerResponse) {
+  const url = req.url ?? '';
+  if (req.method === 'POST' && url === '/register') {
+    const clientId = `upd-${randomUUID()}`;
+    const now = Math.floor(Date.now() / 1000);
+    const client: FakeClient = {
+      record: { ...(JSON.parse(body) as Record<string, unknown>), client_id: clientId, client_id_issued_at: now, client_secret_expires_at: now + TTL },
+      secret: `s-${token()}`,
+      rat: token(),
+      puts: 0,
+      secretsIssued: 1,
+    };
+    clients.set(clientId, client);
+    return json(res, 201, answer(client));
+  }
+  if (req.method === 'POST' && url === '/token') {
+    const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    const [id, secret] = basic ? Buffer.from(basic, 'base64').toString('utf8').split(':').map((s) => decodeURIComponent(s.replace(/\+/g, ' '))) : [];
+    const client = id ? clients.get(id) : undefined;
+    if (!client || client.secret !== secret) return json(res, 401, { error: 'invalid_client' });
+    return json(res, 200, { access_token: token(), token_type: 'Bearer', expires_in: 300 });
+  }
+  const match = /^\/manage\/([^/?]+)$/.exec(url);
+  const client = match ? clients.get(decodeURIComponent(match[1]!)) : undefined;
+  if (!client) return json(res, 404, { error: 'not_found' });
+  if (req.headers.authorization !== `Bearer ${client.rat}`) return json(res, 401, { error: 'invalid_token' }, { 'www-authenticate': 'Bearer error="invalid_token"' });
+  if (req.method === 'GET') return json(res, 200, answer(client));
+  if (req.method === 'PUT') {
+    if (faults.put401) return json(res, 401, { error: 'invalid_token' }, { 'www-authenticate': 'Bearer error="invalid_token"' });
+    if (faults.put503) return json(res, 503, { error: 'temporarily_unavailable' });
+    const sent = JSON.parse(body) as Record<string, unknown>;
+    if ('client_secret' in sent || 'registration_access_token' in sent) return json(res, 400, { error: 'invalid_request' });
+    const now = Math.floor(Date.now() / 1000);
+    client.puts++;
+    client.secretsIssued++;
+    client.secret = `s-${token()}`; // the old secret stops working at once
+    client.record = { ...sent, client_id_issued_at: client.record.client_id_issued_at, client_secret_expires_at: now + TTL };
+    if (faults.rotateRatOnPut) client.rat = token();
+    if (faults.dropPutAnswer) {
+      res.socket?.destroy(); // committed, but the answer never arrives
+      return;
+    }
+    return json(res, 200, answer(client));
+  }
+  return json(res, 405);
+}
+
+let sandbox: Sandbox;
+let admin: Awaited<ReturnType<typeof insertUser>>;
+let ops: Awaited<ReturnType<typeof insertUser>>;
+let fakeIssuerId: string;
+let generalIssuerId: string;
+
+beforeAll(async () => {
+  fake = await startFakeRegistrationServer();
+  fake.setBehaviour(behaviour);
+  sandbox = await startSandbox({ log: () => {} });
+  admin = await insertUser({ role: 'admin' });
+  ops = await insertUser({ role: 'ops' });
+  await allowlist(admin.actor, fake.origin);
+  await allowlist(admin.actor, sandbox.general.origin);
+  fakeIssuerId = (await insertIssuer({ registrationEndpoint: `${fake.origin}/register`, tokenEndpoint: `${fake.origin}/token` })).issuerId;
+  await setRotationOverrides(ops.actor, { kind: 'issuer', id: fakeIssuerId, overrides: { updateIssuesSecret: true } });
+  generalIssuerId = (await sandboxIssuer(ops.actor, sandbox.general.fhirBase)).id;
+});
+
+afterAll(async () => {
+  await fake.close();
+  await sandbox.stop();
+  await closeDb();
+});
+
+beforeEach(() => {
+  faults = {};
+});
+
+async function registeredAtFake() {
+  const { appId } = await clientCredentialsApp();
+  const reg = await register(ops.actor, fakeIssuerId, appId);
+  return { ...reg, client: clients.get(reg.clientId)! };
+}
+
+async function currentSecret(registrationId: string) {
+  return (await readCurrentCredential(getDb(), 'registration', registrationId, 'client_secret'))!;
+}
+
+describe('RFC 7592 update where the server issues a new secret', () => {
+  it('rotates the secret in place: stored not-current, verified with a token request, then current; the old one kept as previous', async () => {
+    const reg = await registeredAtFake();
+    const plan = await planRotation(ops.actor, { registrationId: reg.registrationId });
+    expect(plan.strategy).toBe('rfc7592_update');
+    const before = await currentSecret(reg.registrationId);
+    const result = await startRotation(ops.actor, { registrationId: reg.registrationId });
+    expect(result).toMatchObject({ state: 'current', strategy: 'rfc7592_update', verifiedBy: 'token request (client_credentials)', newRegistrationId: null });
+    expect(reg.client.puts).toBe(1);
+    const after = await currentSecret(reg.registrationId);
+    expect(after.plaintext).toBe(reg.client.secret);
+    expect(after.version).toBe(2);
+    const [old] = await getDb().select({ state: credentials.state }).from(credentials).where(eq(credentials.id, before.id));
+    expect(old?.state).toBe('previous');
+    const row = await registrationRow(reg.registrationId);
+    expect(row.clientId).toBe(reg.clientId);
+    expect(row.secretExpiresAt!.getTime()).toBe(Number(reg.client.record.client_secret_expires_at) * 1000);
+    expect(row.lastRotatedAt).not.toBeNull();
+    expect(await currentSecretsInChain(reg.registrationId)).toBe(1);
+  });
+
+  const BOUNDARIES: RotationStep[] = ['in_flight', 'put_started', 'new_credential_stored', 'verified', 'current'];
+  it.each(BOUNDARIES)('a crash right after “%s” resumes and converges on the one secret the server issued', async (boundary) => {
+    const reg = await registeredAtFake();
+    let crashed = false;
+    await expect(
+      startRotation(ops.actor, { registrationId: reg.registrationId }, {
+        afterStep: (step) => {
+          if (step === boundary && !crashed) {
+            crashed = true;
+            throw new SimulatedCrash(step);
+          }
+        },
+      }),
+    ).rejects.toBeInstanceOf(SimulatedCrash);
+    const [rot] = await rotationRows(reg.registrationId);
+    expect((await resumeRotation(rot!.id)).state).toBe('current');
+    expect(reg.client.puts).toBe(1);
+    expect((await currentSecret(reg.registrationId)).plaintext).toBe(reg.client.secret);
+    expect(await currentSecretsInChain(reg.registrationId)).toBe(1);
+    await tokenWithCurrentCredential(reg.registrationId, `${fake.origin}/token`);
+  });
+
+  it('the PUT answer is lost after the server committed: a GET finds the new secret and the rotation completes', async () => {
+    const reg = await registeredAtFake();
+    faults = { dropPutAnswer: true };
+    const result = await startRotation(ops.actor, { registrationId: reg.registrationId });
+    expect(result.state).toBe('current');
+    expect(result.strategy).toBe('rfc7592_update');
+    expect(reg.client.puts).toBe(1);
+    expect((await currentSecret(reg.registrationId)).plaintext).toBe(reg.client.secret);
+    expect(fake.requests.filter((r) => r.url === `/manage/${reg.clientId}` && r.method === 'GET').length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('401 on the registration access token: the rotation fails, the registration needs attention, the current secret is untouched', async () => {
+    const reg = await registeredAtFake();
+    const before = await currentSecret(reg.registrationId);
+    faults = { put401: true };
+    const result = await startRotation(ops.actor, { registrationId: reg.registrationId });
+    expect(result.state).toBe('failed');
+    expect(result.error?.message).toMatch(/refused the registration access token/);
+    const row = await registrationRow(reg.registrationId);
+    expect(row.status).toBe('needs_attention');
+    expect(row.attentionReason).toMatch(/old credential is still current/);
+    const after = await currentSecret(reg.registrationId);
+    expect(after.id).toBe(before.id);
+    expect(after.plaintext).toBe(reg.client.secret);
+    const secrets = await getDb().select().from(credentials).where(eq(credentials.ownerId, reg.registrationId));
+    expect(secrets.filter((c) => c.kind === 'client_secret')).toHaveLength(1);
+    await tokenWithCurrentCredential(reg.registrationId, `${fake.origin}/token`);
+  });
+
+  it('a transient failure backs off exponentially and, after the configured attempts, fails with needs attention', async () => {
+    const reg = await registeredAtFake();
+    faults = { put503: true };
+    const timings = { maxAttempts: 3, backoffSeconds: 30 };
+    const first = await startRotation(ops.actor, { registrationId: reg.registrationId }, { timings });
+    expect(first).toMatchObject({ state: 'in_flight', attempt: 1 });
+    const firstDelay = new Date(first.nextAttemptAt!).getTime() - Date.now();
+    expect(firstDelay).toBeGreaterThan(25_000);
+    expect(firstDelay).toBeLessThanOrEqual(30_000);
+    // Not due yet: a resume without force does nothing.
+    expect((await resumeRotation(first.id, { timings })).attempt).toBe(1);
+    const second = await resumeRotation(first.id, { timings, force: true });
+    expect(second.attempt).toBe(2);
+    const secondDelay = new Date(second.nextAttemptAt!).getTime() - Date.now();
+    expect(secondDelay).toBeGreaterThan(55_000); // 2 × 30 s
+    const third = await resumeRotation(first.id, { timings, force: true });
+    expect(third).toMatchObject({ state: 'failed', attempt: 3 });
+    expect(third.error?.message).toMatch(/tried 3 times/);
+    expect((await registrationRow(reg.registrationId)).status).toBe('needs_attention');
+    expect((await currentSecret(reg.registrationId)).plaintext).toBe(reg.client.secret);
+  });
+});
+
+/** Forwards everything to General; for a PUT it waits for General's full answer, then cuts the connection. */
+async function startDroppingProxy(target: string) {
+  let puts = 0;
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const upstream = http.request(new URL(req.url ?? '/', target), { method: req.method, headers: { ...req.headers, host: new URL(target).host } }, (up) => {
+        const body: Buffer[] = [];
+        up.on('data', (c: Buffer) => body.push(c));
+        up.on('end', () => {
+          if (req.method === 'PUT') {
+            puts++;
+            req.socket.destroy(); // General committed the update; the answer is lost
+            return;
+          }
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          res.end(Buffer.concat(body));
+        });
+      });
+      upstream.end(Buffer.concat(chunks));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, puts: () => puts, close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }) };
+}
+
+describe('the PUT answer lost at General Hospital (a proxy cuts the connection after General committed)', () => {
+  it('the update rotated the registration access token: the GET is refused, so the rotation falls back to re-registration and marks the old client for clean-up', async () => {
+    const issuer = { id: generalIssuerId };
+    // Pretend General issues secrets on update, so that the update strategy is planned.
+    await setRotationOverrides(ops.actor, { kind: 'issuer', id: issuer.id, overrides: { updateIssuesSecret: true } });
+    const { appId } = await clientCredentialsApp();
+    const reg = await register(ops.actor, issuer.id, appId);
+    const proxy = await startDroppingProxy(sandbox.general.origin);
+    try {
+      await allowlist(admin.actor, proxy.origin);
+      const row = await registrationRow(reg.registrationId);
+      const proxied = row.registrationClientUri!.replace(sandbox.general.origin, proxy.origin);
+      await getDb().update(registrations).set({ registrationClientUri: proxied }).where(eq(registrations.id, reg.registrationId));
+      const oldSecret = await currentSecret(reg.registrationId);
+
+      const result = await startRotation(ops.actor, { registrationId: reg.registrationId }, { timings: { graceSeconds: 0 } });
+      expect(proxy.puts()).toBe(1);
+      expect(result).toMatchObject({ state: 'current', strategy: 're_registration', fallbackFrom: 'rfc7592_update' });
+      expect(await replacementsOf(reg.registrationId)).toHaveLength(1);
+      const old = await registrationRow(reg.registrationId);
+      expect(old.status).toBe('management_lost');
+      expect(old.attentionReason).toMatch(new RegExp(`delete client ${reg.clientId}`));
+      expect(old.replacedByRegistrationId).toBe(result.newRegistrationId);
+      expect((await resolveActiveRegistration(reg.registrationId)).registrationId).toBe(result.newRegistrationId);
+      expect(await currentSecretsInChain(reg.registrationId)).toBe(1);
+      const [oldRow] = await getDb().select({ state: credentials.state }).from(credentials).where(eq(credentials.id, oldSecret.id));
+      expect(oldRow?.state).toBe('previous');
+      await tokenWithCurrentCredential(reg.registrationId, `${sandbox.general.origin}/token`);
+
+      // The clean-up cannot delete the old client (its token is dead): it says so and leaves it to a person.
+      const { runRotationCleanup } = await import('./cleanup');
+      expect(await runRotationCleanup(result.id)).toBe('manual');
+      const [rot] = await rotationRows(reg.registrationId);
+      expect(rot?.cleanupError).toMatch(/Management access lost/);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('an update that keeps the old secret teaches Registrar that this issuer does not rotate on update, and the rotation re-registers', async () => {
+    const issuer = { id: generalIssuerId };
+    await setRotationOverrides(ops.actor, { kind: 'issuer', id: issuer.id, overrides: { updateIssuesSecret: true } });
+    const { appId } = await clientCredentialsApp();
+    const reg = await register(ops.actor, issuer.id, appId);
+    const result = await startRotation(ops.actor, { registrationId: reg.registrationId });
+    expect(result).toMatchObject({ state: 'current', strategy: 're_registration', fallbackFrom: 'rfc7592_update' });
+    expect((await readOverrides('issuer', issuer.id)).updateIssuesSecret).toBe(false);
+    const next = await register(ops.actor, issuer.id, appId);
+    expect((await planRotation(ops.actor, { registrationId: next.registrationId })).strategy).toBe('re_registration');
+    await tokenWithCurrentCredential(reg.registrationId, `${sandbox.general.origin}/token`);
+  });
+});
