@@ -45,8 +45,9 @@ export function udapMetadata(input: { issuer: Pick<Issuer, 'endpoints' | 'tokenE
   if (!grants.includes('authorization_code')) {
     // HL7 UDAP Security §3.1: redirect_uris and response_types only with the authorization_code grant.
     for (const member of ['redirect_uris', 'response_types'] as const) {
-      if (metadata[member] === undefined) continue;
-      adaptations.push({ field: member, from: metadata[member], to: '(omitted)', reason: 'UDAP: only sent with the authorization_code grant.' });
+      const value = metadata[member];
+      if (value === undefined) continue;
+      if (!Array.isArray(value) || value.length > 0) adaptations.push({ field: member, from: value, to: '(omitted)', reason: 'UDAP: only sent with the authorization_code grant.' });
       delete metadata[member];
     }
   }
