@@ -16,7 +16,7 @@ export const USAGE = `Usage: registrar <command> [options]
   registrations list [--q TEXT] [--status S] [--health-system ID] [--issuer ID] [--app ID]
                      [--environment ENV] [--expiring-within-days N] [--has-findings true|false]
                      [--sort COL] [--dir asc|desc] [--page N] [--page-size N] [--all] [--format ...]
-  registrations show ID [--format table|json]
+  registrations show ID [--format table|json|csv]
   registrations refresh ID [--format table|json]
   diagnose redirect-uri --presented URI [--registered URI ...] [--client-id ID] [--issuer URL]
   diagnose redirect-uri --authorization-url URL [--issuer URL]
@@ -191,7 +191,7 @@ async function registrations(args, out) {
   }
   if (sub === 'show') {
     const { values, positionals } = parse(rest, { format: { type: 'string' } });
-    const f = format(values, ['table', 'json']);
+    const f = format(values);
     if (positionals.length !== 1) throw new UsageError('registrations show needs one registration id');
     const api = await connect();
     const r = await api.get(`/registrations/${encodeURIComponent(positionals[0])}`);

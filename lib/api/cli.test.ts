@@ -255,6 +255,16 @@ describe('registrar apply', () => {
     expect(res.stdout + res.stderr).not.toContain(env.MERCY_IAT!);
     const regs = await regsOf(suffix);
     expect(regs.map((r) => r.appName).sort()).toEqual([`Backend ${suffix}`, `Epic App ${suffix}`, `Portal ${suffix}`]);
+    // private_key_jwt: the credentials are a key reference (kid and JWKS URL), never a key or a secret.
+    const credentials = async (appName: string) => (await call('GET', `/registrations/${regs.find((r) => r.appName === appName)!.id}/credentials`, { token: ops.token })).body as Record<string, unknown>;
+    const backend = await credentials(`Backend ${suffix}`);
+    expect(backend).toMatchObject({ authMethod: 'private_key_jwt', clientSecret: null, expiryState: 'none', key: { alg: 'ES384', jwksUri: expect.stringMatching(new RegExp(`^${server.url}/api/jwks/[0-9a-f-]+/production$`)) } });
+    expect(typeof (backend.key as { kid: string }).kid).toBe('string');
+    const epic = await credentials(`Epic App ${suffix}`);
+    expect(epic).toMatchObject({ clientSecret: null, key: { alg: 'RS384', jwksUri: null } });
+    expect(JSON.stringify([backend, epic])).not.toMatch(/"d":|PRIVATE KEY/);
+    const portal = await credentials(`Portal ${suffix}`);
+    expect(portal).toMatchObject({ authMethod: 'client_secret_basic', key: null, clientSecret: expect.any(String) });
   });
 
   it('a second apply plans nothing (exit 0 even with --detailed-exitcode), without the initial access tokens', async () => {

@@ -311,6 +311,10 @@ describe('registrations', () => {
     expect(none).toMatchObject({ total: 0, items: [] });
     const expiring = expectContract('listRegistrations', await call('GET', `/registrations?appId=${app.id}&expiringWithinDays=1`, { token: support.token }), 200);
     expect(expiring.total).toBe(0);
+    const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+    const inWindow = expectContract('listRegistrations', await call('GET', `/registrations?appId=${app.id}&expiresFrom=${day(80)}&expiresTo=${day(100)}`, { token: support.token }), 200);
+    expect(inWindow.total).toBe(1);
+    expectProblem(await call('GET', '/registrations?expiresFrom=soon', { token: support.token }), 400, 'INVALID');
   });
 
   it('refresh reads the hospital’s record; PATCH changes it (RFC 7592 update); DELETE deletes it', async () => {
@@ -341,7 +345,8 @@ describe('registrations', () => {
   it('sync compares with the app profile and, confirmed, updates the hospital to match', async () => {
     const { issuer, app, suffix } = await onboard();
     const reg = expectContract('registerApp', await register(issuer.id, app.id), 201);
-    const same = expectContract('syncRegistration', await call('POST', `/registrations/${reg.id}/sync`, { token: ops.token, body: {} }), 200);
+    // No body: a preview (confirm defaults to false).
+    const same = expectContract('syncRegistration', await call('POST', `/registrations/${reg.id}/sync`, { token: ops.token }), 200);
     expect(same).toMatchObject({ changedFields: [], applied: false });
     expectContract('updateApp', await call('PUT', `/apps/${app.id}`, { token: ops.token, body: { expectedVersion: 1, profile: profile(suffix, ['https://app.example.com/cb-v2']) } }), 200);
     const preview = expectContract('syncRegistration', await call('POST', `/registrations/${reg.id}/sync`, { token: ops.token, body: { confirm: false } }), 200);

@@ -98,7 +98,7 @@ export function apiRoute<S extends OperationSpec>(spec: S, handler: (ctx: ApiCon
 
       let body: unknown = undefined;
       if (spec.body) {
-        const raw = await readJson(request);
+        const raw = await readJson(request, spec.bodyOptional === true);
         if (!raw.ok) return withHeaders(problemResponse({ code: 'INVALID', status: 400, detail: raw.message, instance, requestId, extra: { errors: [{ path: '(body)', message: raw.message }] } }), extraHeaders);
         const parsed = spec.body.safeParse(raw.value);
         if (!parsed.success) return withHeaders(validationProblem(parsed.error, { instance, requestId, where: 'body' }), extraHeaders);
@@ -139,12 +139,12 @@ function withHeaders(response: Response, headers: Record<string, string>): Respo
 
 const MAX_BODY_BYTES = 1_000_000;
 
-async function readJson(request: Request): Promise<{ ok: true; value: unknown } | { ok: false; message: string }> {
+async function readJson(request: Request, optional: boolean): Promise<{ ok: true; value: unknown } | { ok: false; message: string }> {
   const type = request.headers.get('content-type') ?? '';
   if (type && !/^application\/([\w.+-]+\+)?json\b/i.test(type)) return { ok: false, message: `Send the body as JSON (Content-Type: application/json), not ${type.split(';')[0]}.` };
   const text = await request.text();
   if (text.length > MAX_BODY_BYTES) return { ok: false, message: 'The request body is too large (1 MB at most).' };
-  if (text.trim() === '') return { ok: false, message: 'The request needs a JSON body.' };
+  if (text.trim() === '') return optional ? { ok: true, value: {} } : { ok: false, message: 'The request needs a JSON body.' };
   try {
     return { ok: true, value: JSON.parse(text) };
   } catch {

@@ -71,7 +71,7 @@ function operationObject(spec: OperationSpec): JsonSchema {
     ...(spec.public ? { security: [] } : {}),
     'x-permission': spec.permission,
     ...(parameters.length ? { parameters } : {}),
-    ...(spec.body ? { requestBody: { required: true, content: { 'application/json': { schema: toSchema(spec.body, 'input') } } } } : {}),
+    ...(spec.body ? { requestBody: { required: spec.bodyOptional !== true, content: { 'application/json': { schema: toSchema(spec.body, 'input') } } } } : {}),
     responses,
   };
 }

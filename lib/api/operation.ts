@@ -27,6 +27,8 @@ export type OperationSpec = {
   params?: z.ZodObject;
   query?: z.ZodObject;
   body?: z.ZodType;
+  /** An empty body is read as `{}` (every field of the body has a default). */
+  bodyOptional?: boolean;
   /** Request headers the operation reads (name → schema), e.g. Idempotency-Key. */
   headers?: Record<string, { schema: z.ZodType; required: boolean; description: string }>;
   responses: Record<number, ResponseSpec>;

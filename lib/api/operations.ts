@@ -290,6 +290,7 @@ export const operations = {
     permission: 'registrations:write',
     params: idParamsSchema,
     body: syncBodySchema,
+    bodyOptional: true,
     responses: { 200: { description: 'The differences, and the update when applied.', schema: registrationSyncSchema } },
     errors: ['NOT_FOUND', 'CONFLICT', ...UPSTREAM],
   }),
