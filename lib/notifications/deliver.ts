@@ -57,7 +57,7 @@ export async function deliverPendingNotifications(deps: DeliverDeps = {}): Promi
     returning id`);
   const ids = leased.rows.map((r) => r.id);
   if (ids.length === 0) return result;
-  const rows = await getDb().select().from(notificationDeliveries).where(inArray(notificationDeliveries.id, ids));
+  const rows = await getDb().select().from(notificationDeliveries).where(inArray(notificationDeliveries.id, ids)).orderBy(notificationDeliveries.createdAt);
   const policy = await currentOutboundPolicy();
   for (const row of rows) {
     const attempts = row.attempts + 1;

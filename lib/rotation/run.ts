@@ -1,13 +1,14 @@
 import 'server-only';
 import { and, eq, inArray } from 'drizzle-orm';
 import { getDb } from '@/db/client';
-import { credentials, registrations, rotations, type Rotation } from '@/db/schema';
+import { apps, credentials, healthSystems, issuers, registrations, rotations, type Rotation } from '@/db/schema';
 import { recordAudit } from '@/lib/audit/record';
 import { actorLabel, assertCan, systemActor, type Actor } from '@/lib/auth/actor';
 import { mapWithConcurrency } from '@/lib/concurrency';
 import { env } from '@/lib/env';
 import { AppError, isAppError } from '@/lib/errors';
 import { errorSummary, logger } from '@/lib/logger';
+import { enqueueNotification } from '@/lib/notifications/deliver';
 import { withRegistrationLock } from '@/lib/registrations/manage/lock';
 import { assertVaultOpen } from '@/lib/registrations/manage/shared';
 import { afterStep, HookAbort, isTransient, loadRotation, transition, type Ctx, type RotationDeps, type StepResult } from './internal';
@@ -268,7 +269,7 @@ async function handleFailure(rot: Rotation, error: unknown, ctx: Ctx): Promise<R
   }
   const exhausted = isTransient(error) ? ` It was tried ${attempt} times.` : '';
   const reason = `Credential rotation failed while ${STEP_LABEL[current.state]}: ${message}${exhausted} The old credential is still current.`;
-  return getDb().transaction(async (tx) => {
+  const failed = await getDb().transaction(async (tx) => {
     const [row] = await tx
       .update(rotations)
       .set({ state: 'failed', attempt, finishedAt: now, nextAttemptAt: null, error: { code, message: `${message}${exhausted}`, at: now.toISOString() }, updatedAt: now })
@@ -287,5 +288,25 @@ async function handleFailure(rot: Rotation, error: unknown, ctx: Ctx): Promise<R
       details: { rotationId: rot.id, state: current.state, attempt, error: code },
     });
     return row ?? current;
+  });
+  await notifyRotationFailed(failed, reason).catch((e: unknown) => logger.error({ rotationId: rot.id, err: errorSummary(e) }, 'rotation failure notification not queued'));
+  return failed;
+}
+
+/** A webhook (when configured) naming the client and the reason; never a credential. */
+async function notifyRotationFailed(rot: Rotation, reason: string): Promise<void> {
+  const [row] = await getDb()
+    .select({ clientId: registrations.clientId, environment: registrations.environment, hospital: healthSystems.name, app: apps.name })
+    .from(registrations)
+    .innerJoin(issuers, eq(issuers.id, registrations.issuerId))
+    .innerJoin(healthSystems, eq(healthSystems.id, issuers.healthSystemId))
+    .innerJoin(apps, eq(apps.id, registrations.appId))
+    .where(eq(registrations.id, rot.registrationId));
+  if (!row) return;
+  await enqueueNotification('rotation', `rotation-failed:${rot.id}`, {
+    text: `Registrar: credential rotation FAILED for ${row.hospital} · ${row.app} (${row.environment}) · client ${row.clientId}. ${reason}`,
+    rotationId: rot.id,
+    registrationId: rot.registrationId,
+    strategy: rot.strategy,
   });
 }

@@ -1,0 +1,223 @@
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { eq, inArray } from 'drizzle-orm';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { closeDb, getDb } from '@/db/client';
+import { insertApp, insertUser, uniqueSuffix } from '@/db/factories';
+import { credentials, notificationDeliveries } from '@/db/schema';
+import { readCredentialById } from '@/lib/credentials/store';
+import { createHealthSystem } from '@/lib/health-systems/mutations';
+import { addIssuer } from '@/lib/issuers/add-issuer';
+import { addAllowlistEntry } from '@/lib/outbound/allowlist-store';
+import { registerApp } from '@/lib/registrations/register';
+import { startRotation } from '@/lib/rotation/run';
+import { startSandbox, type Sandbox } from '@/sandbox/index';
+import { enqueueDailyDigest } from './digest';
+import { deliverPendingNotifications, enqueueNotification } from './deliver';
+import { monitorStateOf, runExpiryMonitor } from './monitor';
+import { listNotificationDeliveries, retryNotificationDelivery, sendTestNotification } from './queries';
+import { getWebhookSettings, setWebhookSettings } from './settings';
+
+const DAY = 86_400_000;
+const NOW = new Date('2026-06-01T12:00:00Z');
+const after = (ms: number) => new Date(NOW.getTime() + ms);
+
+describe('expiry states', () => {
+  it.each([
+    ['40 days left', 'at', after(40 * DAY), { state: 'ok', thresholdDays: null }],
+    ['30 days left', 'at', after(30 * DAY), { state: 'expiring', thresholdDays: 30 }],
+    ['6 days left', 'at', after(6 * DAY), { state: 'expiring', thresholdDays: 7 }],
+    ['12 hours left', 'at', after(DAY / 2), { state: 'expiring', thresholdDays: 1 }],
+    ['expired a second ago', 'at', after(-1000), { state: 'expired', thresholdDays: null }],
+    ['client_secret_expires_at 0', 'never', null, { state: 'never', thresholdDays: null }],
+    ['no client_secret_expires_at', 'unknown', null, { state: 'unknown', thresholdDays: null }],
+  ] as const)('%s', (_label, kind, at, expected) => {
+    expect(monitorStateOf(kind, at, NOW, [1, 7, 30])).toEqual(expected);
+  });
+
+  it('a client without a secret is not monitored', () => {
+    expect(monitorStateOf('none', null, NOW, [1, 7, 30])).toBeNull();
+  });
+});
+
+/** A Slack-like incoming webhook on loopback that records every body and answers as told. */
+type Receiver = { origin: string; bodies: string[]; statuses: number[]; close: () => Promise<void> };
+async function startReceiver(): Promise<Receiver> {
+  const bodies: string[] = [];
+  const statuses: number[] = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString('utf8')));
+    req.on('end', () => {
+      bodies.push(body);
+      const status = statuses.shift() ?? 200;
+      res.writeHead(status, { 'content-type': 'text/plain' });
+      res.end(status === 200 ? 'ok' : 'error');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, bodies, statuses, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+let sandbox: Sandbox;
+let receiver: Receiver;
+let admin: Awaited<ReturnType<typeof insertUser>>;
+let ops: Awaited<ReturnType<typeof insertUser>>;
+let issuerId: string;
+const registrationIds: string[] = [];
+
+beforeAll(async () => {
+  sandbox = await startSandbox({ log: () => {} });
+  receiver = await startReceiver();
+  admin = await insertUser({ role: 'admin' });
+  ops = await insertUser({ role: 'ops' });
+  for (const origin of [sandbox.general.origin, receiver.origin]) await addAllowlistEntry(admin.actor, { entry: `http://${new URL(origin).host}` }).catch(() => {});
+  const system = await createHealthSystem(ops.actor, { name: `Notify ${uniqueSuffix()}` });
+  issuerId = (await addIssuer(ops.actor, { healthSystemId: system.id, url: sandbox.general.fhirBase, environment: 'sandbox' })).id;
+  // A secret Registrar should be able to put in a message if it were careless: the webhook's own path token.
+  await setWebhookSettings(admin.actor, { url: `${receiver.origin}/services/T000/B000/${randomUUID()}`, enabled: true });
+});
+
+afterAll(async () => {
+  await setWebhookSettings(admin.actor, { url: '', enabled: false });
+  await sandbox.stop();
+  await receiver.close();
+  await closeDb();
+});
+
+beforeEach(async () => {
+  receiver.bodies.length = 0;
+  receiver.statuses.length = 0;
+  // Earlier tests' deliveries do not interfere with this one's.
+  await getDb().update(notificationDeliveries).set({ status: 'delivered' }).where(eq(notificationDeliveries.status, 'pending'));
+});
+
+async function registerAtGeneral() {
+  const { appId } = await insertApp({ environments: { production: { grantTypes: ['authorization_code', 'client_credentials'], scope: 'system/*.read' } } });
+  const reg = await registerApp(ops.actor, { issuerId, appId, environment: 'production', idempotencyKey: randomUUID() + randomUUID() });
+  registrationIds.push(reg.registrationId);
+  return reg;
+}
+
+describe('the expiry webhook', () => {
+  it('notifies state changes (30 → 7 → 1 days → expired) with a Slack-compatible text, once each', async () => {
+    const reg = await registerAtGeneral();
+    const first = await runExpiryMonitor();
+    const mine = first.changes.filter((c) => c.registrationId === reg.registrationId);
+    expect(mine).toEqual([expect.objectContaining({ credential: 'client_secret', from: null, to: 'expiring', thresholdDays: 30, clientId: reg.clientId })]);
+    expect(await deliverPendingNotifications()).toMatchObject({ delivered: 1, failed: 0 });
+    const body = JSON.parse(receiver.bodies.at(-1)!) as { text: string };
+    expect(body.text).toMatch(/^Registrar: credential expiry changed/);
+    expect(body.text).toContain(`client ${reg.clientId}: client secret expires within 30 days`);
+
+    // Nothing changed: nothing is sent.
+    expect((await runExpiryMonitor()).changes.filter((c) => c.registrationId === reg.registrationId)).toEqual([]);
+
+    const expiresAt = (await getDb().select({ e: credentials.expiresAt }).from(credentials).where(inArray(credentials.ownerId, [reg.registrationId])))[0]!.e!;
+    const steps = [
+      [new Date(expiresAt.getTime() - 6 * DAY), 'expiring', 7],
+      [new Date(expiresAt.getTime() - DAY / 2), 'expiring', 1],
+      [new Date(expiresAt.getTime() + 1000), 'expired', null],
+    ] as const;
+    for (const [now, state, threshold] of steps) {
+      const run = await runExpiryMonitor({ now });
+      expect(run.changes.filter((c) => c.registrationId === reg.registrationId)).toEqual([expect.objectContaining({ to: state, thresholdDays: threshold })]);
+    }
+    await deliverPendingNotifications();
+    expect(receiver.bodies.length).toBe(4);
+    expect(receiver.bodies.at(-1)).toContain('has EXPIRED');
+  });
+
+  it('a delivery answered 500 is retried and then delivered', async () => {
+    receiver.statuses.push(500);
+    const id = await enqueueNotification('test', `test:${randomUUID()}`, { text: 'retry me' });
+    expect(await deliverPendingNotifications({ backoffSeconds: 0 })).toMatchObject({ retried: 1 });
+    const [pending] = await getDb().select().from(notificationDeliveries).where(eq(notificationDeliveries.id, id!));
+    expect(pending).toMatchObject({ status: 'pending', attempts: 1, lastStatus: 500, lastError: 'The webhook answered HTTP 500.' });
+    expect(await deliverPendingNotifications({ backoffSeconds: 0 })).toMatchObject({ delivered: 1 });
+    const [delivered] = await getDb().select().from(notificationDeliveries).where(eq(notificationDeliveries.id, id!));
+    expect(delivered).toMatchObject({ status: 'delivered', attempts: 2, lastStatus: 200 });
+    expect(receiver.bodies).toHaveLength(2);
+  });
+
+  it('after the last attempt a delivery is failed and listed in Settings, where an admin can send it again', async () => {
+    receiver.statuses.push(500, 500, 500);
+    const id = await enqueueNotification('test', `test:${randomUUID()}`, { text: 'will fail' });
+    await deliverPendingNotifications({ backoffSeconds: 0, maxAttempts: 2 });
+    await deliverPendingNotifications({ backoffSeconds: 0, maxAttempts: 2 });
+    const failures = await listNotificationDeliveries(admin.actor, { failedOnly: true });
+    expect(failures.find((f) => f.id === id)).toMatchObject({ status: 'failed', attempts: 2, lastStatus: 500, destination: receiver.origin });
+    expect(JSON.stringify(failures)).not.toContain('/services/T000');
+    await expect(listNotificationDeliveries(ops.actor)).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    receiver.statuses.length = 0;
+    await retryNotificationDelivery(admin.actor, { id: id! });
+    const [row] = await getDb().select().from(notificationDeliveries).where(eq(notificationDeliveries.id, id!));
+    expect(row?.status).toBe('delivered');
+  });
+
+  it('a webhook on a host that is not allowlisted is refused by the safe outbound fetch, and the failure is recorded', async () => {
+    const other = await startReceiver();
+    try {
+      await setWebhookSettings(admin.actor, { url: `${other.origin}/hook`, enabled: true });
+      const id = await enqueueNotification('test', `test:${randomUUID()}`, { text: 'blocked' });
+      await deliverPendingNotifications({ maxAttempts: 1 });
+      const [row] = await getDb().select().from(notificationDeliveries).where(eq(notificationDeliveries.id, id!));
+      expect(row).toMatchObject({ status: 'failed', lastStatus: null });
+      expect(row?.lastError).toMatch(/^INSECURE_SCHEME|^BLOCKED_ADDRESS/);
+      expect(other.bodies).toEqual([]);
+    } finally {
+      await setWebhookSettings(admin.actor, { url: `${receiver.origin}/services/T000/B000/${randomUUID()}`, enabled: true });
+      await other.close();
+    }
+  });
+
+  it('the daily digest is queued once per day, whichever instance runs it', async () => {
+    const a = await enqueueDailyDigest(NOW);
+    const b = await enqueueDailyDigest(NOW);
+    expect(a).not.toBeNull();
+    expect(b).toBeNull();
+    await deliverPendingNotifications();
+    const digest = JSON.parse(receiver.bodies.at(-1)!) as { text: string; counts: Record<string, unknown> };
+    expect(digest.text).toMatch(/^Registrar daily digest for 2026-06-01/);
+    expect(digest.text).toMatch(/Expiring within 7 days: \d+/);
+    expect(digest.counts).toHaveProperty('manualDue');
+  });
+
+  it('only admins manage the webhook; the settings never show its path', async () => {
+    await expect(setWebhookSettings(ops.actor, { url: 'https://hooks.example.com/x', enabled: true })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    const view = await getWebhookSettings(admin.actor);
+    expect(view).toEqual({ configured: true, enabled: true, destination: receiver.origin });
+    expect((await sendTestNotification(admin.actor)).id).not.toBeNull();
+    expect(receiver.bodies.at(-1)).toContain('Registrar test notification');
+  });
+
+  it('no notification body ever contains a secret (client secrets, registration access tokens, the webhook URL)', async () => {
+    // A rotation that fails sends a notification too.
+    const reg = await registerAtGeneral();
+    const { registrations } = await import('@/db/schema');
+    await getDb().update(registrations).set({ registrationClientUri: `${sandbox.general.origin}/reg/unknown-client` }).where(eq(registrations.id, reg.registrationId));
+    const { setRotationOverrides } = await import('@/lib/rotation/settings');
+    await setRotationOverrides(ops.actor, { kind: 'issuer', id: issuerId, overrides: { updateIssuesSecret: true } });
+    const failed = await startRotation(ops.actor, { registrationId: reg.registrationId });
+    expect(failed.state).toBe('failed');
+    await setRotationOverrides(ops.actor, { kind: 'issuer', id: issuerId, overrides: { updateIssuesSecret: false } });
+    await runExpiryMonitor();
+    await enqueueDailyDigest(new Date(Date.now() + 3 * DAY));
+    await deliverPendingNotifications();
+    expect(receiver.bodies.some((b) => b.includes('rotation FAILED'))).toBe(true);
+
+    const secrets: string[] = [];
+    const rows = await getDb().select({ id: credentials.id }).from(credentials).where(inArray(credentials.ownerId, registrationIds));
+    for (const row of rows) {
+      const opened = await readCredentialById(getDb(), row.id);
+      if (opened && opened.plaintext.length >= 8 && !opened.plaintext.trimStart().startsWith('{')) secrets.push(opened.plaintext);
+    }
+    expect(secrets.length).toBeGreaterThanOrEqual(4);
+    const stored = (await getDb().select({ payload: notificationDeliveries.payload }).from(notificationDeliveries)).map((r) => JSON.stringify(r.payload));
+    for (const body of [...receiver.bodies, ...stored]) {
+      for (const secret of secrets) expect(body.includes(secret)).toBe(false);
+      expect(body).not.toContain('/services/T000');
+    }
+  });
+});
