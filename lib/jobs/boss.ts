@@ -8,6 +8,7 @@ export const QUEUES = {
   heartbeat: 'heartbeat',
   refreshAll: 'issuers-refresh-all',
   dailyDiscovery: 'issuers-daily-discovery',
+  staleOperations: 'registrations-stale-operations',
 } as const;
 
 type Registrar = (boss: PgBoss) => Promise<void>;

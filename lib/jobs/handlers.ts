@@ -3,6 +3,7 @@ import { env } from '@/lib/env';
 import { systemActor } from '@/lib/auth/actor';
 import { createRefreshAllOperation, markOperationFailed, runRefreshAll } from '@/lib/issuers/refresh-all';
 import { registerRotationJobs } from '@/lib/rotation/jobs';
+import { findStaleOperations } from '@/lib/registrations/reconcile';
 import { onJobsStart, QUEUES } from './boss';
 
 /** Wires the domain's jobs into pg-boss. Imported once at server start. */
@@ -33,5 +34,13 @@ export function registerJobHandlers(): void {
     });
     // pg-boss keeps one schedule per queue across all instances.
     await boss.schedule(QUEUES.dailyDiscovery, env().REGISTRAR_DISCOVERY_CRON);
+
+    // Registration requests whose process died between the hospital's answer and the commit:
+    // after two minutes in flight they are marked "outcome unknown" so a person reconciles them.
+    await boss.createQueue(QUEUES.staleOperations);
+    await boss.work(QUEUES.staleOperations, async () => {
+      await findStaleOperations();
+    });
+    await boss.schedule(QUEUES.staleOperations, '*/2 * * * *');
   });
 }
