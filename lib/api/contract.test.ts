@@ -3,7 +3,7 @@ import { and, count, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeDb, getDb } from '@/db/client';
 import { insertUser, uniqueSuffix } from '@/db/factories';
-import { apps, auditLog, healthSystems, issuers, registrationOperations, registrations } from '@/db/schema';
+import { apps, auditLog, healthSystems, issuers, registrationOperations, registrations, rotations } from '@/db/schema';
 import { readCurrentCredential } from '@/lib/credentials/store';
 import { addAllowlistEntry } from '@/lib/outbound/allowlist-store';
 import { startSandbox, type Sandbox } from '@/sandbox/index';
@@ -19,7 +19,7 @@ type Tok = Awaited<ReturnType<typeof makeToken>>;
 let admin: Tok, ops: Tok, manager: Tok, support: Tok, credsOnly: Tok, opsReadOnly: Tok;
 
 const key = () => `${randomUUID()}-${randomUUID()}`;
-const countOf = async (table: typeof healthSystems | typeof issuers | typeof apps | typeof registrations | typeof registrationOperations) =>
+const countOf = async (table: typeof healthSystems | typeof issuers | typeof apps | typeof registrations | typeof registrationOperations | typeof rotations) =>
   Number(((await getDb().select({ n: count() }).from(table)) as [{ n: number }])[0].n);
 
 async function deniedAudit(tokenId: string, operationId: string) {
@@ -356,6 +356,31 @@ describe('registrations', () => {
     expect(applied).toMatchObject({ applied: true, changedFields: ['redirect_uris'] });
     const after = expectContract('getRegistration', await call('GET', `/registrations/${reg.id}`, { token: ops.token }), 200);
     expect(after).toMatchObject({ appVersion: 2, metadata: { registered: { redirect_uris: ['https://app.example.com/cb-v2'] } } });
+  });
+});
+
+describe('rotation', () => {
+  it('rotates with the planned strategy (re-registration at General, verified by a token request): 201 with the rotation; a refused or impossible rotation starts nothing', async () => {
+    const { issuer, suffix } = await onboard();
+    const body = { ...profile(`rot-${suffix}`), environments: { production: { redirectUris: ['https://app.example.com/callback'], grantTypes: ['authorization_code', 'client_credentials'], tokenEndpointAuthMethod: 'client_secret_basic', scope: 'system/*.read' } } };
+    const app = expectContract('createApp', await call('POST', '/apps', { token: ops.token, body }), 201);
+    const reg = expectContract('registerApp', await register(issuer.id, String(app.id)), 201);
+
+    await expectRefused(call('POST', `/registrations/${reg.id}/rotate`, { token: support.token }), support, 'rotateRegistration', [rotations]);
+    await expectRefused(call('POST', `/registrations/${reg.id}/rotate`, { token: opsReadOnly.token, body: {} }), opsReadOnly, 'rotateRegistration', [rotations]);
+    expectProblem(await call('POST', `/registrations/${randomUUID()}/rotate`, { token: ops.token }), 404, 'NOT_FOUND');
+    expectProblem(await call('POST', `/registrations/${reg.id}/rotate`, { token: ops.token, body: { initialAccessToken: 42 } }), 400, 'INVALID');
+
+    const res = await call('POST', `/registrations/${reg.id}/rotate`, { token: ops.token });
+    const rotation = expectContract('rotateRegistration', res, 201);
+    expect(rotation).toMatchObject({ registrationId: reg.id, strategy: 're_registration', state: 'current', joined: false, trigger: 'manual', error: null });
+    expect(rotation.newClientId).not.toBe(reg.clientId);
+    expect(res.text).not.toMatch(/client_secret"|clientSecret/);
+    const [audit] = await getDb().select().from(auditLog).where(and(eq(auditLog.actorId, ops.id), eq(auditLog.action, 'rotation.start'), eq(auditLog.targetId, String(reg.id))));
+    expect(audit).toMatchObject({ actorType: 'api_token', outcome: 'success' });
+    // The replacement holds the current secret; the credentials endpoint reads it.
+    const creds = expectContract('getRegistrationCredentials', await call('GET', `/registrations/${rotation.newRegistrationId}/credentials`, { token: credsOnly.token }), 200);
+    expect(creds.clientId).toBe(rotation.newClientId);
   });
 });
 

@@ -5,6 +5,7 @@ import { healthSystemInputSchema } from '@/lib/health-systems/schemas';
 import { addIssuerSchema } from '@/lib/issuers/schemas';
 import { metadataChangesSchema } from '@/lib/registrations/manage/schemas';
 import { registerSchema } from '@/lib/registrations/schemas';
+import { startRotationSchema } from '@/lib/rotation/schemas';
 import { defineOperation } from './operation';
 import {
   appSchema,
@@ -33,6 +34,7 @@ import {
   registrationSchema,
   registrationSyncSchema,
   registrationUpdatedSchema,
+  rotationSchema,
   scopeDiagnosisBodySchema,
   scopeDiffSchema,
   syncBodySchema,
@@ -292,6 +294,24 @@ export const operations = {
     body: syncBodySchema,
     bodyOptional: true,
     responses: { 200: { description: 'The differences, and the update when applied.', schema: registrationSyncSchema } },
+    errors: ['NOT_FOUND', 'CONFLICT', ...UPSTREAM],
+  }),
+  rotateRegistration: defineOperation({
+    operationId: 'rotateRegistration',
+    method: 'POST',
+    path: '/registrations/{id}/rotate',
+    tag: 'Registrations',
+    summary: 'Rotate the registration’s credential (secret or key) with the strategy planned for its issuer',
+    description:
+      'Starts a rotation and runs it as far as it can go now: 201 with the rotation (state `current` when done; `waiting_for_initial_access_token` or `waiting_for_verification` when a person is needed; other states continue on the job queue). One rotation per registration at a time: a request while one is active joins it (200, `joined: true`) and the hospital sees one change. `initialAccessToken` (Epic, Mercy) is used once and never stored. A registration that cannot be rotated is 422 with the reason.',
+    permission: 'registrations:write',
+    params: idParamsSchema,
+    body: startRotationSchema.pick({ initialAccessToken: true }),
+    bodyOptional: true,
+    responses: {
+      201: { description: 'A new rotation.', schema: rotationSchema },
+      200: { description: 'A rotation of this registration was already active: joined it.', schema: rotationSchema },
+    },
     errors: ['NOT_FOUND', 'CONFLICT', ...UPSTREAM],
   }),
   getRegistrationCredentials: defineOperation({

@@ -1,7 +1,7 @@
 // The API's own zod schemas: query strings, path parameters, headers, and the response bodies
 // (documentation and contract tests). Request bodies reuse the domain's schemas as they are.
 import { z } from 'zod';
-import { AUDIT_OUTCOMES, REGISTRATION_STATUSES, ROLES, TOKEN_AUTH_METHODS } from '@/db/schema';
+import { AUDIT_OUTCOMES, REGISTRATION_STATUSES, ROLES, ROTATION_STATES, ROTATION_STRATEGIES, ROTATION_TRIGGERS, TOKEN_AUTH_METHODS } from '@/db/schema';
 import { SORT_KEYS } from '@/lib/registrations/table';
 import { PERMISSIONS } from '@/lib/auth/permissions';
 
@@ -330,6 +330,33 @@ export const registrationSyncSchema = z.object({
 });
 
 export const registrationDeletedSchema = z.object({ registrationId: z.uuid(), deletedAt: isoDateTime });
+
+export const rotationSchema = z.object({
+  id: z.uuid(),
+  registrationId: z.uuid(),
+  strategy: z.enum(ROTATION_STRATEGIES).describe('rfc7592_update, re_registration, key_rollover or new_registration, as the rotation plan chose for this issuer.'),
+  fallbackFrom: z.enum(ROTATION_STRATEGIES).nullable(),
+  state: z
+    .enum(ROTATION_STATES)
+    .describe('current: done. waiting_for_initial_access_token / waiting_for_verification: a person is needed (in the UI). failed: see error. Other states continue on the job queue.'),
+  trigger: z.enum(ROTATION_TRIGGERS),
+  steps: z.array(z.string()),
+  why: z.string(),
+  attempt: z.number().int(),
+  nextAttemptAt: nullableDateTime,
+  error: z.object({ code: z.string(), message: z.string(), at: z.string() }).nullable(),
+  newRegistrationId: z.uuid().nullable().describe('The registration that replaces this one (re-registration, new registration).'),
+  newClientId: z.string().nullable(),
+  newExpiry: z.object({ kind: z.enum(['never', 'at', 'unknown', 'none']), at: z.string().nullable() }).nullable(),
+  verifiedBy: z.string().nullable(),
+  cleanupAt: nullableDateTime,
+  cleanupDoneAt: nullableDateTime,
+  cleanupError: z.string().nullable(),
+  createdBy: z.string().nullable(),
+  createdAt: isoDateTime,
+  finishedAt: nullableDateTime,
+  joined: z.boolean().describe('Another request had already started a rotation of this registration; this one joined it.'),
+});
 
 export const credentialsSchema = z.object({
   registrationId: z.uuid(),
