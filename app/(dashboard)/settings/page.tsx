@@ -1,3 +1,4 @@
+import Link from 'next/link';
 import { Card, PageHeader } from '@/components/ui/card';
 import { requirePageUser } from '@/lib/auth/page-guard';
 import { env } from '@/lib/env';
@@ -17,7 +18,23 @@ export default async function SettingsPage() {
     .filter(Boolean);
   return (
     <>
-      <PageHeader title="Settings" description="Users and roles, and which private or plain-http hosts Registrar may call." />
+      <PageHeader
+        title="Settings"
+        description="Users and roles, single sign-on, and which private or plain-http hosts Registrar may call."
+        actions={
+          <nav aria-label="More settings" className="flex gap-3 text-sm">
+            <Link href="/settings/api-tokens" className="underline">
+              API tokens
+            </Link>
+            <Link href="/settings/notifications" className="underline">
+              Notifications
+            </Link>
+            <Link href="/api-docs" className="underline">
+              API reference
+            </Link>
+          </nav>
+        }
+      />
       <div className="space-y-6">
         <Card title="Users">
           <UsersPanel
