@@ -80,7 +80,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await setWebhookSettings(admin.actor, { url: '', enabled: false });
+  await setWebhookSettings(admin.actor, { url: '', clear: true });
   await sandbox.stop();
   await receiver.close();
   await closeDb();
@@ -188,6 +188,10 @@ describe('the expiry webhook', () => {
     await expect(setWebhookSettings(ops.actor, { url: 'https://hooks.example.com/x', enabled: true })).rejects.toMatchObject({ code: 'FORBIDDEN' });
     const view = await getWebhookSettings(admin.actor);
     expect(view).toEqual({ configured: true, enabled: true, destination: receiver.origin });
+    // The URL is write-only: saving without one keeps it (switching it off and on again).
+    expect(await setWebhookSettings(admin.actor, { url: '', enabled: false })).toEqual({ configured: true, enabled: false, destination: receiver.origin });
+    expect(await enqueueNotification('test', `test:${randomUUID()}`, { text: 'off' })).toBeNull();
+    expect(await setWebhookSettings(admin.actor, { url: '', enabled: true })).toEqual(view);
     expect((await sendTestNotification(admin.actor)).id).not.toBeNull();
     expect(receiver.bodies.at(-1)).toContain('Registrar test notification');
   });

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 export const webhookSettingsSchema = z.object({
-  /** Slack-compatible incoming webhook (JSON with a `text` field). Empty clears it. */
+  /** Slack-compatible incoming webhook (JSON with a `text` field). Empty keeps the stored one (it is write-only). */
   url: z
     .string()
     .trim()
@@ -12,6 +12,8 @@ export const webhookSettingsSchema = z.object({
     .union([z.boolean(), z.literal('on'), z.literal('true'), z.literal('false')])
     .optional()
     .transform((v) => v === true || v === 'on' || v === 'true'),
+  /** Removes the webhook. */
+  clear: z.boolean().optional(),
 });
 export type WebhookSettingsInput = z.input<typeof webhookSettingsSchema>;
 

@@ -39,9 +39,12 @@ export async function getWebhookSettings(actor: Actor): Promise<WebhookSettingsV
 export async function setWebhookSettings(actor: Actor, input: WebhookSettingsInput): Promise<WebhookSettingsView> {
   assertCan(actor, 'settings:manage');
   const data = webhookSettingsSchema.parse(input);
+  const stored = await getSetting<Stored>(KEY);
+  const url = data.clear ? '' : data.url || stored?.url || '';
+  const enabled = url !== '' && data.enabled;
   await getDb().transaction(async (tx) => {
-    await putSetting(tx, KEY, { url: data.url, enabled: data.url !== '' && data.enabled });
-    await recordAudit(tx, actor, { action: 'notifications.webhook', targetType: 'settings', details: { destination: data.url ? webhookDestination(data.url) : null, enabled: data.enabled } });
+    await putSetting(tx, KEY, { url, enabled });
+    await recordAudit(tx, actor, { action: 'notifications.webhook', targetType: 'settings', details: { destination: url ? webhookDestination(url) : null, enabled, cleared: Boolean(data.clear) } });
   });
-  return { configured: data.url !== '', enabled: data.url !== '' && data.enabled, destination: data.url ? webhookDestination(data.url) : null };
+  return { configured: url !== '', enabled, destination: url ? webhookDestination(url) : null };
 }

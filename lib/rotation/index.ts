@@ -6,7 +6,7 @@ import 'server-only';
  * registration with an initial access token), the scheduled scan and the clean-ups after a switch.
  */
 export { planRotation, STRATEGY_LABELS, type RotationPlan } from './plan';
-export { abandonRotation, confirmRotationVerified, resumeRotation, startRotation, supplyInitialAccessToken, type RotationDeps, type RotationStep, type StartRotationResult } from './run';
+export { abandonRotation, confirmRotationVerified, resumeRotation, retryRotation, rotateMany, startRotation, supplyInitialAccessToken, type RotationDeps, type RotationStep, type StartRotationResult } from './run';
 export { runRotationScan, dueForRenewal, type ScanResult } from './scan';
 export { runRotationCleanup } from './cleanup';
 export { getRotation, getRotationPanel, resolveActiveRegistration, type RotationPanel } from './queries';

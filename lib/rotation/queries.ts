@@ -21,6 +21,8 @@ export type RotationPanel = {
   plan: RotationPlan;
   policy: 'automatic' | 'manual';
   renewAt: string | null;
+  /** Why the registration needs a person (a failed rotation, an unknown expiry), when it does. */
+  attentionReason: string | null;
   /** The viewer may start, verify or abandon rotations (ops, admin). */
   canRotate: boolean;
   latest: RotationView | null;
@@ -80,6 +82,7 @@ export async function getRotationPanel(actor: Actor, registrationId: string): Pr
     plan,
     policy: reg.rotationPolicy,
     renewAt: reg.renewAt?.toISOString() ?? null,
+    attentionReason: reg.status === 'needs_attention' ? reg.attentionReason : null,
     canRotate: actorCan(actor, 'registrations:write'),
     latest: rows[0] ? await toRotationView(rows[0]) : null,
     history: rows.slice(1).map((r) => ({ id: r.id, strategy: r.strategy, state: r.state, createdAt: r.createdAt.toISOString(), finishedAt: r.finishedAt?.toISOString() ?? null })),

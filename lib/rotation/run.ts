@@ -106,6 +106,14 @@ export async function resumeRotation(rotationId: string, deps: RotationDeps = {}
   return toRotationView(rotation);
 }
 
+/** A person asks to try a rotation waiting out its back-off now. */
+export async function retryRotation(actor: Actor, input: RotationIdInput, deps: RotationDeps = {}): Promise<RotationView> {
+  assertCan(actor, 'registrations:write');
+  const { rotationId } = rotationIdSchema.parse(input);
+  assertVaultOpen();
+  return toRotationView(await runRotation(rotationId, context(actor, { ...deps, force: true })));
+}
+
 /** A person confirms that the new credential works where Registrar cannot check it (no client_credentials grant). */
 export async function confirmRotationVerified(actor: Actor, input: RotationIdInput, deps: RotationDeps = {}): Promise<RotationView> {
   assertCan(actor, 'registrations:write');

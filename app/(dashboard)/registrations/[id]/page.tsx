@@ -6,11 +6,14 @@ import { can } from '@/lib/auth/permissions';
 import { isAppError } from '@/lib/errors';
 import { getRegistrationManagementView } from '@/lib/registrations/manage/queries';
 import { getRegistrationActivity, getRegistrationOrThrow } from '@/lib/registrations/queries';
+import { STRATEGY_LABELS } from '@/lib/rotation/plan';
+import { getRotationPanel } from '@/lib/rotation/queries';
 import { ExpiryBadge } from '../_components/expiry-badge';
 import { RevealSecret } from '../_components/reveal-secret';
 import { ManagementActions } from './_components/management-actions';
 import { MetadataDiffTable } from './_components/metadata-diff-table';
 import { RegistrationFindings } from './_components/registration-findings';
+import { RotationSection } from './_components/rotation-section';
 
 const STATUS_TONE = { active: 'good', needs_attention: 'warn', management_lost: 'bad', deleted: 'neutral' } as const;
 
@@ -23,6 +26,7 @@ export default async function RegistrationPage({ params, searchParams }: { param
     throw error;
   });
   const manage = await getRegistrationManagementView(actor, id);
+  const rotation = await getRotationPanel(actor, id);
   const activity = can(actor.role, 'audit:read') ? await getRegistrationActivity(actor, id) : null;
   const canManage = can(actor.role, 'registrations:write') && manage.manageable;
   const drifted = manage.drift?.filter((d) => d.differs).length ?? 0;
@@ -80,6 +84,10 @@ export default async function RegistrationPage({ params, searchParams }: { param
             </div>
           </dl>
           {hasSecret && can(actor.role, 'credentials:reveal') ? <RevealSecret registrationId={reg.id} /> : null}
+        </Card>
+
+        <Card title="Rotate credential">
+          <RotationSection panel={rotation} strategyLabels={STRATEGY_LABELS} />
         </Card>
 
         {manage.managed ? (
