@@ -1,6 +1,5 @@
 import 'server-only';
 import type PgBoss from 'pg-boss';
-import { mapWithConcurrency } from '@/lib/concurrency';
 import { env } from '@/lib/env';
 import { onJobsStart } from '@/lib/jobs/boss';
 import { errorSummary, logger } from '@/lib/logger';
@@ -41,8 +40,13 @@ export function registerRotationJobs(): void {
       await runExpiryMonitor();
       await deliverPendingNotifications();
     });
-    await boss.work<{ rotationId: string }>(ROTATION_QUEUES.run, { batchSize: e.REGISTRAR_ROTATION_CONCURRENCY }, async (jobs) => {
-      await mapWithConcurrency(jobs, e.REGISTRAR_ROTATION_CONCURRENCY, async (job) => {
+    // `concurrency` workers of one job each (no batch barrier); a worker that found a job looks for
+    // the next at once instead of waiting out the polling interval.
+    for (let i = 0; i < e.REGISTRAR_ROTATION_CONCURRENCY; i++) {
+      let workerId = '';
+      workerId = await boss.work<{ rotationId: string }>(ROTATION_QUEUES.run, { batchSize: 1, pollingIntervalSeconds: 2 }, async ([job]) => {
+        if (!job) return;
+        if (workerId) boss.notifyWorker(workerId);
         try {
           await resumeRotation(job.data.rotationId);
         } catch (error) {
@@ -50,7 +54,7 @@ export function registerRotationJobs(): void {
           logger.error({ rotationId: job.data.rotationId, err: errorSummary(error) }, 'rotation run failed');
         }
       });
-    });
+    }
     await boss.work(ROTATION_QUEUES.digest, async () => {
       await enqueueDailyDigest();
       await deliverPendingNotifications();

@@ -43,12 +43,16 @@ async function apply(rows: Row[], overrides: OverrideMaps): Promise<{ updated: n
     const renewal = computeRenewal({ kind: r.secretExpiryKind, expiresAt: r.secretExpiresAt, issuedAt }, policy);
     return { id: r.id, renew_at: renewal.renewAt?.toISOString() ?? null, kind: r.secretExpiryKind, at: r.secretExpiresAt?.toISOString() ?? null, unknown: renewal.needsAttention };
   });
-  // One statement per batch; the basis is what was read, so a row that changed meanwhile stays stale and is redone.
+  // One statement per batch. The basis is copied from the row itself (JSON carries milliseconds,
+  // PostgreSQL keeps microseconds), and only where the row still has the expiry that was read:
+  // a row that changed meanwhile stays stale and is redone by the next pass.
   await getDb().execute(sql`
     update ${registrations} as r
-       set renew_at = v.renew_at, renew_basis_kind = v.kind, renew_basis_at = v.at
+       set renew_at = v.renew_at, renew_basis_kind = r.secret_expiry_kind, renew_basis_at = r.secret_expires_at
       from jsonb_to_recordset(${JSON.stringify(values)}::jsonb) as v(id uuid, renew_at timestamptz, kind text, at timestamptz)
-     where r.id = v.id`);
+     where r.id = v.id
+       and r.secret_expiry_kind = v.kind
+       and date_trunc('milliseconds', r.secret_expires_at) is not distinct from v.at`);
   const unknown = values.filter((v) => v.unknown).map((v) => v.id);
   if (unknown.length) {
     // An unknown expiry needs a person; an attention reason already there (e.g. management lost) is kept.

@@ -1,4 +1,4 @@
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeDb, getDb } from '@/db/client';
 import { insertApp, insertIssuer, insertUser } from '@/db/factories';
@@ -120,6 +120,16 @@ describe('the scheduled scan', () => {
     expect(before.getTime() - after.getTime()).toBeGreaterThan(4.9 * DAY); // 20 days → 15 days after issue
     const refused = await captureError(() => setRotationOverrides(ops.actor, { kind: 'app', id: appId, overrides: { updateIssuesSecret: true } }));
     expect(refused.code).toBe('INVALID');
+  });
+
+  it('an expiry with microseconds is recomputed once, not on every scan', async () => {
+    const { appId } = await clientCredentialsApp();
+    const reg = await register(ops.actor, issuerId, appId);
+    await getDb().execute(sql`update registrations set secret_expires_at = secret_expires_at + interval '123.456 milliseconds' + interval '789 microseconds' where id = ${reg.registrationId}`);
+    const first = await runRotationScan({ issuerId });
+    expect(first.renewalsRecomputed).toBeGreaterThanOrEqual(1);
+    expect((await registrationRow(reg.registrationId)).renewAt).not.toBeNull();
+    expect((await runRotationScan({ issuerId })).renewalsRecomputed).toBe(0);
   });
 
   it('a secret without client_secret_expires_at (unknown expiry) makes the registration need attention', async () => {
