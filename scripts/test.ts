@@ -47,5 +47,7 @@ if (existsSync(playwrightReport)) {
   counts.skipped += p.stats.skipped;
 }
 if (!ok && counts.failed === 0) counts.failed = 1; // a runner that crashed before reporting still fails the run
+// Never trust exit codes alone: a failed test in a report fails the run.
+if (counts.failed > 0) ok = false;
 console.info(`\ntests: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`);
 process.exit(ok ? 0 : 1);

@@ -15,7 +15,7 @@ import { startRotation } from '@/lib/rotation/run';
 import { startSandbox, type Sandbox } from '@/sandbox/index';
 import { enqueueDailyDigest } from './digest';
 import { deliverPendingNotifications, enqueueNotification } from './deliver';
-import { monitorStateOf, runExpiryMonitor } from './monitor';
+import { expiryChangePayload, monitorStateOf, runExpiryMonitor } from './monitor';
 import { listNotificationDeliveries, retryNotificationDelivery, sendTestNotification } from './queries';
 import { getWebhookSettings, setWebhookSettings } from './settings';
 
@@ -107,9 +107,12 @@ describe('the expiry webhook', () => {
     const mine = first.changes.filter((c) => c.registrationId === reg.registrationId);
     expect(mine).toEqual([expect.objectContaining({ credential: 'client_secret', from: null, to: 'expiring', thresholdDays: 30, clientId: reg.clientId })]);
     expect(await deliverPendingNotifications()).toMatchObject({ delivered: 1, failed: 0 });
-    const body = JSON.parse(receiver.bodies.at(-1)!) as { text: string };
+    const body = JSON.parse(receiver.bodies.at(-1)!) as { text: string; changes: Array<{ registrationId: string }> };
     expect(body.text).toMatch(/^Registrar: credential expiry changed/);
-    expect(body.text).toContain(`client ${reg.clientId}: client secret expires within 30 days`);
+    // Other test files' registrations change state in the same run (a shared database); the text
+    // lists 25, the structured changes all of them.
+    expect(body.changes.some((c) => c.registrationId === reg.registrationId)).toBe(true);
+    expect(expiryChangePayload(mine).text).toContain(`client ${reg.clientId}: client secret expires within 30 days`);
 
     // Nothing changed: nothing is sent.
     expect((await runExpiryMonitor()).changes.filter((c) => c.registrationId === reg.registrationId)).toEqual([]);
