@@ -8,6 +8,7 @@ import { freshBenchDatabase } from './bench/db';
 import { benchDiscovery } from './bench/discovery';
 import { benchRegistration } from './bench/registration';
 import { benchRegistrationsTable } from './bench/registrations-table';
+import { benchBulkRotation, benchRotationScan } from '@/lib/rotation/bench';
 import { benchStartup } from './bench/startup';
 
 const only = process.argv.slice(2);
@@ -29,6 +30,8 @@ try {
   if (wants('discovery')) rows.push(...(await benchDiscovery()));
   if (wants('registration')) rows.push(...(await benchRegistration()));
   if (wants('table')) rows.push(...(await benchRegistrationsTable(db.url)));
+  if (wants('rotation-scan')) rows.push(...(await benchRotationScan()));
+  if (wants('rotation')) rows.push(...(await benchBulkRotation()));
 } finally {
   await closeDb();
   await db.stop();
