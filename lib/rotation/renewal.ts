@@ -1,3 +1,4 @@
+import 'server-only';
 import type { RenewalPolicy } from './settings';
 
 const DAY = 86_400_000;
