@@ -83,9 +83,10 @@ export function expiryChangePayload(changes: ExpiryChange[]): { text: string; ch
 /**
  * Computes the expiry state of every monitored credential (client secrets; registration access
  * tokens whose expiry is known), stores the changes, and queues one webhook listing them. A first
- * sighting that is ok or never is recorded silently; everything else is notified.
+ * sighting that is ok or never is recorded silently; everything else is notified. `issuerId`
+ * limits the run to one issuer's registrations.
  */
-export async function runExpiryMonitor(opts: { now?: Date; batchSize?: number } = {}): Promise<{ checked: number; changes: ExpiryChange[]; notificationId: string | null }> {
+export async function runExpiryMonitor(opts: { now?: Date; batchSize?: number; issuerId?: string } = {}): Promise<{ checked: number; changes: ExpiryChange[]; notificationId: string | null }> {
   const now = opts.now ?? new Date();
   const thresholds = expiryThresholds();
   const batchSize = opts.batchSize ?? 2000;
@@ -106,7 +107,7 @@ export async function runExpiryMonitor(opts: { now?: Date; batchSize?: number } 
         join apps a on a.id = r.app_id
         left join expiry_states s on s.registration_id = r.id and s.credential_kind = 'client_secret'
         left join expiry_states t on t.registration_id = r.id and t.credential_kind = 'registration_access_token'
-       where r.id > ${after}::uuid and r.status <> 'deleted' and r.replaced_by_registration_id is null
+       where r.id > ${after}::uuid and r.status <> 'deleted' and r.replaced_by_registration_id is null${opts.issuerId ? sql` and r.issuer_id = ${opts.issuerId}::uuid` : sql``}
        order by r.id
        limit ${batchSize}`);
     if (rows.length === 0) break;

@@ -103,7 +103,7 @@ async function registerAtGeneral() {
 describe('the expiry webhook', () => {
   it('notifies state changes (30 → 7 → 1 days → expired) with a Slack-compatible text, once each', async () => {
     const reg = await registerAtGeneral();
-    const first = await runExpiryMonitor();
+    const first = await runExpiryMonitor({ issuerId });
     const mine = first.changes.filter((c) => c.registrationId === reg.registrationId);
     expect(mine).toEqual([expect.objectContaining({ credential: 'client_secret', from: null, to: 'expiring', thresholdDays: 30, clientId: reg.clientId })]);
     expect(await deliverPendingNotifications()).toMatchObject({ delivered: 1, failed: 0 });
@@ -115,7 +115,7 @@ describe('the expiry webhook', () => {
     expect(expiryChangePayload(mine).text).toContain(`client ${reg.clientId}: client secret expires within 30 days`);
 
     // Nothing changed: nothing is sent.
-    expect((await runExpiryMonitor()).changes.filter((c) => c.registrationId === reg.registrationId)).toEqual([]);
+    expect((await runExpiryMonitor({ issuerId })).changes.filter((c) => c.registrationId === reg.registrationId)).toEqual([]);
 
     const expiresAt = (await getDb().select({ e: credentials.expiresAt }).from(credentials).where(inArray(credentials.ownerId, [reg.registrationId])))[0]!.e!;
     const steps = [
@@ -124,7 +124,7 @@ describe('the expiry webhook', () => {
       [new Date(expiresAt.getTime() + 1000), 'expired', null],
     ] as const;
     for (const [now, state, threshold] of steps) {
-      const run = await runExpiryMonitor({ now });
+      const run = await runExpiryMonitor({ now, issuerId });
       expect(run.changes.filter((c) => c.registrationId === reg.registrationId)).toEqual([expect.objectContaining({ to: state, thresholdDays: threshold })]);
     }
     await deliverPendingNotifications();
