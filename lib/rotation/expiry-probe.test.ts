@@ -11,7 +11,7 @@ import { allowlist, clientCredentialsApp, currentSecretsInChain, register, regis
 
 /** General Hospital issues secrets that live this long here (the real default is 30 days). */
 const TTL_SECONDS = 20;
-const RUN_SECONDS = 32;
+const RUN_SECONDS = 36;
 
 let sandbox: Sandbox;
 let ops: Awaited<ReturnType<typeof insertUser>>;
@@ -72,7 +72,8 @@ describe(`secrets that live ${TTL_SECONDS} seconds, automatic policy, the scan e
       await Promise.all([probing, scanning]);
 
       expect(probe.failures).toEqual([]);
-      expect(probe.ok).toBeGreaterThanOrEqual(RUN_SECONDS - 3);
+      // About one probe a second (fewer when the machine is busy: each waits for the previous one).
+      expect(probe.ok).toBeGreaterThanOrEqual(RUN_SECONDS / 2);
       // The first secret expired during the run, and the probe went on working with its replacements.
       expect(Date.now()).toBeGreaterThan(first.secretExpiresAt!.getTime() + 5000);
       const done = await getDb().select().from(rotations).where(eq(rotations.registrationId, reg.registrationId));
