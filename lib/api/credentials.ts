@@ -5,6 +5,7 @@ import { appKeys, registrations } from '@/db/schema';
 import { assertCan, type Actor } from '@/lib/auth/actor';
 import { recordAudit } from '@/lib/audit/record';
 import { readCurrentCredential } from '@/lib/credentials/store';
+import { resolveActiveRegistration } from '@/lib/rotation/queries';
 import { vaultStatus } from '@/lib/credentials/vault';
 import { AppError } from '@/lib/errors';
 import { expiryOf } from '@/lib/registrations/expiry';
@@ -25,8 +26,11 @@ export type RegistrationCredentials = {
  * credential version it returned. `credentials:read` alone is enough: a deployment pipeline that
  * only fetches credentials needs no other permission.
  */
-export async function readRegistrationCredentials(actor: Actor, registrationId: string): Promise<RegistrationCredentials> {
+export async function readRegistrationCredentials(actor: Actor, requestedId: string): Promise<RegistrationCredentials> {
   assertCan(actor, 'credentials:read');
+  // After a rotation by re-registration the old id points at its replacement: a pipeline that
+  // stored the old id must get what runs now, not a client that is about to be deleted.
+  const { registrationId } = await resolveActiveRegistration(requestedId);
   const [reg] = await getDb()
     .select({
       id: registrations.id,
