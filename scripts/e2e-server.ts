@@ -8,8 +8,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import pg from 'pg';
-import { startEmbeddedPostgres } from '@/db/embedded';
+import { recreateDatabase, startEmbeddedPostgres } from '@/db/embedded';
 import { runMigrations } from '@/db/migrate';
 import { startSandbox } from '@/sandbox/index';
 
@@ -70,17 +69,3 @@ child.on('exit', async (code) => {
   await stopDb().catch(() => {});
   process.exit(code ?? 0);
 });
-
-async function recreateDatabase(url: string, name: string): Promise<string> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(`drop database if exists "${name}" with (force)`);
-    await client.query(`create database "${name}"`);
-  } finally {
-    await client.end();
-  }
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  return u.toString();
-}

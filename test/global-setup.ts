@@ -4,8 +4,7 @@
  * otherwise an embedded PostgreSQL under .data/test with a database recreated for every run.
  */
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
-import { startEmbeddedPostgres } from '../db/embedded';
+import { recreateDatabase, startEmbeddedPostgres } from '../db/embedded';
 import { runMigrations } from '../db/migrate';
 
 export default async function setup() {
@@ -26,18 +25,4 @@ export default async function setup() {
   return async () => {
     await stop();
   };
-}
-
-async function recreateDatabase(adminUrl: string, name: string): Promise<string> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    await client.query(`drop database if exists "${name}" with (force)`);
-    await client.query(`create database "${name}"`);
-  } finally {
-    await client.end();
-  }
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return url.toString();
 }

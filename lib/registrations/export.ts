@@ -1,16 +1,14 @@
 import 'server-only';
-import Cursor from 'pg-cursor';
-import { getDb, getPool } from '@/db/client';
+import { getDb } from '@/db/client';
 import { assertCan, type Actor } from '@/lib/auth/actor';
 import { recordAudit } from '@/lib/audit/record';
 import { csvCell } from '@/lib/csv';
+import { streamQueryAsCsv } from '@/lib/csv-stream';
 import { expiryOf } from './expiry';
 import { tableFrom, tableOrder, tableWhere, type RegistrationTableParams } from './table';
 
 const HEADER = ['health_system', 'issuer', 'environment', 'app', 'client_id', 'auth_method', 'status', 'secret_expiry_state', 'secret_expires_at', 'registration_access_token', 'scope_interactions_lost', 'redirect_uri_findings', 'last_rotated_at', 'last_checked_at', 'created_at'];
 const BATCH = 1_000;
-
-type RawRow = Record<string, unknown>;
 
 /**
  * The registrations table under the given filter as CSV, streamed from a database cursor in batches,
@@ -22,38 +20,7 @@ export async function exportRegistrationsCsv(actor: Actor, params: RegistrationT
   const { page: _page, pageSize: _pageSize, ...filters } = params;
   await recordAudit(getDb(), actor, { action: 'registration.export', targetType: 'registration', details: { filters } });
   const query = tableFrom().where(tableWhere(params)).orderBy(...tableOrder(params)).toSQL();
-  const client = await getPool().connect();
-  const cursor = client.query(new Cursor<RawRow>(query.sql, query.params as unknown[], { rowMode: 'array' }));
-  const encoder = new TextEncoder();
-  let headerSent = false;
-  const release = async () => {
-    await cursor.close().catch(() => {});
-    client.release();
-  };
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        if (!headerSent) {
-          headerSent = true;
-          controller.enqueue(encoder.encode(HEADER.join(',') + '\r\n'));
-        }
-        const rows = (await cursor.read(BATCH)) as unknown as unknown[][];
-        if (rows.length === 0) {
-          await release();
-          controller.close();
-          return;
-        }
-        const now = new Date();
-        controller.enqueue(encoder.encode(rows.map((r) => toCsvLine(r, now)).join('')));
-      } catch (error) {
-        await release();
-        controller.error(error);
-      }
-    },
-    async cancel() {
-      await release();
-    },
-  });
+  return streamQueryAsCsv({ query: { sql: query.sql, params: query.params as unknown[] }, header: HEADER, toLine: toCsvLine, batchSize: BATCH });
 }
 
 // Positions follow `tableColumns` in table.ts (array row mode keeps memory low).

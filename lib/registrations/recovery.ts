@@ -8,23 +8,10 @@ import { registrationOperations } from '@/db/schema';
 import { systemActor } from '@/lib/auth/actor';
 import { openSecret, sealSecret } from '@/lib/credentials/vault';
 import { env } from '@/lib/env';
-import type { RegistrationResponse } from '@/lib/oauth/registration';
-import type { Adaptation } from './build-request';
+import type { PersistInput } from './register';
 
-type RecoveryPayload = {
-  operationId: string;
-  issuerId: string;
-  appId: string;
-  appVersion: number;
-  environment: string;
-  authMethod: string;
-  appKeyId: string | null;
-  requested: Record<string, unknown>;
-  adaptations: Adaptation[];
-  response: RegistrationResponse;
-  audit: { action: string; targetType: string; targetId: string; details: Record<string, unknown> };
-  actor: string;
-};
+/** Everything needed to store the registration later, exactly as the failed persist had it. */
+type RecoveryPayload = Omit<PersistInput, 'attempts'> & { actor: string };
 
 export function recoveryDir(): string {
   return path.resolve(env().REGISTRAR_DATA_DIR, 'recovery');

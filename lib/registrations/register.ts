@@ -214,7 +214,7 @@ async function waitForOperation(operationId: string): Promise<RegisterResult> {
   }
 }
 
-type PersistInput = {
+export type PersistInput = {
   operationId: string;
   issuerId: string;
   appId: string;

@@ -1,5 +1,4 @@
-import pg from 'pg';
-import { startEmbeddedPostgres } from '@/db/embedded';
+import { recreateDatabase, startEmbeddedPostgres } from '@/db/embedded';
 import { runMigrations } from '@/db/migrate';
 import { resetEnvCache } from '@/lib/env';
 
@@ -15,17 +14,11 @@ export async function freshBenchDatabase(name = 'registrar_bench'): Promise<{ ur
     adminUrl = db.url;
     stop = db.stop;
   }
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  await client.query(`drop database if exists "${name}" with (force)`);
-  await client.query(`create database "${name}"`);
-  await client.end();
-  const u = new URL(adminUrl);
-  u.pathname = `/${name}`;
-  await runMigrations(u.toString());
-  process.env.DATABASE_URL = u.toString();
+  const url = await recreateDatabase(adminUrl, name);
+  await runMigrations(url);
+  process.env.DATABASE_URL = url;
   resetEnvCache();
-  return { url: u.toString(), stop };
+  return { url, stop };
 }
 
 export function median(values: number[]): number {
