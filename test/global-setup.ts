@@ -1,26 +1,37 @@
 /**
  * Vitest global setup: a real PostgreSQL for the integration tests.
- * With DATABASE_URL set (CI's second pass, or a developer's server) that server is used as is;
- * otherwise an embedded PostgreSQL under .data/test with a database recreated for every run.
+ * With DATABASE_URL set (CI's second pass, or a developer's server) that server is used, otherwise
+ * an embedded PostgreSQL under .data/test; either way the run gets a fresh database of its own,
+ * dropped at the end.
  */
 import { randomBytes } from 'node:crypto';
-import { recreateDatabase, startEmbeddedPostgres } from '../db/embedded';
+import { dropDatabase, recreateDatabase, startEmbeddedPostgres } from '../db/embedded';
 import { runMigrations } from '../db/migrate';
 
 export default async function setup() {
   // A vault key for the whole run (tests of the vault itself set their own).
   process.env.REGISTRAR_KEY ??= randomBytes(32).toString('base64');
   let stop: () => Promise<void> = async () => {};
-  if (!process.env.DATABASE_URL) {
+  let adminUrl = process.env.DATABASE_URL;
+  if (!adminUrl) {
     const db = await startEmbeddedPostgres({
       dataDir: process.env.REGISTRAR_TEST_DATA_DIR ?? '.data/test',
       port: Number(process.env.REGISTRAR_TEST_PG_PORT ?? 54339),
       database: 'postgres',
     });
-    const fresh = await recreateDatabase(db.url, 'registrar_test');
-    process.env.DATABASE_URL = fresh;
+    adminUrl = db.url;
     stop = db.stop;
   }
+  // A database of this run's own on that server: runs never see each other's rows (unique issuer
+  // URLs, idempotency keys, digests), and a server given by DATABASE_URL keeps its data untouched.
+  const name = `registrar_test_${process.pid}_${Date.now().toString(36)}`;
+  process.env.DATABASE_URL = await recreateDatabase(adminUrl, name);
+  const server = adminUrl;
+  const previousStop = stop;
+  stop = async () => {
+    await dropDatabase(server, name).catch(() => {});
+    await previousStop();
+  };
   await runMigrations(process.env.DATABASE_URL);
   return async () => {
     await stop();

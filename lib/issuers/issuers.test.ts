@@ -21,9 +21,11 @@ let moving: { server: http.Server; origin: string; tokenPath: string };
 
 /** A tiny authorization server whose token endpoint can be moved, to see refresh detect it. */
 function startMovingServer(): Promise<typeof moving> {
+  // The issuer has a path of its own: ephemeral ports are reused, and an issuer URL can be added once.
+  const prefix = `/as-${Math.random().toString(36).slice(2, 10)}`;
   const state = { server: undefined as unknown as http.Server, origin: '', tokenPath: '/token' };
   state.server = http.createServer((req, res) => {
-    if (req.url === '/.well-known/openid-configuration' || req.url === '/.well-known/oauth-authorization-server') {
+    if (req.url === `${prefix}/.well-known/openid-configuration` || req.url === `/.well-known/oauth-authorization-server${prefix}`) {
       res.setHeader('content-type', 'application/json');
       res.end(
         JSON.stringify({
@@ -44,7 +46,7 @@ function startMovingServer(): Promise<typeof moving> {
   });
   return new Promise((resolve) =>
     state.server.listen(0, '127.0.0.1', () => {
-      state.origin = `http://127.0.0.1:${(state.server.address() as AddressInfo).port}`;
+      state.origin = `http://127.0.0.1:${(state.server.address() as AddressInfo).port}${prefix}`;
       resolve(state);
     }),
   );

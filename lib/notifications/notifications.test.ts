@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { eq, inArray } from 'drizzle-orm';
+import { and, eq, inArray } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { closeDb, getDb } from '@/db/client';
 import { insertApp, insertUser, uniqueSuffix } from '@/db/factories';
 import { credentials, notificationDeliveries } from '@/db/schema';
 import { readCredentialById } from '@/lib/credentials/store';
 import { createHealthSystem } from '@/lib/health-systems/mutations';
-import { addIssuer } from '@/lib/issuers/add-issuer';
+import { addSandboxIssuer } from '@/test/support/issuers';
 import { addAllowlistEntry } from '@/lib/outbound/allowlist-store';
 import { registerApp } from '@/lib/registrations/register';
 import { startRotation } from '@/lib/rotation/run';
@@ -74,7 +74,7 @@ beforeAll(async () => {
   ops = await insertUser({ role: 'ops' });
   for (const origin of [sandbox.general.origin, receiver.origin]) await addAllowlistEntry(admin.actor, { entry: `http://${new URL(origin).host}` }).catch(() => {});
   const system = await createHealthSystem(ops.actor, { name: `Notify ${uniqueSuffix()}` });
-  issuerId = (await addIssuer(ops.actor, { healthSystemId: system.id, url: sandbox.general.fhirBase, environment: 'sandbox' })).id;
+  issuerId = (await addSandboxIssuer(ops.actor, { healthSystemId: system.id, url: sandbox.general.fhirBase, environment: 'sandbox' })).id;
   // A secret Registrar should be able to put in a message if it were careless: the webhook's own path token.
   await setWebhookSettings(admin.actor, { url: `${receiver.origin}/services/T000/B000/${randomUUID()}`, enabled: true });
 });
@@ -117,7 +117,7 @@ describe('the expiry webhook', () => {
     // Nothing changed: nothing is sent.
     expect((await runExpiryMonitor({ issuerId })).changes.filter((c) => c.registrationId === reg.registrationId)).toEqual([]);
 
-    const expiresAt = (await getDb().select({ e: credentials.expiresAt }).from(credentials).where(inArray(credentials.ownerId, [reg.registrationId])))[0]!.e!;
+    const expiresAt = (await getDb().select({ e: credentials.expiresAt }).from(credentials).where(and(inArray(credentials.ownerId, [reg.registrationId]), eq(credentials.kind, 'client_secret'))))[0]!.e!;
     const steps = [
       [new Date(expiresAt.getTime() - 6 * DAY), 'expiring', 7],
       [new Date(expiresAt.getTime() - DAY / 2), 'expiring', 1],

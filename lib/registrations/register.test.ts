@@ -12,7 +12,7 @@ import { readAppPrivateKey } from '@/lib/apps/keys';
 import { publishedJwks } from '@/lib/apps/queries';
 import { readCurrentCredential } from '@/lib/credentials/store';
 import { env, resetEnvCache } from '@/lib/env';
-import { addIssuer } from '@/lib/issuers/add-issuer';
+import { addSandboxIssuer } from '@/test/support/issuers';
 import { createHealthSystem } from '@/lib/health-systems/mutations';
 import { requestClientCredentialsToken } from '@/lib/oauth/registration';
 import { addAllowlistEntry } from '@/lib/outbound/allowlist-store';
@@ -64,7 +64,7 @@ afterAll(async () => {
 
 async function sandboxIssuer(url: string, epicClientId?: string) {
   const system = await createHealthSystem(ops.actor, { name: `Sandbox ${uniqueSuffix()}` });
-  return addIssuer(ops.actor, { healthSystemId: system.id, url, environment: 'sandbox', epicClientId });
+  return addSandboxIssuer(ops.actor, { healthSystemId: system.id, url, environment: 'sandbox', epicClientId });
 }
 
 describe('registering at the sandbox hospitals', () => {

@@ -17,7 +17,7 @@ import { readCurrentCredential } from '@/lib/credentials/store';
 import { resetEnvCache } from '@/lib/env';
 import { AppError, isAppError } from '@/lib/errors';
 import { createHealthSystem } from '@/lib/health-systems/mutations';
-import { addIssuer } from '@/lib/issuers/add-issuer';
+import { addSandboxIssuer } from '@/test/support/issuers';
 import { requestClientCredentialsToken } from '@/lib/oauth/registration';
 import { addAllowlistEntry } from '@/lib/outbound/allowlist-store';
 import { currentOutboundPolicy } from '@/lib/outbound/policy';
@@ -29,7 +29,7 @@ export async function allowlist(admin: Actor, origin: string): Promise<void> {
 
 export async function sandboxIssuer(ops: Actor, url: string, epicClientId?: string) {
   const system = await createHealthSystem(ops, { name: `Rotation ${uniqueSuffix()}` });
-  return addIssuer(ops, { healthSystemId: system.id, url, environment: 'sandbox', epicClientId });
+  return addSandboxIssuer(ops, { healthSystemId: system.id, url, environment: 'sandbox', epicClientId });
 }
 
 /** An app whose registrations may use client_credentials, so a token request can prove a credential works. */

@@ -8,7 +8,7 @@ import { updateApp } from '@/lib/apps/mutations';
 import { readCredentialById, readCurrentCredential } from '@/lib/credentials/store';
 import { AppError, isAppError } from '@/lib/errors';
 import { createHealthSystem } from '@/lib/health-systems/mutations';
-import { addIssuer } from '@/lib/issuers/add-issuer';
+import { addSandboxIssuer } from '@/test/support/issuers';
 import { readClientRegistration, type ClientMetadata } from '@/lib/oauth/registration';
 import { addAllowlistEntry } from '@/lib/outbound/allowlist-store';
 import { currentOutboundPolicy } from '@/lib/outbound/policy';
@@ -33,7 +33,7 @@ beforeAll(async () => {
   ops = await insertUser({ role: 'ops' });
   await addAllowlistEntry(admin.actor, { entry: `http://${new URL(sandbox.general.origin).host}` }).catch(() => {});
   const system = await createHealthSystem(ops.actor, { name: `General ${uniqueSuffix()}` });
-  generalIssuerId = (await addIssuer(ops.actor, { healthSystemId: system.id, url: sandbox.general.fhirBase, environment: 'sandbox' })).id;
+  generalIssuerId = (await addSandboxIssuer(ops.actor, { healthSystemId: system.id, url: sandbox.general.fhirBase, environment: 'sandbox' })).id;
 });
 
 afterAll(async () => {
