@@ -1,46 +1,6 @@
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import { e2eContext, query, storageStateFor } from './support/context';
-
-/**
- * One authorization server can be added once per installation, and onboarding.spec.ts adds
- * General Hospital too: whichever spec comes second reuses it (it stays reachable from the wizard).
- */
-async function createHealthSystemWithGeneral(page: Page, name: string, url: string) {
-  await page.goto('/health-systems');
-  await page.getByRole('form', { name: 'New health system' }).getByLabel('Name').fill(name);
-  await page.getByRole('button', { name: 'Create health system' }).click();
-  await expect(page.getByRole('heading', { name })).toBeVisible();
-  const add = page.getByRole('form', { name: 'Add issuer' });
-  await add.getByLabel('Issuer or FHIR base URL').fill(url);
-  await add.getByLabel('Environment', { exact: true }).selectOption('sandbox');
-  await add.getByRole('button', { name: 'Discover and add' }).click();
-  await expect(page.getByTestId('endpoints').or(page.getByText(/has already been added/))).toBeVisible();
-}
-
-async function createApp(page: Page, name: string, redirect: string) {
-  await page.goto('/apps/new');
-  const form = page.getByRole('form', { name: 'New app' });
-  await form.getByLabel('Name', { exact: true }).fill(name);
-  await form.getByLabel('software_id').fill(`com.example.${name.toLowerCase().replace(/\W+/g, '-')}`);
-  await form.getByLabel('Redirect URIs (one per line, exact)').fill(redirect);
-  await form.getByLabel('Scopes').fill('openid fhirUser launch/patient patient/*.read');
-  await form.getByLabel('Token endpoint auth method').selectOption('client_secret_basic');
-  await form.getByRole('button', { name: 'Create app' }).click();
-  await expect(page.getByRole('heading', { name })).toBeVisible();
-}
-
-async function onboardAtGeneral(page: Page, generalPort: string, appName: string) {
-  await page.goto('/registrations/new');
-  const wizard = page.getByRole('form', { name: 'Onboard a hospital' });
-  const issuerSelect = wizard.getByLabel('Issuer', { exact: true });
-  const value = await issuerSelect.locator('option').filter({ hasText: new RegExp(`127\\.0\\.0\\.1:${generalPort}`) }).first().getAttribute('value');
-  await issuerSelect.selectOption(value!);
-  await wizard.getByLabel('App', { exact: true }).selectOption({ label: `${appName} (v1)` });
-  await wizard.getByRole('button', { name: 'Prefill from the app profile' }).click();
-  await expect(wizard.getByTestId('request-preview')).toBeVisible();
-  await wizard.getByRole('button', { name: 'Register', exact: true }).click();
-  await expect(page.getByText('Registered. The hospital issued the client below')).toBeVisible();
-}
+import { createApp, createHealthSystemWithIssuer, issuerOnPort, onboard } from './support/flows';
 
 const MANAGEMENT_BUTTONS = ['Refresh from server', 'Edit metadata', 'Sync to app profile', 'Delete at hospital'];
 
@@ -50,9 +10,9 @@ test('ops refreshes, edits and deletes a registration at General Hospital; a man
   const page = await ops.newPage();
   const suffix = Date.now().toString(36);
   const appName = `Lifecycle ${suffix}`;
-  await createHealthSystemWithGeneral(page, `Lifecycle General ${suffix}`, sandbox.general.fhirBase);
-  await createApp(page, appName, 'https://app.example.com/callback');
-  await onboardAtGeneral(page, new URL(sandbox.general.origin).port, appName);
+  await createHealthSystemWithIssuer(page, `Lifecycle General ${suffix}`, sandbox.general.fhirBase);
+  await createApp(page, appName, { authMethod: 'client_secret_basic', redirect: 'https://app.example.com/callback', scope: 'openid fhirUser launch/patient patient/*.read' });
+  await onboard(page, issuerOnPort(new URL(sandbox.general.origin).port), appName);
   const registrationUrl = page.url().replace(/\?.*$/, '');
   const clientId = (await page.getByTestId('client-id').textContent())!.replace('Copy', '').trim();
   const [{ id: registrationId } = { id: '' }] = await query<{ id: string }>('select id::text as id from registrations where client_id = $1', [clientId]);

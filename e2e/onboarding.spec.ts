@@ -1,47 +1,6 @@
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import { e2eContext, query, storageStateFor } from './support/context';
-
-async function createHealthSystemWithIssuer(page: Page, name: string, url: string) {
-  await page.goto('/health-systems');
-  await page.getByRole('form', { name: 'New health system' }).getByLabel('Name').fill(name);
-  await page.getByRole('button', { name: 'Create health system' }).click();
-  await expect(page.getByRole('heading', { name })).toBeVisible();
-  const add = page.getByRole('form', { name: 'Add issuer' });
-  await add.getByLabel('Issuer or FHIR base URL').fill(url);
-  await add.getByLabel('Environment', { exact: true }).selectOption('sandbox');
-  await add.getByRole('button', { name: 'Discover and add' }).click();
-  // Another spec may have added this sandbox server already (one issuer per URL per installation);
-  // the wizard lists it either way.
-  await expect(page.getByTestId('endpoints').or(add.getByText('has already been added'))).toBeVisible();
-}
-
-async function createApp(page: Page, name: string, env: { authMethod: string; redirect: string; scope: string; grantTypes?: string[] }) {
-  await page.goto('/apps/new');
-  const form = page.getByRole('form', { name: 'New app' });
-  await form.getByLabel('Name', { exact: true }).fill(name);
-  await form.getByLabel('software_id').fill(`com.example.${name.toLowerCase().replace(/\W+/g, '-')}`);
-  await form.getByLabel('Redirect URIs (one per line, exact)').fill(env.redirect);
-  await form.getByLabel('Scopes').fill(env.scope);
-  await form.getByLabel('Token endpoint auth method').selectOption(env.authMethod);
-  for (const g of env.grantTypes ?? []) await form.getByLabel(g, { exact: true }).check();
-  await form.getByRole('button', { name: 'Create app' }).click();
-  await expect(page.getByRole('heading', { name })).toBeVisible();
-}
-
-async function onboard(page: Page, issuerLabel: RegExp, appName: string, initialAccessToken?: string) {
-  await page.goto('/registrations/new');
-  const wizard = page.getByRole('form', { name: 'Onboard a hospital' });
-  const issuerSelect = wizard.getByLabel('Issuer', { exact: true });
-  const value = await issuerSelect.locator('option').filter({ hasText: issuerLabel }).first().getAttribute('value');
-  await issuerSelect.selectOption(value!);
-  await wizard.getByLabel('App', { exact: true }).selectOption({ label: `${appName} (v1)` });
-  await wizard.getByRole('button', { name: 'Prefill from the app profile' }).click();
-  await expect(wizard.getByTestId('request-preview')).toBeVisible();
-  if (initialAccessToken) await wizard.getByLabel(/Initial access token/).fill(initialAccessToken);
-  await page.screenshot({ path: `test-results/artifacts/onboarding-review-${appName.replace(/\W+/g, '-')}.png`, fullPage: true });
-  await wizard.getByRole('button', { name: 'Register', exact: true }).click();
-  await expect(page.getByText('Registered. The hospital issued the client below')).toBeVisible();
-}
+import { createApp, createHealthSystemWithIssuer, issuerOnPort, onboard } from './support/flows';
 
 test('ops onboards General Hospital end to end and reveals the secret once, audited', async ({ browser }) => {
   const { sandbox } = e2eContext();
@@ -50,7 +9,7 @@ test('ops onboards General Hospital end to end and reveals the secret once, audi
   const suffix = Date.now().toString(36);
   await createHealthSystemWithIssuer(page, `General ${suffix}`, sandbox.general.fhirBase);
   await createApp(page, `Charts ${suffix}`, { authMethod: 'client_secret_basic', redirect: 'https://app.example.com/callback', scope: 'openid fhirUser launch/patient patient/*.read' });
-  await onboard(page, new RegExp(`127\\.0\\.0\\.1:${new URL(sandbox.general.origin).port}`), `Charts ${suffix}`);
+  await onboard(page, issuerOnPort(new URL(sandbox.general.origin).port), `Charts ${suffix}`, { screenshot: `test-results/artifacts/onboarding-review-Charts-${suffix}.png` });
 
   const clientId = (await page.getByTestId('client-id').textContent())!.replace('Copy', '').trim();
   await expect(page.getByTestId('managed')).toContainText('available');
@@ -98,7 +57,7 @@ test('ops onboards Mercy Health with private_key_jwt and an initial access token
   const suffix = Date.now().toString(36);
   await createHealthSystemWithIssuer(page, `Mercy ${suffix}`, sandbox.mercy.fhirBase);
   await createApp(page, `Backend ${suffix}`, { authMethod: 'private_key_jwt', redirect: 'https://app.example.com/callback', scope: 'system/Patient.rs', grantTypes: ['client_credentials'] });
-  await onboard(page, new RegExp(`127\\.0\\.0\\.1:${new URL(sandbox.mercy.origin).port}`), `Backend ${suffix}`, token);
+  await onboard(page, issuerOnPort(new URL(sandbox.mercy.origin).port), `Backend ${suffix}`, { initialAccessToken: token, screenshot: `test-results/artifacts/onboarding-review-Backend-${suffix}.png` });
   await expect(page.getByTestId('metadata-diff')).toContainText('jwks_uri');
   const clientId = (await page.getByTestId('client-id').textContent())!.replace('Copy', '').trim();
   const rows = await query<{ auth_method: string; app_key_id: string | null }>('select auth_method, app_key_id from registrations where client_id = $1', [clientId]);

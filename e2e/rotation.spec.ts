@@ -1,48 +1,6 @@
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import { e2eContext, query, storageStateFor } from './support/context';
-
-/** General Hospital can be added once per installation; other specs may have added it already. */
-async function healthSystemWithGeneral(page: Page, name: string, url: string) {
-  await page.goto('/health-systems');
-  await page.getByRole('form', { name: 'New health system' }).getByLabel('Name').fill(name);
-  await page.getByRole('button', { name: 'Create health system' }).click();
-  await expect(page.getByRole('heading', { name })).toBeVisible();
-  const add = page.getByRole('form', { name: 'Add issuer' });
-  await add.getByLabel('Issuer or FHIR base URL').fill(url);
-  await add.getByLabel('Environment', { exact: true }).selectOption('sandbox');
-  await add.getByRole('button', { name: 'Discover and add' }).click();
-  await expect(page.getByTestId('endpoints').or(page.getByText(/has already been added/))).toBeVisible();
-}
-
-/** An app that may use client_credentials, so Registrar can verify a new secret with a token request. */
-async function createApp(page: Page, name: string) {
-  await page.goto('/apps/new');
-  const form = page.getByRole('form', { name: 'New app' });
-  await form.getByLabel('Name', { exact: true }).fill(name);
-  await form.getByLabel('software_id').fill(`com.example.${name.toLowerCase().replace(/\W+/g, '-')}`);
-  await form.getByLabel('Redirect URIs (one per line, exact)').fill('https://app.example.com/callback');
-  await form.getByLabel('Scopes').fill('openid fhirUser launch/patient patient/*.read');
-  await form.getByLabel('Token endpoint auth method').selectOption('client_secret_basic');
-  await form.getByLabel('client_credentials', { exact: true }).check();
-  await form.getByRole('button', { name: 'Create app' }).click();
-  await expect(page.getByRole('heading', { name })).toBeVisible();
-}
-
-async function onboardAtGeneral(page: Page, generalPort: string, appName: string): Promise<{ url: string; clientId: string; id: string }> {
-  await page.goto('/registrations/new');
-  const wizard = page.getByRole('form', { name: 'Onboard a hospital' });
-  const issuerSelect = wizard.getByLabel('Issuer', { exact: true });
-  const value = await issuerSelect.locator('option').filter({ hasText: new RegExp(`127\\.0\\.0\\.1:${generalPort}`) }).first().getAttribute('value');
-  await issuerSelect.selectOption(value!);
-  await wizard.getByLabel('App', { exact: true }).selectOption({ label: `${appName} (v1)` });
-  await wizard.getByRole('button', { name: 'Prefill from the app profile' }).click();
-  await expect(wizard.getByTestId('request-preview')).toBeVisible();
-  await wizard.getByRole('button', { name: 'Register', exact: true }).click();
-  await expect(page.getByText('Registered. The hospital issued the client below')).toBeVisible();
-  const clientId = (await page.getByTestId('client-id').textContent())!.replace('Copy', '').trim();
-  const [row] = await query<{ id: string }>('select id::text as id from registrations where client_id = $1', [clientId]);
-  return { url: page.url().replace(/\?.*$/, ''), clientId, id: row!.id };
-}
+import { createApp, createHealthSystemWithIssuer, issuerOnPort, onboard } from './support/flows';
 
 test('ops rotates a secret from the registration page and sees the new expiry and the previous credential; a manager cannot', async ({ browser }) => {
   test.setTimeout(90_000);
@@ -52,10 +10,11 @@ test('ops rotates a secret from the registration page and sees the new expiry an
   const page = await ops.newPage();
   const suffix = Date.now().toString(36);
   const appName = `Rotation ${suffix}`;
-  await healthSystemWithGeneral(page, `Rotation General ${suffix}`, sandbox.general.fhirBase);
-  await createApp(page, appName);
-  const spare = await onboardAtGeneral(page, generalPort, appName);
-  const reg = await onboardAtGeneral(page, generalPort, appName);
+  await createHealthSystemWithIssuer(page, `Rotation General ${suffix}`, sandbox.general.fhirBase);
+  // client_credentials lets Registrar verify a new secret with a token request.
+  await createApp(page, appName, { authMethod: 'client_secret_basic', redirect: 'https://app.example.com/callback', scope: 'openid fhirUser launch/patient patient/*.read', grantTypes: ['client_credentials'] });
+  const spare = await onboard(page, issuerOnPort(generalPort), appName);
+  const reg = await onboard(page, issuerOnPort(generalPort), appName);
   const [before] = await query<{ fingerprint: string }>("select fingerprint from credentials where owner_id = $1 and kind = 'client_secret' and state = 'current'", [reg.id]);
 
   // The plan is shown before anything runs.
