@@ -3,12 +3,13 @@
  *   --general 4401 --mercy 4402 --epic 4403 --tenants-port 4404 --tenants 500
  *   --secret-ttl <seconds>  (General Hospital's client secret lifetime; default 30 days)
  *   --admin-token <token>   (default: random, printed)
+ *   --issue-secret-on-update (General Hospital answers an RFC 7592 update with a new secret)
  * Port 0 picks a free port. Stops cleanly on SIGINT/SIGTERM.
  */
 import { parseArgs } from 'node:util';
 import { startSandbox, type HospitalInfo } from './index';
 
-const USAGE = `usage: npm run sandbox -- [--general 4401] [--mercy 4402] [--epic 4403] [--tenants-port 4404] [--tenants 500] [--secret-ttl SECONDS] [--admin-token TOKEN]`;
+const USAGE = `usage: npm run sandbox -- [--general 4401] [--mercy 4402] [--epic 4403] [--tenants-port 4404] [--tenants 500] [--secret-ttl SECONDS] [--admin-token TOKEN] [--issue-secret-on-update]`;
 
 function port(value: string | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
@@ -34,6 +35,7 @@ async function main(): Promise<void> {
       tenants: { type: 'string' },
       'secret-ttl': { type: 'string' },
       'admin-token': { type: 'string' },
+      'issue-secret-on-update': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -52,6 +54,7 @@ async function main(): Promise<void> {
     tenants,
     generalSecretTtlSeconds: values['secret-ttl'] === undefined ? undefined : count(values['secret-ttl'], 0, 'secret-ttl'),
     adminToken: values['admin-token'],
+    generalIssuesSecretOnUpdate: values['issue-secret-on-update'] ?? false,
     log: (line) => console.error(line),
   });
 

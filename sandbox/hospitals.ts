@@ -19,7 +19,7 @@ function redirectUris(metadata: ClientMetadata): string[] {
  * General Hospital: open registration, RFC 7592 management, secrets that expire, SMART v1 and v2.
  * Redirect URIs: https anywhere, http only on loopback (RFC 8252 §7.3).
  */
-export function startGeneralHospital(opts: Common & { secretTtlSeconds: number }): Promise<ProviderHospital> {
+export function startGeneralHospital(opts: Common & { secretTtlSeconds: number; issueSecretOnUpdate?: boolean }): Promise<ProviderHospital> {
   return startProviderHospital({
     key: 'general',
     name: 'General Hospital',
@@ -30,6 +30,7 @@ export function startGeneralHospital(opts: Common & { secretTtlSeconds: number }
     clientAuthAlgs: ['RS256', 'RS384', 'ES256', 'ES384', 'PS256'],
     requireInitialAccessToken: false,
     secretTtlSeconds: opts.secretTtlSeconds,
+    issueSecretOnUpdate: opts.issueSecretOnUpdate ?? false,
     capabilities: [
       'launch-ehr',
       'launch-standalone',

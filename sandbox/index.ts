@@ -26,6 +26,11 @@ export type SandboxOptions = {
   ports?: { general?: number; mercy?: number; epic?: number; tenants?: number };
   /** Lifetime of General Hospital's client secrets; default 30 days. */
   generalSecretTtlSeconds?: number;
+  /**
+   * General Hospital answers an RFC 7592 update with a new client secret (as RFC 7592 §2.2 allows);
+   * default false: like node-oidc-provider itself, it keeps the secret.
+   */
+  generalIssuesSecretOnUpdate?: boolean;
   /** Number of issuers on the tenants server; 0 (default) starts no tenants server. */
   tenants?: number;
   adminToken?: string;
@@ -46,7 +51,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   if (!Number.isInteger(secretTtlSeconds) || secretTtlSeconds < 0) throw new Error('generalSecretTtlSeconds must be a non-negative integer');
 
   const pending = [
-    startGeneralHospital({ port: ports.general ?? 0, adminToken, log, secretTtlSeconds }),
+    startGeneralHospital({ port: ports.general ?? 0, adminToken, log, secretTtlSeconds, issueSecretOnUpdate: opts.generalIssuesSecretOnUpdate ?? false }),
     startMercyHealth({ port: ports.mercy ?? 0, adminToken, log }),
     startEpicServer({ port: ports.epic ?? 0, adminToken, log }),
     tenants > 0 ? startTenantsServer({ port: ports.tenants ?? 0, count: tenants }) : Promise.resolve(undefined),

@@ -34,6 +34,11 @@ export type ProviderHospitalSpec = {
   requireInitialAccessToken: boolean;
   /** Seconds until an issued client secret expires; 0 = never. */
   secretTtlSeconds: number;
+  /**
+   * RFC 7592 §2.2 lets a server issue a new client secret in answer to an update. oidc-provider
+   * never does, so when this is set the sandbox does it for clients that have a secret.
+   */
+  issueSecretOnUpdate?: boolean;
   /** Extra registration rules; throw `errors.InvalidClientMetadata` to refuse. */
   checkMetadata: MetadataCheck;
   capabilities: readonly string[];
@@ -93,6 +98,7 @@ async function build(spec: ProviderHospitalSpec, listening: Listening): Promise<
         // Runs once per listed property; the whole-metadata rules need to run once.
         if (key !== 'software_id' || !ctx || !MUTATING_ROUTES.has(ctx.oidc.route)) return;
         spec.checkMetadata(metadata);
+        if (spec.issueSecretOnUpdate && ctx.oidc.route === 'client_update') issueNewSecret(metadata, spec.secretTtlSeconds);
         applySecretExpiry(metadata, spec.secretTtlSeconds);
       },
     },
@@ -253,6 +259,16 @@ async function build(spec: ProviderHospitalSpec, listening: Listening): Promise<
     mintInitialAccessToken: spec.requireInitialAccessToken ? mint : undefined,
     close: () => listening.close(),
   };
+}
+
+/**
+ * A new secret in place of the one the update carried over (oidc-provider copies the old secret
+ * into the updated metadata before validation); its expiry restarts from now.
+ */
+function issueNewSecret(metadata: ClientMetadata, ttlSeconds: number): void {
+  if (typeof metadata.client_secret !== 'string') return;
+  metadata.client_secret = randomBytes(32).toString('base64url');
+  metadata.client_secret_expires_at = ttlSeconds > 0 ? Math.floor(Date.now() / 1000) + ttlSeconds : 0;
 }
 
 /**
