@@ -9,7 +9,7 @@ export type Db = NodePgDatabase<typeof schema>;
 export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 export type DbOrTx = Db | Tx;
 
-type Holder = { pool: pg.Pool; db: Db };
+type Holder = { pool: pg.Pool; db: Db; lockPool?: pg.Pool };
 // Survives module reloads in `next dev` so that a reload does not open a new pool.
 const globalHolder = globalThis as unknown as { __registrarDb?: Holder };
 
@@ -31,6 +31,22 @@ export function getDb(): Db {
   return getHolder().db;
 }
 
+/**
+ * Connections that hold session advisory locks while an operation talks to a hospital
+ * (lib/registrations/manage/lock.ts). Kept apart from the main pool so that waiting lock holders
+ * can never starve the queries of the operations they guard; reused, so a lock costs no new connection.
+ */
+export function getLockPool(): pg.Pool {
+  const holder = getHolder();
+  if (!holder.lockPool) {
+    holder.lockPool = new pg.Pool({ connectionString: databaseUrl(), max: 20, idleTimeoutMillis: 30_000 });
+    holder.lockPool.on('error', () => {
+      // An idle lock connection dropped: PostgreSQL released whatever it held; the pool replaces it.
+    });
+  }
+  return holder.lockPool;
+}
+
 function getHolder(): Holder {
   if (!globalHolder.__registrarDb) {
     const pool = new pg.Pool({ connectionString: databaseUrl(), max: 10, idleTimeoutMillis: 30_000 });
@@ -45,7 +61,7 @@ function getHolder(): Holder {
 export async function closeDb(): Promise<void> {
   const holder = globalHolder.__registrarDb;
   globalHolder.__registrarDb = undefined;
-  if (holder) await holder.pool.end();
+  if (holder) await Promise.all([holder.pool.end(), holder.lockPool?.end()]);
 }
 
 /** Describes a connection string without its password, for logs. */

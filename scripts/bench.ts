@@ -1,6 +1,7 @@
 /**
  * npm run bench: prints the figures the issues ask for. The start-up figure needs `npm run build`
- * first (it is skipped with a note otherwise). `npm run bench -- discovery` runs one section.
+ * first (it is skipped with a note otherwise). `npm run bench -- discovery` runs one section;
+ * BENCH_ROTATIONS=200 shortens the rotation section while iterating.
  */
 import { randomBytes } from 'node:crypto';
 import { closeDb } from '@/db/client';
@@ -31,7 +32,7 @@ try {
   if (wants('registration')) rows.push(...(await benchRegistration()));
   if (wants('table')) rows.push(...(await benchRegistrationsTable(db.url)));
   if (wants('rotation-scan')) rows.push(...(await benchRotationScan()));
-  if (wants('rotation')) rows.push(...(await benchBulkRotation()));
+  if (wants('rotation')) rows.push(...(await benchBulkRotation({ count: Number(process.env.BENCH_ROTATIONS ?? 1000) })));
 } finally {
   await closeDb();
   await db.stop();

@@ -13,9 +13,12 @@ export type AuditEntry = {
   details?: Record<string, unknown>;
 };
 
-/** Writes one audit row. Pass the mutation's transaction so both commit or neither does. */
-export async function recordAudit(db: DbOrTx, actor: Actor | null, entry: AuditEntry): Promise<void> {
-  await db.insert(auditLog).values({
+/**
+ * The one place that shapes an audit row (secrets in details redacted). recordAudit inserts it;
+ * a caller that writes its mutation as a single statement embeds it (lib/registrations/persist.ts).
+ */
+export function auditRow(actor: Actor | null, entry: AuditEntry): typeof auditLog.$inferInsert {
+  return {
     actorType: actor ? actor.type : 'anonymous',
     actorId: actor ? actor.id : null,
     actorLabel: actor ? actorLabel(actor) : null,
@@ -26,7 +29,12 @@ export async function recordAudit(db: DbOrTx, actor: Actor | null, entry: AuditE
     outcome: entry.outcome ?? 'success',
     requestId: actor?.requestId ?? null,
     details: entry.details ? redactSecrets(entry.details) : null,
-  });
+  };
+}
+
+/** Writes one audit row. Pass the mutation's transaction so both commit or neither does. */
+export async function recordAudit(db: DbOrTx, actor: Actor | null, entry: AuditEntry): Promise<void> {
+  await db.insert(auditLog).values(auditRow(actor, entry));
 }
 
 /**

@@ -1,7 +1,7 @@
 import 'server-only';
 import { randomUUID } from 'node:crypto';
-import { and, asc, desc, eq, gt, notInArray, sql, type SQL } from 'drizzle-orm';
-import { getDb, type DbOrTx } from '@/db/client';
+import { and, asc, desc, eq, gt, inArray, notInArray, sql, type SQL } from 'drizzle-orm';
+import { getDb, type DbOrTx, type Tx } from '@/db/client';
 import { CREDENTIAL_KINDS, CREDENTIAL_OWNERS, credentials, type CredentialKind, type Envelope } from '@/db/schema';
 import { recordAudit } from '@/lib/audit/record';
 import { systemActor, type Actor } from '@/lib/auth/actor';
@@ -40,8 +40,13 @@ export function credentialAad(row: { id: string; kind: CredentialKind; ownerType
   return `credential:${row.id.toLowerCase()}:${row.kind}:${row.ownerType}:${row.ownerId.toLowerCase()}`;
 }
 
+/** The transaction lock that serialises stores of one owner's credentials of one kind. */
+function lockCall(ownerType: string, ownerId: string, kind: string): SQL {
+  return sql`pg_advisory_xact_lock(hashtextextended(${`credentials:${ownerType}:${ownerId}:${kind}`}, 0))`;
+}
+
 function lockKey(ownerType: string, ownerId: string, kind: string): SQL {
-  return sql`select pg_advisory_xact_lock(hashtextextended(${`credentials:${ownerType}:${ownerId}:${kind}`}, 0))`;
+  return sql`select ${lockCall(ownerType, ownerId, kind)}`;
 }
 
 /**
@@ -93,6 +98,41 @@ export async function storeCredential(
   });
 }
 
+/**
+ * Stores several new current credentials of one owner at once (a hospital's answer carrying a new
+ * secret, registration access token and body), demoting each kind's current one to previous: the
+ * same rules as storeCredential, in three statements inside the caller's transaction whatever the
+ * number of kinds — the hot path of bulk rotation.
+ */
+export async function replaceCurrentCredentials(
+  tx: Tx,
+  ownerType: CredentialOwnerType,
+  ownerId: string,
+  items: ReadonlyArray<{ kind: CredentialKind; plaintext: string; expiresAt?: Date | null }>,
+): Promise<Array<{ id: string; kind: CredentialKind; fingerprint: string; version: number }>> {
+  if (!CREDENTIAL_OWNERS.includes(ownerType)) throw new AppError('INVALID', `Unknown credential owner type "${String(ownerType)}".`);
+  if (typeof ownerId !== 'string' || !UUID.test(ownerId)) throw new AppError('INVALID', 'The credential owner id must be a UUID.');
+  if (items.some((i) => !CREDENTIAL_KINDS.includes(i.kind))) throw new AppError('INVALID', 'Unknown credential kind.');
+  if (new Set(items.map((i) => i.kind)).size !== items.length) throw new AppError('INVALID', 'One new credential per kind.');
+  if (items.length === 0) return [];
+  const owner = ownerId.toLowerCase();
+  const kinds = [...items.map((i) => i.kind)].sort();
+  // Same locks as storeCredential, taken in one order so that two callers cannot deadlock.
+  await tx.execute(sql`select ${sql.join(kinds.map((kind) => lockCall(ownerType, owner, kind)), sql`, `)}`);
+  const ownerKinds = and(eq(credentials.ownerType, ownerType), eq(credentials.ownerId, owner), inArray(credentials.kind, kinds));
+  // The select sees the table as it was before the update (one statement, one snapshot): max versions are unaffected.
+  const versions = await tx.execute<{ kind: CredentialKind; version: number }>(sql`
+    with demoted as (update ${credentials} set state = 'previous' where ${and(ownerKinds, eq(credentials.state, 'current'))} returning 1)
+    select ${credentials.kind} as kind, max(${credentials.version})::int as version from ${credentials} where ${ownerKinds} group by ${credentials.kind}`);
+  const latest = new Map(versions.rows.map((r) => [r.kind, Number(r.version)]));
+  const rows = items.map((item) => {
+    const row = { id: randomUUID(), ownerType, ownerId: owner, kind: item.kind };
+    return { ...row, state: 'current' as const, version: (latest.get(item.kind) ?? 0) + 1, fingerprint: fingerprintSecret(item.plaintext), envelope: sealSecret(item.plaintext, credentialAad(row)), expiresAt: item.expiresAt ?? null };
+  });
+  await tx.insert(credentials).values(rows);
+  return rows.map((r) => ({ id: r.id, kind: r.kind, fingerprint: r.fingerprint, version: r.version }));
+}
+
 /** Makes a stored credential (e.g. one stored with makeCurrent: false and then verified) the current one, demoting the old current. */
 export async function promoteCredential(tx: DbOrTx, id: string): Promise<{ id: string; version: number }> {
   if (!UUID.test(id)) throw new AppError('NOT_FOUND', 'That credential does not exist.');
@@ -141,6 +181,16 @@ export async function readCurrentCredential(tx: DbOrTx, ownerType: CredentialOwn
     .where(and(eq(credentials.ownerType, ownerType), eq(credentials.ownerId, ownerId.toLowerCase()), eq(credentials.kind, kind), eq(credentials.state, 'current')))
     .limit(1);
   return row ? openRow(row) : null;
+}
+
+/** The current credentials of several kinds of one owner, decrypted, in one query (kinds without one are absent). */
+export async function readCurrentCredentials(tx: DbOrTx, ownerType: CredentialOwnerType, ownerId: string, kinds: readonly CredentialKind[]): Promise<Map<CredentialKind, OpenedCredential>> {
+  if (!UUID.test(ownerId) || kinds.length === 0) return new Map();
+  const rows = await tx
+    .select(openColumns)
+    .from(credentials)
+    .where(and(eq(credentials.ownerType, ownerType), eq(credentials.ownerId, ownerId.toLowerCase()), inArray(credentials.kind, [...kinds]), eq(credentials.state, 'current')));
+  return new Map(rows.map((row) => [row.kind, openRow(row)]));
 }
 
 /** One credential by id, decrypted (any state); null when there is none. */
@@ -326,12 +376,24 @@ export async function storeInitialCredentials(
   ownerId: string,
   items: Array<{ kind: CredentialKind; plaintext: string; expiresAt?: Date | null }>,
 ): Promise<Array<{ id: string; kind: CredentialKind; fingerprint: string }>> {
+  const rows = sealInitialCredentials(ownerType, ownerId, items);
+  if (rows.length) await tx.insert(credentials).values(rows);
+  return rows.map((r) => ({ id: r.id, kind: r.kind, fingerprint: r.fingerprint }));
+}
+
+/**
+ * The rows storeInitialCredentials inserts (version 1, current, sealed with the row's AAD), for a
+ * caller that writes them inside a larger single statement. The owner must be new: no lock, no demotion.
+ */
+export function sealInitialCredentials(
+  ownerType: CredentialOwnerType,
+  ownerId: string,
+  items: Array<{ kind: CredentialKind; plaintext: string; expiresAt?: Date | null }>,
+): Array<typeof credentials.$inferInsert & { id: string; kind: CredentialKind; fingerprint: string }> {
   if (!UUID.test(ownerId)) throw new AppError('INVALID', 'The credential owner id must be a UUID.');
   if (new Set(items.map((i) => i.kind)).size !== items.length) throw new AppError('INVALID', 'One initial credential per kind.');
-  const rows = items.map((item) => {
+  return items.map((item) => {
     const row = { id: randomUUID(), ownerType, ownerId: ownerId.toLowerCase(), kind: item.kind };
     return { ...row, state: 'current' as const, version: 1, fingerprint: fingerprintSecret(item.plaintext), envelope: sealSecret(item.plaintext, credentialAad(row)), expiresAt: item.expiresAt ?? null };
   });
-  if (rows.length) await tx.insert(credentials).values(rows);
-  return rows.map((r) => ({ id: r.id, kind: r.kind, fingerprint: r.fingerprint }));
 }

@@ -22,6 +22,16 @@ export async function enqueueRotationRun(boss: PgBoss, rotationId: string): Prom
   await boss.send(ROTATION_QUEUES.run, { rotationId }, { singletonKey: rotationId, retryLimit: 0 });
 }
 
+/** This process's rotation-run workers, woken when work is queued instead of waiting out their polling interval. */
+const runWorkerIds = new Set<string>();
+
+/** Many rotations in one insert (the scan, bulk rotation); the singleton key still skips those already queued. */
+export async function enqueueRotationRuns(boss: PgBoss, rotationIds: readonly string[]): Promise<void> {
+  if (rotationIds.length === 0) return;
+  await boss.insert(rotationIds.map((rotationId) => ({ name: ROTATION_QUEUES.run, data: { rotationId }, singletonKey: rotationId, retryLimit: 0 })));
+  for (const id of runWorkerIds) boss.notifyWorker(id);
+}
+
 /**
  * Registers the rotation and notification queues. Several instances may run them: pg-boss keeps
  * one schedule per queue, the scan queue is a singleton, run jobs are singletons per rotation, and
@@ -36,12 +46,13 @@ export function registerRotationJobs(): void {
     await boss.createQueue(ROTATION_QUEUES.digest, { name: ROTATION_QUEUES.digest, policy: 'singleton' });
 
     await boss.work(ROTATION_QUEUES.scan, async () => {
-      await runRotationScan({ dispatch: (id) => enqueueRotationRun(boss, id) });
+      await runRotationScan({ dispatchMany: (ids) => enqueueRotationRuns(boss, ids) });
       await runExpiryMonitor();
       await deliverPendingNotifications();
     });
     // `concurrency` workers of one job each (no batch barrier); a worker that found a job looks for
     // the next at once instead of waiting out the polling interval.
+    runWorkerIds.clear();
     for (let i = 0; i < e.REGISTRAR_ROTATION_CONCURRENCY; i++) {
       let workerId = '';
       workerId = await boss.work<{ rotationId: string }>(ROTATION_QUEUES.run, { batchSize: 1, pollingIntervalSeconds: 2 }, async ([job]) => {
@@ -54,6 +65,7 @@ export function registerRotationJobs(): void {
           logger.error({ rotationId: job.data.rotationId, err: errorSummary(error) }, 'rotation run failed');
         }
       });
+      runWorkerIds.add(workerId);
     }
     await boss.work(ROTATION_QUEUES.digest, async () => {
       await enqueueDailyDigest();

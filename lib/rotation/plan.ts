@@ -1,5 +1,5 @@
 import 'server-only';
-import { and, eq, notInArray } from 'drizzle-orm';
+import { and, eq, inArray, notInArray } from 'drizzle-orm';
 import { getDb } from '@/db/client';
 import { issuers, registrations, rotations, type Issuer, type Registration, type RotationStrategy } from '@/db/schema';
 import { assertCan, type Actor } from '@/lib/auth/actor';
@@ -14,8 +14,12 @@ export type RotationPlan = {
   strategy: RotationStrategy | null;
   steps: string[];
   why: string;
-  /** How the new credential is proven to work before it becomes current. */
-  verification: 'token_request' | 'person';
+  /**
+   * How the new credential is proven to work before it becomes current. `server_answer`: an
+   * RFC 7592 update — the hospital's answer carries the secret it now holds, and the old one is void
+   * from that moment (RFC 7592 §2.2), so there is nothing to keep current meanwhile.
+   */
+  verification: 'token_request' | 'person' | 'server_answer';
   /** The hospital needs a fresh initial access token before the new client can be registered. */
   needsInitialAccessToken: boolean;
   /** Reasons the rotation cannot start; empty when it can. */
@@ -76,7 +80,7 @@ export function chooseStrategy(
     why = 'The client’s public key was registered inline (jwks), so the hospital cannot pick up a new key by itself: a new client is registered with a new key, verified, switched to, and the old one deleted after the grace period.';
   } else if (secretMethod && reg.managed && opts.updateIssuesSecret === true) {
     strategy = 'rfc7592_update';
-    why = 'This issuer issues a new client_secret when a registration is updated (RFC 7592 §2.2), so one update rotates the secret in place; the client_id stays the same.';
+    why = 'This issuer issues a new client_secret when a registration is updated (RFC 7592 §2.2), so one update rotates the secret in place; the client_id stays the same. The old secret stops working as soon as the hospital answers, so clients pick up the new one from Registrar at once.';
   } else if (secretMethod) {
     strategy = 're_registration';
     why = reg.managed
@@ -97,10 +101,9 @@ export function stepsFor(strategy: RotationStrategy): string[] {
   switch (strategy) {
     case 'rfc7592_update':
       return [
-        'Read the registration at the hospital when Registrar’s copy is stale (RFC 7592 GET).',
-        'Send the whole registration back (RFC 7592 PUT); store the new secret (not yet current) and any new registration access token before anything else.',
-        'Verify the new secret with a token request (or a person confirms it works).',
-        'Make the new secret current; the old one is kept as previous.',
+        'Read the registration at the hospital when Registrar’s copy of its last answer is stale (RFC 7592 GET).',
+        'Send the whole registration back (RFC 7592 PUT), marked as sent first so that a lost answer is recovered by a GET.',
+        'Store the new secret and any new registration access token as current, in one transaction with the rotation: the hospital’s answer is the proof, and the old secret stopped working when it was sent (RFC 7592 §2.2). The old secret is kept as previous.',
       ];
     case 're_registration':
       return [
@@ -133,26 +136,46 @@ export async function planRotation(actor: Actor, input: PlanRotationInput): Prom
   return planFor(registrationId);
 }
 
+function withVerification(
+  reg: Pick<Registration, 'registeredMetadata' | 'authMethod'>,
+  issuer: Pick<Issuer, 'endpoints'>,
+  chosen: ReturnType<typeof chooseStrategy>,
+): ReturnType<typeof chooseStrategy> & Pick<RotationPlan, 'verification'> {
+  const verification = chosen.strategy === 'rfc7592_update' ? 'server_answer' : canVerifyByTokenRequest(reg, issuer) ? 'token_request' : 'person';
+  return { ...chosen, verification };
+}
+
 /** planRotation without the permission check, for the state machine and the scan. */
 export async function planFor(registrationId: string): Promise<RotationPlan> {
-  const [row] = await getDb()
+  const [plan] = await planForMany([registrationId]);
+  if (!plan) throw new AppError('NOT_FOUND', 'That registration does not exist.');
+  return plan;
+}
+
+/**
+ * The plans of many registrations in three queries (registrations with their issuers, the issuers'
+ * overrides, the active rotations), for the scan and bulk rotation. Unknown ids are left out.
+ */
+export async function planForMany(registrationIds: readonly string[]): Promise<RotationPlan[]> {
+  if (registrationIds.length === 0) return [];
+  const ids = [...new Set(registrationIds)];
+  const rows = await getDb()
     .select({ reg: registrations, issuer: issuers })
     .from(registrations)
     .innerJoin(issuers, eq(issuers.id, registrations.issuerId))
-    .where(eq(registrations.id, registrationId))
-    .limit(1);
-  if (!row) throw new AppError('NOT_FOUND', 'That registration does not exist.');
-  const overrides = await readOverrides('issuer', row.issuer.id);
-  const chosen = chooseStrategy(row.reg, row.issuer, { updateIssuesSecret: overrides.updateIssuesSecret });
-  const [active] = await getDb()
-    .select({ id: rotations.id })
-    .from(rotations)
-    .where(and(eq(rotations.registrationId, registrationId), notInArray(rotations.state, [...TERMINAL])))
-    .limit(1);
-  return {
-    registrationId,
-    ...chosen,
-    verification: canVerifyByTokenRequest(row.reg, row.issuer) ? 'token_request' : 'person',
-    activeRotationId: active?.id ?? null,
-  };
+    .where(inArray(registrations.id, ids));
+  const issuerIds = [...new Set(rows.map((r) => r.issuer.id))];
+  const [overrides, active] = await Promise.all([
+    Promise.all(issuerIds.map(async (id) => [id, await readOverrides('issuer', id)] as const)).then((entries) => new Map(entries)),
+    getDb()
+      .select({ id: rotations.id, registrationId: rotations.registrationId })
+      .from(rotations)
+      .where(and(inArray(rotations.registrationId, ids), notInArray(rotations.state, [...TERMINAL]))),
+  ]);
+  const activeByRegistration = new Map(active.map((a) => [a.registrationId, a.id]));
+  return rows.map((row) => ({
+    registrationId: row.reg.id,
+    ...withVerification(row.reg, row.issuer, chooseStrategy(row.reg, row.issuer, { updateIssuesSecret: overrides.get(row.issuer.id)?.updateIssuesSecret })),
+    activeRotationId: activeByRegistration.get(row.reg.id) ?? null,
+  }));
 }

@@ -1,7 +1,7 @@
 import 'server-only';
-import { and, eq, inArray } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import { getDb } from '@/db/client';
-import { apps, credentials, healthSystems, issuers, registrations, rotations, type Rotation } from '@/db/schema';
+import { apps, healthSystems, issuers, registrations, rotations, type Rotation } from '@/db/schema';
 import { recordAudit } from '@/lib/audit/record';
 import { actorLabel, assertCan, systemActor, type Actor } from '@/lib/auth/actor';
 import { mapWithConcurrency } from '@/lib/concurrency';
@@ -12,7 +12,7 @@ import { enqueueNotification } from '@/lib/notifications/deliver';
 import { withRegistrationLock } from '@/lib/registrations/manage/lock';
 import { assertVaultOpen } from '@/lib/registrations/manage/shared';
 import { afterStep, HookAbort, isTransient, loadRotation, transition, type Ctx, type RotationDeps, type StepResult } from './internal';
-import { ACTIVE_ROTATION_STATES, planFor } from './plan';
+import { createRotation } from './create';
 import { refreshRenewals } from './renewals';
 import {
   bulkRotationSchema,
@@ -25,10 +25,12 @@ import {
   type SupplyInitialAccessTokenInput,
 } from './schemas';
 import { backoffDelayMs, defaultTimings } from './settings';
-import { runKeyPublishStep, runRegisterStep, runSwitchStep, runUpdateStep, runVerifyStep } from './steps';
+import { runKeyPublishStep, runRegisterStep, runSwitchStep, runVerifyStep } from './steps';
+import { runUpdateStep } from './update-step';
 import { toRotationView, type RotationView } from './view';
 
 export type { RotationDeps, RotationStep } from './internal';
+export { createRotation, createRotations } from './create';
 
 function context(actor: Actor, deps: RotationDeps, initialAccessToken: string | null = null): Ctx {
   return { actor, deps, timings: { ...defaultTimings(), ...deps.timings }, initialAccessToken };
@@ -53,47 +55,6 @@ export async function startRotation(actor: Actor, input: StartRotationInput, dep
   if (!created.created) return { ...(await toRotationView(created.rotation)), joined: true };
   const rotation = await runRotation(created.rotation.id, context(actor, deps, data.initialAccessToken));
   return { ...(await toRotationView(rotation)), joined: false };
-}
-
-/** Inserts the rotation row (state planned), or finds the active one. No upstream call. */
-export async function createRotation(actor: Actor, registrationId: string, trigger: Rotation['trigger']): Promise<{ rotation: Rotation; created: boolean }> {
-  const plan = await planFor(registrationId);
-  if (plan.activeRotationId) return { rotation: await loadRotation(plan.activeRotationId), created: false };
-  if (!plan.strategy || plan.blockers.length > 0) throw new AppError('INVALID', plan.blockers.join(' ') || 'This registration cannot be rotated.');
-  const [current] = await getDb()
-    .select({ id: credentials.id })
-    .from(credentials)
-    .where(and(eq(credentials.ownerType, 'registration'), eq(credentials.ownerId, registrationId), eq(credentials.kind, 'client_secret'), eq(credentials.state, 'current')))
-    .limit(1);
-  const [reg] = await getDb().select({ appKeyId: registrations.appKeyId }).from(registrations).where(eq(registrations.id, registrationId)).limit(1);
-  const inserted = await getDb().transaction(async (tx) => {
-    const [row] = await tx
-      .insert(rotations)
-      .values({
-        registrationId,
-        strategy: plan.strategy!,
-        trigger,
-        plan: { steps: plan.steps, why: plan.why },
-        oldCredentialId: current?.id ?? null,
-        oldAppKeyId: reg?.appKeyId ?? null,
-        createdBy: actorLabel(actor),
-      })
-      // The partial unique index "one active rotation per registration": a concurrent start inserts nothing.
-      .onConflictDoNothing()
-      .returning();
-    if (row) {
-      await recordAudit(tx, actor, { action: 'rotation.start', targetType: 'registration', targetId: registrationId, details: { rotationId: row.id, strategy: row.strategy, trigger } });
-    }
-    return row ?? null;
-  });
-  if (inserted) return { rotation: inserted, created: true };
-  const [active] = await getDb()
-    .select()
-    .from(rotations)
-    .where(and(eq(rotations.registrationId, registrationId), inArray(rotations.state, [...ACTIVE_ROTATION_STATES])))
-    .limit(1);
-  if (!active) throw new AppError('CONFLICT', 'Another rotation of this registration finished at the same moment; reload the page.');
-  return { rotation: active, created: false };
 }
 
 /**
@@ -208,6 +169,9 @@ async function runRotation(rotationId: string, ctx: Ctx): Promise<Rotation> {
 async function advance(rot: Rotation, ctx: Ctx): Promise<StepResult> {
   switch (rot.state) {
     case 'planned':
+      // Strategy (a) marks itself in flight together with the PUT it is about to send (one commit).
+      if (rot.strategy === 'rfc7592_update') return runUpdateStep(ctx, rot);
+    // falls through
     case 'waiting_for_initial_access_token': {
       if (rot.strategy === 'new_registration' && !ctx.initialAccessToken) {
         const rotation = await transition(rot, { state: 'waiting_for_initial_access_token' });

@@ -4,12 +4,12 @@ import { getDb } from '@/db/client';
 import { systemActor } from '@/lib/auth/actor';
 import { mapWithConcurrency } from '@/lib/concurrency';
 import { env } from '@/lib/env';
-import { isAppError } from '@/lib/errors';
 import { errorSummary, logger } from '@/lib/logger';
 import { dueCleanups, runRotationCleanup } from './cleanup';
 import type { RotationDeps } from './internal';
 import { reconcileRenewals } from './renewals';
-import { createRotation, resumeRotation } from './run';
+import { createRotations } from './create';
+import { resumeRotation } from './run';
 
 /** A rotation with no back-off and no progress for this long is taken to have crashed mid-step, and is resumed. */
 const STALE_AFTER_SECONDS = 120;
@@ -73,6 +73,8 @@ export type ScanOptions = {
   issuerId?: string;
   /** How a rotation is run: inline (tests, scripts) or handed to the job queue. */
   dispatch?: (rotationId: string) => Promise<void>;
+  /** Hands many rotations over at once (the job queue inserts them in one statement); preferred over `dispatch`. */
+  dispatchMany?: (rotationIds: string[]) => Promise<void>;
 };
 
 /**
@@ -88,20 +90,20 @@ export async function runRotationScan(opts: ScanOptions = {}): Promise<ScanResul
   const reconciled = await reconcileRenewals({ issuerId: opts.issuerId });
   let errors = 0;
 
-  const started: string[] = [];
-  for (const registrationId of await dueForRenewal(now, 'automatic', limit, opts.issuerId)) {
-    try {
-      const { rotation, created } = await createRotation(actor, registrationId, 'schedule');
-      if (created) started.push(rotation.id);
-    } catch (error) {
-      errors++;
-      if (!isAppError(error)) logger.error({ registrationId, err: errorSummary(error) }, 'rotation scan could not start a rotation');
-    }
-  }
+  const due = await dueForRenewal(now, 'automatic', limit, opts.issuerId);
+  const created = await createRotations(actor, due, 'schedule');
+  const started = created.rotations.filter((r) => r.created).map((r) => r.rotation.id);
+  // A registration that cannot be rotated is counted; the registration page says why.
+  errors += created.refused.length;
   const resumed = (await dueRetries(now, limit, opts.issuerId)).filter((id) => !started.includes(id));
-  const dispatch = opts.dispatch ?? (async (id: string) => void (await resumeRotation(id, opts.deps ?? {})));
-  const results = await mapWithConcurrency([...started, ...resumed], opts.concurrency ?? env().REGISTRAR_ROTATION_CONCURRENCY, dispatch);
-  errors += results.filter((r) => r.status === 'rejected').length;
+  const toRun = [...started, ...resumed];
+  if (opts.dispatchMany) {
+    if (toRun.length) await opts.dispatchMany(toRun);
+  } else {
+    const dispatch = opts.dispatch ?? (async (id: string) => void (await resumeRotation(id, opts.deps ?? {})));
+    const results = await mapWithConcurrency(toRun, opts.concurrency ?? env().REGISTRAR_ROTATION_CONCURRENCY, dispatch);
+    errors += results.filter((r) => r.status === 'rejected').length;
+  }
 
   let cleanups = 0;
   for (const id of await dueCleanups(now, 100, opts.issuerId)) {

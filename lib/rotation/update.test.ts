@@ -138,14 +138,18 @@ async function currentSecret(registrationId: string) {
 }
 
 describe('RFC 7592 update where the server issues a new secret', () => {
-  it('rotates the secret in place: stored not-current, verified with a token request, then current; the old one kept as previous', async () => {
+  it('rotates the secret in place with one PUT: the answer makes the new secret current in the transaction that stores it; the old one kept as previous', async () => {
     const reg = await registeredAtFake();
     const plan = await planRotation(ops.actor, { registrationId: reg.registrationId });
     expect(plan.strategy).toBe('rfc7592_update');
     const before = await currentSecret(reg.registrationId);
     const result = await startRotation(ops.actor, { registrationId: reg.registrationId });
-    expect(result).toMatchObject({ state: 'current', strategy: 'rfc7592_update', verifiedBy: 'token request (client_credentials)', newRegistrationId: null });
+    expect(plan.verification).toBe('server_answer');
+    expect(result).toMatchObject({ state: 'current', strategy: 'rfc7592_update', verifiedBy: 'hospital answer (RFC 7592 update)', newRegistrationId: null });
     expect(reg.client.puts).toBe(1);
+    // Registrar's copy of the registration answer was current: no GET before the PUT, no token request after it.
+    expect(fake.requests.filter((r) => r.url === `/manage/${reg.clientId}` && r.method === 'GET')).toHaveLength(0);
+    await tokenWithCurrentCredential(reg.registrationId, `${fake.origin}/token`);
     const after = await currentSecret(reg.registrationId);
     expect(after.plaintext).toBe(reg.client.secret);
     expect(after.version).toBe(2);
@@ -158,7 +162,8 @@ describe('RFC 7592 update where the server issues a new secret', () => {
     expect(await currentSecretsInChain(reg.registrationId)).toBe(1);
   });
 
-  const BOUNDARIES: RotationStep[] = ['in_flight', 'put_started', 'new_credential_stored', 'verified', 'current'];
+  // Strategy (a) commits twice: in flight with the PUT marked as sent, then current with the answer.
+  const BOUNDARIES: RotationStep[] = ['in_flight', 'put_started', 'current'];
   it.each(BOUNDARIES)('a crash right after “%s” resumes and converges on the one secret the server issued', async (boundary) => {
     const reg = await registeredAtFake();
     let crashed = false;

@@ -1,6 +1,5 @@
 import 'server-only';
-import pg from 'pg';
-import { databaseUrl } from '@/db/client';
+import { getLockPool } from '@/db/client';
 import { AppError } from '@/lib/errors';
 
 const WAIT_MS = 35_000;
@@ -10,22 +9,26 @@ const POLL_MS = 150;
  * Runs `fn` while holding a PostgreSQL advisory lock for this registration, so that RFC 7592 calls
  * on one registration never overlap: the hospital rotates the registration access token on
  * update, and a second call made with the token the first one just retired would get a 401 and
- * look like lost management. The lock lives on a connection of its own (not the pool), so a
- * burst of operations cannot starve their own queries of pooled connections; it is released
- * when `fn` settles, or by PostgreSQL if the process dies.
+ * look like lost management. The lock lives on a connection of the lock pool (not the main pool),
+ * so a burst of operations cannot starve their own queries of pooled connections; it is released
+ * when `fn` settles, or by PostgreSQL if the process dies. A connection whose unlock failed is
+ * discarded rather than returned with the lock still held.
  */
 export async function withRegistrationLock<T>(registrationId: string, fn: () => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: databaseUrl() });
-  client.on('error', () => {
-    // The lock connection dropped: PostgreSQL released the lock; the operation itself goes on.
-  });
-  await client.connect();
+  const client = await getLockPool().connect();
   const key = `registration-manage:${registrationId.toLowerCase()}`;
+  let healthy = true;
+  const query = async <R extends Record<string, unknown>>(text: string): Promise<R | undefined> => {
+    try {
+      return (await client.query<R>(text, [key])).rows[0];
+    } catch (error) {
+      healthy = false;
+      throw error;
+    }
+  };
   try {
     const deadline = Date.now() + WAIT_MS;
-    for (;;) {
-      const { rows } = await client.query<{ locked: boolean }>('select pg_try_advisory_lock(hashtextextended($1, 0)) as locked', [key]);
-      if (rows[0]?.locked) break;
+    while (!(await query<{ locked: boolean }>('select pg_try_advisory_lock(hashtextextended($1, 0)) as locked'))?.locked) {
       if (Date.now() > deadline) {
         throw new AppError('CONFLICT', 'Another operation on this registration is still talking to the hospital. Try again in a minute.');
       }
@@ -34,9 +37,10 @@ export async function withRegistrationLock<T>(registrationId: string, fn: () => 
     try {
       return await fn();
     } finally {
-      await client.query('select pg_advisory_unlock(hashtextextended($1, 0))', [key]).catch(() => {});
+      const released = await query<{ unlocked: boolean }>('select pg_advisory_unlock(hashtextextended($1, 0)) as unlocked').catch(() => undefined);
+      if (released?.unlocked !== true) healthy = false;
     }
   } finally {
-    await client.end().catch(() => {});
+    client.release(!healthy);
   }
 }

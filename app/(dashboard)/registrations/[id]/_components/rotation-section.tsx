@@ -39,6 +39,12 @@ const STATE_TONE: Record<Rotation['state'], 'good' | 'warn' | 'bad' | 'info' | '
   current: 'good',
   failed: 'bad',
 };
+const VERIFICATION_LABELS: Record<RotationPanel['plan']['verification'], string> = {
+  token_request: 'a client_credentials token request',
+  person: 'a person confirms',
+  server_answer: 'the hospital’s answer (the old secret stops working when it is sent)',
+};
+
 const ACTIVE = new Set<Rotation['state']>(['planned', 'waiting_for_initial_access_token', 'in_flight', 'new_credential_stored', 'waiting_for_verification', 'verified']);
 
 const utc = (iso: string | null) => (iso ? `${iso.slice(0, 16).replace('T', ' ')} UTC` : '—');
@@ -253,7 +259,7 @@ export function RotationSection({ panel, strategyLabels }: { panel: RotationPane
             <>
               <p className="text-sm">
                 Planned strategy: <span className="font-medium">{strategyLabels[plan.strategy]}</span> · verification:{' '}
-                {plan.verification === 'token_request' ? 'a client_credentials token request' : 'a person confirms'}
+                {VERIFICATION_LABELS[plan.verification]}
               </p>
               <p className="text-sm text-slate-600">{plan.why}</p>
               {latest?.state === 'current' ? null : (

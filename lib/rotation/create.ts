@@ -1,0 +1,96 @@
+import 'server-only';
+import { and, eq, inArray } from 'drizzle-orm';
+import { getDb } from '@/db/client';
+import { credentials, registrations, rotations, type Rotation } from '@/db/schema';
+import { recordAudit } from '@/lib/audit/record';
+import { actorLabel, type Actor } from '@/lib/auth/actor';
+import { AppError } from '@/lib/errors';
+import { ACTIVE_ROTATION_STATES, planForMany } from './plan';
+
+export type CreatedRotation = { registrationId: string; rotation: Rotation; created: boolean };
+export type CreateRotationsResult = { rotations: CreatedRotation[]; refused: Array<{ registrationId: string; reason: string }> };
+
+/**
+ * Inserts a rotation row (state planned) for each registration, or finds the active one: no
+ * upstream call. Planned in a handful of queries whatever the count, so the scan and bulk
+ * rotation can start hundreds at once. The partial unique index "one active rotation per
+ * registration" makes a concurrent start insert nothing; that registration joins the active one.
+ */
+export async function createRotations(actor: Actor, registrationIds: readonly string[], trigger: Rotation['trigger']): Promise<CreateRotationsResult> {
+  const ids = [...new Set(registrationIds.map((id) => id.toLowerCase()))];
+  if (ids.length === 0) return { rotations: [], refused: [] };
+  const plans = await planForMany(ids);
+  const planned = new Set(plans.map((p) => p.registrationId));
+  const refused = ids.filter((id) => !planned.has(id)).map((registrationId) => ({ registrationId, reason: 'That registration does not exist.' }));
+  const joinIds: string[] = [];
+  const toStart = plans.filter((plan) => {
+    if (plan.activeRotationId) joinIds.push(plan.registrationId);
+    else if (!plan.strategy || plan.blockers.length > 0) refused.push({ registrationId: plan.registrationId, reason: plan.blockers.join(' ') || 'This registration cannot be rotated.' });
+    else return true;
+    return false;
+  });
+
+  const startIds = toStart.map((p) => p.registrationId);
+  const [currentSecrets, keys] = startIds.length
+    ? await Promise.all([
+        getDb()
+          .select({ id: credentials.id, ownerId: credentials.ownerId })
+          .from(credentials)
+          .where(and(eq(credentials.ownerType, 'registration'), inArray(credentials.ownerId, startIds), eq(credentials.kind, 'client_secret'), eq(credentials.state, 'current'))),
+        getDb().select({ id: registrations.id, appKeyId: registrations.appKeyId }).from(registrations).where(inArray(registrations.id, startIds)),
+      ])
+    : [[], []];
+  const secretOf = new Map(currentSecrets.map((c) => [c.ownerId, c.id]));
+  const keyOf = new Map(keys.map((k) => [k.id, k.appKeyId]));
+
+  const inserted = toStart.length
+    ? await getDb().transaction(async (tx) => {
+        const rows = await tx
+          .insert(rotations)
+          .values(
+            toStart.map((plan) => ({
+              registrationId: plan.registrationId,
+              strategy: plan.strategy!,
+              trigger,
+              plan: { steps: plan.steps, why: plan.why },
+              oldCredentialId: secretOf.get(plan.registrationId) ?? null,
+              oldAppKeyId: keyOf.get(plan.registrationId) ?? null,
+              createdBy: actorLabel(actor),
+            })),
+          )
+          // The partial unique index "one active rotation per registration": a concurrent start inserts nothing.
+          .onConflictDoNothing()
+          .returning();
+        for (const row of rows) {
+          await recordAudit(tx, actor, { action: 'rotation.start', targetType: 'registration', targetId: row.registrationId, details: { rotationId: row.id, strategy: row.strategy, trigger } });
+        }
+        return rows;
+      })
+    : [];
+  const insertedFor = new Set(inserted.map((r) => r.registrationId));
+  joinIds.push(...startIds.filter((id) => !insertedFor.has(id)));
+
+  const joined = joinIds.length
+    ? await getDb()
+        .select()
+        .from(rotations)
+        .where(and(inArray(rotations.registrationId, joinIds), inArray(rotations.state, [...ACTIVE_ROTATION_STATES])))
+    : [];
+  const joinedFor = new Set(joined.map((r) => r.registrationId));
+  for (const id of joinIds) {
+    if (!joinedFor.has(id)) refused.push({ registrationId: id, reason: 'Another rotation of this registration finished at the same moment; try again.' });
+  }
+  return {
+    rotations: [...inserted.map((rotation) => ({ registrationId: rotation.registrationId, rotation, created: true })), ...joined.map((rotation) => ({ registrationId: rotation.registrationId, rotation, created: false }))],
+    refused,
+  };
+}
+
+/** One registration: the rotation started, or the active one joined; refusals are errors. */
+export async function createRotation(actor: Actor, registrationId: string, trigger: Rotation['trigger']): Promise<{ rotation: Rotation; created: boolean }> {
+  const result = await createRotations(actor, [registrationId], trigger);
+  const [first] = result.rotations;
+  if (first) return { rotation: first.rotation, created: first.created };
+  const reason = result.refused[0]?.reason ?? 'This registration cannot be rotated.';
+  throw new AppError(reason === 'That registration does not exist.' ? 'NOT_FOUND' : reason.startsWith('Another rotation') ? 'CONFLICT' : 'INVALID', reason);
+}

@@ -1,0 +1,131 @@
+import { inArray, sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { closeDb, databaseUrl, getDb } from '@/db/client';
+import { insertApp, insertUser } from '@/db/factories';
+import { credentials, registrations, rotations } from '@/db/schema';
+import { readCurrentCredential } from '@/lib/credentials/store';
+import { getBoss, startJobs, stopJobs } from '@/lib/jobs/boss';
+import { startSandbox, type Sandbox } from '@/sandbox/index';
+import { createRotations } from './create';
+import { enqueueRotationRuns, registerRotationJobs, ROTATION_QUEUES } from './jobs';
+import { reconcileRenewals } from './renewals';
+import { runRotationScan } from './scan';
+import { setRotationOverrides } from './settings';
+import { allowlist, clientCredentialsApp, register, registrationRow, sandboxIssuer } from './test-support';
+
+/**
+ * The job path against a real node-oidc-provider that issues a new secret on RFC 7592 update
+ * (the sandbox's General Hospital with generalIssuesSecretOnUpdate): one scan plans every due
+ * registration at once and queues one rotation-run job each; pg-boss workers run them.
+ */
+let sandbox: Sandbox;
+let ops: Awaited<ReturnType<typeof insertUser>>;
+let issuerId: string;
+
+beforeAll(async () => {
+  sandbox = await startSandbox({ log: () => {}, generalIssuesSecretOnUpdate: true });
+  const admin = await insertUser({ role: 'admin' });
+  ops = await insertUser({ role: 'ops' });
+  await allowlist(admin.actor, sandbox.general.origin);
+  issuerId = (await sandboxIssuer(ops.actor, sandbox.general.fhirBase)).id;
+  await setRotationOverrides(ops.actor, { kind: 'issuer', id: issuerId, overrides: { updateIssuesSecret: true } });
+});
+
+afterAll(async () => {
+  await stopJobs();
+  await sandbox.stop();
+  await closeDb();
+});
+
+async function tokenStatus(clientId: string, secret: string): Promise<number> {
+  const res = await fetch(`${sandbox.general.origin}/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}` },
+    body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'system/*.read' }),
+  });
+  return res.status;
+}
+
+describe('creating rotations in bulk', () => {
+  it('starts new ones, joins active ones, refuses unknown and unrotatable registrations, and ignores duplicates', async () => {
+    const { appId } = await clientCredentialsApp();
+    const a = await register(ops.actor, issuerId, appId);
+    const b = await register(ops.actor, issuerId, appId);
+    const { appId: publicApp } = await insertApp({ environments: { production: { tokenEndpointAuthMethod: 'none' } } });
+    const pub = await register(ops.actor, issuerId, publicApp);
+    const unknown = '00000000-0000-4000-8000-000000000000';
+
+    const first = await createRotations(ops.actor, [a.registrationId], 'bulk');
+    expect(first.rotations).toEqual([expect.objectContaining({ registrationId: a.registrationId, created: true })]);
+
+    const result = await createRotations(ops.actor, [a.registrationId, b.registrationId, b.registrationId, pub.registrationId, unknown], 'bulk');
+    const byId = new Map(result.rotations.map((r) => [r.registrationId, r]));
+    expect(byId.get(a.registrationId)).toMatchObject({ created: false, rotation: { id: first.rotations[0]!.rotation.id } });
+    expect(byId.get(b.registrationId)).toMatchObject({ created: true, rotation: { strategy: 'rfc7592_update', state: 'planned', trigger: 'bulk' } });
+    expect(result.rotations).toHaveLength(2);
+    expect(result.refused).toEqual(
+      expect.arrayContaining([
+        { registrationId: unknown, reason: 'That registration does not exist.' },
+        { registrationId: pub.registrationId, reason: expect.stringMatching(/no credential to rotate/) },
+      ]),
+    );
+    // Exactly one planned rotation for b, whatever the duplicates.
+    expect(await getDb().select().from(rotations).where(inArray(rotations.registrationId, [b.registrationId]))).toHaveLength(1);
+  });
+});
+
+describe('rotation through the job queue', () => {
+  it('one scan queues every due registration once; the workers rotate each with one update, the new secret works and the old one does not', async () => {
+    const { appId } = await clientCredentialsApp();
+    const registered = [];
+    for (let i = 0; i < 10; i++) registered.push(await register(ops.actor, issuerId, appId));
+    const ids = registered.map((r) => r.registrationId);
+    const oldSecrets = new Map<string, string>();
+    for (const id of ids) oldSecrets.set(id, (await readCurrentCredential(getDb(), 'registration', id, 'client_secret'))!.plaintext);
+    await getDb().update(registrations).set({ rotationPolicy: 'automatic' }).where(inArray(registrations.id, ids));
+    await reconcileRenewals({ issuerId });
+    await getDb().update(registrations).set({ renewAt: sql`now() - interval '1 minute'` }).where(inArray(registrations.id, ids));
+
+    registerRotationJobs();
+    await startJobs(databaseUrl());
+    const boss = getBoss()!;
+    const scan = await runRotationScan({ issuerId, dispatchMany: (rotationIds) => enqueueRotationRuns(boss, rotationIds) });
+    const started = (await getDb().select({ id: rotations.id }).from(rotations).where(inArray(rotations.registrationId, ids))).map((r) => r.id);
+    expect(scan.started.sort()).toEqual(started.sort());
+    expect(started).toHaveLength(10);
+    // Queued again (a second scan, another instance): still one job per rotation.
+    await enqueueRotationRuns(boss, started);
+    const queued = await getDb().execute<{ key: string; waiting: number }>(
+      sql`select singleton_key as key, count(*) filter (where state = 'created')::int as waiting from pgboss.job where name = ${ROTATION_QUEUES.run} and singleton_key in ${started} group by singleton_key`,
+    );
+    expect(queued.rows.map((r) => r.key).sort()).toEqual([...started].sort());
+    expect(Math.max(...queued.rows.map((r) => r.waiting))).toBeLessThanOrEqual(1);
+
+    const deadline = Date.now() + 30_000;
+    let states: Array<{ state: string }> = [];
+    while (Date.now() < deadline) {
+      states = await getDb().select({ state: rotations.state }).from(rotations).where(inArray(rotations.id, started));
+      if (states.every((s) => s.state === 'current' || s.state === 'failed')) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(states.map((s) => s.state)).toEqual(Array(10).fill('current'));
+
+    for (const reg of registered) {
+      const current = (await readCurrentCredential(getDb(), 'registration', reg.registrationId, 'client_secret'))!;
+      expect(current.version).toBe(2);
+      expect(current.plaintext).not.toBe(oldSecrets.get(reg.registrationId));
+      expect(await tokenStatus(reg.clientId, current.plaintext)).toBe(200);
+      expect(await tokenStatus(reg.clientId, oldSecrets.get(reg.registrationId)!)).toBe(401);
+      const row = await registrationRow(reg.registrationId);
+      expect(row.lastRotatedAt).not.toBeNull();
+      expect(row.secretExpiresAt!.getTime()).toBeGreaterThan(Date.now() + 29 * 86_400_000);
+    }
+    const secretsPerRegistration = await getDb()
+      .select({ owner: credentials.ownerId, current: sql<number>`count(*) filter (where ${credentials.state} = 'current')::int`, all: sql<number>`count(*)::int` })
+      .from(credentials)
+      .where(sql`${credentials.ownerId} in ${ids} and ${credentials.kind} = 'client_secret'`)
+      .groupBy(credentials.ownerId);
+    // One update each: exactly the old and the new secret, one of them current.
+    expect(secretsPerRegistration.map((r) => [r.current, r.all])).toEqual(Array(10).fill([1, 2]));
+  });
+});
