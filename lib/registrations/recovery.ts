@@ -8,7 +8,7 @@ import { registrationOperations } from '@/db/schema';
 import { systemActor } from '@/lib/auth/actor';
 import { openSecret, sealSecret } from '@/lib/credentials/vault';
 import { env } from '@/lib/env';
-import type { PersistInput } from './register';
+import { persistRegistration, type PersistInput } from './persist';
 
 /** Everything needed to store the registration later, exactly as the failed persist had it. */
 type RecoveryPayload = Omit<PersistInput, 'attempts'> & { actor: string };
@@ -35,7 +35,6 @@ export async function writeRecoveryFile(payload: RecoveryPayload): Promise<strin
 
 /** Imports every pending recovery file (idempotent: a registration already stored is not duplicated). */
 export async function importRecoveryFiles(log: (line: string) => void = () => {}): Promise<{ imported: number; failed: number }> {
-  const { persistRegistration } = await import('./register');
   const dir = recoveryDir();
   const names = await readdir(dir).catch(() => [] as string[]);
   let imported = 0;

@@ -3,7 +3,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { count, eq, sql } from 'drizzle-orm';
+import { and, count, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeDb, getDb } from '@/db/client';
 import { insertApp, insertIssuer, insertUser, uniqueSuffix } from '@/db/factories';
@@ -11,6 +11,7 @@ import { auditLog, credentials, registrationOperations, registrations } from '@/
 import { readAppPrivateKey } from '@/lib/apps/keys';
 import { publishedJwks } from '@/lib/apps/queries';
 import { readCurrentCredential } from '@/lib/credentials/store';
+import { fingerprintSecret } from '@/lib/credentials/vault';
 import { env, resetEnvCache } from '@/lib/env';
 import { addSandboxIssuer } from '@/test/support/issuers';
 import { createHealthSystem } from '@/lib/health-systems/mutations';
@@ -202,6 +203,46 @@ describe('never losing or duplicating a registration', () => {
     const [reg] = await getDb().select().from(registrations).where(eq(registrations.environment, envName));
     expect((await readCurrentCredential(getDb(), 'registration', reg!.id, 'client_secret'))?.plaintext).toBe('recovery-canary-secret');
     expect(existsSync(path.join(recoveryDir(), 'imported', files[0]!))).toBe(true);
+  });
+
+  // The answer is stored in one statement (data-modifying CTEs): a failure in any part of it must
+  // undo every part, and end in retries and then the recovery file, as a failure of the first part does.
+  it.each([
+    ['the credentials', (env: string, fp: string) => `alter table credentials add constraint %s check (fingerprint <> '${fp}') not valid`, 'credentials'],
+    ['the operation result', (env: string) => `alter table registration_operations add constraint %s check (status <> 'succeeded' or environment <> '${env}') not valid`, 'registration_operations'],
+    ['the audit row', (env: string) => `alter table audit_log add constraint %s check (outcome <> 'success' or (details->>'environment') is distinct from '${env}') not valid`, 'audit_log'],
+  ] as const)('writes nothing when %s cannot be stored, keeps the answer in a recovery file, and recover imports all of it', async (_what, constraintSql, table) => {
+    const { issuerId } = await insertIssuer({ registrationEndpoint: `${fake.origin}/register` });
+    const envName = `fault-${uniqueSuffix()}`;
+    const { appId } = await insertApp({ environments: { [envName]: {} } });
+    const secret = `part-canary-${uniqueSuffix()}`;
+    fake.setBehaviour(registrationAnswer(201, { client_secret: secret, client_secret_expires_at: 0 }));
+    const constraint = `persist_fault_${uniqueSuffix()}`;
+    await getDb().execute(sql.raw(constraintSql(envName, fingerprintSecret(secret)).replace('%s', constraint)));
+    let error: unknown;
+    try {
+      error = await registerApp(ops.actor, { issuerId, appId, environment: envName, idempotencyKey: key() }, { persistAttempts: 2 }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'NEEDS_RECOVERY' });
+      expect(String((error as Error).message)).not.toContain(secret);
+      const operationId = (error as { details: { operationId: string } }).details.operationId;
+      // Nothing of the answer landed: no registration, no credential, no success audit row, the operation awaits recovery.
+      expect(await getDb().select().from(registrations).where(eq(registrations.environment, envName))).toHaveLength(0);
+      expect(await getDb().select().from(credentials).where(eq(credentials.fingerprint, fingerprintSecret(secret)))).toHaveLength(0);
+      const audits = await getDb().select().from(auditLog).where(sql`${auditLog.details}->>'operationId' = ${operationId}`);
+      expect(audits.filter((a) => a.outcome === 'success')).toHaveLength(0);
+      const [op] = await getDb().select().from(registrationOperations).where(eq(registrationOperations.id, operationId));
+      expect(op?.status).toBe('needs_recovery');
+    } finally {
+      await getDb().execute(sql.raw(`alter table ${table} drop constraint ${constraint}`));
+    }
+    const { imported } = await importRecoveryFiles();
+    expect(imported).toBeGreaterThanOrEqual(1);
+    const [reg] = await getDb().select().from(registrations).where(eq(registrations.environment, envName));
+    expect((await readCurrentCredential(getDb(), 'registration', reg!.id, 'client_secret'))?.plaintext).toBe(secret);
+    const [op] = await getDb().select().from(registrationOperations).where(eq(registrationOperations.registrationId, reg!.id));
+    expect(op?.status).toBe('succeeded');
+    const recovered = await getDb().select().from(auditLog).where(and(eq(auditLog.targetType, 'registration'), eq(auditLog.targetId, reg!.id)));
+    expect(recovered.map((a) => [a.action, a.outcome])).toEqual([['registration.recover', 'success']]);
   });
 
   it('marks a timeout after sending as outcome unknown and says what to look for at the hospital', async () => {

@@ -1,14 +1,13 @@
 import 'server-only';
 import { createHash } from 'node:crypto';
-import { and, eq } from 'drizzle-orm';
-import { getDb } from '@/db/client';
+import { eq, sql } from 'drizzle-orm';
+import { getDb, type Db } from '@/db/client';
 import { isUniqueViolation } from '@/db/errors';
 import { issuers, registrationOperations, registrations, type AppProfile } from '@/db/schema';
 import { ensureAppKey } from '@/lib/apps/keys';
 import { getAppOrThrow } from '@/lib/apps/queries';
 import { actorLabel, assertCan, type Actor } from '@/lib/auth/actor';
 import { recordAudit } from '@/lib/audit/record';
-import { storeInitialCredentials } from '@/lib/credentials/store';
 import { vaultStatus } from '@/lib/credentials/vault';
 import { env } from '@/lib/env';
 import { AppError, isAppError } from '@/lib/errors';
@@ -17,7 +16,8 @@ import type { SafeFetchInit } from '@/lib/oauth/safe-fetch';
 import { currentOutboundPolicy } from '@/lib/outbound/policy';
 import { readAppPrivateKey } from '@/lib/apps/keys';
 import { buildRegistrationRequest, maskRequest, type Adaptation, type RegistrationOverrides } from './build-request';
-import { registrationFindings } from './findings';
+import { persistRegistration, type PersistInput } from './persist';
+import { preparedStatement } from './prepared';
 import { markOperationStaleIfAbandoned, whatToLookFor } from './reconcile';
 import { writeRecoveryFile } from './recovery';
 import { registerSchema, type RegisterInput } from './schemas';
@@ -57,7 +57,7 @@ export async function registerApp(actor: Actor, input: RegisterInput, deps: Regi
   const vault = vaultStatus();
   if (vault.status !== 'ok') throw new AppError('VAULT_LOCKED', `Credentials cannot be stored safely: ${vault.message}`);
 
-  const [[issuer], app] = await Promise.all([getDb().select().from(issuers).where(eq(issuers.id, data.issuerId)).limit(1), getAppOrThrow(actor, data.appId)]);
+  const [[issuer], app] = await Promise.all([issuerByIdStatement(getDb()).execute({ id: data.issuerId }), getAppOrThrow(actor, data.appId)]);
   if (!issuer) throw new AppError('NOT_FOUND', 'That issuer does not exist.', { field: 'issuerId' });
   const registrationEndpoint = issuer.endpoints.registration?.value;
   if (!registrationEndpoint) {
@@ -88,6 +88,9 @@ export async function registerApp(actor: Actor, input: RegisterInput, deps: Regi
   }
 
   const requestHash = hashRequest({ issuerId: issuer.id, appId: app.id, environment: data.environment, overrides: data.overrides ?? null, statement: data.softwareStatement ?? null });
+  // The outbound policy is read while the intent row commits (it waits on the disk), not after it.
+  const policy = currentOutboundPolicy();
+  policy.catch(() => {}); // awaited (and its failure recorded) below; unhandled only if the claim throws first
   const operation = await claimOperation(actor, data.idempotencyKey, requestHash, { issuerId: issuer.id, appId: app.id, environment: data.environment, request: prepared.requested });
   if (!operation.claimed) return waitForOperation(operation.id);
 
@@ -98,7 +101,7 @@ export async function registerApp(actor: Actor, input: RegisterInput, deps: Regi
       registrationEndpoint,
       metadata,
       initialAccessToken: data.initialAccessToken,
-      fetchInit: { policy: await currentOutboundPolicy(), ...deps.fetchInit },
+      fetchInit: { policy: await policy, ...deps.fetchInit },
     });
   } catch (error) {
     const info = isAppError(error) ? (error.details?.registrationError as { outcomeUnknown?: boolean; field?: string } | undefined) : undefined;
@@ -174,11 +177,7 @@ function hashRequest(value: unknown): string {
 
 async function claimOperation(actor: Actor, idempotencyKey: string, requestHash: string, fields: { issuerId: string; appId: string; environment: string; request: Record<string, unknown> }) {
   try {
-    const [row] = await getDb()
-      .insert(registrationOperations)
-      // Written as in flight: the request leaves right after this row commits.
-      .values({ idempotencyKey, requestHash, ...fields, status: 'in_flight', createdBy: actorLabel(actor) })
-      .returning({ id: registrationOperations.id });
+    const [row] = await claimStatement(getDb()).execute({ idempotencyKey, requestHash, ...fields, createdBy: actorLabel(actor) });
     return { id: row!.id, claimed: true };
   } catch (error) {
     if (!isUniqueViolation(error)) throw error;
@@ -192,6 +191,21 @@ async function claimOperation(actor: Actor, idempotencyKey: string, requestHash:
     }
     return { id: existing.id, claimed: false };
   }
+}
+
+function issuerByIdStatement(db: Db) {
+  return preparedStatement(db, 'issuer-by-id', () => db.select().from(issuers).where(eq(issuers.id, sql.placeholder('id'))).limit(1));
+}
+
+function claimStatement(db: Db) {
+  const p = (name: string) => sql.placeholder(name);
+  return preparedStatement(db, 'claim-operation', () =>
+    db
+      .insert(registrationOperations)
+      // Written as in flight: the request leaves right after this row commits.
+      .values({ idempotencyKey: p('idempotencyKey'), requestHash: p('requestHash'), issuerId: p('issuerId'), appId: p('appId'), environment: p('environment'), request: p('request'), status: 'in_flight', createdBy: p('createdBy') })
+      .returning({ id: registrationOperations.id }),
+  );
 }
 
 /** A duplicate submission: wait (bounded) for the first one to finish and return its result. */
@@ -213,21 +227,6 @@ async function waitForOperation(operationId: string): Promise<RegisterResult> {
     await new Promise((r) => setTimeout(r, 150));
   }
 }
-
-export type PersistInput = {
-  operationId: string;
-  issuerId: string;
-  appId: string;
-  appVersion: number;
-  environment: string;
-  authMethod: string;
-  appKeyId: string | null;
-  requested: Record<string, unknown>;
-  adaptations: Adaptation[];
-  response: RegistrationResponse;
-  audit: { action: string; targetType: string; targetId: string; details: Record<string, unknown> };
-  attempts: number;
-};
 
 async function persistWithRetry(actor: Actor, input: PersistInput): Promise<string> {
   let lastError: unknown;
@@ -253,60 +252,4 @@ async function persistWithRetry(actor: Actor, input: PersistInput): Promise<stri
     { operationId: input.operationId, clientId: input.response.clientId },
     { cause: lastError },
   );
-}
-
-/** One transaction: registration, encrypted credentials and raw answer, operation result, audit row. */
-export async function persistRegistration(actor: Actor, input: Omit<PersistInput, 'attempts'>): Promise<string> {
-  const r = input.response;
-  return getDb().transaction(async (tx) => {
-    const [existing] = await tx.select({ id: registrations.id }).from(registrations).where(and(eq(registrations.issuerId, input.issuerId), eq(registrations.clientId, r.clientId)));
-    if (existing) return existing.id; // a recovery import after a partial success
-    const warnings = [
-      ...r.warnings,
-      ...input.adaptations.map((a) => ({ code: 'ADAPTED', message: `${a.field}: ${JSON.stringify(a.from)} → ${JSON.stringify(a.to)}. ${a.reason}`, field: a.field })),
-    ];
-    const findings = registrationFindings(input.requested, r.metadata);
-    const [row] = await tx
-      .insert(registrations)
-      .values({
-        issuerId: input.issuerId,
-        appId: input.appId,
-        appVersion: input.appVersion,
-        environment: input.environment,
-        clientId: r.clientId,
-        authMethod: typeof r.metadata.token_endpoint_auth_method === 'string' ? r.metadata.token_endpoint_auth_method : input.authMethod,
-        managed: Boolean(r.registrationClientUri && r.registrationAccessToken),
-        registrationClientUri: r.registrationClientUri,
-        requestedMetadata: input.requested,
-        registeredMetadata: r.metadata,
-        clientIdIssuedAt: r.clientIdIssuedAt,
-        secretExpiryKind: r.secretExpiry.kind,
-        secretExpiresAt: r.secretExpiry.kind === 'at' ? r.secretExpiry.at : null,
-        appKeyId: input.appKeyId,
-        warnings,
-        redirectFindingCount: findings.redirectFindingCount,
-        scopeLostCount: findings.scopeLostCount,
-        operationId: input.operationId,
-        createdBy: actorLabel(actor),
-      })
-      .returning({ id: registrations.id });
-    const id = row!.id;
-    // The answer is encrypted in the same transaction as the registration: both land or neither.
-    await storeInitialCredentials(tx, 'registration', id, [
-      ...(r.clientSecret ? [{ kind: 'client_secret' as const, plaintext: r.clientSecret, expiresAt: r.secretExpiry.kind === 'at' ? r.secretExpiry.at : null }] : []),
-      ...(r.registrationAccessToken ? [{ kind: 'registration_access_token' as const, plaintext: r.registrationAccessToken }] : []),
-      { kind: 'response_body' as const, plaintext: r.rawBody },
-    ]);
-    await tx
-      .update(registrationOperations)
-      .set({ status: 'succeeded', registrationId: id, error: null, updatedAt: new Date() })
-      .where(eq(registrationOperations.id, input.operationId));
-    await recordAudit(tx, actor, {
-      ...input.audit,
-      targetType: 'registration',
-      targetId: id,
-      details: { ...input.audit.details, issuerId: input.issuerId, clientId: r.clientId, secretExpiry: r.secretExpiry.kind, warnings: warnings.map((w) => w.code) },
-    });
-    return id;
-  });
 }

@@ -1,0 +1,142 @@
+import 'server-only';
+import { randomUUID } from 'node:crypto';
+import { and, eq, sql } from 'drizzle-orm';
+import { getDb, type Db } from '@/db/client';
+import { auditLog, credentials, registrationOperations, registrations } from '@/db/schema';
+import { actorLabel, type Actor } from '@/lib/auth/actor';
+import { auditRow } from '@/lib/audit/record';
+import { sealInitialCredentials } from '@/lib/credentials/store';
+import type { RegistrationResponse } from '@/lib/oauth/registration';
+import type { Adaptation } from './build-request';
+import { registrationFindings } from './findings';
+import { placeholdersFor, preparedStatement, shapeOf, valuesFor } from './prepared';
+
+export type PersistInput = {
+  operationId: string;
+  issuerId: string;
+  appId: string;
+  appVersion: number;
+  environment: string;
+  authMethod: string;
+  appKeyId: string | null;
+  requested: Record<string, unknown>;
+  adaptations: Adaptation[];
+  response: RegistrationResponse;
+  audit: { action: string; targetType: string; targetId: string; details: Record<string, unknown> };
+  attempts: number;
+};
+
+/** The unique index that makes a second import of the same answer find the first (db/schema.ts). */
+const ISSUER_CLIENT_KEY = 'registrations_issuer_client_key';
+
+/**
+ * Stores a registration the hospital accepted: the registration row, its encrypted credentials and
+ * raw answer, the operation's result and the audit row, in ONE statement (data-modifying CTEs), so
+ * all land or none does without a BEGIN/COMMIT round trip each. Idempotent: when the answer is
+ * already stored (a recovery import after a partial success) the existing registration's id is returned.
+ */
+export async function persistRegistration(actor: Actor, input: Omit<PersistInput, 'attempts'>): Promise<string> {
+  // Chosen here, not by the database: the credential envelopes bind the owner's id as authenticated data.
+  const rows = persistRows(actor, input, randomUUID());
+  try {
+    const [row] = await persistStatement(getDb(), rows).execute(persistValues(rows));
+    if (row?.id !== rows.registration.id) throw new Error('The registration statement returned no row.');
+    return row.id;
+  } catch (error) {
+    if (violatedConstraint(error) !== ISSUER_CLIENT_KEY) throw error;
+    const [existing] = await getDb()
+      .select({ id: registrations.id })
+      .from(registrations)
+      .where(and(eq(registrations.issuerId, input.issuerId), eq(registrations.clientId, input.response.clientId)));
+    if (!existing) throw error;
+    return existing.id;
+  }
+}
+
+type PersistRows = ReturnType<typeof persistRows>;
+
+/** What the statement writes, as plain rows (secrets already sealed). */
+function persistRows(actor: Actor, input: Omit<PersistInput, 'attempts'>, id: string) {
+  const r = input.response;
+  const warnings = [
+    ...r.warnings,
+    ...input.adaptations.map((a) => ({ code: 'ADAPTED', message: `${a.field}: ${JSON.stringify(a.from)} → ${JSON.stringify(a.to)}. ${a.reason}`, field: a.field })),
+  ];
+  const findings = registrationFindings(input.requested, r.metadata);
+  const registration = {
+    id,
+    issuerId: input.issuerId,
+    appId: input.appId,
+    appVersion: input.appVersion,
+    environment: input.environment,
+    clientId: r.clientId,
+    authMethod: typeof r.metadata.token_endpoint_auth_method === 'string' ? r.metadata.token_endpoint_auth_method : input.authMethod,
+    managed: Boolean(r.registrationClientUri && r.registrationAccessToken),
+    registrationClientUri: r.registrationClientUri,
+    requestedMetadata: input.requested,
+    registeredMetadata: r.metadata,
+    clientIdIssuedAt: r.clientIdIssuedAt,
+    secretExpiryKind: r.secretExpiry.kind,
+    secretExpiresAt: r.secretExpiry.kind === 'at' ? r.secretExpiry.at : null,
+    appKeyId: input.appKeyId,
+    warnings,
+    redirectFindingCount: findings.redirectFindingCount,
+    scopeLostCount: findings.scopeLostCount,
+    operationId: input.operationId,
+    createdBy: actorLabel(actor),
+  } satisfies typeof registrations.$inferInsert;
+  // Always a response_body row, so the credentials insert is never empty.
+  const secrets = sealInitialCredentials('registration', id, [
+    ...(r.clientSecret ? [{ kind: 'client_secret' as const, plaintext: r.clientSecret, expiresAt: r.secretExpiry.kind === 'at' ? r.secretExpiry.at : null }] : []),
+    ...(r.registrationAccessToken ? [{ kind: 'registration_access_token' as const, plaintext: r.registrationAccessToken }] : []),
+    { kind: 'response_body' as const, plaintext: r.rawBody },
+  ]);
+  const audit = auditRow(actor, {
+    ...input.audit,
+    targetType: 'registration',
+    targetId: id,
+    details: { ...input.audit.details, issuerId: input.issuerId, clientId: r.clientId, secretExpiry: r.secretExpiry.kind, warnings: warnings.map((w) => w.code) },
+  });
+  return { registration, secrets, audit, operation: { id: input.operationId, updatedAt: new Date() } };
+}
+
+function persistValues(rows: PersistRows): Record<string, unknown> {
+  return Object.assign(
+    valuesFor('registration', rows.registration),
+    ...rows.secrets.map((row, i) => valuesFor(`secret${i}`, row)),
+    valuesFor('audit', rows.audit),
+    valuesFor('operation', rows.operation),
+  );
+}
+
+/**
+ * with registration as (insert … returning id), secrets as (insert …), operation as (update …),
+ * audit as (insert …) select id from registration. PostgreSQL runs every data-modifying CTE to
+ * completion whether or not the outer select reads it, as one statement: a failure in any of
+ * them (a constraint, a trigger) rolls back all four.
+ */
+function persistStatement(db: Db, rows: PersistRows) {
+  return preparedStatement(db, `persist:${shapeOf(rows.registration, rows.audit, ...rows.secrets)}`, () => {
+    const registration = db.$with('registration').as(db.insert(registrations).values(placeholdersFor('registration', rows.registration)).returning({ id: registrations.id }));
+    const secrets = db.$with('secrets').as(db.insert(credentials).values(rows.secrets.map((row, i) => placeholdersFor(`secret${i}`, row))));
+    const operation = db.$with('operation').as(
+      db
+        .update(registrationOperations)
+        // set() takes no placeholders in its types; wrapped in sql they are sent as given (pg encodes the Date).
+        .set({ status: 'succeeded', registrationId: sql`${sql.placeholder('registration.id')}`, error: null, updatedAt: sql`${sql.placeholder('operation.updatedAt')}` })
+        .where(eq(registrationOperations.id, sql.placeholder('operation.id'))),
+    );
+    const audit = db.$with('audit').as(db.insert(auditLog).values(placeholdersFor('audit', rows.audit)));
+    return db.with(registration, secrets, operation, audit).select({ id: registration.id }).from(registration);
+  });
+}
+
+/** The constraint a PostgreSQL unique violation names (pg puts it on the error; drizzle wraps it as `cause`). */
+function violatedConstraint(error: unknown): string | undefined {
+  let e: unknown = error;
+  for (let i = 0; i < 3 && typeof e === 'object' && e !== null; i++) {
+    if ('code' in e && e.code === '23505' && 'constraint' in e && typeof e.constraint === 'string') return e.constraint;
+    e = 'cause' in e ? e.cause : undefined;
+  }
+  return undefined;
+}
