@@ -5,6 +5,8 @@ import { insertApp, insertUser } from '@/db/factories';
 import { outboundAllowlist } from '@/db/schema';
 import { createHealthSystem } from '@/lib/health-systems/mutations';
 import { addIssuer } from '@/lib/issuers/add-issuer';
+import { registerClient } from '@/lib/oauth/registration';
+import { currentOutboundPolicy } from '@/lib/outbound/policy';
 import { registerApp } from '@/lib/registrations/register';
 import { startSandbox } from '@/sandbox/index';
 import { median } from './db';
@@ -39,10 +41,16 @@ export async function benchRegistration(): Promise<Array<{ label: string; value:
 
     const registrar = await run(() => registerApp(ops.actor, { issuerId: issuer.id, appId, environment: 'production', idempotencyKey: randomUUID() + randomUUID() }));
     const openid = await run(direct);
+    // Context, not part of the ratio: the RFC 7591 POST alone through the safe outbound fetch (a
+    // new pinned connection per request), which the domain path cannot go below.
+    const policy = await currentOutboundPolicy();
+    const registrationEndpoint = issuer.discovery.endpoints.registration!.value;
+    const postOnly = await run(() => registerClient({ registrationEndpoint, metadata, fetchInit: { policy } }));
     return [
       { label: 'registration through Registrar (domain path), median of 200', value: `${registrar.toFixed(1)} ms` },
       { label: 'direct openid-client dynamicClientRegistration, median of 200', value: `${openid.toFixed(1)} ms` },
       { label: 'Registrar / openid-client (goal ≤ 1.3)', value: `${(registrar / openid).toFixed(2)}×` },
+      { label: 'for context: RFC 7591 POST alone through the safe fetch (no database), median of 200', value: `${postOnly.toFixed(1)} ms` },
     ];
   } finally {
     await sandbox.stop();
