@@ -10,6 +10,7 @@ import { benchDiscovery } from './bench/discovery';
 import { benchRegistration } from './bench/registration';
 import { benchRegistrationsTable } from './bench/registrations-table';
 import { benchBulkRotation, benchRotationScan } from '@/lib/rotation/bench';
+import { startSandboxProcess } from './bench/sandbox-process';
 import { benchStartup } from './bench/startup';
 
 const only = process.argv.slice(2);
@@ -32,7 +33,10 @@ try {
   if (wants('registration')) rows.push(...(await benchRegistration()));
   if (wants('table')) rows.push(...(await benchRegistrationsTable(db.url)));
   if (wants('rotation-scan')) rows.push(...(await benchRotationScan()));
-  if (wants('rotation')) rows.push(...(await benchBulkRotation({ count: Number(process.env.BENCH_ROTATIONS ?? 1000) })));
+  if (wants('rotation')) {
+    const startHospital = () => startSandboxProcess({ generalIssuesSecretOnUpdate: true });
+    rows.push(...(await benchBulkRotation({ count: Number(process.env.BENCH_ROTATIONS ?? 1000), startHospital })));
+  }
 } finally {
   await closeDb();
   await db.stop();

@@ -1,6 +1,6 @@
 import 'server-only';
 import { randomUUID } from 'node:crypto';
-import { and, asc, desc, eq, gt, inArray, notInArray, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, notInArray, sql, type AnyColumn, type SQL } from 'drizzle-orm';
 import { getDb, type DbOrTx, type Tx } from '@/db/client';
 import { CREDENTIAL_KINDS, CREDENTIAL_OWNERS, credentials, type CredentialKind, type Envelope } from '@/db/schema';
 import { recordAudit } from '@/lib/audit/record';
@@ -131,6 +131,57 @@ export async function replaceCurrentCredentials(
   });
   await tx.insert(credentials).values(rows);
   return rows.map((r) => ({ id: r.id, kind: r.kind, fingerprint: r.fingerprint, version: r.version }));
+}
+
+/**
+ * replaceCurrentCredentials as two data-modifying CTEs, `credentials_demoted` and
+ * `credentials_stored` (returning id, kind, version), for a caller that writes its whole change as
+ * one statement. The insert reads the demotion first, so the one-current-per-kind index never holds
+ * two; the version subquery sees the table as it was before the statement. The caller must hold
+ * the owner's lock (rotation: the registration lock), which these CTEs do not take.
+ */
+export function replaceCurrentCredentialsCtes(
+  ownerType: CredentialOwnerType,
+  ownerId: string,
+  items: ReadonlyArray<{ kind: CredentialKind; plaintext: string; expiresAt?: Date | null }>,
+): { ctes: SQL; stored: Array<{ id: string; kind: CredentialKind; fingerprint: string }> } {
+  if (!CREDENTIAL_OWNERS.includes(ownerType)) throw new AppError('INVALID', `Unknown credential owner type "${String(ownerType)}".`);
+  if (typeof ownerId !== 'string' || !UUID.test(ownerId)) throw new AppError('INVALID', 'The credential owner id must be a UUID.');
+  if (items.length === 0 || items.some((i) => !CREDENTIAL_KINDS.includes(i.kind))) throw new AppError('INVALID', 'Unknown or no credential kind.');
+  if (new Set(items.map((i) => i.kind)).size !== items.length) throw new AppError('INVALID', 'One new credential per kind.');
+  const owner = ownerId.toLowerCase();
+  const rows = items.map((item) => {
+    const row = { id: randomUUID(), ownerType, ownerId: owner, kind: item.kind };
+    return { id: row.id, kind: row.kind, fingerprint: fingerprintSecret(item.plaintext), envelope: sealSecret(item.plaintext, credentialAad(row)), expires_at: item.expiresAt?.toISOString() ?? null };
+  });
+  const kinds = rows.map((r) => r.kind);
+  const ctes = sql`credentials_demoted as (
+      update ${credentials} set state = 'previous'
+       where owner_type = ${ownerType} and owner_id = ${owner}::uuid and kind in ${kinds} and state = 'current'
+      returning kind),
+    credentials_stored as (
+      insert into ${credentials} (id, owner_type, owner_id, kind, state, version, fingerprint, envelope, expires_at)
+      select v.id, ${ownerType}, ${owner}::uuid, v.kind, 'current',
+             coalesce((select max(c.version) from ${credentials} c where c.owner_type = ${ownerType} and c.owner_id = ${owner}::uuid and c.kind = v.kind), 0) + 1,
+             v.fingerprint, v.envelope, v.expires_at
+        from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as v(id uuid, kind text, fingerprint text, envelope jsonb, expires_at timestamptz)
+       where (select count(*) from credentials_demoted) >= 0
+      returning id, kind, version)`;
+  return { ctes, stored: rows.map((r) => ({ id: r.id, kind: r.kind, fingerprint: r.fingerprint })) };
+}
+
+/**
+ * A query column holding the owner's current credentials of the given kinds (still sealed), so a
+ * caller can read them in the same round trip as the owner; open them with openCurrentCredentials.
+ */
+export function currentCredentialsColumn(ownerType: CredentialOwnerType, ownerId: SQL | AnyColumn, kinds: readonly CredentialKind[]): SQL<unknown> {
+  return sql`(select coalesce(json_agg(json_build_object('id', c.id, 'kind', c.kind, 'envelope', c.envelope, 'fingerprint', c.fingerprint, 'version', c.version, 'expiresAt', c.expires_at, 'ownerId', c.owner_id)), '[]')
+      from ${credentials} c where c.owner_type = ${ownerType} and c.owner_id = ${ownerId} and c.kind in ${[...kinds]} and c.state = 'current')`;
+}
+
+export function openCurrentCredentials(ownerType: CredentialOwnerType, value: unknown): Map<CredentialKind, OpenedCredential> {
+  const rows = Array.isArray(value) ? (value as Array<{ id: string; kind: CredentialKind; envelope: Envelope; fingerprint: string; version: number; expiresAt: string | null; ownerId: string }>) : [];
+  return new Map(rows.map((r) => [r.kind, openRow({ ...r, ownerType, expiresAt: r.expiresAt ? new Date(r.expiresAt) : null })]));
 }
 
 /** Makes a stored credential (e.g. one stored with makeCurrent: false and then verified) the current one, demoting the old current. */

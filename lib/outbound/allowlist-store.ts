@@ -1,5 +1,5 @@
 import 'server-only';
-import { asc, eq } from 'drizzle-orm';
+import { asc, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { getDb } from '@/db/client';
 import { isUniqueViolation } from '@/db/errors';
@@ -25,14 +25,22 @@ export async function listAllowlistEntries(actor: Actor) {
 /** The admin-managed entries as parsed rules, for the safe outbound fetch (no actor: internal). */
 export async function loadAllowlistRules(): Promise<AllowlistEntry[]> {
   const rows = await getDb().select({ entry: outboundAllowlist.entry }).from(outboundAllowlist);
-  return rows.flatMap((row) => {
+  return allowlistRulesFrom(rows.map((row) => row.entry));
+}
+
+/** Stored entries as rules (for a caller that read them along with other data in one query). */
+export function allowlistRulesFrom(entries: readonly string[]): AllowlistEntry[] {
+  return entries.flatMap((entry) => {
     try {
-      return [parseAllowlistEntry(row.entry)];
+      return [parseAllowlistEntry(entry)];
     } catch {
       return []; // validated on insert; a row that no longer parses permits nothing
     }
   });
 }
+
+/** A query column with every stored entry, to read the allowlist in the same round trip as other data. */
+export const allowlistEntriesColumn = sql<string[]>`(select coalesce(array_agg(${outboundAllowlist.entry}), '{}') from ${outboundAllowlist})`;
 
 export async function addAllowlistEntry(actor: Actor, input: z.input<typeof addAllowlistEntrySchema>) {
   assertCan(actor, 'settings:manage');

@@ -1,8 +1,8 @@
 import 'server-only';
 import { and, eq, inArray } from 'drizzle-orm';
 import { getDb } from '@/db/client';
-import { credentials, registrations, rotations, type Rotation } from '@/db/schema';
-import { recordAudit } from '@/lib/audit/record';
+import { auditLog, credentials, registrations, rotations, type Rotation } from '@/db/schema';
+import { auditRow } from '@/lib/audit/record';
 import { actorLabel, type Actor } from '@/lib/auth/actor';
 import { AppError } from '@/lib/errors';
 import { ACTIVE_ROTATION_STATES, planForMany } from './plan';
@@ -61,8 +61,10 @@ export async function createRotations(actor: Actor, registrationIds: readonly st
           // The partial unique index "one active rotation per registration": a concurrent start inserts nothing.
           .onConflictDoNothing()
           .returning();
-        for (const row of rows) {
-          await recordAudit(tx, actor, { action: 'rotation.start', targetType: 'registration', targetId: row.registrationId, details: { rotationId: row.id, strategy: row.strategy, trigger } });
+        if (rows.length) {
+          await tx
+            .insert(auditLog)
+            .values(rows.map((row) => auditRow(actor, { action: 'rotation.start', targetType: 'registration', targetId: row.registrationId, details: { rotationId: row.id, strategy: row.strategy, trigger } })));
         }
         return rows;
       })

@@ -6,6 +6,7 @@ import { errorSummary, logger } from '@/lib/logger';
 import { enqueueDailyDigest } from '@/lib/notifications/digest';
 import { deliverPendingNotifications } from '@/lib/notifications/deliver';
 import { runExpiryMonitor } from '@/lib/notifications/monitor';
+import { runRotationBatch } from './batch';
 import { resumeRotation } from './run';
 import { runRotationScan } from './scan';
 
@@ -14,6 +15,8 @@ export const ROTATION_QUEUES = {
   scan: 'rotation-scan',
   /** One job per rotation step run; `stately` + singletonKey = rotation id: one queued and one active per rotation. */
   run: 'rotation-run',
+  /** Many rotations in one job (what the scan starts): their database work shared, their PUTs `concurrency` at a time. */
+  batch: 'rotation-batch',
   digest: 'notifications-digest',
 } as const;
 
@@ -21,6 +24,22 @@ export const ROTATION_QUEUES = {
 export async function enqueueRotationRun(boss: PgBoss, rotationId: string): Promise<void> {
   await boss.send(ROTATION_QUEUES.run, { rotationId }, { singletonKey: rotationId, retryLimit: 0 });
 }
+
+/** Rotations per batch job: large enough to share the database work, small enough to spread over instances. */
+export const ROTATION_BATCH_SIZE = 100;
+
+/** Queues rotations as batch jobs (one insert); a rotation queued twice is harmless (its run finds it done). */
+export async function enqueueRotationBatches(boss: PgBoss, rotationIds: readonly string[]): Promise<void> {
+  if (rotationIds.length === 0) return;
+  const jobs = [];
+  for (let i = 0; i < rotationIds.length; i += ROTATION_BATCH_SIZE) {
+    jobs.push({ name: ROTATION_QUEUES.batch, data: { rotationIds: rotationIds.slice(i, i + ROTATION_BATCH_SIZE) }, retryLimit: 0 });
+  }
+  await boss.insert(jobs);
+  for (const id of batchWorkerIds) boss.notifyWorker(id);
+}
+
+const batchWorkerIds = new Set<string>();
 
 /** This process's rotation-run workers, woken when work is queued instead of waiting out their polling interval. */
 const runWorkerIds = new Set<string>();
@@ -43,10 +62,11 @@ export function registerRotationJobs(): void {
     const e = env();
     await boss.createQueue(ROTATION_QUEUES.scan, { name: ROTATION_QUEUES.scan, policy: 'singleton' });
     await boss.createQueue(ROTATION_QUEUES.run, { name: ROTATION_QUEUES.run, policy: 'stately' });
+    await boss.createQueue(ROTATION_QUEUES.batch, { name: ROTATION_QUEUES.batch, policy: 'standard' });
     await boss.createQueue(ROTATION_QUEUES.digest, { name: ROTATION_QUEUES.digest, policy: 'singleton' });
 
     await boss.work(ROTATION_QUEUES.scan, async () => {
-      await runRotationScan({ dispatchMany: (ids) => enqueueRotationRuns(boss, ids) });
+      await runRotationScan({ dispatchMany: (ids) => enqueueRotationBatches(boss, ids) });
       await runExpiryMonitor();
       await deliverPendingNotifications();
     });
@@ -67,6 +87,20 @@ export function registerRotationJobs(): void {
       });
       runWorkerIds.add(workerId);
     }
+    // One batch at a time per instance; a batch runs its PUTs `concurrency` at a time.
+    batchWorkerIds.clear();
+    let batchWorker = '';
+    batchWorker = await boss.work<{ rotationIds: string[] }>(ROTATION_QUEUES.batch, { batchSize: 1, pollingIntervalSeconds: 2 }, async ([job]) => {
+      if (!job) return;
+      if (batchWorker) boss.notifyWorker(batchWorker);
+      try {
+        await runRotationBatch(job.data.rotationIds, { concurrency: e.REGISTRAR_ROTATION_CONCURRENCY });
+      } catch (error) {
+        // The rotation rows keep their states; the next scan resumes them.
+        logger.error({ count: job.data.rotationIds.length, err: errorSummary(error) }, 'rotation batch failed');
+      }
+    });
+    batchWorkerIds.add(batchWorker);
     await boss.work(ROTATION_QUEUES.digest, async () => {
       await enqueueDailyDigest();
       await deliverPendingNotifications();

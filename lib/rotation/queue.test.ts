@@ -1,4 +1,4 @@
-import { inArray, sql } from 'drizzle-orm';
+import { eq, inArray, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeDb, databaseUrl, getDb } from '@/db/client';
 import { insertApp, insertUser } from '@/db/factories';
@@ -7,7 +7,9 @@ import { readCurrentCredential } from '@/lib/credentials/store';
 import { getBoss, startJobs, stopJobs } from '@/lib/jobs/boss';
 import { startSandbox, type Sandbox } from '@/sandbox/index';
 import { createRotations } from './create';
-import { enqueueRotationRuns, registerRotationJobs, ROTATION_QUEUES } from './jobs';
+import { resumeRotation } from './run';
+import { runRotationBatch } from './batch';
+import { enqueueRotationBatches, enqueueRotationRuns, registerRotationJobs, ROTATION_QUEUES } from './jobs';
 import { reconcileRenewals } from './renewals';
 import { runRotationScan } from './scan';
 import { setRotationOverrides } from './settings';
@@ -75,7 +77,7 @@ describe('creating rotations in bulk', () => {
 });
 
 describe('rotation through the job queue', () => {
-  it('one scan queues every due registration once; the workers rotate each with one update, the new secret works and the old one does not', async () => {
+  it('one scan queues every due registration in batches; the batch worker rotates each with one update, the new secret works and the old one does not', async () => {
     const { appId } = await clientCredentialsApp();
     const registered = [];
     for (let i = 0; i < 10; i++) registered.push(await register(ops.actor, issuerId, appId));
@@ -89,11 +91,11 @@ describe('rotation through the job queue', () => {
     registerRotationJobs();
     await startJobs(databaseUrl());
     const boss = getBoss()!;
-    const scan = await runRotationScan({ issuerId, dispatchMany: (rotationIds) => enqueueRotationRuns(boss, rotationIds) });
+    const scan = await runRotationScan({ issuerId, dispatchMany: (rotationIds) => enqueueRotationBatches(boss, rotationIds) });
     const started = (await getDb().select({ id: rotations.id }).from(rotations).where(inArray(rotations.registrationId, ids))).map((r) => r.id);
     expect(scan.started.sort()).toEqual(started.sort());
     expect(started).toHaveLength(10);
-    // Queued again (a second scan, another instance): still one job per rotation.
+    // Queued again one by one (a second scan, another instance): still one waiting job per rotation.
     await enqueueRotationRuns(boss, started);
     const queued = await getDb().execute<{ key: string; waiting: number }>(
       sql`select singleton_key as key, count(*) filter (where state = 'created')::int as waiting from pgboss.job where name = ${ROTATION_QUEUES.run} and singleton_key in ${started} group by singleton_key`,
@@ -119,6 +121,13 @@ describe('rotation through the job queue', () => {
       const row = await registrationRow(reg.registrationId);
       expect(row.lastRotatedAt).not.toBeNull();
       expect(row.secretExpiresAt!.getTime()).toBeGreaterThan(Date.now() + 29 * 86_400_000);
+      // The next renewal is planned with the switch (two thirds of 30 days), on the basis of the new expiry.
+      expect(row.renewAt!.getTime()).toBeGreaterThan(Date.now() + 19 * 86_400_000);
+      expect(row.renewBasisKind).toBe('at');
+      expect(row.renewBasisAt!.getTime()).toBe(row.secretExpiresAt!.getTime());
+      // The answer is the server record now: the next update needs no GET.
+      expect(row.serverMetadata).toMatchObject({ client_id: reg.clientId });
+      expect(row.lastCheckedAt!.getTime()).toBeGreaterThanOrEqual(row.updatedAt.getTime());
     }
     const secretsPerRegistration = await getDb()
       .select({ owner: credentials.ownerId, current: sql<number>`count(*) filter (where ${credentials.state} = 'current')::int`, all: sql<number>`count(*)::int` })
@@ -127,5 +136,65 @@ describe('rotation through the job queue', () => {
       .groupBy(credentials.ownerId);
     // One update each: exactly the old and the new secret, one of them current.
     expect(secretsPerRegistration.map((r) => [r.current, r.all])).toEqual(Array(10).fill([1, 2]));
+  });
+});
+
+describe('a rotation batch', () => {
+  async function dueRotations(n: number) {
+    const { appId } = await clientCredentialsApp();
+    const regs = [];
+    for (let i = 0; i < n; i++) regs.push(await register(ops.actor, issuerId, appId));
+    const created = await createRotations(ops.actor, regs.map((r) => r.registrationId), 'bulk');
+    expect(created.refused).toEqual([]);
+    const byRegistration = new Map(created.rotations.map((r) => [r.registrationId, r.rotation.id]));
+    // In registration order, so that rotationIds[i] rotates regs[i].
+    return { regs, rotationIds: regs.map((r) => byRegistration.get(r.registrationId)!) };
+  }
+
+  async function secretVersions(registrationIds: string[]) {
+    const rows = await getDb()
+      .select({ owner: credentials.ownerId, current: sql<number>`max(${credentials.version}) filter (where ${credentials.state} = 'current')::int`, n: sql<number>`count(*)::int` })
+      .from(credentials)
+      .where(sql`${credentials.ownerId} in ${registrationIds} and ${credentials.kind} = 'client_secret'`)
+      .groupBy(credentials.ownerId);
+    const byOwner = new Map(rows.map((r) => [r.owner, [r.current, r.n]]));
+    return registrationIds.map((id) => byOwner.get(id));
+  }
+
+  it('rotates the plain ones together and hands the rest to their own runs (a back-off not yet over stays waiting)', async () => {
+    const { regs, rotationIds } = await dueRotations(4);
+    const waiting = rotationIds[3]!;
+    await getDb().update(rotations).set({ nextAttemptAt: new Date(Date.now() + 3_600_000) }).where(eq(rotations.id, waiting));
+    const result = await runRotationBatch([...rotationIds, '00000000-0000-4000-8000-000000000000'], { concurrency: 2 });
+    expect(result.rotated.sort()).toEqual(rotationIds.slice(0, 3).sort());
+    expect(result.individually).toEqual(expect.arrayContaining([waiting, '00000000-0000-4000-8000-000000000000']));
+    const states = new Map((await getDb().select().from(rotations).where(inArray(rotations.id, rotationIds))).map((r) => [r.id, r]));
+    for (const id of rotationIds.slice(0, 3)) expect(states.get(id)).toMatchObject({ state: 'current', verifiedBy: 'hospital answer (RFC 7592 update)', putStartedAt: null });
+    expect(states.get(waiting)?.state).toBe('planned');
+    expect(await secretVersions(regs.slice(0, 3).map((r) => r.registrationId))).toEqual([[2, 2], [2, 2], [2, 2]]);
+  });
+
+  it('a crash right after the PUTs were marked as sent: each resumes on its own (a read finds no change, the update is sent once) and converges', async () => {
+    const { regs, rotationIds } = await dueRotations(3);
+    class Crash extends Error {}
+    await expect(
+      runRotationBatch(rotationIds, {
+        deps: {
+          afterStep: (step) => {
+            if (step === 'put_started') throw new Crash('simulated crash');
+          },
+        },
+      }),
+    ).rejects.toBeInstanceOf(Crash);
+    const marked = await getDb().select().from(rotations).where(inArray(rotations.id, rotationIds));
+    expect(marked.every((r) => r.state === 'in_flight' && r.putStartedAt !== null)).toBe(true);
+    for (const id of rotationIds) await resumeRotation(id);
+    const after = await getDb().select({ state: rotations.state }).from(rotations).where(inArray(rotations.id, rotationIds));
+    expect(after.map((r) => r.state)).toEqual(['current', 'current', 'current']);
+    expect(await secretVersions(regs.map((r) => r.registrationId))).toEqual([[2, 2], [2, 2], [2, 2]]);
+    for (const reg of regs) {
+      const current = (await readCurrentCredential(getDb(), 'registration', reg.registrationId, 'client_secret'))!;
+      expect(await tokenStatus(reg.clientId, current.plaintext)).toBe(200);
+    }
   });
 });

@@ -156,7 +156,9 @@ async function runRotation(rotationId: string, ctx: Ctx): Promise<Rotation> {
       if (rot.state === 'waiting_for_initial_access_token' && !ctx.initialAccessToken) return rot;
       if (rot.nextAttemptAt && rot.nextAttemptAt.getTime() > Date.now() && !ctx.deps.force) return rot;
       try {
-        await advance(rot, ctx);
+        const { rotation } = await advance(rot, ctx);
+        // A finished rotation is returned as its last step committed it (no second read).
+        if (rotation.state === 'current' || rotation.state === 'failed') return rotation;
       } catch (error) {
         if (error instanceof HookAbort) throw error.error;
         return handleFailure(rot, error, ctx);

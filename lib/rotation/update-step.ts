@@ -1,17 +1,21 @@
 import 'server-only';
-import { eq, sql } from 'drizzle-orm';
+import { eq, inArray, sql } from 'drizzle-orm';
 import { getDb } from '@/db/client';
-import { auditLog, registrations, type Rotation } from '@/db/schema';
+import { appSettings, auditLog, healthSystems, issuers, registrations, rotations, type Rotation } from '@/db/schema';
 import { auditRow, recordAudit } from '@/lib/audit/record';
-import { readCurrentCredentials, replaceCurrentCredentials } from '@/lib/credentials/store';
+import { currentCredentialsColumn, openCurrentCredentials, replaceCurrentCredentialsCtes } from '@/lib/credentials/store';
 import { fingerprintSecret } from '@/lib/credentials/vault';
-import { AppError } from '@/lib/errors';
+import { AppError, isAppError } from '@/lib/errors';
 import { readClientRegistration, updateClientRegistration, type RegistrationResponse } from '@/lib/oauth/registration';
-import { hasFreshServerRecord, loadManageableRegistration, managementFetchInit, type ManagedRegistration } from '@/lib/registrations/manage/shared';
+import type { OutboundPolicy } from '@/lib/oauth/safe-fetch';
+import { allowlistEntriesColumn } from '@/lib/outbound/allowlist-store';
+import { outboundPolicyFrom } from '@/lib/outbound/policy';
+import { hasFreshServerRecord, manageableColumns, toManageable, type ManagedRegistration } from '@/lib/registrations/manage/shared';
 import { afterStep, isBearerRefusal, isOutcomeUnknown, loadRotation, transientError, transition, type Ctx, type StepResult } from './internal';
 import { stepsFor } from './plan';
+import { computeRenewal } from './renewal';
 import { refreshRenewals } from './renewals';
-import { learnUpdateIssuesSecret } from './settings';
+import { APP_SETTINGS_PREFIX, effectivePolicy, ISSUER_SETTINGS_PREFIX, learnUpdateIssuesSecret, rotationOverridesSchema, type RenewalPolicy } from './settings';
 
 /**
  * Strategy (a): RFC 7592 update at a hospital that issues a new client secret in its answer.
@@ -27,20 +31,63 @@ const VERIFIED_BY = 'hospital answer (RFC 7592 update)';
 
 type Credentials = { rat: string; secretFingerprint: string | null };
 
-async function currentCredentials(reg: ManagedRegistration): Promise<Credentials> {
-  const found = await readCurrentCredentials(getDb(), 'registration', reg.id, ['registration_access_token', 'client_secret']);
+/** Everything one run of the step needs, in one query: the registration, its current credentials, the outbound allowlist and the renewal overrides. */
+export type UpdateContext = { reg: ManagedRegistration; used: Credentials; policy: OutboundPolicy; renewal: RenewalPolicy };
+
+async function loadContext(registrationId: string): Promise<UpdateContext> {
+  const result = (await loadContexts([registrationId])).get(registrationId);
+  if (!result || 'error' in result) throw result?.error ?? new AppError('NOT_FOUND', 'That registration does not exist.');
+  return result;
+}
+
+/** loadContext for many registrations in one query; a registration that cannot be managed carries its error instead. */
+export async function loadContexts(registrationIds: readonly string[]): Promise<Map<string, UpdateContext | { error: AppError }>> {
+  const rows = await getDb()
+    .select({
+      ...manageableColumns,
+      credentials: currentCredentialsColumn('registration', registrations.id, ['registration_access_token', 'client_secret']),
+      allowlist: allowlistEntriesColumn,
+      overrides: sql<Record<string, unknown> | null>`(select json_object_agg(s.key, s.value) from ${appSettings} s
+         where s.key in (${ISSUER_SETTINGS_PREFIX} || ${registrations.issuerId}::text, ${APP_SETTINGS_PREFIX} || ${registrations.appId}::text))`,
+    })
+    .from(registrations)
+    .innerJoin(issuers, eq(issuers.id, registrations.issuerId))
+    .innerJoin(healthSystems, eq(healthSystems.id, issuers.healthSystemId))
+    .where(inArray(registrations.id, [...registrationIds]));
+  const contexts = new Map<string, UpdateContext | { error: AppError }>();
+  for (const row of rows) {
+    try {
+      contexts.set(row.registration.id, toContext(row));
+    } catch (error) {
+      if (!isAppError(error)) throw error;
+      contexts.set(row.registration.id, { error });
+    }
+  }
+  return contexts;
+}
+
+function toContext(row: Parameters<typeof toManageable>[0] & { credentials: unknown; allowlist: string[]; overrides: Record<string, unknown> | null }): UpdateContext {
+  const reg = toManageable(row);
+  const found = openCurrentCredentials('registration', row!.credentials);
   const rat = found.get('registration_access_token');
   if (!rat) {
     throw new AppError('INVALID', 'This registration has no registration access token stored, so it cannot be managed from Registrar. Ask the hospital for a new registration access token, or register again.');
   }
-  return { rat: rat.plaintext, secretFingerprint: found.get('client_secret')?.fingerprint ?? null };
+  const overrides = row!.overrides ?? {};
+  const parse = (key: string) => rotationOverridesSchema.safeParse(overrides[key] ?? {}).data;
+  return {
+    reg,
+    used: { rat: rat.plaintext, secretFingerprint: found.get('client_secret')?.fingerprint ?? null },
+    policy: outboundPolicyFrom(row!.allowlist),
+    renewal: effectivePolicy(parse(`${ISSUER_SETTINGS_PREFIX}${reg.issuerId}`), parse(`${APP_SETTINGS_PREFIX}${reg.appId}`)),
+  };
 }
 
 /**
  * The base of the PUT without asking the hospital when Registrar holds its latest answer: a server
  * record read after the last change, or — never read nor updated since — the registration answer.
  */
-function latestServerAnswer(reg: ManagedRegistration): Record<string, unknown> | null {
+export function latestServerAnswer(reg: ManagedRegistration): Record<string, unknown> | null {
   if (hasFreshServerRecord(reg)) return reg.serverMetadata;
   if (reg.serverMetadata === null && reg.lastCheckedAt === null) return reg.registeredMetadata;
   return null;
@@ -49,71 +96,79 @@ function latestServerAnswer(reg: ManagedRegistration): Record<string, unknown> |
 /**
  * Stores what an answer (PUT, or the GET that recovers a lost PUT) carried, before anything else:
  * a new registration access token (the old one is dead), a new secret and the raw body. With a new
- * secret the rotation is done in the same transaction: secret current, old one previous, the
- * registration's expiry and server record updated, the rotation current.
+ * secret the rotation is done in the same statement: secret current, old one previous, the
+ * registration's expiry, renewal time and server record updated, the rotation current, audited.
+ * One statement (data-modifying CTEs): all of it lands or none does, in one round trip.
  */
-async function storeAnswer(ctx: Ctx, rot: Rotation, reg: ManagedRegistration, response: RegistrationResponse, used: Credentials, op: 'read' | 'update') {
+export async function storeAnswer(ctx: Ctx, rot: Rotation, context: UpdateContext, response: RegistrationResponse, used: Credentials, op: 'read' | 'update') {
+  const { reg } = context;
   const newRat = response.registrationAccessToken !== null && response.registrationAccessToken !== used.rat ? response.registrationAccessToken : null;
   const newSecret = response.clientSecret !== null && fingerprintSecret(response.clientSecret) !== used.secretFingerprint ? response.clientSecret : null;
   const expiry = response.secretExpiry;
+  const expiresAt = expiry.kind === 'at' ? expiry.at : null;
+  const now = new Date();
+  const renewal = newSecret ? computeRenewal({ kind: expiry.kind, expiresAt, issuedAt: now }, context.renewal) : null;
   const items = [
     ...(newRat ? [{ kind: 'registration_access_token' as const, plaintext: newRat }] : []),
-    ...(newSecret ? [{ kind: 'client_secret' as const, plaintext: newSecret, expiresAt: expiry.kind === 'at' ? expiry.at : null }] : []),
+    ...(newSecret ? [{ kind: 'client_secret' as const, plaintext: newSecret, expiresAt }] : []),
   ];
+  const creds = items.length ? replaceCurrentCredentialsCtes('registration', reg.id, [...items, { kind: 'response_body', plaintext: response.rawBody }]) : null;
+  const secretId = creds?.stored.find((s) => s.kind === 'client_secret')?.id ?? null;
+  const patch: Parameters<typeof transition>[1] = secretId
+    ? { state: 'current', newCredentialId: secretId, newExpiry: { kind: expiry.kind, at: expiresAt?.toISOString() ?? null }, verifiedBy: VERIFIED_BY, putStartedAt: null, nextAttemptAt: null, error: null, finishedAt: now }
+    : { putStartedAt: null };
+  const audits = creds
+    ? [
+        auditRow(ctx.actor, { action: 'rotation.credentials_received', targetType: 'registration', targetId: reg.id, details: { rotationId: rot.id, op, clientId: reg.clientId, rotated: items.map((i) => i.kind) } }),
+        ...(secretId ? [auditRow(ctx.actor, { action: 'rotation.switch', targetType: 'registration', targetId: reg.id, details: { rotationId: rot.id, strategy: rot.strategy, newCredentialId: secretId, verifiedBy: VERIFIED_BY } })] : []),
+      ]
+    : [];
+  const renewColumns =
+    renewal && !renewal.needsAttention
+      ? sql`, renew_at = ${renewal.renewAt?.toISOString() ?? null}::timestamptz, renew_basis_kind = ${expiry.kind}, renew_basis_at = ${expiresAt?.toISOString() ?? null}::timestamptz`
+      : sql``;
+  const secretColumns = secretId
+    ? sql`, secret_expiry_kind = ${expiry.kind}, secret_expires_at = ${expiresAt?.toISOString() ?? null}::timestamptz, last_rotated_at = now(),
+          status = case when status = 'needs_attention' then 'active' else status end,
+          attention_reason = case when status = 'needs_attention' then null else attention_reason end${renewColumns}`
+    : sql``;
+  const statement = sql`
+    with ${creds ? sql`${creds.ctes},` : sql``}
+    registration as (
+      update ${registrations}
+         set registration_client_uri = ${response.registrationClientUri ?? reg.registrationClientUri},
+             server_metadata = ${JSON.stringify(response.metadata)}::jsonb, last_checked_at = now(), updated_at = now()${secretColumns}
+       where id = ${reg.id}::uuid
+      returning 1),
+    rotation as (
+      update ${rotations}
+         set put_started_at = null, updated_at = now()${
+           secretId
+             ? sql`, state = 'current', new_credential_id = ${secretId}::uuid, new_expiry = ${JSON.stringify(patch.newExpiry)}::jsonb,
+                   verified_by = ${VERIFIED_BY}, next_attempt_at = null, error = null, finished_at = ${now.toISOString()}::timestamptz`
+             : sql``
+         }
+       where id = ${rot.id}::uuid and state = ${rot.state}
+      returning 1),
+    audit as (
+      insert into ${auditLog} (actor_type, actor_id, actor_label, role, action, target_type, target_id, outcome, request_id, details)
+      select a."actorType", a."actorId", a."actorLabel", a.role, a.action, a."targetType", a."targetId", a.outcome, a."requestId", a.details
+        from jsonb_to_recordset(${JSON.stringify(audits)}::jsonb) as a("actorType" text, "actorId" text, "actorLabel" text, role text, action text, "targetType" text, "targetId" text, outcome text, "requestId" text, details jsonb)
+      returning 1)
+    select (select count(*) from registration)::int as registration, (select count(*) from rotation)::int as rotation`;
   let lastError: unknown;
   for (let attempt = 1; attempt <= 3; attempt++) {
     try {
-      const rotation = await getDb().transaction(async (tx) => {
-        const stored = items.length ? await replaceCurrentCredentials(tx, 'registration', reg.id, [...items, { kind: 'response_body', plaintext: response.rawBody }]) : [];
-        const secret = stored.find((s) => s.kind === 'client_secret');
-        const now = sql`now()`;
-        await tx
-          .update(registrations)
-          .set({
-            // RFC 7592 §3: the URI is used exactly as the server last gave it; its answer is the freshest server record.
-            registrationClientUri: response.registrationClientUri ?? reg.registrationClientUri,
-            serverMetadata: response.metadata,
-            lastCheckedAt: now,
-            updatedAt: now,
-            ...(secret
-              ? {
-                  secretExpiryKind: expiry.kind,
-                  secretExpiresAt: expiry.kind === 'at' ? expiry.at : null,
-                  lastRotatedAt: now,
-                  ...(reg.status === 'needs_attention' ? { status: 'active' as const, attentionReason: null } : {}),
-                }
-              : {}),
-          })
-          .where(eq(registrations.id, reg.id));
-        const next = await transition(
-          rot,
-          secret
-            ? {
-                state: 'current',
-                newCredentialId: secret.id,
-                newExpiry: { kind: expiry.kind, at: expiry.kind === 'at' ? expiry.at.toISOString() : null },
-                verifiedBy: VERIFIED_BY,
-                putStartedAt: null,
-                nextAttemptAt: null,
-                error: null,
-                finishedAt: new Date(),
-              }
-            : { putStartedAt: null },
-          tx,
-        );
-        if (stored.length) {
-          const rotated = stored.filter((s) => s.kind !== 'response_body').map((s) => s.kind);
-          await tx.insert(auditLog).values([
-            auditRow(ctx.actor, { action: 'rotation.credentials_received', targetType: 'registration', targetId: reg.id, details: { rotationId: rot.id, op, clientId: reg.clientId, rotated, ...(secret ? { version: secret.version } : {}) } }),
-            ...(secret
-              ? [auditRow(ctx.actor, { action: 'rotation.switch', targetType: 'registration', targetId: reg.id, details: { rotationId: rot.id, strategy: rot.strategy, newCredentialId: secret.id, verifiedBy: VERIFIED_BY } })]
-              : []),
-          ]);
-        }
-        return next;
-      });
-      return { rotation, newSecret: newSecret !== null, rat: newRat ?? used.rat };
+      const result = await getDb().execute<{ registration: number; rotation: number }>(statement);
+      if (result.rows[0]?.rotation !== 1) {
+        // The credentials are stored either way; the rotation row moved on meanwhile (it is re-read).
+        throw transientError('CONFLICT', 'The rotation was changed by another step meanwhile; it will be re-read.');
+      }
+      if (renewal?.needsAttention) await refreshRenewals([reg.id]).catch(() => {});
+      const rotation: Rotation = { ...rot, ...patch, updatedAt: now } as Rotation;
+      return { rotation, newSecret: secretId !== null, rat: newRat ?? used.rat };
     } catch (error) {
+      if (isAppError(error)) throw error;
       lastError = error;
       if (attempt < 3) await new Promise((r) => setTimeout(r, 200 * 2 ** (attempt - 1)));
     }
@@ -126,8 +181,7 @@ async function storeAnswer(ctx: Ctx, rot: Rotation, reg: ManagedRegistration, re
   );
 }
 
-async function finished(ctx: Ctx, reg: ManagedRegistration, rotation: Rotation): Promise<StepResult> {
-  await refreshRenewals([reg.id]).catch(() => {});
+export function finished(ctx: Ctx, rotation: Rotation): Promise<StepResult> {
   return afterStep(ctx, { rotation, step: 'current' });
 }
 
@@ -146,17 +200,18 @@ function ratRefused(reg: ManagedRegistration, error: unknown): AppError {
  * not; null, and the caller sends it again. A 401 → the lost PUT rotated the registration access
  * token, so management is gone: fall back to re-registration and mark the old client for clean-up.
  */
-async function recoverLostUpdate(ctx: Ctx, rot: Rotation, reg: ManagedRegistration, used: Credentials): Promise<StepResult | null> {
+async function recoverLostUpdate(ctx: Ctx, rot: Rotation, context: UpdateContext, used: Credentials): Promise<StepResult | null> {
+  const { reg } = context;
   let read: RegistrationResponse;
   try {
-    read = await readClientRegistration({ registrationClientUri: reg.registrationClientUri, registrationAccessToken: used.rat, fetchInit: await managementFetchInit(ctx.deps) });
+    read = await readClientRegistration({ registrationClientUri: reg.registrationClientUri, registrationAccessToken: used.rat, fetchInit: { ...ctx.deps.fetchInit, policy: context.policy } });
   } catch (error) {
     if (isBearerRefusal(error)) return fallBackToReRegistration(ctx, rot, reg);
     throw error;
   }
   if (read.clientId !== reg.clientId) throw new AppError('UPSTREAM_REJECTED', `The hospital answered for client ${read.clientId} instead of ${reg.clientId}; nothing was stored.`);
-  const stored = await storeAnswer(ctx, rot, reg, read, used, 'read');
-  if (stored.newSecret) return finished(ctx, reg, stored.rotation);
+  const stored = await storeAnswer(ctx, rot, context, read, used, 'read');
+  if (stored.newSecret) return finished(ctx, stored.rotation);
   return null;
 }
 
@@ -195,15 +250,17 @@ async function markPutStarted(ctx: Ctx, rot: Rotation): Promise<Rotation> {
 
 /** Runs strategy (a) from planned or in flight to current (or to a fallback, or an error for the back-off). */
 export async function runUpdateStep(ctx: Ctx, rot: Rotation): Promise<StepResult> {
-  const reg = await loadManageableRegistration(rot.registrationId);
-  let used = await currentCredentials(reg);
+  let context = await loadContext(rot.registrationId);
+  const { reg } = context;
+  let used = context.used;
   if (rot.putStartedAt) {
-    const recovered = await recoverLostUpdate(ctx, rot, reg, used);
+    const recovered = await recoverLostUpdate(ctx, rot, context, used);
     if (recovered) return recovered;
     rot = await loadRotation(rot.id);
-    used = await currentCredentials(reg);
+    context = await loadContext(rot.registrationId);
+    used = context.used;
   }
-  const fetchInit = await managementFetchInit(ctx.deps);
+  const fetchInit = { ...ctx.deps.fetchInit, policy: context.policy };
   let base = latestServerAnswer(reg);
   if (!base) {
     let read: RegistrationResponse;
@@ -213,8 +270,8 @@ export async function runUpdateStep(ctx: Ctx, rot: Rotation): Promise<StepResult
       if (isBearerRefusal(error)) throw ratRefused(reg, error);
       throw error;
     }
-    const stored = await storeAnswer(ctx, rot, reg, read, used, 'read');
-    if (stored.newSecret) return finished(ctx, reg, stored.rotation);
+    const stored = await storeAnswer(ctx, rot, context, read, used, 'read');
+    if (stored.newSecret) return finished(ctx, stored.rotation);
     rot = stored.rotation;
     used = { ...used, rat: stored.rat };
     base = read.metadata;
@@ -227,7 +284,7 @@ export async function runUpdateStep(ctx: Ctx, rot: Rotation): Promise<StepResult
     response = await updateClientRegistration({ registrationClientUri: reg.registrationClientUri, registrationAccessToken: used.rat, lastServerMetadata: base, changes: {}, fetchInit });
   } catch (error) {
     if (isOutcomeUnknown(error)) {
-      const recovered = await recoverLostUpdate(ctx, rot, reg, used);
+      const recovered = await recoverLostUpdate(ctx, rot, context, used);
       if (recovered) return recovered;
       throw transientError('UPSTREAM_UNREACHABLE', 'The answer to the update was lost; a read shows it did not take effect, so it will be sent again.', {}, error);
     }
@@ -236,12 +293,16 @@ export async function runUpdateStep(ctx: Ctx, rot: Rotation): Promise<StepResult
     throw error;
   }
   if (response.clientId !== reg.clientId) throw new AppError('UPSTREAM_REJECTED', `The hospital answered for client ${response.clientId} instead of ${reg.clientId}; nothing was stored.`);
-  const stored = await storeAnswer(ctx, rot, reg, response, used, 'update');
-  if (stored.newSecret) return finished(ctx, reg, stored.rotation);
+  const stored = await storeAnswer(ctx, rot, context, response, used, 'update');
+  if (stored.newSecret) return finished(ctx, stored.rotation);
 
-  // The update kept the old secret: remember that for this issuer and re-register instead.
+  return keptOldSecret(ctx, stored.rotation, reg);
+}
+
+/** The update succeeded but the hospital kept the old secret: remember that for this issuer and re-register instead. */
+export async function keptOldSecret(ctx: Ctx, rot: Rotation, reg: ManagedRegistration): Promise<StepResult> {
   await learnUpdateIssuesSecret(reg.issuerId, false);
-  const rotation = await transition(stored.rotation, {
+  const rotation = await transition(rot, {
     strategy: 're_registration',
     fallbackFrom: 'rfc7592_update',
     plan: { steps: stepsFor('re_registration'), why: 'The RFC 7592 update succeeded but the hospital kept the old secret (it does not issue a new one on update), so this rotation continues by re-registration.' },

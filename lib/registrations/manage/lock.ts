@@ -44,3 +44,39 @@ export async function withRegistrationLock<T>(registrationId: string, fn: () => 
     client.release(!healthy);
   }
 }
+
+/**
+ * withRegistrationLock for many registrations at once (bulk rotation): tries every lock in one
+ * statement on one connection, runs `fn` with the registrations it got (the others are busy and
+ * left to their own run), and releases them in one statement.
+ */
+export async function withRegistrationLocks<T>(registrationIds: readonly string[], fn: (locked: ReadonlySet<string>) => Promise<T>): Promise<T> {
+  const keys = [...new Set(registrationIds.map((id) => id.toLowerCase()))];
+  const client = await getLockPool().connect();
+  let healthy = true;
+  let locked = new Set<string>();
+  try {
+    try {
+      const { rows } = await client.query<{ id: string; locked: boolean }>(
+        `select id, pg_try_advisory_lock(hashtextextended('registration-manage:' || id, 0)) as locked from unnest($1::text[]) as id`,
+        [keys],
+      );
+      locked = new Set(rows.filter((r) => r.locked).map((r) => r.id));
+    } catch (error) {
+      healthy = false;
+      throw error;
+    }
+    try {
+      return await fn(locked);
+    } finally {
+      if (locked.size) {
+        const released = await client
+          .query<{ unlocked: boolean }>(`select pg_advisory_unlock(hashtextextended('registration-manage:' || id, 0)) as unlocked from unnest($1::text[]) as id`, [[...locked]])
+          .catch(() => undefined);
+        if (!released || released.rows.some((r) => r.unlocked !== true)) healthy = false;
+      }
+    }
+  } finally {
+    client.release(!healthy);
+  }
+}

@@ -35,12 +35,19 @@ export function assertVaultOpen(): void {
 /** The registration, if it exists, is not deleted, and the hospital offered RFC 7592 management. */
 export async function loadManageableRegistration(registrationId: string): Promise<ManagedRegistration> {
   const [row] = await getDb()
-    .select({ registration: registrations, issuerUrl: issuers.issuerUrl, inputUrl: issuers.inputUrl, healthSystemName: healthSystems.name })
+    .select(manageableColumns)
     .from(registrations)
     .innerJoin(issuers, eq(issuers.id, registrations.issuerId))
     .innerJoin(healthSystems, eq(healthSystems.id, issuers.healthSystemId))
     .where(eq(registrations.id, registrationId))
     .limit(1);
+  return toManageable(row);
+}
+
+/** The columns toManageable needs (from registrations ⋈ issuers ⋈ health_systems), for callers that read more in the same query. */
+export const manageableColumns = { registration: registrations, issuerUrl: issuers.issuerUrl, inputUrl: issuers.inputUrl, healthSystemName: healthSystems.name };
+
+export function toManageable(row: { registration: Registration; issuerUrl: string | null; inputUrl: string; healthSystemName: string } | undefined): ManagedRegistration {
   if (!row) throw new AppError('NOT_FOUND', 'That registration does not exist.');
   const reg = row.registration;
   if (reg.status === 'deleted') {

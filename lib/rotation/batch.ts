@@ -1,0 +1,136 @@
+import 'server-only';
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import { getDb } from '@/db/client';
+import { rotations, type Rotation } from '@/db/schema';
+import { systemActor, type Actor } from '@/lib/auth/actor';
+import { mapWithConcurrency } from '@/lib/concurrency';
+import { env } from '@/lib/env';
+import { errorSummary, logger } from '@/lib/logger';
+import { updateClientRegistration, type RegistrationResponse } from '@/lib/oauth/registration';
+import { withRegistrationLocks } from '@/lib/registrations/manage/lock';
+import { assertVaultOpen } from '@/lib/registrations/manage/shared';
+import { afterStep, HookAbort, isOutcomeUnknown, transition, type Ctx, type RotationDeps } from './internal';
+import { resumeRotation } from './run';
+import { defaultTimings } from './settings';
+import { finished, keptOldSecret, latestServerAnswer, loadContexts, storeAnswer, type UpdateContext } from './update-step';
+
+export type BatchResult = {
+  /** Rotated in the batch (state current). */
+  rotated: string[];
+  /** Run one by one through the state machine afterwards: other strategies or states, busy registrations, any failure. */
+  individually: string[];
+};
+
+/**
+ * Runs many planned RFC 7592 update rotations (strategy a) with the database work shared: one
+ * statement locks every registration, one loads them, one marks every PUT as sent; then the PUTs go
+ * out `concurrency` at a time, and each answer is stored the moment it arrives, in its own single
+ * statement (the same storeAnswer the one-by-one path uses). Anything that is not the plain case —
+ * another strategy or state, a registration another operation holds, a PUT that fails, an update
+ * that keeps the secret — is handed to the one-by-one state machine (resumeRotation), which owns
+ * recovery, back-off and failure. Every rotation therefore converges exactly as it would alone.
+ */
+export async function runRotationBatch(rotationIds: readonly string[], opts: { concurrency?: number; deps?: RotationDeps; actor?: Actor } = {}): Promise<BatchResult> {
+  const actor = opts.actor ?? systemActor('job:rotation');
+  const deps = opts.deps ?? {};
+  const ctx: Ctx = { actor, deps, timings: { ...defaultTimings(), ...deps.timings }, initialAccessToken: null };
+  const concurrency = opts.concurrency ?? env().REGISTRAR_ROTATION_CONCURRENCY;
+  assertVaultOpen();
+  const ids = [...new Set(rotationIds)];
+  const owners = await getDb().select({ id: rotations.id, registrationId: rotations.registrationId }).from(rotations).where(inArray(rotations.id, ids));
+  const individually = new Set(ids.filter((id) => !owners.some((o) => o.id === id)));
+  const rotated: string[] = [];
+
+  await withRegistrationLocks(
+    owners.map((o) => o.registrationId),
+    async (locked) => {
+      for (const o of owners) if (!locked.has(o.registrationId)) individually.add(o.id);
+      const mine = owners.filter((o) => locked.has(o.registrationId)).map((o) => o.id);
+      if (mine.length === 0) return;
+      // Read again under the locks: another run may have moved them meanwhile.
+      const rows = await getDb().select().from(rotations).where(inArray(rotations.id, mine));
+      const contexts = await loadContexts(rows.map((r) => r.registrationId));
+      const now = Date.now();
+      const plain = rows.filter((rot) => {
+        const context = contexts.get(rot.registrationId);
+        const ok =
+          rot.state === 'planned' &&
+          rot.strategy === 'rfc7592_update' &&
+          !(rot.nextAttemptAt && rot.nextAttemptAt.getTime() > now) &&
+          context !== undefined &&
+          !('error' in context) &&
+          latestServerAnswer(context.reg) !== null;
+        if (!ok) individually.add(rot.id);
+        return ok;
+      });
+      const marked = await markPutsStarted(plain);
+      for (const rot of plain) if (!marked.has(rot.id)) individually.add(rot.id);
+
+      const settled = await mapWithConcurrency([...marked.values()], concurrency, async (rot) => {
+        const context = contexts.get(rot.registrationId) as UpdateContext;
+        try {
+          await afterStep(ctx, { rotation: rot, step: 'in_flight' });
+          await afterStep(ctx, { rotation: rot, step: 'put_started' });
+          if (await updateOne(ctx, rot, context)) rotated.push(rot.id);
+          else individually.add(rot.id);
+        } catch (error) {
+          if (error instanceof HookAbort) throw error.error;
+          logger.warn({ rotationId: rot.id, err: errorSummary(error) }, 'batched rotation handed to its own run');
+          individually.add(rot.id);
+        }
+      });
+      // Only a crash simulated by a test's hook gets here: it must stop the batch like a crash would.
+      const crashed = settled.find((r) => r.status === 'rejected');
+      if (crashed) throw crashed.reason;
+    },
+  );
+
+  // Outside the locks: each takes its registration's lock itself.
+  const rest = [...individually];
+  await mapWithConcurrency(rest, concurrency, (id) => resumeRotation(id, deps, actor));
+  return { rotated, individually: rest };
+}
+
+/** planned → in flight with the PUT marked as sent, for every plain rotation, in one statement. */
+async function markPutsStarted(plain: Rotation[]): Promise<Map<string, Rotation>> {
+  if (plain.length === 0) return new Map();
+  const rows = await getDb()
+    .update(rotations)
+    .set({ state: 'in_flight', putStartedAt: sql`now()`, error: null, nextAttemptAt: null, updatedAt: sql`now()` })
+    .where(and(inArray(rotations.id, plain.map((r) => r.id)), eq(rotations.state, 'planned')))
+    .returning();
+  return new Map(rows.map((r) => [r.id, r]));
+}
+
+/**
+ * One PUT and its answer. True when the rotation is current; false hands it to its own run: a lost
+ * answer stays marked as sent (that run reads the registration to find out), a refusal is unmarked
+ * (that run sends it again and handles the refusal).
+ */
+async function updateOne(ctx: Ctx, rot: Rotation, context: UpdateContext): Promise<boolean> {
+  const { reg, used } = context;
+  let response: RegistrationResponse;
+  try {
+    response = await updateClientRegistration({
+      registrationClientUri: reg.registrationClientUri,
+      registrationAccessToken: used.rat,
+      lastServerMetadata: latestServerAnswer(reg)!,
+      changes: {},
+      fetchInit: { ...ctx.deps.fetchInit, policy: context.policy },
+    });
+  } catch (error) {
+    if (!isOutcomeUnknown(error)) await transition(rot, { putStartedAt: null }).catch(() => {});
+    return false;
+  }
+  if (response.clientId !== reg.clientId) {
+    await transition(rot, { putStartedAt: null }).catch(() => {});
+    return false;
+  }
+  const stored = await storeAnswer(ctx, rot, context, response, used, 'update');
+  if (stored.newSecret) {
+    await finished(ctx, stored.rotation);
+    return true;
+  }
+  await keptOldSecret(ctx, stored.rotation, reg);
+  return false;
+}
