@@ -135,39 +135,41 @@ export async function replaceCurrentCredentials(
 
 /**
  * replaceCurrentCredentials as two data-modifying CTEs, `credentials_demoted` and
- * `credentials_stored` (returning id, kind, version), for a caller that writes its whole change as
- * one statement. The insert reads the demotion first, so the one-current-per-kind index never holds
- * two; the version subquery sees the table as it was before the statement. The caller must hold
- * the owner's lock (rotation: the registration lock), which these CTEs do not take.
+ * `credentials_stored` (returning id), for a caller that writes its whole change — for one owner or
+ * many — as one statement. The insert reads the demotion first, so the one-current-per-kind index
+ * never holds two; the version subquery sees the table as it was before the statement. The caller
+ * must hold the owners' locks (rotation: the registration locks), which these CTEs do not take.
  */
 export function replaceCurrentCredentialsCtes(
   ownerType: CredentialOwnerType,
-  ownerId: string,
-  items: ReadonlyArray<{ kind: CredentialKind; plaintext: string; expiresAt?: Date | null }>,
-): { ctes: SQL; stored: Array<{ id: string; kind: CredentialKind; fingerprint: string }> } {
+  owners: ReadonlyArray<{ ownerId: string; items: ReadonlyArray<{ kind: CredentialKind; plaintext: string; expiresAt?: Date | null }> }>,
+): { ctes: SQL; stored: Array<{ id: string; ownerId: string; kind: CredentialKind; fingerprint: string }> } {
   if (!CREDENTIAL_OWNERS.includes(ownerType)) throw new AppError('INVALID', `Unknown credential owner type "${String(ownerType)}".`);
-  if (typeof ownerId !== 'string' || !UUID.test(ownerId)) throw new AppError('INVALID', 'The credential owner id must be a UUID.');
-  if (items.length === 0 || items.some((i) => !CREDENTIAL_KINDS.includes(i.kind))) throw new AppError('INVALID', 'Unknown or no credential kind.');
-  if (new Set(items.map((i) => i.kind)).size !== items.length) throw new AppError('INVALID', 'One new credential per kind.');
-  const owner = ownerId.toLowerCase();
-  const rows = items.map((item) => {
-    const row = { id: randomUUID(), ownerType, ownerId: owner, kind: item.kind };
-    return { id: row.id, kind: row.kind, fingerprint: fingerprintSecret(item.plaintext), envelope: sealSecret(item.plaintext, credentialAad(row)), expires_at: item.expiresAt?.toISOString() ?? null };
+  const rows = owners.flatMap(({ ownerId, items }) => {
+    if (typeof ownerId !== 'string' || !UUID.test(ownerId)) throw new AppError('INVALID', 'The credential owner id must be a UUID.');
+    if (items.some((i) => !CREDENTIAL_KINDS.includes(i.kind))) throw new AppError('INVALID', 'Unknown credential kind.');
+    if (new Set(items.map((i) => i.kind)).size !== items.length) throw new AppError('INVALID', 'One new credential per kind.');
+    const owner = ownerId.toLowerCase();
+    return items.map((item) => {
+      const row = { id: randomUUID(), ownerType, ownerId: owner, kind: item.kind };
+      return { id: row.id, owner_id: owner, kind: row.kind, fingerprint: fingerprintSecret(item.plaintext), envelope: sealSecret(item.plaintext, credentialAad(row)), expires_at: item.expiresAt?.toISOString() ?? null };
+    });
   });
-  const kinds = rows.map((r) => r.kind);
+  if (rows.length === 0) throw new AppError('INVALID', 'No credential to store.');
   const ctes = sql`credentials_demoted as (
-      update ${credentials} set state = 'previous'
-       where owner_type = ${ownerType} and owner_id = ${owner}::uuid and kind in ${kinds} and state = 'current'
-      returning kind),
+      update ${credentials} c set state = 'previous'
+        from jsonb_to_recordset(${JSON.stringify(rows.map((r) => ({ owner_id: r.owner_id, kind: r.kind })))}::jsonb) as d(owner_id uuid, kind text)
+       where c.owner_type = ${ownerType} and c.owner_id = d.owner_id and c.kind = d.kind and c.state = 'current'
+      returning 1),
     credentials_stored as (
       insert into ${credentials} (id, owner_type, owner_id, kind, state, version, fingerprint, envelope, expires_at)
-      select v.id, ${ownerType}, ${owner}::uuid, v.kind, 'current',
-             coalesce((select max(c.version) from ${credentials} c where c.owner_type = ${ownerType} and c.owner_id = ${owner}::uuid and c.kind = v.kind), 0) + 1,
+      select v.id, ${ownerType}, v.owner_id, v.kind, 'current',
+             coalesce((select max(c.version) from ${credentials} c where c.owner_type = ${ownerType} and c.owner_id = v.owner_id and c.kind = v.kind), 0) + 1,
              v.fingerprint, v.envelope, v.expires_at
-        from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as v(id uuid, kind text, fingerprint text, envelope jsonb, expires_at timestamptz)
+        from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as v(id uuid, owner_id uuid, kind text, fingerprint text, envelope jsonb, expires_at timestamptz)
        where (select count(*) from credentials_demoted) >= 0
-      returning id, kind, version)`;
-  return { ctes, stored: rows.map((r) => ({ id: r.id, kind: r.kind, fingerprint: r.fingerprint })) };
+      returning id)`;
+  return { ctes, stored: rows.map((r) => ({ id: r.id, ownerId: r.owner_id, kind: r.kind, fingerprint: r.fingerprint })) };
 }
 
 /**

@@ -12,7 +12,8 @@ import { assertVaultOpen } from '@/lib/registrations/manage/shared';
 import { afterStep, HookAbort, isOutcomeUnknown, transition, type Ctx, type RotationDeps } from './internal';
 import { resumeRotation } from './run';
 import { defaultTimings } from './settings';
-import { finished, keptOldSecret, latestServerAnswer, loadContexts, storeAnswer, type UpdateContext } from './update-step';
+import { storeAnswers, type AnswerToStore, type StoredAnswer } from './store-answers';
+import { finished, keptOldSecret, latestServerAnswer, loadContexts, type UpdateContext } from './update-step';
 
 export type BatchResult = {
   /** Rotated in the batch (state current). */
@@ -66,12 +67,13 @@ export async function runRotationBatch(rotationIds: readonly string[], opts: { c
       const marked = await markPutsStarted(plain);
       for (const rot of plain) if (!marked.has(rot.id)) individually.add(rot.id);
 
+      const store = groupCommit(ctx);
       const settled = await mapWithConcurrency([...marked.values()], concurrency, async (rot) => {
         const context = contexts.get(rot.registrationId) as UpdateContext;
         try {
           await afterStep(ctx, { rotation: rot, step: 'in_flight' });
           await afterStep(ctx, { rotation: rot, step: 'put_started' });
-          if (await updateOne(ctx, rot, context)) rotated.push(rot.id);
+          if (await updateOne(ctx, rot, context, store)) rotated.push(rot.id);
           else individually.add(rot.id);
         } catch (error) {
           if (error instanceof HookAbort) throw error.error;
@@ -107,7 +109,7 @@ async function markPutsStarted(plain: Rotation[]): Promise<Map<string, Rotation>
  * answer stays marked as sent (that run reads the registration to find out), a refusal is unmarked
  * (that run sends it again and handles the refusal).
  */
-async function updateOne(ctx: Ctx, rot: Rotation, context: UpdateContext): Promise<boolean> {
+async function updateOne(ctx: Ctx, rot: Rotation, context: UpdateContext, store: (answer: AnswerToStore) => Promise<StoredAnswer>): Promise<boolean> {
   const { reg, used } = context;
   let response: RegistrationResponse;
   try {
@@ -126,11 +128,44 @@ async function updateOne(ctx: Ctx, rot: Rotation, context: UpdateContext): Promi
     await transition(rot, { putStartedAt: null }).catch(() => {});
     return false;
   }
-  const stored = await storeAnswer(ctx, rot, context, response, used, 'update');
+  const stored = await store({ rot, reg, renewal: context.renewal, response, used, op: 'update' });
+  if (stored.conflict) return false;
   if (stored.newSecret) {
     await finished(ctx, stored.rotation);
     return true;
   }
   await keptOldSecret(ctx, stored.rotation, reg);
   return false;
+}
+
+/**
+ * Group commit for answers: an answer that arrives while a store is running waits for the next one,
+ * which takes every answer waiting (up to 50). Each answer is durable before its rotation goes on,
+ * and concurrent answers share one statement and one commit instead of queueing for a commit each.
+ */
+function groupCommit(ctx: Ctx): (answer: AnswerToStore) => Promise<StoredAnswer> {
+  const waiting: Array<{ answer: AnswerToStore; resolve: (r: StoredAnswer) => void; reject: (e: unknown) => void }> = [];
+  let running = false;
+  const drain = async () => {
+    if (running) return;
+    running = true;
+    try {
+      while (waiting.length) {
+        const taken = waiting.splice(0, 50);
+        try {
+          const stored = await storeAnswers(ctx, taken.map((t) => t.answer));
+          taken.forEach((t, i) => t.resolve(stored[i]!));
+        } catch (error) {
+          taken.forEach((t) => t.reject(error));
+        }
+      }
+    } finally {
+      running = false;
+    }
+  };
+  return (answer) =>
+    new Promise<StoredAnswer>((resolve, reject) => {
+      waiting.push({ answer, resolve, reject });
+      void drain();
+    });
 }

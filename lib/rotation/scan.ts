@@ -14,6 +14,9 @@ import { resumeRotation } from './run';
 /** A rotation with no back-off and no progress for this long is taken to have crashed mid-step, and is resumed. */
 const STALE_AFTER_SECONDS = 120;
 
+/** Due registrations planned (and, on the job queue, queued) per step of the scan. */
+const SCAN_CHUNK = 100;
+
 /**
  * Registrations whose credential is due for renewal under the given policy, earliest first. Served
  * by the partial index registrations_renew_due_idx (policy, renew_at) and, for the "no active
@@ -91,17 +94,22 @@ export async function runRotationScan(opts: ScanOptions = {}): Promise<ScanResul
   let errors = 0;
 
   const due = await dueForRenewal(now, 'automatic', limit, opts.issuerId);
-  const created = await createRotations(actor, due, 'schedule');
-  const started = created.rotations.filter((r) => r.created).map((r) => r.rotation.id);
-  // A registration that cannot be rotated is counted; the registration page says why.
-  errors += created.refused.length;
+  const started: string[] = [];
+  // Planned and handed over a chunk at a time, so the first rotations run while the rest are planned.
+  for (let i = 0; i < due.length; i += SCAN_CHUNK) {
+    const created = await createRotations(actor, due.slice(i, i + SCAN_CHUNK), 'schedule');
+    // A registration that cannot be rotated is counted; the registration page says why.
+    errors += created.refused.length;
+    const chunk = created.rotations.filter((r) => r.created).map((r) => r.rotation.id);
+    started.push(...chunk);
+    if (opts.dispatchMany && chunk.length) await opts.dispatchMany(chunk);
+  }
   const resumed = (await dueRetries(now, limit, opts.issuerId)).filter((id) => !started.includes(id));
-  const toRun = [...started, ...resumed];
   if (opts.dispatchMany) {
-    if (toRun.length) await opts.dispatchMany(toRun);
+    if (resumed.length) await opts.dispatchMany(resumed);
   } else {
     const dispatch = opts.dispatch ?? (async (id: string) => void (await resumeRotation(id, opts.deps ?? {})));
-    const results = await mapWithConcurrency(toRun, opts.concurrency ?? env().REGISTRAR_ROTATION_CONCURRENCY, dispatch);
+    const results = await mapWithConcurrency([...started, ...resumed], opts.concurrency ?? env().REGISTRAR_ROTATION_CONCURRENCY, dispatch);
     errors += results.filter((r) => r.status === 'rejected').length;
   }
 

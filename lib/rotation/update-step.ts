@@ -1,10 +1,9 @@
 import 'server-only';
 import { eq, inArray, sql } from 'drizzle-orm';
 import { getDb } from '@/db/client';
-import { appSettings, auditLog, healthSystems, issuers, registrations, rotations, type Rotation } from '@/db/schema';
-import { auditRow, recordAudit } from '@/lib/audit/record';
-import { currentCredentialsColumn, openCurrentCredentials, replaceCurrentCredentialsCtes } from '@/lib/credentials/store';
-import { fingerprintSecret } from '@/lib/credentials/vault';
+import { appSettings, healthSystems, issuers, registrations, type Rotation } from '@/db/schema';
+import { recordAudit } from '@/lib/audit/record';
+import { currentCredentialsColumn, openCurrentCredentials } from '@/lib/credentials/store';
 import { AppError, isAppError } from '@/lib/errors';
 import { readClientRegistration, updateClientRegistration, type RegistrationResponse } from '@/lib/oauth/registration';
 import type { OutboundPolicy } from '@/lib/oauth/safe-fetch';
@@ -13,8 +12,7 @@ import { outboundPolicyFrom } from '@/lib/outbound/policy';
 import { hasFreshServerRecord, manageableColumns, toManageable, type ManagedRegistration } from '@/lib/registrations/manage/shared';
 import { afterStep, isBearerRefusal, isOutcomeUnknown, loadRotation, transientError, transition, type Ctx, type StepResult } from './internal';
 import { stepsFor } from './plan';
-import { computeRenewal } from './renewal';
-import { refreshRenewals } from './renewals';
+import { storeAnswers, type StoredAnswer } from './store-answers';
 import { APP_SETTINGS_PREFIX, effectivePolicy, ISSUER_SETTINGS_PREFIX, learnUpdateIssuesSecret, rotationOverridesSchema, type RenewalPolicy } from './settings';
 
 /**
@@ -26,8 +24,6 @@ import { APP_SETTINGS_PREFIX, effectivePolicy, ISSUER_SETTINGS_PREFIX, learnUpda
  * for this client_id), and the new secret becomes current in the same transaction that stores it.
  * The steps that commit: in flight with the PUT marked as sent → current.
  */
-
-const VERIFIED_BY = 'hospital answer (RFC 7592 update)';
 
 type Credentials = { rat: string; secretFingerprint: string | null };
 
@@ -93,92 +89,11 @@ export function latestServerAnswer(reg: ManagedRegistration): Record<string, unk
   return null;
 }
 
-/**
- * Stores what an answer (PUT, or the GET that recovers a lost PUT) carried, before anything else:
- * a new registration access token (the old one is dead), a new secret and the raw body. With a new
- * secret the rotation is done in the same statement: secret current, old one previous, the
- * registration's expiry, renewal time and server record updated, the rotation current, audited.
- * One statement (data-modifying CTEs): all of it lands or none does, in one round trip.
- */
-export async function storeAnswer(ctx: Ctx, rot: Rotation, context: UpdateContext, response: RegistrationResponse, used: Credentials, op: 'read' | 'update') {
-  const { reg } = context;
-  const newRat = response.registrationAccessToken !== null && response.registrationAccessToken !== used.rat ? response.registrationAccessToken : null;
-  const newSecret = response.clientSecret !== null && fingerprintSecret(response.clientSecret) !== used.secretFingerprint ? response.clientSecret : null;
-  const expiry = response.secretExpiry;
-  const expiresAt = expiry.kind === 'at' ? expiry.at : null;
-  const now = new Date();
-  const renewal = newSecret ? computeRenewal({ kind: expiry.kind, expiresAt, issuedAt: now }, context.renewal) : null;
-  const items = [
-    ...(newRat ? [{ kind: 'registration_access_token' as const, plaintext: newRat }] : []),
-    ...(newSecret ? [{ kind: 'client_secret' as const, plaintext: newSecret, expiresAt }] : []),
-  ];
-  const creds = items.length ? replaceCurrentCredentialsCtes('registration', reg.id, [...items, { kind: 'response_body', plaintext: response.rawBody }]) : null;
-  const secretId = creds?.stored.find((s) => s.kind === 'client_secret')?.id ?? null;
-  const patch: Parameters<typeof transition>[1] = secretId
-    ? { state: 'current', newCredentialId: secretId, newExpiry: { kind: expiry.kind, at: expiresAt?.toISOString() ?? null }, verifiedBy: VERIFIED_BY, putStartedAt: null, nextAttemptAt: null, error: null, finishedAt: now }
-    : { putStartedAt: null };
-  const audits = creds
-    ? [
-        auditRow(ctx.actor, { action: 'rotation.credentials_received', targetType: 'registration', targetId: reg.id, details: { rotationId: rot.id, op, clientId: reg.clientId, rotated: items.map((i) => i.kind) } }),
-        ...(secretId ? [auditRow(ctx.actor, { action: 'rotation.switch', targetType: 'registration', targetId: reg.id, details: { rotationId: rot.id, strategy: rot.strategy, newCredentialId: secretId, verifiedBy: VERIFIED_BY } })] : []),
-      ]
-    : [];
-  const renewColumns =
-    renewal && !renewal.needsAttention
-      ? sql`, renew_at = ${renewal.renewAt?.toISOString() ?? null}::timestamptz, renew_basis_kind = ${expiry.kind}, renew_basis_at = ${expiresAt?.toISOString() ?? null}::timestamptz`
-      : sql``;
-  const secretColumns = secretId
-    ? sql`, secret_expiry_kind = ${expiry.kind}, secret_expires_at = ${expiresAt?.toISOString() ?? null}::timestamptz, last_rotated_at = now(),
-          status = case when status = 'needs_attention' then 'active' else status end,
-          attention_reason = case when status = 'needs_attention' then null else attention_reason end${renewColumns}`
-    : sql``;
-  const statement = sql`
-    with ${creds ? sql`${creds.ctes},` : sql``}
-    registration as (
-      update ${registrations}
-         set registration_client_uri = ${response.registrationClientUri ?? reg.registrationClientUri},
-             server_metadata = ${JSON.stringify(response.metadata)}::jsonb, last_checked_at = now(), updated_at = now()${secretColumns}
-       where id = ${reg.id}::uuid
-      returning 1),
-    rotation as (
-      update ${rotations}
-         set put_started_at = null, updated_at = now()${
-           secretId
-             ? sql`, state = 'current', new_credential_id = ${secretId}::uuid, new_expiry = ${JSON.stringify(patch.newExpiry)}::jsonb,
-                   verified_by = ${VERIFIED_BY}, next_attempt_at = null, error = null, finished_at = ${now.toISOString()}::timestamptz`
-             : sql``
-         }
-       where id = ${rot.id}::uuid and state = ${rot.state}
-      returning 1),
-    audit as (
-      insert into ${auditLog} (actor_type, actor_id, actor_label, role, action, target_type, target_id, outcome, request_id, details)
-      select a."actorType", a."actorId", a."actorLabel", a.role, a.action, a."targetType", a."targetId", a.outcome, a."requestId", a.details
-        from jsonb_to_recordset(${JSON.stringify(audits)}::jsonb) as a("actorType" text, "actorId" text, "actorLabel" text, role text, action text, "targetType" text, "targetId" text, outcome text, "requestId" text, details jsonb)
-      returning 1)
-    select (select count(*) from registration)::int as registration, (select count(*) from rotation)::int as rotation`;
-  let lastError: unknown;
-  for (let attempt = 1; attempt <= 3; attempt++) {
-    try {
-      const result = await getDb().execute<{ registration: number; rotation: number }>(statement);
-      if (result.rows[0]?.rotation !== 1) {
-        // The credentials are stored either way; the rotation row moved on meanwhile (it is re-read).
-        throw transientError('CONFLICT', 'The rotation was changed by another step meanwhile; it will be re-read.');
-      }
-      if (renewal?.needsAttention) await refreshRenewals([reg.id]).catch(() => {});
-      const rotation: Rotation = { ...rot, ...patch, updatedAt: now } as Rotation;
-      return { rotation, newSecret: secretId !== null, rat: newRat ?? used.rat };
-    } catch (error) {
-      if (isAppError(error)) throw error;
-      lastError = error;
-      if (attempt < 3) await new Promise((r) => setTimeout(r, 200 * 2 ** (attempt - 1)));
-    }
-  }
-  throw new AppError(
-    'NEEDS_RECOVERY',
-    `The hospital answered with new credentials for client ${reg.clientId} but Registrar could not store them${newRat ? '; the old registration access token no longer works, so ask the hospital for a new one' : ''}.`,
-    { registrationId: reg.id },
-    { cause: lastError },
-  );
+/** storeAnswers for one answer; a rotation row that moved on meanwhile is a transient conflict (re-read and retried). */
+export async function storeAnswer(ctx: Ctx, rot: Rotation, context: UpdateContext, response: RegistrationResponse, used: Credentials, op: 'read' | 'update'): Promise<StoredAnswer> {
+  const [stored] = await storeAnswers(ctx, [{ rot, reg: context.reg, renewal: context.renewal, response, used, op }]);
+  if (stored!.conflict) throw transientError('CONFLICT', 'The rotation was changed by another step meanwhile; it will be re-read.');
+  return stored!;
 }
 
 export function finished(ctx: Ctx, rotation: Rotation): Promise<StepResult> {
