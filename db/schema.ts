@@ -559,9 +559,12 @@ export const rotations = pgTable(
     cleanupError: text('cleanup_error'),
     createdBy: text('created_by'),
     finishedAt: timestamp('finished_at', { withTimezone: true }),
+    /** The bulk rotation (a selection rotated at once) this rotation was started by; its progress page reads by it. */
+    bulkId: uuid('bulk_id'),
     ...timestamps,
   },
   (t) => [
+    index('rotations_bulk_idx').on(t.bulkId).where(sql`${t.bulkId} is not null`),
     // One active rotation per registration: concurrent requests (UI, bulk, job) join the one in progress.
     uniqueIndex('rotations_one_active_key').on(t.registrationId).where(sql`${t.state} not in ('current', 'failed')`),
     index('rotations_registration_idx').on(t.registrationId, t.createdAt),

@@ -73,3 +73,52 @@ test('ops rotates a secret from the registration page and sees the new expiry an
   await manager.close();
   await ops.close();
 });
+
+test('ops rotate a selection from the registrations table and follow its progress; a manager sees no selection and a forged request is refused', async ({ browser }) => {
+  test.setTimeout(90_000);
+  const { sandbox } = e2eContext();
+  const generalPort = new URL(sandbox.general.origin).port;
+  const ops = await browser.newContext({ storageState: storageStateFor('ops') });
+  const page = await ops.newPage();
+  const suffix = Date.now().toString(36);
+  const appName = `Bulk ${suffix}`;
+  await createHealthSystemWithIssuer(page, `Bulk General ${suffix}`, sandbox.general.fhirBase);
+  await createApp(page, appName, { authMethod: 'client_secret_basic', redirect: 'https://app.example.com/callback', scope: 'openid fhirUser launch/patient patient/*.read', grantTypes: ['client_credentials'] });
+  const first = await onboard(page, issuerOnPort(generalPort), appName);
+  const second = await onboard(page, issuerOnPort(generalPort), appName);
+
+  await page.goto(`/registrations?q=${encodeURIComponent(appName)}`);
+  const table = page.getByRole('table', { name: 'Registrations' });
+  await expect(table.locator('tbody tr')).toHaveCount(2);
+  await table.getByLabel(`Select ${first.clientId}`).check();
+  await table.getByLabel(`Select ${second.clientId}`).check();
+  const bar = page.getByTestId('bulk-rotate-bar');
+  await expect(bar).toContainText('2 selected');
+  await bar.getByRole('button', { name: 'Rotate selected' }).click();
+  const [rotateRequest] = await Promise.all([
+    page.waitForRequest((r) => r.method() === 'POST' && Boolean(r.headers()['next-action'])),
+    bar.getByRole('button', { name: 'Rotate 2' }).click(),
+  ]);
+  await page.waitForURL(/\/registrations\/rotations\/[0-9a-f-]{36}$/);
+  await expect(page.getByTestId('bulk-rotation-counts')).toContainText('2 of 2 rotated · 0 failed', { timeout: 30_000 });
+  await expect(page.getByRole('table', { name: 'Rotations of this bulk rotation' }).locator('tbody tr')).toHaveCount(2);
+  await page.screenshot({ path: 'test-results/artifacts/bulk-rotation.png', fullPage: true });
+  const rows = await query<{ state: string }>('select state from rotations where registration_id in ($1, $2)', [first.id, second.id]);
+  expect(rows.map((r) => r.state)).toEqual(['current', 'current']);
+
+  // A manager: no selection column, and the action replayed with a manager's session changes nothing.
+  const spare = await onboard(page, issuerOnPort(generalPort), appName);
+  const manager = await browser.newContext({ storageState: storageStateFor('manager') });
+  const managerPage = await manager.newPage();
+  await managerPage.goto(`/registrations?q=${encodeURIComponent(appName)}`);
+  await expect(managerPage.getByRole('table', { name: 'Registrations' }).locator('tbody tr').first()).toBeVisible();
+  await expect(managerPage.getByRole('checkbox', { name: /^Select / })).toHaveCount(0);
+  const forged = await manager.request.post(`${new URL(page.url()).origin}/registrations`, {
+    headers: { 'Next-Action': rotateRequest.headers()['next-action']!, 'Content-Type': rotateRequest.headers()['content-type'] ?? 'text/plain;charset=UTF-8', Accept: 'text/x-component' },
+    data: rotateRequest.postData()!.replaceAll(first.id, spare.id).replaceAll(second.id, spare.id),
+  });
+  expect(await forged.text()).toContain('FORBIDDEN');
+  expect(await query('select id from rotations where registration_id = $1', [spare.id])).toEqual([]);
+  await manager.close();
+  await ops.close();
+});

@@ -16,7 +16,7 @@ export type CreateRotationsResult = { rotations: CreatedRotation[]; refused: Arr
  * rotation can start hundreds at once. The partial unique index "one active rotation per
  * registration" makes a concurrent start insert nothing; that registration joins the active one.
  */
-export async function createRotations(actor: Actor, registrationIds: readonly string[], trigger: Rotation['trigger']): Promise<CreateRotationsResult> {
+export async function createRotations(actor: Actor, registrationIds: readonly string[], trigger: Rotation['trigger'], opts: { bulkId?: string } = {}): Promise<CreateRotationsResult> {
   const ids = [...new Set(registrationIds.map((id) => id.toLowerCase()))];
   if (ids.length === 0) return { rotations: [], refused: [] };
   const plans = await planForMany(ids);
@@ -56,6 +56,7 @@ export async function createRotations(actor: Actor, registrationIds: readonly st
               oldCredentialId: secretOf.get(plan.registrationId) ?? null,
               oldAppKeyId: keyOf.get(plan.registrationId) ?? null,
               createdBy: actorLabel(actor),
+              bulkId: opts.bulkId ?? null,
             })),
           )
           // The partial unique index "one active rotation per registration": a concurrent start inserts nothing.
@@ -64,7 +65,7 @@ export async function createRotations(actor: Actor, registrationIds: readonly st
         if (rows.length) {
           await tx
             .insert(auditLog)
-            .values(rows.map((row) => auditRow(actor, { action: 'rotation.start', targetType: 'registration', targetId: row.registrationId, details: { rotationId: row.id, strategy: row.strategy, trigger } })));
+            .values(rows.map((row) => auditRow(actor, { action: 'rotation.start', targetType: 'registration', targetId: row.registrationId, details: { rotationId: row.id, strategy: row.strategy, trigger, ...(opts.bulkId ? { bulkId: opts.bulkId } : {}) } })));
         }
         return rows;
       })

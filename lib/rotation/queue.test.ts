@@ -9,6 +9,7 @@ import { startSandbox, type Sandbox } from '@/sandbox/index';
 import { createRotations } from './create';
 import { resumeRotation } from './run';
 import { runRotationBatch } from './batch';
+import { bulkRotationProgress, startBulkRotation } from './bulk';
 import { enqueueRotationBatches, enqueueRotationRuns, registerRotationJobs, ROTATION_QUEUES } from './jobs';
 import { reconcileRenewals } from './renewals';
 import { runRotationScan } from './scan';
@@ -198,3 +199,39 @@ describe('a rotation batch', () => {
     }
   });
 });
+
+describe('bulk rotation of a selection', () => {
+  it('ops start it and follow its progress to the end; a manager can follow but not start it', async () => {
+    const { appId } = await clientCredentialsApp();
+    const regs = [];
+    for (let i = 0; i < 3; i++) regs.push(await register(ops.actor, issuerId, appId));
+    const ids = regs.map((r) => r.registrationId);
+    const manager = await insertUser({ role: 'manager' });
+    await expect(startBulkRotation(manager.actor, { registrationIds: ids })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    expect(await getDb().select().from(rotations).where(inArray(rotations.registrationId, ids))).toEqual([]);
+
+    const started = await startBulkRotation(ops.actor, { registrationIds: [...ids, ids[0]!] });
+    expect(started).toMatchObject({ started: 3, joined: 0, refused: [] });
+    const deadline = Date.now() + 30_000;
+    let progress = await bulkRotationProgress(manager.actor, { bulkId: started.bulkId });
+    while (!progress.done && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      progress = await bulkRotationProgress(manager.actor, { bulkId: started.bulkId });
+    }
+    expect(progress.counts).toEqual({ total: 3, current: 3, failed: 0, waiting: 0, running: 0 });
+    expect(progress.rows.map((r) => r.registrationId).sort()).toEqual([...ids].sort());
+    expect(JSON.stringify(progress)).not.toMatch(/secret"|registration_access_token/);
+    expect(await secretVersionsOf(ids)).toEqual([[2, 2], [2, 2], [2, 2]]);
+    await expect(bulkRotationProgress(manager.actor, { bulkId: '00000000-0000-4000-8000-000000000000' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+});
+
+async function secretVersionsOf(registrationIds: string[]) {
+  const rows = await getDb()
+    .select({ owner: credentials.ownerId, current: sql<number>`max(${credentials.version}) filter (where ${credentials.state} = 'current')::int`, n: sql<number>`count(*)::int` })
+    .from(credentials)
+    .where(sql`${credentials.ownerId} in ${registrationIds} and ${credentials.kind} = 'client_secret'`)
+    .groupBy(credentials.ownerId);
+  const byOwner = new Map(rows.map((r) => [r.owner, [r.current, r.n]]));
+  return registrationIds.map((id) => byOwner.get(id));
+}

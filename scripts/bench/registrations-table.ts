@@ -31,7 +31,7 @@ export async function benchRegistrationsTable(databaseUrl: string): Promise<Arra
       { label: 'registrations page TTFB, 10,000 rows, expiring ≤ 30 d (p50 / p95, goal p95 ≤ 150 ms)', value: `${at10k.p50.toFixed(0)} / ${at10k.p95.toFixed(0)} ms` },
       { label: 'registrations page TTFB, 100,000 rows (p50 / p95, goal ≤ 2× the 10k p95)', value: `${at100k.p50.toFixed(0)} / ${at100k.p95.toFixed(0)} ms (${(at100k.p95 / at10k.p95).toFixed(2)}×)` },
       { label: `CSV export of ${rows.toLocaleString()} rows (goal ≤ 10 s)`, value: `${(exportMs / 1000).toFixed(2)} s, server RSS ${Math.round(rssBefore / 1024)} → peak ${Math.round(rssPeak / 1024)} MB` },
-      { label: 'first-load JavaScript of /registrations, gzip (goal ≤ 200 KB)', value: `${js.toFixed(0)} KB` },
+      { label: 'first-load JavaScript of /registrations, gzip (goal ≤ 200 KB)', value: `${js.toFixed(1)} KB` },
     ];
   } finally {
     await app.stop();

@@ -9,6 +9,8 @@ import { findOperationByIdempotencyKey } from '@/lib/registrations/reconcile';
 import { registerApp, type RegisterResult } from '@/lib/registrations/register';
 import { previewSchema, registerSchema } from '@/lib/registrations/schemas';
 import { previewUdapStatement } from '@/lib/registrations/udap';
+import { startBulkRotation } from '@/lib/rotation/bulk';
+import { bulkRotationSchema } from '@/lib/rotation/schemas';
 
 export const previewRegistrationAction = defineAction({
   name: 'previewRegistration',
@@ -62,4 +64,16 @@ export const revealSecretAction = defineAction({
   permission: 'credentials:reveal',
   schema: z.object({ registrationId: z.uuid(), kind: z.enum(['client_secret', 'registration_access_token']) }),
   handler: (actor, input) => revealRegistrationSecret(actor, input),
+});
+
+/** Ops rotate a selection of the registrations table; the answer carries the bulk id of its progress page (never a credential). */
+export const startBulkRotationAction = defineAction({
+  name: 'startBulkRotation',
+  permission: 'registrations:write',
+  schema: bulkRotationSchema,
+  handler: async (actor, input) => {
+    const result = await startBulkRotation(actor, input);
+    revalidatePath('/registrations');
+    return result;
+  },
 });

@@ -24,7 +24,7 @@ export default async function RegistrationsPage({ searchParams }: { searchParams
         }
       />
       <RegistrationFilters healthSystems={options.healthSystems} apps={options.apps} environments={options.environments} canExport={can(actor.role, 'export:run')} />
-      <RegistrationsTable rows={rows} total={total} page={params.page} pageSize={params.pageSize} sort={params.sort} dir={params.dir} />
+      <RegistrationsTable rows={rows} total={total} page={params.page} pageSize={params.pageSize} sort={params.sort} dir={params.dir} canRotate={can(actor.role, 'registrations:write')} />
     </>
   );
 }

@@ -1,0 +1,58 @@
+'use client';
+
+import { useRouter } from 'next/navigation';
+import { useState, useTransition } from 'react';
+import { Button } from '@/components/ui/button';
+import { Alert } from '@/components/ui/card';
+import { startBulkRotationAction } from '../actions';
+
+/** "N selected — Rotate selected" (shown while rows are selected), with a confirmation, then the bulk rotation's progress page. */
+export function BulkRotateBar({ registrationIds, onDone }: { registrationIds: string[]; onDone: () => void }) {
+  const router = useRouter();
+  const [confirming, setConfirming] = useState(false);
+  const [message, setMessage] = useState<{ tone: 'error' | 'info'; text: string } | null>(null);
+  const [pending, startTransition] = useTransition();
+  const count = registrationIds.length;
+
+  const rotate = () =>
+    startTransition(async () => {
+      const result = await startBulkRotationAction({ registrationIds });
+      setConfirming(false);
+      if (!result.ok) return setMessage({ tone: 'error', text: result.error.message });
+      const { started, joined, refused, bulkId } = result.data;
+      if (started > 0) {
+        onDone();
+        return router.push(`/registrations/rotations/${bulkId}`);
+      }
+      const parts = [joined ? `${joined} already rotating (see their pages)` : '', ...refused.map((r) => r.reason)].filter(Boolean);
+      setMessage({ tone: 'info', text: `No rotation started. ${parts.join(' ')}` });
+    });
+
+  return (
+    <div className="space-y-2 border-b border-slate-100 px-3 py-2 text-sm" data-testid="bulk-rotate-bar">
+      {count > 0 ? (
+        <div className="flex flex-wrap items-center gap-3">
+          <span>
+            {count} selected
+          </span>
+          {confirming ? (
+            <>
+              <span className="text-slate-700">Rotate the credentials of {count} registration{count === 1 ? '' : 's'} now? Each keeps working until its new credential is in place.</span>
+              <Button onClick={rotate} disabled={pending}>
+                {pending ? 'Starting…' : `Rotate ${count}`}
+              </Button>
+              <Button variant="secondary" onClick={() => setConfirming(false)} disabled={pending}>
+                Cancel
+              </Button>
+            </>
+          ) : (
+            <Button variant="secondary" onClick={() => (setMessage(null), setConfirming(true))}>
+              Rotate selected
+            </Button>
+          )}
+        </div>
+      ) : null}
+      {message ? <Alert tone={message.tone}>{message.text}</Alert> : null}
+    </div>
+  );
+}

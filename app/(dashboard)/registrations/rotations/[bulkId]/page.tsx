@@ -1,0 +1,76 @@
+import Link from 'next/link';
+import { notFound } from 'next/navigation';
+import { Badge, Card, PageHeader } from '@/components/ui/card';
+import { requirePageUser } from '@/lib/auth/page-guard';
+import { isAppError } from '@/lib/errors';
+import { bulkRotationProgress, type BulkRotationProgress } from '@/lib/rotation/bulk';
+import { STRATEGY_LABELS } from '@/lib/rotation/plan';
+import { AutoRefresh } from './_components/auto-refresh';
+
+const TONE = { current: 'good', failed: 'bad', waiting_for_verification: 'warn', waiting_for_initial_access_token: 'warn' } as const;
+
+export default async function BulkRotationPage({ params }: { params: Promise<{ bulkId: string }> }) {
+  const { actor } = await requirePageUser('registrations:read');
+  const { bulkId } = await params;
+  let progress: BulkRotationProgress;
+  try {
+    progress = await bulkRotationProgress(actor, { bulkId });
+  } catch (error) {
+    if (isAppError(error) && (error.code === 'NOT_FOUND' || error.code === 'INVALID')) notFound();
+    throw error;
+  }
+  const { counts } = progress;
+  const settled = counts.current + counts.failed + counts.waiting;
+  const percent = Math.round((settled / counts.total) * 100);
+  return (
+    <>
+      <PageHeader
+        title="Bulk rotation"
+        description={`Started ${progress.startedAt.slice(0, 16).replace('T', ' ')} UTC${progress.startedBy ? ` by ${progress.startedBy}` : ''}. Each registration keeps working until its new credential is in place.`}
+      />
+      <AutoRefresh active={!progress.done} />
+      <Card title={progress.done ? 'Finished' : 'In progress'}>
+        <div role="progressbar" aria-label="Bulk rotation progress" aria-valuemin={0} aria-valuemax={100} aria-valuenow={percent} className="h-2 w-full overflow-hidden rounded bg-slate-200">
+          <div className="h-full bg-slate-900 transition-all" style={{ width: `${percent}%` }} />
+        </div>
+        <p className="mt-2 text-sm" data-testid="bulk-rotation-counts">
+          {counts.current} of {counts.total} rotated · {counts.failed} failed · {counts.waiting} waiting for a person · {counts.running} in progress
+        </p>
+      </Card>
+      <div className="mt-4 overflow-x-auto rounded-lg border border-slate-200 bg-white">
+        <table className="min-w-full text-sm" aria-label="Rotations of this bulk rotation">
+          <thead className="bg-slate-50 text-left text-xs uppercase text-slate-500">
+            <tr>
+              <th className="px-3 py-2">Health system</th>
+              <th className="px-3 py-2">App</th>
+              <th className="px-3 py-2">Client id</th>
+              <th className="px-3 py-2">Strategy</th>
+              <th className="px-3 py-2">State</th>
+              <th className="px-3 py-2">Problem</th>
+            </tr>
+          </thead>
+          <tbody className="divide-y divide-slate-100">
+            {progress.rows.map((row) => (
+              <tr key={row.rotationId}>
+                <td className="px-3 py-2">{row.hospital}</td>
+                <td className="px-3 py-2">
+                  {row.app} <span className="text-slate-500">({row.environment})</span>
+                </td>
+                <td className="px-3 py-2 font-mono text-xs">
+                  <Link href={`/registrations/${row.registrationId}`} className="hover:underline">
+                    {row.clientId}
+                  </Link>
+                </td>
+                <td className="px-3 py-2">{STRATEGY_LABELS[row.strategy]}</td>
+                <td className="px-3 py-2">
+                  <Badge tone={TONE[row.state as keyof typeof TONE] ?? 'info'}>{row.state.replace(/_/g, ' ')}</Badge>
+                </td>
+                <td className="px-3 py-2 text-slate-700">{row.error ?? ''}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </>
+  );
+}
