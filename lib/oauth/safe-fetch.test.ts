@@ -13,6 +13,7 @@ import { parseIpLiteral } from '@/lib/oauth/ip-policy';
 import {
   type Resolver,
   type SafeFetchInit,
+  closeOutboundConnections,
   safeFetch,
   setDefaultOutboundPolicyProvider,
 } from '@/lib/oauth/safe-fetch';
@@ -141,7 +142,9 @@ afterAll(() => {
   vi.restoreAllMocks();
 });
 
-beforeEach(() => {
+beforeEach(async () => {
+  // Each test counts its own connections: none kept alive from the one before.
+  await closeOutboundConnections();
   connects.length = 0;
 });
 
@@ -484,6 +487,21 @@ describe('safeFetch against loopback servers', () => {
     expect(seen?.headers.authorization).toBe('Bearer t0k3n');
     expect(seen?.headers['content-type']).toBe('application/json');
     expect(seen?.body).toBe('{"redirect_uris":["https://app.example/cb"]}');
+  });
+
+  it('keeps the connection to a checked address alive for the next request, and still checks every request', async () => {
+    route('/ok', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"ok":true}');
+    });
+    for (let i = 0; i < 6; i++) expect((await safeFetch(url('/ok'), { policy: policy() })).status).toBe(200);
+    // Without reuse, six; a request sent while the last answer is still being wound up may open a second.
+    expect(connects.length).toBeLessThanOrEqual(2);
+    const opened = connects.length;
+    // The policy is checked per request: with the entry gone, the kept connection is not used.
+    const refused = await caught(safeFetch(url('/ok'), { policy: { allowlist: [] } }));
+    expect(refused.code).toBe('INSECURE_SCHEME');
+    expect(connects).toHaveLength(opened);
   });
 
   it('does not follow a 302 and reports the status and the Location host', async () => {

@@ -1,12 +1,12 @@
 import 'server-only';
 
 import { lookup as dnsLookup } from 'node:dns/promises';
-import type { Socket } from 'node:net';
+
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 
-import { Client, buildConnector } from 'undici';
+import { Pool, buildConnector } from 'undici';
 
 import { env } from '@/lib/env';
 import { AppError, isAppError } from '@/lib/errors';
@@ -332,7 +332,6 @@ function pinnedConnector(
   target: Target,
   url: URL,
   connectTimeoutMs: number,
-  onConnected: (socket: Socket) => void,
 ): buildConnector.connector {
   const base = buildConnector({ timeout: connectTimeoutMs });
   const hostname = url.hostname.endsWith('.') ? url.hostname.slice(0, -1) : url.hostname;
@@ -349,7 +348,6 @@ function pinnedConnector(
         callback(new PinnedAddressMismatchError('connected to an unexpected address'), null);
         return;
       }
-      onConnected(socket);
       callback(null, socket);
     });
   };
@@ -518,6 +516,52 @@ function makeResponse(url: URL, status: number, headers: Headers, body: Uint8Arr
 // ---------------------------------------------------------------------------------------------
 // safeFetch
 
+/** Idle connections close after this (below Node's and most servers' 5 s, so a server never closes one under a request). */
+const KEEP_ALIVE_MS = 4_000;
+const MAX_POOLS = 128;
+const pools = new Map<string, Pool>();
+
+/**
+ * Connections kept alive between requests to one origin at one checked address: a hospital's server
+ * answers many calls in a row (a bulk rotation, a refresh of every issuer), and a new TCP (and TLS)
+ * connection per call costs both sides more than the call. Reuse skips no check: the policy and the
+ * DNS answer are checked for every request, and a connection serves only requests that resolved to
+ * the address it is pinned to. Least recently used pools beyond MAX_POOLS are closed; idle sockets
+ * close after KEEP_ALIVE_MS and never keep the process alive.
+ */
+function pooledConnections(url: URL, target: Target, connectTimeoutMs: number, headersTimeoutMs: number, totalTimeoutMs: number): Pool {
+  const key = `${url.origin}|${target.address}|${connectTimeoutMs}|${headersTimeoutMs}|${totalTimeoutMs}`;
+  const existing = pools.get(key);
+  if (existing && !existing.closed && !existing.destroyed) {
+    pools.delete(key);
+    pools.set(key, existing);
+    return existing;
+  }
+  const pool = new Pool(url.origin, {
+    connect: pinnedConnector(target, url, connectTimeoutMs),
+    // Backstops only: our own timers (started before DNS) fire first and name the phase.
+    headersTimeout: headersTimeoutMs + 1_000,
+    bodyTimeout: totalTimeoutMs + 1_000,
+    pipelining: 1,
+    keepAliveTimeout: KEEP_ALIVE_MS,
+    keepAliveMaxTimeout: KEEP_ALIVE_MS,
+  });
+  pools.set(key, pool);
+  if (pools.size > MAX_POOLS) {
+    const [oldestKey, oldest] = pools.entries().next().value!;
+    pools.delete(oldestKey);
+    void oldest.close().catch(() => undefined);
+  }
+  return pool;
+}
+
+/** Closes every kept-alive connection (tests that count connections, shutdown). */
+export async function closeOutboundConnections(): Promise<void> {
+  const all = [...pools.values()];
+  pools.clear();
+  await Promise.all(all.map((p) => p.close().catch(() => undefined)));
+}
+
 /**
  * SSRF-safe request to an authorization server: https only (unless allowlisted), every resolved
  * address checked, connection pinned to the checked address, no redirects, bounded time and size.
@@ -568,16 +612,7 @@ export async function safeFetch(input: string | URL, init: SafeFetchInit = {}): 
     const path = `${url.pathname}${url.search}`;
 
     for (const [index, target] of targets.entries()) {
-      let connected = false;
-      const client = new Client(url.origin, {
-        connect: pinnedConnector(target, url, connectTimeoutMs, () => {
-          connected = true;
-        }),
-        // Backstops only: our own timers (started before DNS) fire first and name the phase.
-        headersTimeout: headersTimeoutMs + 1_000,
-        bodyTimeout: totalTimeoutMs + 1_000,
-        pipelining: 1,
-      });
+      const client = pooledConnections(url, target, connectTimeoutMs, headersTimeoutMs, totalTimeoutMs);
       try {
         const response = await client.request({
           path,
@@ -617,12 +652,10 @@ export async function safeFetch(input: string | URL, init: SafeFetchInit = {}): 
         const body = await readBody(url, response.body, encodings, maxBodyBytes);
         return makeResponse(url, response.statusCode, responseHeaders, body, target.address);
       } catch (error) {
-        // Nothing was sent if the socket never connected, so the next checked address may be tried.
-        const retryable = !connected && !timedOut && !controller.signal.aborted && index < targets.length - 1;
+        // These codes only arise while connecting, so nothing was sent: the next checked address may be tried.
+        const retryable = !timedOut && !controller.signal.aborted && index < targets.length - 1;
         if (retryable && CONNECT_ERROR_CODES.has(errorCode(error) ?? '')) continue;
         return fail(error, target.address);
-      } finally {
-        await client.destroy().catch(() => undefined);
       }
     }
     // Unreachable: the loop returns or throws on its last target.
