@@ -384,6 +384,33 @@ describe('rotation', () => {
   });
 });
 
+describe('bulk rotation', () => {
+  it('ops start one for several registrations (202 with the bulk id) and follow it to the end; support cannot start one; unknown ids are refused, not fatal', async () => {
+    const { issuer, suffix } = await onboard();
+    const body = { ...profile(`bulk-${suffix}`), environments: { production: { redirectUris: ['https://app.example.com/callback'], grantTypes: ['authorization_code', 'client_credentials'], tokenEndpointAuthMethod: 'client_secret_basic', scope: 'system/*.read' } } };
+    const app = expectContract('createApp', await call('POST', '/apps', { token: ops.token, body }), 201);
+    const regs = [];
+    for (let i = 0; i < 2; i++) regs.push(expectContract('registerApp', await register(issuer.id, String(app.id)), 201));
+    const ids = regs.map((r) => String(r.id));
+
+    await expectRefused(call('POST', '/rotations/bulk', { token: support.token, body: { registrationIds: ids } }), support, 'startBulkRotation', [rotations]);
+    expectProblem(await call('POST', '/rotations/bulk', { token: ops.token, body: { registrationIds: [] } }), 400, 'INVALID');
+    const unknown = randomUUID();
+    const started = expectContract('startBulkRotation', await call('POST', '/rotations/bulk', { token: ops.token, body: { registrationIds: [...ids, unknown] } }), 202);
+    expect(started).toMatchObject({ started: 2, joined: 0, refused: [{ registrationId: unknown, reason: 'That registration does not exist.' }] });
+
+    const deadline = Date.now() + 30_000;
+    let progress = expectContract('getBulkRotation', await call('GET', `/rotations/bulk/${started.bulkId}`, { token: support.token }), 200);
+    while (!progress.done && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      progress = expectContract('getBulkRotation', await call('GET', `/rotations/bulk/${started.bulkId}`, { token: support.token }), 200);
+    }
+    expect(progress.counts).toEqual({ total: 2, current: 2, failed: 0, waiting: 0, running: 0 });
+    expect(progress.rows.map((r) => r.registrationId).sort()).toEqual([...ids].sort());
+    expectProblem(await call('GET', `/rotations/bulk/${randomUUID()}`, { token: ops.token }), 404, 'NOT_FOUND');
+  });
+});
+
 describe('credentials', () => {
   it('ops and a credentials:read-only token read the current secret; each read is audited with the token as actor', async () => {
     const { issuer, app } = await onboard();

@@ -5,13 +5,15 @@ import { healthSystemInputSchema } from '@/lib/health-systems/schemas';
 import { addIssuerSchema } from '@/lib/issuers/schemas';
 import { metadataChangesSchema } from '@/lib/registrations/manage/schemas';
 import { registerSchema } from '@/lib/registrations/schemas';
-import { startRotationSchema } from '@/lib/rotation/schemas';
+import { bulkRotationSchema, startRotationSchema } from '@/lib/rotation/schemas';
 import { defineOperation } from './operation';
 import {
   appSchema,
   appWrittenSchema,
   auditEntrySchema,
   auditQuerySchema,
+  bulkRotationProgressSchema,
+  bulkRotationStartedSchema,
   credentialsSchema,
   healthSystemCreatedSchema,
   healthSystemSchema,
@@ -313,6 +315,30 @@ export const operations = {
       200: { description: 'A rotation of this registration was already active: joined it.', schema: rotationSchema },
     },
     errors: ['NOT_FOUND', 'CONFLICT', ...UPSTREAM],
+  }),
+  startBulkRotation: defineOperation({
+    operationId: 'startBulkRotation',
+    method: 'POST',
+    path: '/rotations/bulk',
+    tag: 'Registrations',
+    summary: 'Rotate many registrations at once (up to 1,000), each with the strategy planned for its issuer',
+    description:
+      'Plans and starts one rotation per registration and hands them to the job queue in batches; answers at once (202) with the bulk id to follow. A registration already rotating is joined, not rotated twice; one that cannot be rotated is listed in `refused` with the reason. No credential is ever part of the answer.',
+    permission: 'registrations:write',
+    body: bulkRotationSchema,
+    responses: { 202: { description: 'Started (or joined / refused, per registration).', schema: bulkRotationStartedSchema } },
+    errors: ['VAULT_LOCKED'],
+  }),
+  getBulkRotation: defineOperation({
+    operationId: 'getBulkRotation',
+    method: 'GET',
+    path: '/rotations/bulk/{id}',
+    tag: 'Registrations',
+    summary: 'Progress of a bulk rotation: counts by outcome and one line per registration',
+    permission: 'registrations:read',
+    params: idParamsSchema,
+    responses: { 200: { description: 'The bulk rotation as it stands.', schema: bulkRotationProgressSchema } },
+    errors: ['NOT_FOUND'],
   }),
   getRegistrationCredentials: defineOperation({
     operationId: 'getRegistrationCredentials',

@@ -358,6 +358,35 @@ export const rotationSchema = z.object({
   joined: z.boolean().describe('Another request had already started a rotation of this registration; this one joined it.'),
 });
 
+export const bulkRotationStartedSchema = z.object({
+  bulkId: z.uuid().describe('Follow it at GET /rotations/bulk/{bulkId} (and on the registrations page).'),
+  started: z.number().int().describe('Rotations this request started.'),
+  joined: z.number().int().describe('Registrations that were already rotating: that rotation goes on, nothing is started twice.'),
+  refused: z.array(z.object({ registrationId: z.uuid(), reason: z.string() })).describe('Registrations that cannot be rotated (unknown, deleted, public clients…), with the reason.'),
+});
+
+export const bulkRotationProgressSchema = z.object({
+  bulkId: z.uuid(),
+  startedAt: isoDateTime,
+  startedBy: z.string().nullable(),
+  counts: z.object({ total: z.number().int(), current: z.number().int(), failed: z.number().int(), waiting: z.number().int().describe('Waiting for a person (an initial access token or a verification).'), running: z.number().int() }),
+  done: z.boolean().describe('No rotation of this bulk is still running (some may wait for a person).'),
+  rows: z.array(
+    z.object({
+      rotationId: z.uuid(),
+      registrationId: z.uuid(),
+      clientId: z.string(),
+      hospital: z.string(),
+      app: z.string(),
+      environment: z.string(),
+      strategy: z.enum(ROTATION_STRATEGIES),
+      state: z.enum(ROTATION_STATES),
+      error: z.string().nullable(),
+      finishedAt: nullableDateTime,
+    }),
+  ),
+});
+
 export const credentialsSchema = z.object({
   registrationId: z.uuid(),
   clientId: z.string(),
