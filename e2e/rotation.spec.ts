@@ -1,20 +1,29 @@
-import { expect, test } from '@playwright/test';
+import { expect, test, type Browser } from '@playwright/test';
 import { e2eContext, query, storageStateFor } from './support/context';
 import { createApp, createHealthSystemWithIssuer, issuerOnPort, onboard } from './support/flows';
 
-test('ops rotates a secret from the registration page and sees the new expiry and the previous credential; a manager cannot', async ({ browser }) => {
-  test.setTimeout(90_000);
+/**
+ * Ops signed in, a health system with General Hospital's issuer, and an app whose registrations may
+ * use client_credentials (so Registrar verifies a new secret with a token request); `onboard()`
+ * registers one more client of it.
+ */
+async function opsWithRotatableApp(browser: Browser, label: string) {
   const { sandbox } = e2eContext();
   const generalPort = new URL(sandbox.general.origin).port;
   const ops = await browser.newContext({ storageState: storageStateFor('ops') });
   const page = await ops.newPage();
   const suffix = Date.now().toString(36);
-  const appName = `Rotation ${suffix}`;
-  await createHealthSystemWithIssuer(page, `Rotation General ${suffix}`, sandbox.general.fhirBase);
-  // client_credentials lets Registrar verify a new secret with a token request.
+  const appName = `${label} ${suffix}`;
+  await createHealthSystemWithIssuer(page, `${label} General ${suffix}`, sandbox.general.fhirBase);
   await createApp(page, appName, { authMethod: 'client_secret_basic', redirect: 'https://app.example.com/callback', scope: 'openid fhirUser launch/patient patient/*.read', grantTypes: ['client_credentials'] });
-  const spare = await onboard(page, issuerOnPort(generalPort), appName);
-  const reg = await onboard(page, issuerOnPort(generalPort), appName);
+  return { ops, page, appName, onboard: () => onboard(page, issuerOnPort(generalPort), appName) };
+}
+
+test('ops rotates a secret from the registration page and sees the new expiry and the previous credential; a manager cannot', async ({ browser }) => {
+  test.setTimeout(90_000);
+  const { ops, page, onboard: onboardOne } = await opsWithRotatableApp(browser, 'Rotation');
+  const spare = await onboardOne();
+  const reg = await onboardOne();
   const [before] = await query<{ fingerprint: string }>("select fingerprint from credentials where owner_id = $1 and kind = 'client_secret' and state = 'current'", [reg.id]);
 
   // The plan is shown before anything runs.
@@ -76,16 +85,9 @@ test('ops rotates a secret from the registration page and sees the new expiry an
 
 test('ops rotate a selection from the registrations table and follow its progress; a manager sees no selection and a forged request is refused', async ({ browser }) => {
   test.setTimeout(90_000);
-  const { sandbox } = e2eContext();
-  const generalPort = new URL(sandbox.general.origin).port;
-  const ops = await browser.newContext({ storageState: storageStateFor('ops') });
-  const page = await ops.newPage();
-  const suffix = Date.now().toString(36);
-  const appName = `Bulk ${suffix}`;
-  await createHealthSystemWithIssuer(page, `Bulk General ${suffix}`, sandbox.general.fhirBase);
-  await createApp(page, appName, { authMethod: 'client_secret_basic', redirect: 'https://app.example.com/callback', scope: 'openid fhirUser launch/patient patient/*.read', grantTypes: ['client_credentials'] });
-  const first = await onboard(page, issuerOnPort(generalPort), appName);
-  const second = await onboard(page, issuerOnPort(generalPort), appName);
+  const { ops, page, appName, onboard: onboardOne } = await opsWithRotatableApp(browser, 'Bulk');
+  const first = await onboardOne();
+  const second = await onboardOne();
 
   await page.goto(`/registrations?q=${encodeURIComponent(appName)}`);
   const table = page.getByRole('table', { name: 'Registrations' });
@@ -107,7 +109,7 @@ test('ops rotate a selection from the registrations table and follow its progres
   expect(rows.map((r) => r.state)).toEqual(['current', 'current']);
 
   // A manager: no selection column, and the action replayed with a manager's session changes nothing.
-  const spare = await onboard(page, issuerOnPort(generalPort), appName);
+  const spare = await onboardOne();
   const manager = await browser.newContext({ storageState: storageStateFor('manager') });
   const managerPage = await manager.newPage();
   await managerPage.goto(`/registrations?q=${encodeURIComponent(appName)}`);

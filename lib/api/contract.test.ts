@@ -406,7 +406,7 @@ describe('bulk rotation', () => {
       progress = expectContract('getBulkRotation', await call('GET', `/rotations/bulk/${started.bulkId}`, { token: support.token }), 200);
     }
     expect(progress.counts).toEqual({ total: 2, current: 2, failed: 0, waiting: 0, running: 0 });
-    expect(progress.rows.map((r) => r.registrationId).sort()).toEqual([...ids].sort());
+    expect((progress.rows as Array<{ registrationId: string }>).map((r) => r.registrationId).sort()).toEqual([...ids].sort());
     expectProblem(await call('GET', `/rotations/bulk/${randomUUID()}`, { token: ops.token }), 404, 'NOT_FOUND');
   });
 });

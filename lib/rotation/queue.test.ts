@@ -152,16 +152,6 @@ describe('a rotation batch', () => {
     return { regs, rotationIds: regs.map((r) => byRegistration.get(r.registrationId)!) };
   }
 
-  async function secretVersions(registrationIds: string[]) {
-    const rows = await getDb()
-      .select({ owner: credentials.ownerId, current: sql<number>`max(${credentials.version}) filter (where ${credentials.state} = 'current')::int`, n: sql<number>`count(*)::int` })
-      .from(credentials)
-      .where(sql`${credentials.ownerId} in ${registrationIds} and ${credentials.kind} = 'client_secret'`)
-      .groupBy(credentials.ownerId);
-    const byOwner = new Map(rows.map((r) => [r.owner, [r.current, r.n]]));
-    return registrationIds.map((id) => byOwner.get(id));
-  }
-
   it('rotates the plain ones together and hands the rest to their own runs (a back-off not yet over stays waiting)', async () => {
     const { regs, rotationIds } = await dueRotations(4);
     const waiting = rotationIds[3]!;
@@ -172,7 +162,7 @@ describe('a rotation batch', () => {
     const states = new Map((await getDb().select().from(rotations).where(inArray(rotations.id, rotationIds))).map((r) => [r.id, r]));
     for (const id of rotationIds.slice(0, 3)) expect(states.get(id)).toMatchObject({ state: 'current', verifiedBy: 'hospital answer (RFC 7592 update)', putStartedAt: null });
     expect(states.get(waiting)?.state).toBe('planned');
-    expect(await secretVersions(regs.slice(0, 3).map((r) => r.registrationId))).toEqual([[2, 2], [2, 2], [2, 2]]);
+    expect(await secretVersionsOf(regs.slice(0, 3).map((r) => r.registrationId))).toEqual([[2, 2], [2, 2], [2, 2]]);
   });
 
   it('a crash right after the PUTs were marked as sent: each resumes on its own (a read finds no change, the update is sent once) and converges', async () => {
@@ -192,7 +182,7 @@ describe('a rotation batch', () => {
     for (const id of rotationIds) await resumeRotation(id);
     const after = await getDb().select({ state: rotations.state }).from(rotations).where(inArray(rotations.id, rotationIds));
     expect(after.map((r) => r.state)).toEqual(['current', 'current', 'current']);
-    expect(await secretVersions(regs.map((r) => r.registrationId))).toEqual([[2, 2], [2, 2], [2, 2]]);
+    expect(await secretVersionsOf(regs.map((r) => r.registrationId))).toEqual([[2, 2], [2, 2], [2, 2]]);
     for (const reg of regs) {
       const current = (await readCurrentCredential(getDb(), 'registration', reg.registrationId, 'client_secret'))!;
       expect(await tokenStatus(reg.clientId, current.plaintext)).toBe(200);
