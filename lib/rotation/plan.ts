@@ -159,8 +159,23 @@ export async function planFor(registrationId: string): Promise<RotationPlan> {
 export async function planForMany(registrationIds: readonly string[]): Promise<RotationPlan[]> {
   if (registrationIds.length === 0) return [];
   const ids = [...new Set(registrationIds)];
+  // Only what the choice reads: the scan plans hundreds at a time.
   const rows = await getDb()
-    .select({ reg: registrations, issuer: issuers })
+    .select({
+      reg: {
+        id: registrations.id,
+        status: registrations.status,
+        managed: registrations.managed,
+        authMethod: registrations.authMethod,
+        registeredMetadata: registrations.registeredMetadata,
+        requestedMetadata: registrations.requestedMetadata,
+        appId: registrations.appId,
+        environment: registrations.environment,
+        replacedByRegistrationId: registrations.replacedByRegistrationId,
+        appKeyId: registrations.appKeyId,
+      },
+      issuer: { id: issuers.id, endpoints: issuers.endpoints, fhirBaseUrl: issuers.fhirBaseUrl, capabilities: issuers.capabilities },
+    })
     .from(registrations)
     .innerJoin(issuers, eq(issuers.id, registrations.issuerId))
     .where(inArray(registrations.id, ids));

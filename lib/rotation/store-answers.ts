@@ -136,7 +136,7 @@ async function storeOnce(ctx: Ctx, answers: readonly AnswerToStore[]): Promise<S
              renew_basis_at = case when v.renew then v.expires_at else r.renew_basis_at end
         from jsonb_to_recordset(${JSON.stringify(regRows)}::jsonb)
              as v(id uuid, registration_client_uri text, server_metadata jsonb, rotated boolean, expiry_kind text, expires_at timestamptz, renew boolean, renew_at timestamptz)
-       where r.id = v.id
+       where r.id = v.id and r.id in ${regRows.map((r) => r.id)}
       returning 1),
     rotation as (
       update ${rotations} x
@@ -150,7 +150,8 @@ async function storeOnce(ctx: Ctx, answers: readonly AnswerToStore[]): Promise<S
              finished_at = case when v.rotated then now() else x.finished_at end
         from jsonb_to_recordset(${JSON.stringify(rotRows)}::jsonb)
              as v(id uuid, seen_state text, rotated boolean, new_credential_id uuid, new_expiry jsonb, verified_by text)
-       where x.id = v.id and x.state = v.seen_state
+       -- The id list lets the planner use the primary key (it cannot see inside the record set).
+       where x.id = v.id and x.state = v.seen_state and x.id in ${rotRows.map((r) => r.id)}
       returning x.id),
     audit as (
       insert into ${auditLog} (actor_type, actor_id, actor_label, role, action, target_type, target_id, outcome, request_id, details)
