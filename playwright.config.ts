@@ -19,7 +19,9 @@ export default defineConfig({
   fullyParallel: false,
   workers: 2,
   retries: 0,
-  timeout: 30_000,
+  // A hang guard, not a speed check: a whole flow (health system, issuer, app, onboarding, then
+  // management) takes 20–35 s with two workers on two cores.
+  timeout: 90_000,
   expect: { timeout: 10_000 },
   reporter: [['list'], ['json', { outputFile: '.data/reports/playwright.json' }], ['html', { open: 'never', outputFolder: 'playwright-report' }]],
   use: {

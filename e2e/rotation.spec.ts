@@ -20,7 +20,6 @@ async function opsWithRotatableApp(browser: Browser, label: string) {
 }
 
 test('ops rotates a secret from the registration page and sees the new expiry and the previous credential; a manager cannot', async ({ browser }) => {
-  test.setTimeout(90_000);
   const { ops, page, onboard: onboardOne } = await opsWithRotatableApp(browser, 'Rotation');
   const spare = await onboardOne();
   const reg = await onboardOne();
@@ -84,7 +83,6 @@ test('ops rotates a secret from the registration page and sees the new expiry an
 });
 
 test('ops rotate a selection from the registrations table and follow its progress; a manager sees no selection and a forged request is refused', async ({ browser }) => {
-  test.setTimeout(90_000);
   const { ops, page, appName, onboard: onboardOne } = await opsWithRotatableApp(browser, 'Bulk');
   const first = await onboardOne();
   const second = await onboardOne();
