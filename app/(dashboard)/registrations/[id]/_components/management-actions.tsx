@@ -1,16 +1,15 @@
 'use client';
 
-import { useRouter } from 'next/navigation';
 import { useState, useTransition } from 'react';
 import { Button } from '@/components/ui/button';
 import { Alert } from '@/components/ui/card';
 import { TextAreaField, TextField } from '@/components/ui/field';
+import { usePageAction } from '@/components/ui/use-page-action';
 import { deleteRegistrationAction, refreshRegistrationAction, syncRegistrationAction, updateRegistrationAction } from '../actions';
 import { MetadataDiffTable } from './metadata-diff-table';
 
 type Editable = { redirectUris: string[]; scope: string; clientName: string; grantTypes: string[] };
 type Panel = 'none' | 'edit' | 'sync' | 'delete';
-type Message = { tone: 'success' | 'error' | 'info' | 'warning'; text: string };
 type SyncPreview = Extract<Awaited<ReturnType<typeof syncRegistrationAction>>, { ok: true }>['data'];
 
 const KNOWN_GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials', 'urn:ietf:params:oauth:grant-type:jwt-bearer'];
@@ -36,19 +35,9 @@ export function ManagementActions({
   managementLost: boolean;
   editable: Editable;
 }) {
-  const router = useRouter();
-  const [pending, startTransition] = useTransition();
+  const { pending, message, setMessage, run, router } = usePageAction();
   const [panel, setPanel] = useState<Panel>('none');
-  const [message, setMessage] = useState<Message | null>(null);
   const [sync, setSync] = useState<SyncPreview | null>(null);
-
-  const run = (work: () => Promise<Message | null>) =>
-    startTransition(async () => {
-      setMessage(null);
-      const result = await work();
-      if (result) setMessage(result);
-      router.refresh();
-    });
 
   const refresh = () =>
     run(async () => {

@@ -1,11 +1,11 @@
 'use client';
 
 import Link from 'next/link';
-import { useRouter } from 'next/navigation';
-import { useState, useTransition } from 'react';
+import { useState } from 'react';
 import { Button } from '@/components/ui/button';
 import { Alert, Badge } from '@/components/ui/card';
 import { TextField } from '@/components/ui/field';
+import { usePageAction, type ActionMessage } from '@/components/ui/use-page-action';
 import type { RotationPanel } from '@/lib/rotation/queries';
 import {
   abandonRotationAction,
@@ -16,7 +16,6 @@ import {
   supplyInitialAccessTokenAction,
 } from '../actions';
 
-type Message = { tone: 'success' | 'error' | 'info' | 'warning'; text: string };
 type Rotation = NonNullable<RotationPanel['latest']>;
 
 const STATE_LABEL: Record<Rotation['state'], string> = {
@@ -63,23 +62,13 @@ function expiryText(expiry: Rotation['newExpiry']): string {
  * appear for ops and admins only; every action checks the permission again on the server.
  */
 export function RotationSection({ panel, strategyLabels }: { panel: RotationPanel; strategyLabels: Record<Rotation['strategy'], string> }) {
-  const router = useRouter();
-  const [pending, startTransition] = useTransition();
-  const [message, setMessage] = useState<Message | null>(null);
+  const { pending, message, run } = usePageAction();
   const [token, setToken] = useState('');
   const { plan, latest } = panel;
   const active = latest && ACTIVE.has(latest.state) ? latest : null;
   const registrationId = panel.registrationId;
 
-  const run = (work: () => Promise<Message | null>) =>
-    startTransition(async () => {
-      setMessage(null);
-      const result = await work();
-      if (result) setMessage(result);
-      router.refresh();
-    });
-
-  const describe = (r: Rotation): Message => {
+  const describe = (r: Rotation): ActionMessage => {
     if (r.state === 'current') {
       return { tone: 'success', text: `Rotated. ${r.newClientId ? `New client ${r.newClientId}; ` : ''}the new credential is current (expires ${expiryText(r.newExpiry)}).` };
     }
