@@ -7,7 +7,7 @@ import { and, count, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeDb, getDb } from '@/db/client';
 import { insertApp, insertIssuer, insertUser, uniqueSuffix } from '@/db/factories';
-import { auditLog, credentials, registrationOperations, registrations } from '@/db/schema';
+import { apps, appVersions, auditLog, credentials, issuers, registrationOperations, registrations } from '@/db/schema';
 import { readAppPrivateKey } from '@/lib/apps/keys';
 import { publishedJwks } from '@/lib/apps/queries';
 import { readCurrentCredential } from '@/lib/credentials/store';
@@ -20,6 +20,7 @@ import { addAllowlistEntry } from '@/lib/outbound/allowlist-store';
 import { currentOutboundPolicy } from '@/lib/outbound/policy';
 import { startSandbox, type Sandbox } from '@/sandbox/index';
 import { registrationAnswer, startFakeRegistrationServer } from '@/test/support/fake-registration-server';
+import { claimOperation } from './claim';
 import { importRecoveryFiles, recoveryDir } from './recovery';
 import { registerApp } from './register';
 
@@ -144,6 +145,41 @@ describe('never losing or duplicating a registration', () => {
     expect(results.filter((r) => !r.replayed)).toHaveLength(1);
     const [{ n } = { n: 0 }] = await getDb().select({ n: count() }).from(registrations).where(eq(registrations.issuerId, issuerId));
     expect(n).toBe(1);
+  });
+
+  it('builds the request from the issuer and app in force when the intent row commits, not from ones read earlier', async () => {
+    const { issuerId } = await insertIssuer({ registrationEndpoint: `${fake.origin}/register` });
+    const { appId } = await insertApp({ environments: { production: { tokenEndpointAuthMethod: 'client_secret_basic' } } });
+    fake.setBehaviour(registrationAnswer(201, { client_secret: 's', client_secret_expires_at: 0 }));
+    const sent = () => JSON.parse(fake.requests.at(-1)!.body) as Record<string, unknown>;
+    await registerApp(ops.actor, { issuerId, appId, environment: 'production', idempotencyKey: key() });
+    expect(sent()).toMatchObject({ token_endpoint_auth_method: 'client_secret_basic' });
+
+    // Another instance re-discovers the issuer (now basic is gone) and saves version 2 of the profile.
+    await getDb().update(issuers).set({ tokenEndpointAuthMethodsSupported: ['client_secret_post'] }).where(eq(issuers.id, issuerId));
+    const [v1] = await getDb().select().from(appVersions).where(eq(appVersions.appId, appId));
+    await getDb().transaction(async (tx) => {
+      await tx.insert(appVersions).values({ appId, version: 2, profile: { ...v1!.profile, name: 'Renamed App' }, createdBy: 'test' });
+      await tx.update(apps).set({ currentVersion: 2 }).where(eq(apps.id, appId));
+    });
+
+    const result = await registerApp(ops.actor, { issuerId, appId, environment: 'production', idempotencyKey: key() });
+    expect(sent()).toMatchObject({ token_endpoint_auth_method: 'client_secret_post', client_name: 'Renamed App' });
+    const [reg] = await getDb().select().from(registrations).where(eq(registrations.id, result.registrationId));
+    expect(reg).toMatchObject({ appVersion: 2, authMethod: 'client_secret_post' });
+    const [op] = await getDb().select().from(registrationOperations).where(eq(registrationOperations.id, result.operationId));
+    expect(op!.request).toMatchObject({ token_endpoint_auth_method: 'client_secret_post', client_name: 'Renamed App' });
+  });
+
+  it('writes no intent row when the issuer or app versions it was given are outdated', async () => {
+    const { issuerId } = await insertIssuer({ registrationEndpoint: `${fake.origin}/register` });
+    const { appId } = await insertApp({ environments: { production: {} } });
+    const fields = { idempotencyKey: key(), requestHash: 'h', issuerId, appId, environment: 'production', request: {}, createdBy: 'test' };
+    expect(await claimOperation(fields, { issuer: '1', app: '1' })).toEqual({ kind: 'outdated' });
+    const [written] = await getDb().select({ n: count() }).from(registrationOperations).where(eq(registrationOperations.idempotencyKey, fields.idempotencyKey));
+    expect(written!.n).toBe(0);
+    const [versions] = await getDb().execute<{ issuer: string; app: string }>(sql`select (select xmin::text from issuers where id = ${issuerId}) as issuer, (select xmin::text from apps where id = ${appId}) as app`).then((r) => r.rows);
+    expect(await claimOperation(fields, versions!)).toMatchObject({ kind: 'claimed' });
   });
 
   it('refuses the same idempotency key with a different request', async () => {

@@ -1,11 +1,9 @@
 import 'server-only';
 import { createHash } from 'node:crypto';
-import { eq, sql } from 'drizzle-orm';
-import { getDb, type Db } from '@/db/client';
-import { isUniqueViolation } from '@/db/errors';
-import { issuers, registrationOperations, registrations, type AppProfile } from '@/db/schema';
+import { eq } from 'drizzle-orm';
+import { getDb } from '@/db/client';
+import { registrationOperations, registrations, type AppProfile, type Issuer } from '@/db/schema';
 import { ensureAppKey } from '@/lib/apps/keys';
-import { getAppOrThrow } from '@/lib/apps/queries';
 import { actorLabel, assertCan, type Actor } from '@/lib/auth/actor';
 import { recordAudit } from '@/lib/audit/record';
 import { vaultStatus } from '@/lib/credentials/vault';
@@ -13,11 +11,12 @@ import { env } from '@/lib/env';
 import { AppError, isAppError } from '@/lib/errors';
 import { looksLikeEpicRegistration, registerClient, signSoftwareStatement, type RegistrationResponse } from '@/lib/oauth/registration';
 import type { SafeFetchInit } from '@/lib/oauth/safe-fetch';
-import { currentOutboundPolicy } from '@/lib/outbound/policy';
+import { outboundPolicyFrom } from '@/lib/outbound/policy';
 import { readAppPrivateKey } from '@/lib/apps/keys';
 import { buildRegistrationRequest, maskRequest, type Adaptation, type RegistrationOverrides } from './build-request';
+import { claimOperation } from './claim';
+import { forgetRegistrationContext, registrationContext, type RegistrationContext } from './context';
 import { persistRegistration, type PersistInput } from './persist';
-import { preparedStatement } from './prepared';
 import { markOperationStaleIfAbandoned, whatToLookFor } from './reconcile';
 import { writeRecoveryFile } from './recovery';
 import { registerSchema, type RegisterInput } from './schemas';
@@ -57,42 +56,11 @@ export async function registerApp(actor: Actor, input: RegisterInput, deps: Regi
   const vault = vaultStatus();
   if (vault.status !== 'ok') throw new AppError('VAULT_LOCKED', `Credentials cannot be stored safely: ${vault.message}`);
 
-  const [[issuer], app] = await Promise.all([issuerByIdStatement(getDb()).execute({ id: data.issuerId }), getAppOrThrow(actor, data.appId)]);
-  if (!issuer) throw new AppError('NOT_FOUND', 'That issuer does not exist.', { field: 'issuerId' });
-  const registrationEndpoint = issuer.endpoints.registration?.value;
-  if (!registrationEndpoint) {
-    throw new AppError('INVALID', 'This issuer has no registration endpoint: dynamic registration is impossible; record the registration by hand.', { field: 'issuerId' });
-  }
-  const envProfile = app.profile.environments[data.environment];
-  if (!envProfile) throw new AppError('INVALID', `The app has no "${data.environment}" environment.`, { field: 'environment' });
-
-  let metadata: Record<string, unknown>;
-  let prepared: { mode: 'standard' | 'epic' | 'udap'; authMethod: string; appKeyId: string | null; adaptations: Adaptation[]; requested: Record<string, unknown> };
-  if (data.softwareStatement === 'udap') {
-    // HL7 UDAP Security §3.1: the metadata travels inside a statement signed with the app's client certificate.
-    const udap = await buildUdapRegistration({ appId: app.id, profile: app.profile, environment: data.environment, issuer, registrationEndpoint, overrides: data.overrides });
-    metadata = { ...udap.body };
-    prepared = { mode: 'udap', authMethod: 'private_key_jwt', appKeyId: udap.appKeyId, adaptations: udap.adaptations, requested: udap.requested };
-  } else {
-    const standard = await prepareRequest(app.id, app.profile, data.environment, issuer, data.overrides, registrationEndpoint);
-    if (standard.built.mode === 'epic' && !data.initialAccessToken) {
-      throw new AppError('INVALID', 'This Epic registration endpoint needs the initial access token from a standalone launch.', { field: 'initialAccessToken' });
-    }
-    metadata = { ...standard.built.metadata };
-    if (data.softwareStatement === 'sign') {
-      metadata.software_statement = await signStatement(app.id, app.profile, data.environment, metadata);
-    } else if (data.softwareStatement) {
-      metadata.software_statement = data.softwareStatement;
-    }
-    prepared = { mode: standard.built.mode, authMethod: standard.built.authMethod, appKeyId: standard.appKeyId, adaptations: standard.built.adaptations, requested: maskRequest(metadata) };
-  }
-
-  const requestHash = hashRequest({ issuerId: issuer.id, appId: app.id, environment: data.environment, overrides: data.overrides ?? null, statement: data.softwareStatement ?? null });
-  // The outbound policy is read while the intent row commits (it waits on the disk), not after it.
-  const policy = currentOutboundPolicy();
-  policy.catch(() => {}); // awaited (and its failure recorded) below; unhandled only if the claim throws first
-  const operation = await claimOperation(actor, data.idempotencyKey, requestHash, { issuerId: issuer.id, appId: app.id, environment: data.environment, request: prepared.requested });
-  if (!operation.claimed) return waitForOperation(operation.id);
+  const requestHash = hashRequest({ issuerId: data.issuerId, appId: data.appId, environment: data.environment, overrides: data.overrides ?? null, statement: data.softwareStatement ?? null });
+  const { context, prepared, metadata, registrationEndpoint, claim } = await prepareAndClaim(actor, data, requestHash);
+  if (claim.kind === 'duplicate') return waitForOperation(claim.id);
+  const { issuer, app } = context;
+  const operation = { id: claim.id };
 
   const auditBase = { action: 'registration.create', targetType: 'issuer', targetId: issuer.id, details: { appId: app.id, environment: data.environment, operationId: operation.id, mode: prepared.mode } };
   let response: RegistrationResponse;
@@ -101,7 +69,7 @@ export async function registerApp(actor: Actor, input: RegisterInput, deps: Regi
       registrationEndpoint,
       metadata,
       initialAccessToken: data.initialAccessToken,
-      fetchInit: { policy: await policy, ...deps.fetchInit },
+      fetchInit: { policy: outboundPolicyFrom(claim.allowlist), ...deps.fetchInit },
     });
   } catch (error) {
     const info = isAppError(error) ? (error.details?.registrationError as { outcomeUnknown?: boolean; field?: string } | undefined) : undefined;
@@ -141,7 +109,59 @@ export async function registerApp(actor: Actor, input: RegisterInput, deps: Regi
   return { operationId: operation.id, registrationId, clientId: response.clientId, replayed: false };
 }
 
-async function prepareRequest(appId: string, profile: AppProfile, environment: string, issuer: typeof issuers.$inferSelect, overrides: RegistrationOverrides | undefined, registrationEndpoint: string) {
+type Prepared = { mode: 'standard' | 'epic' | 'udap'; authMethod: string; appKeyId: string | null; adaptations: Adaptation[]; requested: Record<string, unknown> };
+
+/**
+ * Builds the request from the issuer and app profile and writes the intent row. The claim commits
+ * only if neither changed since they were read (usually from the recent-context cache); when one
+ * did, the request is rebuilt from fresh rows, so what is sent is what the intent row records.
+ */
+async function prepareAndClaim(actor: Actor, data: ReturnType<typeof registerSchema.parse>, requestHash: string) {
+  for (let attempt = 0; ; attempt++) {
+    const context = await registrationContext(data.issuerId, data.appId, { fresh: attempt > 0 });
+    const { prepared, metadata, registrationEndpoint } = await prepareMetadata(context, data);
+    const claim = await claimOperation(
+      { idempotencyKey: data.idempotencyKey, requestHash, issuerId: context.issuer.id, appId: context.app.id, environment: data.environment, request: prepared.requested, createdBy: actorLabel(actor) },
+      context.versions,
+    );
+    if (claim.kind !== 'outdated') return { context, prepared, metadata, registrationEndpoint, claim };
+    forgetRegistrationContext(data.issuerId, data.appId);
+    if (attempt >= 2) throw new AppError('CONFLICT', 'The issuer or the app changed while the registration was being prepared, three times in a row. Review the request and try again.');
+  }
+}
+
+async function prepareMetadata({ issuer, app }: RegistrationContext, data: ReturnType<typeof registerSchema.parse>) {
+  const registrationEndpoint = issuer.endpoints.registration?.value;
+  if (!registrationEndpoint) {
+    throw new AppError('INVALID', 'This issuer has no registration endpoint: dynamic registration is impossible; record the registration by hand.', { field: 'issuerId' });
+  }
+  const envProfile = app.profile.environments[data.environment];
+  if (!envProfile) throw new AppError('INVALID', `The app has no "${data.environment}" environment.`, { field: 'environment' });
+
+  let metadata: Record<string, unknown>;
+  let prepared: Prepared;
+  if (data.softwareStatement === 'udap') {
+    // HL7 UDAP Security §3.1: the metadata travels inside a statement signed with the app's client certificate.
+    const udap = await buildUdapRegistration({ appId: app.id, profile: app.profile, environment: data.environment, issuer, registrationEndpoint, overrides: data.overrides });
+    metadata = { ...udap.body };
+    prepared = { mode: 'udap', authMethod: 'private_key_jwt', appKeyId: udap.appKeyId, adaptations: udap.adaptations, requested: udap.requested };
+  } else {
+    const standard = await prepareRequest(app.id, app.profile, data.environment, issuer, data.overrides, registrationEndpoint);
+    if (standard.built.mode === 'epic' && !data.initialAccessToken) {
+      throw new AppError('INVALID', 'This Epic registration endpoint needs the initial access token from a standalone launch.', { field: 'initialAccessToken' });
+    }
+    metadata = { ...standard.built.metadata };
+    if (data.softwareStatement === 'sign') {
+      metadata.software_statement = await signStatement(app.id, app.profile, data.environment, metadata);
+    } else if (data.softwareStatement) {
+      metadata.software_statement = data.softwareStatement;
+    }
+    prepared = { mode: standard.built.mode, authMethod: standard.built.authMethod, appKeyId: standard.appKeyId, adaptations: standard.built.adaptations, requested: maskRequest(metadata) };
+  }
+  return { prepared, metadata, registrationEndpoint };
+}
+
+async function prepareRequest(appId: string, profile: AppProfile, environment: string, issuer: Issuer, overrides: RegistrationOverrides | undefined, registrationEndpoint: string) {
   const envProfile = profile.environments[environment]!;
   const epicMode = looksLikeEpicRegistration({ fhirBaseUrl: issuer.fhirBaseUrl, registrationEndpoint, capabilities: issuer.capabilities });
   const method = overrides?.tokenEndpointAuthMethod ?? envProfile.tokenEndpointAuthMethod;
@@ -173,39 +193,6 @@ async function signStatement(appId: string, profile: AppProfile, environment: st
 
 function hashRequest(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex');
-}
-
-async function claimOperation(actor: Actor, idempotencyKey: string, requestHash: string, fields: { issuerId: string; appId: string; environment: string; request: Record<string, unknown> }) {
-  try {
-    const [row] = await claimStatement(getDb()).execute({ idempotencyKey, requestHash, ...fields, createdBy: actorLabel(actor) });
-    return { id: row!.id, claimed: true };
-  } catch (error) {
-    if (!isUniqueViolation(error)) throw error;
-    const [existing] = await getDb()
-      .select({ id: registrationOperations.id, requestHash: registrationOperations.requestHash })
-      .from(registrationOperations)
-      .where(eq(registrationOperations.idempotencyKey, idempotencyKey));
-    if (!existing) throw error;
-    if (existing.requestHash !== requestHash) {
-      throw new AppError('CONFLICT', 'This submission key was already used for a different registration request. Reload the form to start a new one.');
-    }
-    return { id: existing.id, claimed: false };
-  }
-}
-
-function issuerByIdStatement(db: Db) {
-  return preparedStatement(db, 'issuer-by-id', () => db.select().from(issuers).where(eq(issuers.id, sql.placeholder('id'))).limit(1));
-}
-
-function claimStatement(db: Db) {
-  const p = (name: string) => sql.placeholder(name);
-  return preparedStatement(db, 'claim-operation', () =>
-    db
-      .insert(registrationOperations)
-      // Written as in flight: the request leaves right after this row commits.
-      .values({ idempotencyKey: p('idempotencyKey'), requestHash: p('requestHash'), issuerId: p('issuerId'), appId: p('appId'), environment: p('environment'), request: p('request'), status: 'in_flight', createdBy: p('createdBy') })
-      .returning({ id: registrationOperations.id }),
-  );
 }
 
 /** A duplicate submission: wait (bounded) for the first one to finish and return its result. */
