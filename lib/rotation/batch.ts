@@ -25,8 +25,8 @@ export type BatchResult = {
 /**
  * Runs many planned RFC 7592 update rotations (strategy a) with the database work shared: one
  * statement locks every registration, one loads them, one marks every PUT as sent; then the PUTs go
- * out `concurrency` at a time, and each answer is stored the moment it arrives, in its own single
- * statement (the same storeAnswer the one-by-one path uses). Anything that is not the plain case —
+ * out `concurrency` at a time, and each answer is stored as soon as it arrives, with the answers
+ * that arrived meanwhile, in one statement and commit (group commit). Anything that is not the plain case —
  * another strategy or state, a registration another operation holds, a PUT that fails, an update
  * that keeps the secret — is handed to the one-by-one state machine (resumeRotation), which owns
  * recovery, back-off and failure. Every rotation therefore converges exactly as it would alone.
@@ -67,25 +67,46 @@ export async function runRotationBatch(rotationIds: readonly string[], opts: { c
       const marked = await markPutsStarted(plain);
       for (const rot of plain) if (!marked.has(rot.id)) individually.add(rot.id);
 
+      // A slot sends its next PUT as soon as it has handed its answer to the group commit: at most
+      // `concurrency` requests are at the hospital, and answers no longer queue behind each other's
+      // commits. Each answer is still stored before anything else happens to its registration.
       const store = groupCommit(ctx);
+      const answers: Array<Promise<void>> = [];
       const settled = await mapWithConcurrency([...marked.values()], concurrency, async (rot) => {
         const context = contexts.get(rot.registrationId) as UpdateContext;
         try {
           await afterStep(ctx, { rotation: rot, step: 'in_flight' });
           await afterStep(ctx, { rotation: rot, step: 'put_started' });
-          if (await updateOne(ctx, rot, context, store)) rotated.push(rot.id);
-          else individually.add(rot.id);
+          const response = await sendUpdate(ctx, rot, context);
+          if (!response) {
+            individually.add(rot.id);
+            return;
+          }
+          answers.push(
+            storeUpdate(ctx, rot, context, response, store).then(
+              (current) => void (current ? rotated.push(rot.id) : individually.add(rot.id)),
+              (error: unknown) => {
+                if (error instanceof HookAbort) throw error.error;
+                handOver(rot, error);
+              },
+            ),
+          );
         } catch (error) {
           if (error instanceof HookAbort) throw error.error;
-          logger.warn({ rotationId: rot.id, err: errorSummary(error) }, 'batched rotation handed to its own run');
-          individually.add(rot.id);
+          handOver(rot, error);
         }
       });
+      const stored = await Promise.allSettled(answers);
       // Only a crash simulated by a test's hook gets here: it must stop the batch like a crash would.
-      const crashed = settled.find((r) => r.status === 'rejected');
+      const crashed = [...settled, ...stored].find((r) => r.status === 'rejected');
       if (crashed) throw crashed.reason;
     },
   );
+
+  function handOver(rot: Rotation, error: unknown) {
+    logger.warn({ rotationId: rot.id, err: errorSummary(error) }, 'batched rotation handed to its own run');
+    individually.add(rot.id);
+  }
 
   // Outside the locks: each takes its registration's lock itself.
   const rest = [...individually];
@@ -105,11 +126,11 @@ async function markPutsStarted(plain: Rotation[]): Promise<Map<string, Rotation>
 }
 
 /**
- * One PUT and its answer. True when the rotation is current; false hands it to its own run: a lost
- * answer stays marked as sent (that run reads the registration to find out), a refusal is unmarked
- * (that run sends it again and handles the refusal).
+ * One PUT. The answer, or null to hand the rotation to its own run: a lost answer stays marked as
+ * sent (that run reads the registration to find out), a refusal is unmarked (that run sends it
+ * again and handles the refusal).
  */
-async function updateOne(ctx: Ctx, rot: Rotation, context: UpdateContext, store: (answer: AnswerToStore) => Promise<StoredAnswer>): Promise<boolean> {
+async function sendUpdate(ctx: Ctx, rot: Rotation, context: UpdateContext): Promise<RegistrationResponse | null> {
   const { reg, used } = context;
   let response: RegistrationResponse;
   try {
@@ -122,12 +143,18 @@ async function updateOne(ctx: Ctx, rot: Rotation, context: UpdateContext, store:
     });
   } catch (error) {
     if (!isOutcomeUnknown(error)) await transition(rot, { putStartedAt: null }).catch(() => {});
-    return false;
+    return null;
   }
   if (response.clientId !== reg.clientId) {
     await transition(rot, { putStartedAt: null }).catch(() => {});
-    return false;
+    return null;
   }
+  return response;
+}
+
+/** Stores an answer (group commit) and finishes the rotation. True when it is current. */
+async function storeUpdate(ctx: Ctx, rot: Rotation, context: UpdateContext, response: RegistrationResponse, store: (answer: AnswerToStore) => Promise<StoredAnswer>): Promise<boolean> {
+  const { reg, used } = context;
   const stored = await store({ rot, reg, renewal: context.renewal, response, used, op: 'update' });
   if (stored.conflict) return false;
   if (stored.newSecret) {
