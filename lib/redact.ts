@@ -5,8 +5,13 @@
 // `token$` catches access_token, registrationAccessToken, initialAccessToken but not token_endpoint.
 const SECRET_KEY = /(secret|password|passwd|token$|tokens$|authorization|private_?key|assertion|cookie|api_?key|^(d|p|q|dp|dq|qi|k)$)/i;
 
+// About a secret, not the secret: when it expires or was issued, its fingerprint, its kind.
+// (`secretExpiry: "at"` redacted would hide what auditors need, and feeding a short value such as
+// "at" or "0" to a message redactor would blank every occurrence of it.)
+const DESCRIBES_SECRET = /(expir|issued_?at|fingerprint|kind)$|expires_?at$|_?expiry$/i;
+
 export function isSecretKey(key: string): boolean {
-  return SECRET_KEY.test(key);
+  return SECRET_KEY.test(key) && !DESCRIBES_SECRET.test(key);
 }
 
 /** Deep copy with secret-bearing values replaced by "[redacted]". */
