@@ -376,6 +376,8 @@ export const bulkRotationProgressSchema = z.object({
       rotationId: z.uuid(),
       registrationId: z.uuid(),
       clientId: z.string(),
+      newClientId: z.string().nullable().describe("A re-registration's new client, once the hospital registered it."),
+      newRegistrationId: z.uuid().nullable(),
       hospital: z.string(),
       app: z.string(),
       environment: z.string(),

@@ -1,6 +1,7 @@
 import 'server-only';
 import { randomUUID } from 'node:crypto';
 import { asc, eq } from 'drizzle-orm';
+import { alias } from 'drizzle-orm/pg-core';
 import { z } from 'zod';
 import { getDb } from '@/db/client';
 import { apps, healthSystems, issuers, registrations, rotations, type Rotation } from '@/db/schema';
@@ -58,6 +59,9 @@ export type BulkRotationRow = {
   rotationId: string;
   registrationId: string;
   clientId: string;
+  /** A re-registration's new client, once registered (the old one is cleaned up later). */
+  newClientId: string | null;
+  newRegistrationId: string | null;
   hospital: string;
   app: string;
   environment: string;
@@ -76,6 +80,9 @@ export type BulkRotationProgress = {
   rows: BulkRotationRow[];
 };
 
+/** The registration a re-registration creates, joined beside the one it replaces. */
+const replacement = alias(registrations, 'replacement');
+
 const WAITING = new Set<Rotation['state']>(['waiting_for_initial_access_token', 'waiting_for_verification']);
 
 /** Where a bulk rotation stands: counts by outcome and one line per registration (no credential, ever). */
@@ -87,6 +94,8 @@ export async function bulkRotationProgress(actor: Actor, input: { bulkId: string
       rotationId: rotations.id,
       registrationId: rotations.registrationId,
       clientId: registrations.clientId,
+      newRegistrationId: rotations.newRegistrationId,
+      newClientId: replacement.clientId,
       hospital: healthSystems.name,
       app: apps.name,
       environment: registrations.environment,
@@ -102,6 +111,7 @@ export async function bulkRotationProgress(actor: Actor, input: { bulkId: string
     .innerJoin(issuers, eq(issuers.id, registrations.issuerId))
     .innerJoin(healthSystems, eq(healthSystems.id, issuers.healthSystemId))
     .innerJoin(apps, eq(apps.id, registrations.appId))
+    .leftJoin(replacement, eq(replacement.id, rotations.newRegistrationId))
     .where(eq(rotations.bulkId, bulkId))
     .orderBy(asc(healthSystems.name), asc(registrations.clientId));
   if (rows.length === 0) throw new AppError('NOT_FOUND', 'That bulk rotation does not exist (or started no rotation).');
@@ -122,6 +132,8 @@ export async function bulkRotationProgress(actor: Actor, input: { bulkId: string
       rotationId: r.rotationId,
       registrationId: r.registrationId,
       clientId: r.clientId,
+      newClientId: r.newClientId,
+      newRegistrationId: r.newRegistrationId,
       hospital: r.hospital,
       app: r.app,
       environment: r.environment,

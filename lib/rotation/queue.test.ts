@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { eq, inArray, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeDb, databaseUrl, getDb } from '@/db/client';
@@ -210,9 +211,23 @@ describe('bulk rotation of a selection', () => {
     }
     expect(progress.counts).toEqual({ total: 3, current: 3, failed: 0, waiting: 0, running: 0 });
     expect(progress.rows.map((r) => r.registrationId).sort()).toEqual([...ids].sort());
+    expect(progress.rows.every((r) => r.newClientId === null)).toBe(true);
     expect(JSON.stringify(progress)).not.toMatch(/secret"|registration_access_token/);
     expect(await secretVersionsOf(ids)).toEqual([[2, 2], [2, 2], [2, 2]]);
     await expect(bulkRotationProgress(manager.actor, { bulkId: '00000000-0000-4000-8000-000000000000' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it("shows a re-registration's new client beside the one it replaces", async () => {
+    const { appId } = await clientCredentialsApp();
+    const old = await register(ops.actor, issuerId, appId);
+    const replacement = await register(ops.actor, issuerId, appId);
+    const bulkId = randomUUID();
+    const created = await createRotations(ops.actor, [old.registrationId], 'bulk', { bulkId });
+    const rotationId = created.rotations[0]!.rotation.id;
+    // Where a finished re-registration leaves its row (the strategy itself is tested in general.test.ts).
+    await getDb().update(rotations).set({ strategy: 're_registration', state: 'current', newRegistrationId: replacement.registrationId, finishedAt: new Date() }).where(eq(rotations.id, rotationId));
+    const progress = await bulkRotationProgress(ops.actor, { bulkId });
+    expect(progress.rows).toEqual([expect.objectContaining({ clientId: old.clientId, newClientId: replacement.clientId, newRegistrationId: replacement.registrationId })]);
   });
 });
 

@@ -60,6 +60,14 @@ export default async function BulkRotationPage({ params }: { params: Promise<{ b
                   <Link href={`/registrations/${row.registrationId}`} className="hover:underline">
                     {row.clientId}
                   </Link>
+                  {row.newClientId && row.newRegistrationId ? (
+                    <>
+                      {' → '}
+                      <Link href={`/registrations/${row.newRegistrationId}`} className="hover:underline" title="The new client this re-registration created">
+                        {row.newClientId}
+                      </Link>
+                    </>
+                  ) : null}
                 </td>
                 <td className="px-3 py-2">{STRATEGY_LABELS[row.strategy]}</td>
                 <td className="px-3 py-2">
