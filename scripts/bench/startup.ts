@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import http from 'node:http';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -33,8 +34,7 @@ async function timeFirstResponse(dataDir: string, port: number, pgPort: number):
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {
       try {
-        const res = await fetch(`http://127.0.0.1:${port}/signin`, { redirect: 'manual' });
-        if (res.status < 500) return performance.now() - started;
+        if ((await statusOf(port, '/signin')) < 500) return performance.now() - started;
       } catch {
         // not listening yet
       }
@@ -51,11 +51,26 @@ async function timeFirstResponse(dataDir: string, port: number, pgPort: number):
 async function waitUntilClosed(port: number): Promise<void> {
   for (let i = 0; i < 200; i++) {
     try {
-      await fetch(`http://127.0.0.1:${port}/api/health`);
+      await statusOf(port, '/api/health');
     } catch {
       return;
     }
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`Port ${port} is still answering after the app was stopped`);
+}
+
+/**
+ * One GET on a connection of its own, closed after the answer: a kept-alive connection (fetch's
+ * default) would keep answering, and keep the server from closing, while the app shuts down.
+ */
+function statusOf(port: number, pathname: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path: pathname, agent: false, headers: { connection: 'close' } }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.setTimeout(5_000, () => req.destroy(new Error('timed out')));
+  });
 }
