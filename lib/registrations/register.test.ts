@@ -169,6 +169,16 @@ describe('never losing or duplicating a registration', () => {
     expect(reg).toMatchObject({ appVersion: 2, authMethod: 'client_secret_post' });
     const [op] = await getDb().select().from(registrationOperations).where(eq(registrationOperations.id, result.operationId));
     expect(op!.request).toMatchObject({ token_endpoint_auth_method: 'client_secret_post', client_name: 'Renamed App' });
+
+    // Version 3 adds a staging environment: a refusal from the remembered version 2 is not trusted.
+    const [v2] = await getDb().select().from(appVersions).where(and(eq(appVersions.appId, appId), eq(appVersions.version, 2)));
+    await getDb().transaction(async (tx) => {
+      await tx.insert(appVersions).values({ appId, version: 3, profile: { ...v2!.profile, environments: { ...v2!.profile.environments, staging: v2!.profile.environments.production! } }, createdBy: 'test' });
+      await tx.update(apps).set({ currentVersion: 3 }).where(eq(apps.id, appId));
+    });
+    const staging = await registerApp(ops.actor, { issuerId, appId, environment: 'staging', idempotencyKey: key() });
+    const [stagingReg] = await getDb().select().from(registrations).where(eq(registrations.id, staging.registrationId));
+    expect(stagingReg).toMatchObject({ appVersion: 3, environment: 'staging' });
   });
 
   it('writes no intent row when the issuer or app versions it was given are outdated', async () => {

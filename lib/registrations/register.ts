@@ -119,7 +119,16 @@ type Prepared = { mode: 'standard' | 'epic' | 'udap'; authMethod: string; appKey
 async function prepareAndClaim(actor: Actor, data: ReturnType<typeof registerSchema.parse>, requestHash: string) {
   for (let attempt = 0; ; attempt++) {
     const context = await registrationContext(data.issuerId, data.appId, { fresh: attempt > 0 });
-    const { prepared, metadata, registrationEndpoint } = await prepareMetadata(context, data);
+    let built: Awaited<ReturnType<typeof prepareMetadata>>;
+    try {
+      built = await prepareMetadata(context, data);
+    } catch (error) {
+      // A refusal (no registration endpoint, no such environment) is trusted only from fresh rows.
+      if (attempt > 0) throw error;
+      forgetRegistrationContext(data.issuerId, data.appId);
+      continue;
+    }
+    const { prepared, metadata, registrationEndpoint } = built;
     const claim = await claimOperation(
       { idempotencyKey: data.idempotencyKey, requestHash, issuerId: context.issuer.id, appId: context.app.id, environment: data.environment, request: prepared.requested, createdBy: actorLabel(actor) },
       context.versions,
