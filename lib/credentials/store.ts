@@ -159,7 +159,10 @@ export function replaceCurrentCredentialsCtes(
   const ctes = sql`credentials_demoted as (
       update ${credentials} c set state = 'previous'
         from jsonb_to_recordset(${JSON.stringify(rows.map((r) => ({ owner_id: r.owner_id, kind: r.kind })))}::jsonb) as d(owner_id uuid, kind text)
+       -- The owner list lets the planner use an index (it cannot see inside the record set and
+       -- would otherwise hash every current credential of every owner).
        where c.owner_type = ${ownerType} and c.owner_id = d.owner_id and c.kind = d.kind and c.state = 'current'
+         and c.owner_id in ${[...new Set(rows.map((r) => r.owner_id))]}
       returning 1),
     credentials_stored as (
       insert into ${credentials} (id, owner_type, owner_id, kind, state, version, fingerprint, envelope, expires_at)

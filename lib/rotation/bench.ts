@@ -101,6 +101,8 @@ export async function benchBulkRotation(opts: { count?: number; concurrency?: nu
     await getDb().update(registrations).set({ rotationPolicy: 'automatic' }).where(inArray(registrations.id, ids));
     await reconcileRenewals({ issuerId: issuer.id });
     await getDb().update(registrations).set({ renewAt: sql`now() - interval '1 minute'` }).where(inArray(registrations.id, ids));
+    // Statistics as autovacuum keeps them on a live database (the rows above were written moments ago).
+    await getDb().execute(sql`analyze`);
     const due = await dueForRenewal(new Date(), 'automatic', count + 1, issuer.id);
 
     // The job path: one scan plans every due registration and queues its rotation; 8 workers run them.
