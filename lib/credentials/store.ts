@@ -184,6 +184,11 @@ export function currentCredentialsColumn(ownerType: CredentialOwnerType, ownerId
       from ${credentials} c where c.owner_type = ${ownerType} and c.owner_id = ${ownerId} and c.kind in ${[...kinds]} and c.state = 'current')`;
 }
 
+/** A query column holding the fingerprint of the owner's current credential of one kind (nothing to open). */
+export function currentFingerprintColumn(ownerType: CredentialOwnerType, ownerId: SQL | AnyColumn, kind: CredentialKind): SQL<string | null> {
+  return sql<string | null>`(select c.fingerprint from ${credentials} c where c.owner_type = ${ownerType} and c.owner_id = ${ownerId} and c.kind = ${kind} and c.state = 'current')`;
+}
+
 export function openCurrentCredentials(ownerType: CredentialOwnerType, value: unknown): Map<CredentialKind, OpenedCredential> {
   const rows = Array.isArray(value) ? (value as Array<{ id: string; kind: CredentialKind; envelope: Envelope; fingerprint: string; version: number; expiresAt: string | null; ownerId: string }>) : [];
   return new Map(rows.map((r) => [r.kind, openRow({ ...r, ownerType, expiresAt: r.expiresAt ? new Date(r.expiresAt) : null })]));

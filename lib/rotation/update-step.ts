@@ -3,7 +3,7 @@ import { eq, inArray, sql } from 'drizzle-orm';
 import { getDb } from '@/db/client';
 import { appSettings, healthSystems, issuers, registrations, type Rotation } from '@/db/schema';
 import { recordAudit } from '@/lib/audit/record';
-import { currentCredentialsColumn, openCurrentCredentials } from '@/lib/credentials/store';
+import { currentCredentialsColumn, currentFingerprintColumn, openCurrentCredentials } from '@/lib/credentials/store';
 import { AppError, isAppError } from '@/lib/errors';
 import { readClientRegistration, updateClientRegistration, type RegistrationResponse } from '@/lib/oauth/registration';
 import type { OutboundPolicy } from '@/lib/oauth/safe-fetch';
@@ -41,7 +41,9 @@ export async function loadContexts(registrationIds: readonly string[]): Promise<
   const rows = await getDb()
     .select({
       ...manageableColumns,
-      credentials: currentCredentialsColumn('registration', registrations.id, ['registration_access_token', 'client_secret']),
+      // The secret itself is not needed (the answer's is compared by fingerprint), so it stays sealed.
+      credentials: currentCredentialsColumn('registration', registrations.id, ['registration_access_token']),
+      secretFingerprint: currentFingerprintColumn('registration', registrations.id, 'client_secret'),
       allowlist: allowlistEntriesColumn,
       overrides: sql<Record<string, unknown> | null>`(select json_object_agg(s.key, s.value) from ${appSettings} s
          where s.key in (${ISSUER_SETTINGS_PREFIX} || ${registrations.issuerId}::text, ${APP_SETTINGS_PREFIX} || ${registrations.appId}::text))`,
@@ -62,7 +64,7 @@ export async function loadContexts(registrationIds: readonly string[]): Promise<
   return contexts;
 }
 
-function toContext(row: Parameters<typeof toManageable>[0] & { credentials: unknown; allowlist: string[]; overrides: Record<string, unknown> | null }): UpdateContext {
+function toContext(row: Parameters<typeof toManageable>[0] & { credentials: unknown; secretFingerprint: string | null; allowlist: string[]; overrides: Record<string, unknown> | null }): UpdateContext {
   const reg = toManageable(row);
   const found = openCurrentCredentials('registration', row!.credentials);
   const rat = found.get('registration_access_token');
@@ -73,7 +75,7 @@ function toContext(row: Parameters<typeof toManageable>[0] & { credentials: unkn
   const parse = (key: string) => rotationOverridesSchema.safeParse(overrides[key] ?? {}).data;
   return {
     reg,
-    used: { rat: rat.plaintext, secretFingerprint: found.get('client_secret')?.fingerprint ?? null },
+    used: { rat: rat.plaintext, secretFingerprint: row!.secretFingerprint },
     policy: outboundPolicyFrom(row!.allowlist),
     renewal: effectivePolicy(parse(`${ISSUER_SETTINGS_PREFIX}${reg.issuerId}`), parse(`${APP_SETTINGS_PREFIX}${reg.appId}`)),
   };
