@@ -1,4 +1,5 @@
 import 'server-only';
+import { createHash } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { getDb, getPool } from '@/db/client';
 import { isUniqueViolation } from '@/db/errors';
@@ -38,11 +39,14 @@ select $1::text, $2::text, $3::uuid, $4::uuid, $5::text, $6::jsonb, 'in_flight',
 where exists (select 1 from issuers where id = $3::uuid and xmin::text = $8::text)
   and exists (select 1 from apps where id = $4::uuid and xmin::text = $9::text)
 returning id, (select coalesce(array_agg(entry), '{}') from outbound_allowlist) as allowlist`;
+// Named after its text, as preparedStatement does: a pooled connection that outlives a code reload
+// (next dev) must never see one name for two texts.
+const CLAIM_NAME = `registrar_claim_${createHash('sha256').update(CLAIM_SQL).digest('hex').slice(0, 24)}`;
 
 export async function claimOperation(fields: ClaimFields, versions: RegistrationContext['versions']): Promise<Claim> {
   try {
     const { rows } = await getPool().query<{ id: string; allowlist: string[] }>({
-      name: 'registrar_claim_operation_v1',
+      name: CLAIM_NAME,
       text: CLAIM_SQL,
       values: [fields.idempotencyKey, fields.requestHash, fields.issuerId, fields.appId, fields.environment, JSON.stringify(fields.request), fields.createdBy, versions.issuer, versions.app],
     });
