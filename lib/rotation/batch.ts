@@ -82,15 +82,16 @@ export async function runRotationBatch(rotationIds: readonly string[], opts: { c
             individually.add(rot.id);
             return;
           }
-          answers.push(
-            storeUpdate(ctx, rot, context, response, store).then(
-              (current) => void (current ? rotated.push(rot.id) : individually.add(rot.id)),
-              (error: unknown) => {
-                if (error instanceof HookAbort) throw error.error;
-                handOver(rot, error);
-              },
-            ),
+          const answer = storeUpdate(ctx, rot, context, response, store).then(
+            (current) => void (current ? rotated.push(rot.id) : individually.add(rot.id)),
+            (error: unknown) => {
+              if (error instanceof HookAbort) throw error.error;
+              handOver(rot, error);
+            },
           );
+          // Read by allSettled below once every PUT is out; handled now so a crash is not "unhandled" meanwhile.
+          answer.catch(() => {});
+          answers.push(answer);
         } catch (error) {
           if (error instanceof HookAbort) throw error.error;
           handOver(rot, error);

@@ -189,6 +189,34 @@ describe('a rotation batch', () => {
       expect(await tokenStatus(reg.clientId, current.plaintext)).toBe(200);
     }
   });
+
+  it('a crash right after an answer was stored stops the batch while other PUTs are out; a rerun sends nothing again and converges', async () => {
+    const { regs, rotationIds } = await dueRotations(4);
+    class Crash extends Error {}
+    let crashed = false;
+    await expect(
+      runRotationBatch(rotationIds, {
+        concurrency: 2,
+        deps: {
+          afterStep: (step) => {
+            if (step === 'current' && !crashed) {
+              crashed = true;
+              throw new Crash('simulated crash after the first stored answer');
+            }
+          },
+        },
+      }),
+    ).rejects.toBeInstanceOf(Crash);
+    for (const id of rotationIds) await resumeRotation(id);
+    const after = await getDb().select({ state: rotations.state }).from(rotations).where(inArray(rotations.id, rotationIds));
+    expect(after.map((r) => r.state)).toEqual(['current', 'current', 'current', 'current']);
+    // One new secret per registration: no answer was lost and no PUT was sent twice.
+    expect(await secretVersionsOf(regs.map((r) => r.registrationId))).toEqual([[2, 2], [2, 2], [2, 2], [2, 2]]);
+    for (const reg of regs) {
+      const current = (await readCurrentCredential(getDb(), 'registration', reg.registrationId, 'client_secret'))!;
+      expect(await tokenStatus(reg.clientId, current.plaintext)).toBe(200);
+    }
+  });
 });
 
 describe('bulk rotation of a selection', () => {
