@@ -30,7 +30,9 @@ export async function registrationContext(issuerId: string, appId: string, optio
   const key = `${issuerId}:${appId}`;
   const cached = options.fresh ? undefined : recent.get(key);
   if (cached) return cached;
-  const context = await loadRegistrationContext(issuerId, appId);
+  // Frozen: one object serves many registrations, so a caller that changed it in place (sorting
+  // the profile's redirect URIs, say) would change the next request too; this makes that an error.
+  const context = deepFreeze(await loadRegistrationContext(issuerId, appId));
   recent.delete(key);
   recent.set(key, context);
   if (recent.size > RECENT_LIMIT) recent.delete(recent.keys().next().value!);
@@ -70,4 +72,12 @@ function contextStatement(db: Db) {
       .where(eq(issuers.id, sql.placeholder('issuerId')))
       .limit(1),
   );
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
 }
