@@ -1,5 +1,6 @@
 import Link from 'next/link';
 import { Badge, PageHeader } from '@/components/ui/card';
+import { ListTable } from '@/components/ui/list-table';
 import { listApps } from '@/lib/apps/queries';
 import { requirePageUser } from '@/lib/auth/page-guard';
 import { can } from '@/lib/auth/permissions';
@@ -20,39 +21,26 @@ export default async function AppsPage() {
           ) : null
         }
       />
-      <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white">
-        <table className="min-w-full text-sm">
-          <thead className="bg-slate-50 text-left text-xs uppercase text-slate-500">
-            <tr>
-              <th className="px-4 py-2">App</th>
-              <th className="px-4 py-2">software_id</th>
-              <th className="px-4 py-2">Environments</th>
-              <th className="px-4 py-2">Version</th>
-            </tr>
-          </thead>
-          <tbody className="divide-y divide-slate-100">
-            {apps.map((a) => (
-              <tr key={a.id}>
-                <td className="px-4 py-2">
-                  <Link href={`/apps/${a.id}`} className="font-medium hover:underline">
-                    {a.name}
-                  </Link>
-                </td>
-                <td className="px-4 py-2 font-mono text-xs">{a.softwareId}</td>
-                <td className="space-x-1 px-4 py-2">
-                  {Object.entries(a.profile.environments).map(([name, e]) => (
-                    <Badge key={name} tone="info">
-                      {name}: {e.tokenEndpointAuthMethod}
-                    </Badge>
-                  ))}
-                </td>
-                <td className="px-4 py-2">v{a.currentVersion}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-        {apps.length === 0 ? <p className="p-4 text-sm text-slate-500">No apps yet.</p> : null}
-      </div>
+      <ListTable columns={['App', 'software_id', 'Environments', 'Version']} footer={apps.length === 0 ? <p className="p-4 text-sm text-slate-500">No apps yet.</p> : null}>
+        {apps.map((a) => (
+          <tr key={a.id}>
+            <td className="px-4 py-2">
+              <Link href={`/apps/${a.id}`} className="font-medium hover:underline">
+                {a.name}
+              </Link>
+            </td>
+            <td className="px-4 py-2 font-mono text-xs">{a.softwareId}</td>
+            <td className="space-x-1 px-4 py-2">
+              {Object.entries(a.profile.environments).map(([name, e]) => (
+                <Badge key={name} tone="info">
+                  {name}: {e.tokenEndpointAuthMethod}
+                </Badge>
+              ))}
+            </td>
+            <td className="px-4 py-2">v{a.currentVersion}</td>
+          </tr>
+        ))}
+      </ListTable>
     </>
   );
 }

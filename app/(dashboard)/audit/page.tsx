@@ -1,5 +1,6 @@
 import Link from 'next/link';
 import { Badge, PageHeader } from '@/components/ui/card';
+import { ListTable } from '@/components/ui/list-table';
 import { auditFilterSchema, listAudit } from '@/lib/audit/queries';
 import { requirePageUser } from '@/lib/auth/page-guard';
 
@@ -52,44 +53,39 @@ export default async function AuditPage({ searchParams }: { searchParams: Promis
           Export CSV
         </a>
       </form>
-      <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white">
-        <table className="min-w-full text-sm" aria-label="Audit entries">
-          <thead className="bg-slate-50 text-left text-xs uppercase text-slate-500">
-            <tr>
-              <th className="px-3 py-2">Time (UTC)</th>
-              <th className="px-3 py-2">Actor</th>
-              <th className="px-3 py-2">Action</th>
-              <th className="px-3 py-2">Target</th>
-              <th className="px-3 py-2">Outcome</th>
-            </tr>
-          </thead>
-          <tbody className="divide-y divide-slate-100">
-            {rows.map((row) => (
-              <tr key={row.id}>
-                <td className="whitespace-nowrap px-3 py-2 font-mono text-xs">{row.at.toISOString().replace('T', ' ').slice(0, 19)}</td>
-                <td className="px-3 py-2">
-                  {row.actorLabel ?? row.actorType} {row.role ? <span className="text-slate-500">({row.role})</span> : null}
-                </td>
-                <td className="px-3 py-2 font-mono text-xs">{row.action}</td>
-                <td className="px-3 py-2 font-mono text-xs">{row.targetType ? `${row.targetType}:${row.targetId ?? ''}` : ''}</td>
-                <td className="px-3 py-2">
-                  <Badge tone={row.outcome === 'success' ? 'good' : row.outcome === 'denied' ? 'warn' : 'bad'}>{row.outcome}</Badge>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-        {rows.length === 0 ? <p className="p-4 text-sm text-slate-500">No entries match.</p> : null}
-        <nav aria-label="Pagination" className="flex items-center justify-between px-3 py-2 text-sm">
-          <span>
-            {total.toLocaleString()} entries · page {filters.page} of {pages}
-          </span>
-          <span className="space-x-3">
-            {filters.page > 1 ? <Link href={pageLink(filters.page - 1)}>Previous</Link> : null}
-            {filters.page < pages ? <Link href={pageLink(filters.page + 1)}>Next</Link> : null}
-          </span>
-        </nav>
-      </div>
+      <ListTable
+        columns={['Time (UTC)', 'Actor', 'Action', 'Target', 'Outcome']}
+        label="Audit entries"
+        dense
+        footer={
+          <>
+            {rows.length === 0 ? <p className="p-4 text-sm text-slate-500">No entries match.</p> : null}
+            <nav aria-label="Pagination" className="flex items-center justify-between px-3 py-2 text-sm">
+              <span>
+                {total.toLocaleString()} entries · page {filters.page} of {pages}
+              </span>
+              <span className="space-x-3">
+                {filters.page > 1 ? <Link href={pageLink(filters.page - 1)}>Previous</Link> : null}
+                {filters.page < pages ? <Link href={pageLink(filters.page + 1)}>Next</Link> : null}
+              </span>
+            </nav>
+          </>
+        }
+      >
+        {rows.map((row) => (
+          <tr key={row.id}>
+            <td className="whitespace-nowrap px-3 py-2 font-mono text-xs">{row.at.toISOString().replace('T', ' ').slice(0, 19)}</td>
+            <td className="px-3 py-2">
+              {row.actorLabel ?? row.actorType} {row.role ? <span className="text-slate-500">({row.role})</span> : null}
+            </td>
+            <td className="px-3 py-2 font-mono text-xs">{row.action}</td>
+            <td className="px-3 py-2 font-mono text-xs">{row.targetType ? `${row.targetType}:${row.targetId ?? ''}` : ''}</td>
+            <td className="px-3 py-2">
+              <Badge tone={row.outcome === 'success' ? 'good' : row.outcome === 'denied' ? 'warn' : 'bad'}>{row.outcome}</Badge>
+            </td>
+          </tr>
+        ))}
+      </ListTable>
     </>
   );
 }

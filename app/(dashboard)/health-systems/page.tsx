@@ -1,5 +1,6 @@
 import Link from 'next/link';
 import { Badge, Card, PageHeader } from '@/components/ui/card';
+import { ListTable } from '@/components/ui/list-table';
 import { requirePageUser } from '@/lib/auth/page-guard';
 import { can } from '@/lib/auth/permissions';
 import { listHealthSystems } from '@/lib/health-systems/queries';
@@ -26,51 +27,41 @@ export default async function HealthSystemsPage() {
             <CreateHealthSystemForm />
           </Card>
         ) : null}
-        <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white">
-          <table className="min-w-full text-sm">
-            <thead className="bg-slate-50 text-left text-xs uppercase text-slate-500">
-              <tr>
-                <th className="px-4 py-2">Name</th>
-                <th className="px-4 py-2">Issuers</th>
-                <th className="px-4 py-2">Registrations</th>
-                <th className="px-4 py-2">Worst warning</th>
-              </tr>
-            </thead>
-            <tbody className="divide-y divide-slate-100">
-              {systems.map((s) => (
-                <tr key={s.id}>
-                  <td className="px-4 py-2">
-                    <Link href={`/health-systems/${s.id}`} className="font-medium underline-offset-2 hover:underline">
-                      {s.name}
-                    </Link>
-                    {s.tags.map((t) => (
-                      <span key={t} className="ml-2">
-                        <Badge>{t}</Badge>
-                      </span>
-                    ))}
-                    {s.needsAttention ? (
-                      <span className="ml-2">
-                        <Badge tone="bad">needs attention</Badge>
-                      </span>
-                    ) : null}
-                  </td>
-                  <td className="px-4 py-2">{s.issuerCount}</td>
-                  <td className="px-4 py-2">{s.registrationCount}</td>
-                  <td className="px-4 py-2">
-                    {s.worstWarning ? (
-                      <span title={s.worstWarning.message}>
-                        <Badge tone={SEVERITY_TONE[s.worstWarning.severity as keyof typeof SEVERITY_TONE] ?? 'neutral'}>{s.worstWarning.code}</Badge>
-                      </span>
-                    ) : (
-                      <span className="text-slate-400">none</span>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-          {systems.length === 0 ? <p className="p-4 text-sm text-slate-500">No health systems yet.{canWrite ? ' Create the first one above.' : ''}</p> : null}
-        </div>
+        <ListTable
+          columns={['Name', 'Issuers', 'Registrations', 'Worst warning']}
+          footer={systems.length === 0 ? <p className="p-4 text-sm text-slate-500">No health systems yet.{canWrite ? ' Create the first one above.' : ''}</p> : null}
+        >
+          {systems.map((s) => (
+            <tr key={s.id}>
+              <td className="px-4 py-2">
+                <Link href={`/health-systems/${s.id}`} className="font-medium underline-offset-2 hover:underline">
+                  {s.name}
+                </Link>
+                {s.tags.map((t) => (
+                  <span key={t} className="ml-2">
+                    <Badge>{t}</Badge>
+                  </span>
+                ))}
+                {s.needsAttention ? (
+                  <span className="ml-2">
+                    <Badge tone="bad">needs attention</Badge>
+                  </span>
+                ) : null}
+              </td>
+              <td className="px-4 py-2">{s.issuerCount}</td>
+              <td className="px-4 py-2">{s.registrationCount}</td>
+              <td className="px-4 py-2">
+                {s.worstWarning ? (
+                  <span title={s.worstWarning.message}>
+                    <Badge tone={SEVERITY_TONE[s.worstWarning.severity as keyof typeof SEVERITY_TONE] ?? 'neutral'}>{s.worstWarning.code}</Badge>
+                  </span>
+                ) : (
+                  <span className="text-slate-400">none</span>
+                )}
+              </td>
+            </tr>
+          ))}
+        </ListTable>
       </div>
     </>
   );

@@ -1,6 +1,7 @@
 import Link from 'next/link';
 import { notFound } from 'next/navigation';
 import { Badge, Card, PageHeader } from '@/components/ui/card';
+import { ListTable } from '@/components/ui/list-table';
 import { requirePageUser } from '@/lib/auth/page-guard';
 import { isAppError } from '@/lib/errors';
 import { bulkRotationProgress, type BulkRotationProgress } from '@/lib/rotation/bulk';
@@ -37,48 +38,34 @@ export default async function BulkRotationPage({ params }: { params: Promise<{ b
           {counts.current} of {counts.total} rotated · {counts.failed} failed · {counts.waiting} waiting for a person · {counts.running} in progress
         </p>
       </Card>
-      <div className="mt-4 overflow-x-auto rounded-lg border border-slate-200 bg-white">
-        <table className="min-w-full text-sm" aria-label="Rotations of this bulk rotation">
-          <thead className="bg-slate-50 text-left text-xs uppercase text-slate-500">
-            <tr>
-              <th className="px-3 py-2">Health system</th>
-              <th className="px-3 py-2">App</th>
-              <th className="px-3 py-2">Client id</th>
-              <th className="px-3 py-2">Strategy</th>
-              <th className="px-3 py-2">State</th>
-              <th className="px-3 py-2">Problem</th>
-            </tr>
-          </thead>
-          <tbody className="divide-y divide-slate-100">
-            {progress.rows.map((row) => (
-              <tr key={row.rotationId}>
-                <td className="px-3 py-2">{row.hospital}</td>
-                <td className="px-3 py-2">
-                  {row.app} <span className="text-slate-500">({row.environment})</span>
-                </td>
-                <td className="px-3 py-2 font-mono text-xs">
-                  <Link href={`/registrations/${row.registrationId}`} className="hover:underline">
-                    {row.clientId}
+      <ListTable columns={['Health system', 'App', 'Client id', 'Strategy', 'State', 'Problem']} label="Rotations of this bulk rotation" dense className="mt-4">
+        {progress.rows.map((row) => (
+          <tr key={row.rotationId}>
+            <td className="px-3 py-2">{row.hospital}</td>
+            <td className="px-3 py-2">
+              {row.app} <span className="text-slate-500">({row.environment})</span>
+            </td>
+            <td className="px-3 py-2 font-mono text-xs">
+              <Link href={`/registrations/${row.registrationId}`} className="hover:underline">
+                {row.clientId}
+              </Link>
+              {row.newClientId && row.newRegistrationId ? (
+                <>
+                  {' → '}
+                  <Link href={`/registrations/${row.newRegistrationId}`} className="hover:underline" title="The new client this re-registration created">
+                    {row.newClientId}
                   </Link>
-                  {row.newClientId && row.newRegistrationId ? (
-                    <>
-                      {' → '}
-                      <Link href={`/registrations/${row.newRegistrationId}`} className="hover:underline" title="The new client this re-registration created">
-                        {row.newClientId}
-                      </Link>
-                    </>
-                  ) : null}
-                </td>
-                <td className="px-3 py-2">{STRATEGY_LABELS[row.strategy]}</td>
-                <td className="px-3 py-2">
-                  <Badge tone={TONE[row.state as keyof typeof TONE] ?? 'info'}>{row.state.replace(/_/g, ' ')}</Badge>
-                </td>
-                <td className="px-3 py-2 text-slate-700">{row.error ?? ''}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+                </>
+              ) : null}
+            </td>
+            <td className="px-3 py-2">{STRATEGY_LABELS[row.strategy]}</td>
+            <td className="px-3 py-2">
+              <Badge tone={TONE[row.state as keyof typeof TONE] ?? 'info'}>{row.state.replace(/_/g, ' ')}</Badge>
+            </td>
+            <td className="px-3 py-2 text-slate-700">{row.error ?? ''}</td>
+          </tr>
+        ))}
+      </ListTable>
     </>
   );
 }
