@@ -18,6 +18,7 @@ import {
   parseAllowlist,
 } from '@/lib/oauth/allowlist';
 import { type IpFamily, type IpRefusalReason, classifyIp, describeIpVerdict, normalizeIp, parseIpLiteral } from '@/lib/oauth/ip-policy';
+import { parseJsonWithoutUnsafeKeys } from '@/lib/safe-json';
 
 /**
  * The one way the registrar talks to authorization servers. Admin-supplied URLs are attacker
@@ -453,6 +454,18 @@ async function readBody(
   let decodedBytes = 0;
   const chunks: Buffer[] = [];
 
+  if (encodings.length === 0) {
+    // Nothing to decode (the usual case): read it directly. A pipeline would cost more than the
+    // read (an AbortController and an abort exception per call), and ending the loop early
+    // destroys the body just the same.
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      rawBytes += chunk.length;
+      if (rawBytes > rawLimit) throw tooLarge(url, maxBodyBytes, { receivedBytes: rawBytes, encoded: false });
+      chunks.push(chunk);
+    }
+    return Buffer.concat(chunks, rawBytes);
+  }
+
   const countRaw = async function* (source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
     for await (const chunk of source) {
       rawBytes += chunk.length;
@@ -477,8 +490,6 @@ async function readBody(
 // ---------------------------------------------------------------------------------------------
 // Response
 
-const UNSAFE_JSON_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
-
 function makeResponse(url: URL, status: number, headers: Headers, body: Uint8Array, remoteAddress: string): SafeResponse {
   const where = describeUrl(url);
   return {
@@ -500,7 +511,7 @@ function makeResponse(url: URL, status: number, headers: Headers, body: Uint8Arr
       }
       try {
         // Prototype-pollution guard: these keys are dropped, so a later merge cannot misuse them.
-        return JSON.parse(text.trim(), (key, value: unknown) => (UNSAFE_JSON_KEYS.has(key) ? undefined : value)) as unknown;
+        return parseJsonWithoutUnsafeKeys(text.trim());
       } catch {
         // The parser's message quotes the body, which may hold a client secret.
         throw new AppError('INVALID_JSON', `The response from ${where} is not valid JSON.`, {

@@ -5,6 +5,7 @@ import { X509Certificate } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader, importX509, jwtVerify } from 'jose';
 
 import { isJsonObject, type JsonObject } from './parse';
+import { copyWithoutUnsafeKeys } from '@/lib/safe-json';
 
 /** UDAP Security (HL7 IG) signature algorithms for signed_metadata: RS256 required, the others optional. */
 export const UDAP_SIGNING_ALGS = ['RS256', 'RS384', 'ES256', 'ES384'] as const;
@@ -17,12 +18,10 @@ export type UdapVerification = {
   error: string | null;
 };
 
-const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
-
 function safeCopy(value: unknown): JsonObject | null {
   if (!isJsonObject(value)) return null;
   // decodeJwt uses JSON.parse, which keeps "__proto__" as an own key; drop it before anything merges it.
-  return JSON.parse(JSON.stringify(value), (key, v: unknown) => (UNSAFE_KEYS.has(key) ? undefined : v)) as JsonObject;
+  return copyWithoutUnsafeKeys(value) as JsonObject;
 }
 
 function toPem(base64Der: string): string {

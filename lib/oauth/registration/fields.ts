@@ -1,4 +1,5 @@
 import 'server-only';
+import { parseJsonWithoutUnsafeKeys } from '@/lib/safe-json';
 
 /**
  * Client metadata names defined by RFC 7591, RFC 7592, OpenID Connect Dynamic Client Registration
@@ -114,12 +115,10 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-const UNSAFE_JSON_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
-
 /** JSON.parse that drops prototype-polluting keys; undefined when the text is not JSON. */
 export function parseJsonSafely(text: string): unknown {
   try {
-    return JSON.parse(text.replace(/^\uFEFF/, '').trim(), (key, value: unknown) => (UNSAFE_JSON_KEYS.has(key) ? undefined : value)) as unknown;
+    return parseJsonWithoutUnsafeKeys(text.replace(/^\uFEFF/, '').trim());
   } catch {
     return undefined;
   }

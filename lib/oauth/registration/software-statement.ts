@@ -10,12 +10,11 @@ import { type SigningAlg, importSigningKey } from './client-auth';
 import { JWT_REGISTERED_CLAIMS, isRecord } from './fields';
 import { assertSendableMetadata } from './register';
 import type { ClientMetadata } from './types';
-
-const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+import { copyWithoutUnsafeKeys } from '@/lib/safe-json';
 
 function safeCopy(value: unknown): Record<string, unknown> {
   if (!isRecord(value)) return {};
-  return JSON.parse(JSON.stringify(value), (key, v: unknown) => (UNSAFE_KEYS.has(key) ? undefined : v)) as Record<string, unknown>;
+  return copyWithoutUnsafeKeys(value) as Record<string, unknown>;
 }
 
 function assertMetadataClaims(metadata: ClientMetadata): void {
