@@ -134,16 +134,14 @@ export async function replaceCurrentCredentials(
 }
 
 /**
- * replaceCurrentCredentials as two data-modifying CTEs, `credentials_demoted` and
- * `credentials_stored` (returning id), for a caller that writes its whole change — for one owner or
- * many — as one statement. The insert reads the demotion first, so the one-current-per-kind index
- * never holds two; the version subquery sees the table as it was before the statement. The caller
- * must hold the owners' locks (rotation: the registration locks), which these CTEs do not take.
+ * The new current credentials of many owners, for a caller that writes its whole change as one
+ * hand-written statement: `sealed.rows` (a jsonb parameter) and `sealed.ownerIds` (a uuid[]
+ * parameter) feed replacementCredentialsCtes. Sealed here, so a locked vault writes nothing.
  */
-export function replaceCurrentCredentialsCtes(
+export function sealReplacementCredentials(
   ownerType: CredentialOwnerType,
   owners: ReadonlyArray<{ ownerId: string; items: ReadonlyArray<{ kind: CredentialKind; plaintext: string; expiresAt?: Date | null }> }>,
-): { ctes: SQL; stored: Array<{ id: string; ownerId: string; kind: CredentialKind; fingerprint: string }> } {
+): { rows: string; ownerIds: string[]; stored: Array<{ id: string; ownerId: string; kind: CredentialKind; fingerprint: string }> } {
   if (!CREDENTIAL_OWNERS.includes(ownerType)) throw new AppError('INVALID', `Unknown credential owner type "${String(ownerType)}".`);
   const rows = owners.flatMap(({ ownerId, items }) => {
     if (typeof ownerId !== 'string' || !UUID.test(ownerId)) throw new AppError('INVALID', 'The credential owner id must be a UUID.');
@@ -155,24 +153,42 @@ export function replaceCurrentCredentialsCtes(
       return { id: row.id, owner_id: owner, kind: row.kind, fingerprint: fingerprintSecret(item.plaintext), envelope: sealSecret(item.plaintext, credentialAad(row)), expires_at: item.expiresAt?.toISOString() ?? null };
     });
   });
-  if (rows.length === 0) throw new AppError('INVALID', 'No credential to store.');
-  const ctes = sql`credentials_demoted as (
-      update ${credentials} c set state = 'previous'
-        from jsonb_to_recordset(${JSON.stringify(rows.map((r) => ({ owner_id: r.owner_id, kind: r.kind })))}::jsonb) as d(owner_id uuid, kind text)
+  return {
+    rows: JSON.stringify(rows),
+    ownerIds: [...new Set(rows.map((r) => r.owner_id))],
+    stored: rows.map((r) => ({ id: r.id, ownerId: r.owner_id, kind: r.kind, fingerprint: r.fingerprint })),
+  };
+}
+
+/**
+ * `credentials_new`, `credentials_demoted` and `credentials_stored` CTEs (SQL text) that make sealReplacementCredentials'
+ * rows current for their owners and kinds, the old current ones previous. `params` name the
+ * statement's parameters holding `rows` (jsonb) and `ownerIds` (uuid[]); no rows, no change. The
+ * insert reads the demotion first, so the one-current-per-kind index never holds two; the version
+ * subquery sees the table as it was before the statement. The caller must hold the owners' locks
+ * (rotation: the registration locks), which these CTEs do not take.
+ */
+export function replacementCredentialsCtes(ownerType: CredentialOwnerType, params: { rows: string; ownerIds: string }): string {
+  if (!CREDENTIAL_OWNERS.includes(ownerType)) throw new AppError('INVALID', `Unknown credential owner type "${String(ownerType)}".`);
+  if (![params.rows, params.ownerIds].every((p) => /^\$\d+$/.test(p))) throw new Error('Statement parameters are written $n.');
+  return `credentials_new as (
+      select * from jsonb_to_recordset(${params.rows}::jsonb) as v(id uuid, owner_id uuid, kind text, fingerprint text, envelope jsonb, expires_at timestamptz)),
+    credentials_demoted as (
+      update credentials c set state = 'previous'
+        from credentials_new d
        -- The owner list lets the planner use an index (it cannot see inside the record set and
        -- would otherwise hash every current credential of every owner).
-       where c.owner_type = ${ownerType} and c.owner_id = d.owner_id and c.kind = d.kind and c.state = 'current'
-         and c.owner_id in ${[...new Set(rows.map((r) => r.owner_id))]}
+       where c.owner_type = '${ownerType}' and c.owner_id = d.owner_id and c.kind = d.kind and c.state = 'current'
+         and c.owner_id = any(${params.ownerIds}::uuid[])
       returning 1),
     credentials_stored as (
-      insert into ${credentials} (id, owner_type, owner_id, kind, state, version, fingerprint, envelope, expires_at)
-      select v.id, ${ownerType}, v.owner_id, v.kind, 'current',
-             coalesce((select max(c.version) from ${credentials} c where c.owner_type = ${ownerType} and c.owner_id = v.owner_id and c.kind = v.kind), 0) + 1,
+      insert into credentials (id, owner_type, owner_id, kind, state, version, fingerprint, envelope, expires_at)
+      select v.id, '${ownerType}', v.owner_id, v.kind, 'current',
+             coalesce((select max(c.version) from credentials c where c.owner_type = '${ownerType}' and c.owner_id = v.owner_id and c.kind = v.kind), 0) + 1,
              v.fingerprint, v.envelope, v.expires_at
-        from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as v(id uuid, owner_id uuid, kind text, fingerprint text, envelope jsonb, expires_at timestamptz)
+        from credentials_new v
        where (select count(*) from credentials_demoted) >= 0
       returning id)`;
-  return { ctes, stored: rows.map((r) => ({ id: r.id, ownerId: r.owner_id, kind: r.kind, fingerprint: r.fingerprint })) };
 }
 
 /**

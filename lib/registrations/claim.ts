@@ -1,7 +1,7 @@
 import 'server-only';
-import { createHash } from 'node:crypto';
 import { eq } from 'drizzle-orm';
-import { getDb, getPool } from '@/db/client';
+import { getDb } from '@/db/client';
+import { namedStatement, runNamed } from '@/db/named-statement';
 import { isUniqueViolation } from '@/db/errors';
 import { registrationOperations } from '@/db/schema';
 import { AppError } from '@/lib/errors';
@@ -33,23 +33,26 @@ export type Claim =
  * it is an INSERT … SELECT … WHERE with a sub-select in RETURNING; named, so each connection
  * parses and plans it once.
  */
-const CLAIM_SQL = `
+const CLAIM = namedStatement(`
 insert into registration_operations (idempotency_key, request_hash, issuer_id, app_id, environment, request, status, created_by)
 select $1::text, $2::text, $3::uuid, $4::uuid, $5::text, $6::jsonb, 'in_flight', $7::text
 where exists (select 1 from issuers where id = $3::uuid and xmin::text = $8::text)
   and exists (select 1 from apps where id = $4::uuid and xmin::text = $9::text)
-returning id, (select coalesce(array_agg(entry), '{}') from outbound_allowlist) as allowlist`;
-// Named after its text, as preparedStatement does: a pooled connection that outlives a code reload
-// (next dev) must never see one name for two texts.
-const CLAIM_NAME = `registrar_claim_${createHash('sha256').update(CLAIM_SQL).digest('hex').slice(0, 24)}`;
+returning id, (select coalesce(array_agg(entry), '{}') from outbound_allowlist) as allowlist`);
 
 export async function claimOperation(fields: ClaimFields, versions: RegistrationContext['versions']): Promise<Claim> {
   try {
-    const { rows } = await getPool().query<{ id: string; allowlist: string[] }>({
-      name: CLAIM_NAME,
-      text: CLAIM_SQL,
-      values: [fields.idempotencyKey, fields.requestHash, fields.issuerId, fields.appId, fields.environment, JSON.stringify(fields.request), fields.createdBy, versions.issuer, versions.app],
-    });
+    const { rows } = await runNamed<{ id: string; allowlist: string[] }>(CLAIM, [
+      fields.idempotencyKey,
+      fields.requestHash,
+      fields.issuerId,
+      fields.appId,
+      fields.environment,
+      JSON.stringify(fields.request),
+      fields.createdBy,
+      versions.issuer,
+      versions.app,
+    ]);
     const row = rows[0];
     return row ? { kind: 'claimed', id: row.id, allowlist: row.allowlist } : { kind: 'outdated' };
   } catch (error) {

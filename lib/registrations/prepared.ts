@@ -1,7 +1,7 @@
 import 'server-only';
-import { createHash } from 'node:crypto';
 import { sql, type Placeholder } from 'drizzle-orm';
 import type { Db } from '@/db/client';
+import { namedStatement } from '@/db/named-statement';
 
 /**
  * Registering runs a handful of statements whose shape never changes. Building a drizzle query
@@ -24,7 +24,7 @@ export function preparedStatement<P>(db: Db, key: string, build: (db: Db) => Pre
   let statement = byKey.get(key) as P | undefined;
   if (!statement) {
     const query = build(db);
-    statement = query.prepare(`registrar_${createHash('sha256').update(query.toSQL().sql).digest('hex').slice(0, 24)}`);
+    statement = query.prepare(namedStatement(query.toSQL().sql).name);
     byKey.set(key, statement);
   }
   return statement;

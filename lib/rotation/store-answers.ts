@@ -1,9 +1,8 @@
 import 'server-only';
-import { sql } from 'drizzle-orm';
-import { getDb } from '@/db/client';
-import { auditLog, registrations, rotations, type Rotation } from '@/db/schema';
+import { namedStatement, runNamed } from '@/db/named-statement';
+import type { Rotation } from '@/db/schema';
 import { auditRow } from '@/lib/audit/record';
-import { replaceCurrentCredentialsCtes } from '@/lib/credentials/store';
+import { replacementCredentialsCtes, sealReplacementCredentials } from '@/lib/credentials/store';
 import { fingerprintSecret } from '@/lib/credentials/vault';
 import { AppError, isAppError } from '@/lib/errors';
 import type { RegistrationResponse } from '@/lib/oauth/registration';
@@ -79,12 +78,58 @@ export async function storeAnswers(ctx: Ctx, answers: readonly AnswerToStore[]):
   );
 }
 
+/**
+ * Every answer of a group in one statement (constant text, prepared once per connection): new
+ * credentials current and old ones previous, the registrations' server records and expiries, the
+ * rotations finished, the audit rows. Parameters: $1 credential rows, $2 their owners, $3
+ * registration rows, $4 their ids, $5 rotation rows, $6 their ids, $7 audit rows. The id lists let
+ * the planner use the primary keys (it cannot see inside the record sets).
+ */
+const STORE_ANSWERS = namedStatement(`
+    with ${replacementCredentialsCtes('registration', { rows: '$1', ownerIds: '$2' })},
+    registration as (
+      update registrations r
+         set registration_client_uri = v.registration_client_uri, server_metadata = v.server_metadata, last_checked_at = now(), updated_at = now(),
+             secret_expiry_kind = case when v.rotated then v.expiry_kind else r.secret_expiry_kind end,
+             secret_expires_at = case when v.rotated then v.expires_at else r.secret_expires_at end,
+             last_rotated_at = case when v.rotated then now() else r.last_rotated_at end,
+             status = case when v.rotated and r.status = 'needs_attention' then 'active' else r.status end,
+             attention_reason = case when v.rotated and r.status = 'needs_attention' then null else r.attention_reason end,
+             renew_at = case when v.renew then v.renew_at else r.renew_at end,
+             renew_basis_kind = case when v.renew then v.expiry_kind else r.renew_basis_kind end,
+             renew_basis_at = case when v.renew then v.expires_at else r.renew_basis_at end
+        from jsonb_to_recordset($3::jsonb)
+             as v(id uuid, registration_client_uri text, server_metadata jsonb, rotated boolean, expiry_kind text, expires_at timestamptz, renew boolean, renew_at timestamptz)
+       where r.id = v.id and r.id = any($4::uuid[])
+      returning 1),
+    rotation as (
+      update rotations x
+         set put_started_at = null, updated_at = now(),
+             state = case when v.rotated then 'current' else x.state end,
+             new_credential_id = case when v.rotated then v.new_credential_id else x.new_credential_id end,
+             new_expiry = case when v.rotated then v.new_expiry else x.new_expiry end,
+             verified_by = case when v.rotated then v.verified_by else x.verified_by end,
+             next_attempt_at = case when v.rotated then null else x.next_attempt_at end,
+             error = case when v.rotated then null else x.error end,
+             finished_at = case when v.rotated then now() else x.finished_at end
+        from jsonb_to_recordset($5::jsonb)
+             as v(id uuid, seen_state text, rotated boolean, new_credential_id uuid, new_expiry jsonb, verified_by text)
+       where x.id = v.id and x.state = v.seen_state and x.id = any($6::uuid[])
+      returning x.id),
+    audit as (
+      insert into audit_log (actor_type, actor_id, actor_label, role, action, target_type, target_id, outcome, request_id, details)
+      select a."actorType", a."actorId", a."actorLabel", a.role, a.action, a."targetType", a."targetId", a.outcome, a."requestId", a.details
+        from jsonb_to_recordset($7::jsonb)
+             as a("actorType" text, "actorId" text, "actorLabel" text, role text, action text, "targetType" text, "targetId" text, outcome text, "requestId" text, details jsonb)
+      returning 1)
+    select coalesce((select json_agg(id) from rotation), '[]') as rotations`);
+
 async function storeOnce(ctx: Ctx, answers: readonly AnswerToStore[]): Promise<StoredAnswer[]> {
   const now = new Date();
   const plans = answers.map((a) => plan(a, now));
   const withCredentials = plans.filter((p) => p.items.length > 0);
-  const creds = withCredentials.length ? replaceCurrentCredentialsCtes('registration', withCredentials.map((p) => ({ ownerId: p.a.reg.id, items: p.items }))) : null;
-  const secretIdOf = new Map((creds?.stored ?? []).filter((s) => s.kind === 'client_secret').map((s) => [s.ownerId, s.id]));
+  const creds = sealReplacementCredentials('registration', withCredentials.map((p) => ({ ownerId: p.a.reg.id, items: p.items })));
+  const secretIdOf = new Map(creds.stored.filter((s) => s.kind === 'client_secret').map((s) => [s.ownerId, s.id]));
 
   const regRows = plans.map((p) => {
     const rotated = secretIdOf.has(p.a.reg.id);
@@ -121,45 +166,15 @@ async function storeOnce(ctx: Ctx, answers: readonly AnswerToStore[]): Promise<S
     ];
   });
 
-  const result = await getDb().execute<{ rotations: string[] }>(sql`
-    with ${creds ? sql`${creds.ctes},` : sql``}
-    registration as (
-      update ${registrations} r
-         set registration_client_uri = v.registration_client_uri, server_metadata = v.server_metadata, last_checked_at = now(), updated_at = now(),
-             secret_expiry_kind = case when v.rotated then v.expiry_kind else r.secret_expiry_kind end,
-             secret_expires_at = case when v.rotated then v.expires_at else r.secret_expires_at end,
-             last_rotated_at = case when v.rotated then now() else r.last_rotated_at end,
-             status = case when v.rotated and r.status = 'needs_attention' then 'active' else r.status end,
-             attention_reason = case when v.rotated and r.status = 'needs_attention' then null else r.attention_reason end,
-             renew_at = case when v.renew then v.renew_at else r.renew_at end,
-             renew_basis_kind = case when v.renew then v.expiry_kind else r.renew_basis_kind end,
-             renew_basis_at = case when v.renew then v.expires_at else r.renew_basis_at end
-        from jsonb_to_recordset(${JSON.stringify(regRows)}::jsonb)
-             as v(id uuid, registration_client_uri text, server_metadata jsonb, rotated boolean, expiry_kind text, expires_at timestamptz, renew boolean, renew_at timestamptz)
-       where r.id = v.id and r.id in ${regRows.map((r) => r.id)}
-      returning 1),
-    rotation as (
-      update ${rotations} x
-         set put_started_at = null, updated_at = now(),
-             state = case when v.rotated then 'current' else x.state end,
-             new_credential_id = case when v.rotated then v.new_credential_id else x.new_credential_id end,
-             new_expiry = case when v.rotated then v.new_expiry else x.new_expiry end,
-             verified_by = case when v.rotated then v.verified_by else x.verified_by end,
-             next_attempt_at = case when v.rotated then null else x.next_attempt_at end,
-             error = case when v.rotated then null else x.error end,
-             finished_at = case when v.rotated then now() else x.finished_at end
-        from jsonb_to_recordset(${JSON.stringify(rotRows)}::jsonb)
-             as v(id uuid, seen_state text, rotated boolean, new_credential_id uuid, new_expiry jsonb, verified_by text)
-       -- The id list lets the planner use the primary key (it cannot see inside the record set).
-       where x.id = v.id and x.state = v.seen_state and x.id in ${rotRows.map((r) => r.id)}
-      returning x.id),
-    audit as (
-      insert into ${auditLog} (actor_type, actor_id, actor_label, role, action, target_type, target_id, outcome, request_id, details)
-      select a."actorType", a."actorId", a."actorLabel", a.role, a.action, a."targetType", a."targetId", a.outcome, a."requestId", a.details
-        from jsonb_to_recordset(${JSON.stringify(audits)}::jsonb)
-             as a("actorType" text, "actorId" text, "actorLabel" text, role text, action text, "targetType" text, "targetId" text, outcome text, "requestId" text, details jsonb)
-      returning 1)
-    select coalesce((select json_agg(id) from rotation), '[]') as rotations`);
+  const result = await runNamed<{ rotations: string[] }>(STORE_ANSWERS, [
+    creds.rows,
+    creds.ownerIds,
+    JSON.stringify(regRows),
+    regRows.map((r) => r.id),
+    JSON.stringify(rotRows),
+    rotRows.map((r) => r.id),
+    JSON.stringify(audits),
+  ]);
   const moved = new Set(result.rows[0]?.rotations ?? []);
 
   const needAttention = plans.filter((p) => p.renewal?.needsAttention).map((p) => p.a.reg.id);
