@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeDb, databaseUrl, getDb } from '@/db/client';
 import { insertApp, insertUser } from '@/db/factories';
-import { credentials, registrations, rotations } from '@/db/schema';
+import { auditLog, credentials, registrations, rotations } from '@/db/schema';
 import { readCurrentCredential } from '@/lib/credentials/store';
 import { getBoss, startJobs, stopJobs } from '@/lib/jobs/boss';
 import { startSandbox, type Sandbox } from '@/sandbox/index';
@@ -74,7 +74,18 @@ describe('creating rotations in bulk', () => {
       ]),
     );
     // Exactly one planned rotation for b, whatever the duplicates.
-    expect(await getDb().select().from(rotations).where(inArray(rotations.registrationId, [b.registrationId]))).toHaveLength(1);
+    const stored = await getDb().select().from(rotations).where(inArray(rotations.registrationId, [b.registrationId]));
+    expect(stored).toHaveLength(1);
+    // What createRotations returns is the row as the query builder reads it (dates, plan, counters).
+    expect(byId.get(b.registrationId)!.rotation).toEqual(stored[0]);
+    expect(stored[0]!.createdAt).toBeInstanceOf(Date);
+    // One start audit row per rotation created, none for the joined one.
+    const starts = await getDb()
+      .select({ targetId: auditLog.targetId, details: auditLog.details })
+      .from(auditLog)
+      .where(and(eq(auditLog.action, 'rotation.start'), inArray(auditLog.targetId, [a.registrationId, b.registrationId])));
+    expect(starts.map((s) => s.targetId).sort()).toEqual([a.registrationId, b.registrationId].sort());
+    expect(starts.find((s) => s.targetId === b.registrationId)!.details).toMatchObject({ rotationId: stored[0]!.id, strategy: 'rfc7592_update', trigger: 'bulk' });
   });
 });
 
