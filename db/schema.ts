@@ -429,7 +429,6 @@ export const registrations = pgTable(
     index('registrations_created_idx').on(t.createdAt, t.id),
     index('registrations_environment_idx').on(t.environment),
     index('registrations_expiry_idx').on(t.secretExpiresAt),
-    index('registrations_issuer_idx').on(t.issuerId),
   ],
 );
 
