@@ -5,7 +5,10 @@ import { getPool } from './client';
 
 /**
  * A hand-written statement that runs often with the same text: named, so each pooled connection
- * parses and plans it once (and PostgreSQL may keep a generic plan), and nothing builds it per call.
+ * parses it once and nothing builds it per call. PostgreSQL still plans each of the first five
+ * executions and keeps a generic plan only when that costs no more than planning anew; for the
+ * rotation answers statement it does not (measured with pg_stat_statements: ~0.7 ms of planning
+ * per call).
  * The name is derived from the text: a connection that outlives a code reload (next dev keeps the
  * pool) never sees one name used for two different texts.
  */
