@@ -177,6 +177,23 @@ describe('a rotation batch', () => {
     expect(await secretVersionsOf(regs.slice(0, 3).map((r) => r.registrationId))).toEqual([[2, 2], [2, 2], [2, 2]]);
   });
 
+  it('renews each registration by its own app’s policy, whatever the others in the batch', async () => {
+    const { appId: plainApp } = await clientCredentialsApp();
+    const { appId: halfLifeApp } = await clientCredentialsApp();
+    // General's secrets live 30 days: by default renewed at two thirds (day 20); this app at half (day 15).
+    await setRotationOverrides(ops.actor, { kind: 'app', id: halfLifeApp, overrides: { lifetimeFraction: 0.5 } });
+    const regs = [await register(ops.actor, issuerId, plainApp), await register(ops.actor, issuerId, halfLifeApp), await register(ops.actor, issuerId, plainApp), await register(ops.actor, issuerId, halfLifeApp)];
+    const created = await createRotations(ops.actor, regs.map((r) => r.registrationId), 'bulk');
+    const result = await runRotationBatch(created.rotations.map((r) => r.rotation.id), { concurrency: 2 });
+    expect(result.rotated).toHaveLength(4);
+    for (const [i, reg] of regs.entries()) {
+      const row = await registrationRow(reg.registrationId);
+      const lifetime = row.secretExpiresAt!.getTime() - row.lastRotatedAt!.getTime();
+      const renewAfter = (row.renewAt!.getTime() - row.lastRotatedAt!.getTime()) / lifetime;
+      expect(renewAfter).toBeCloseTo(i % 2 === 1 ? 0.5 : 2 / 3, 1);
+    }
+  });
+
   it('a crash right after the PUTs were marked as sent: each resumes on its own (a read finds no change, the update is sent once) and converges', async () => {
     const { regs, rotationIds } = await dueRotations(3);
     class Crash extends Error {}

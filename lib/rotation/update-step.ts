@@ -53,9 +53,12 @@ export async function loadContexts(registrationIds: readonly string[]): Promise<
     .innerJoin(healthSystems, eq(healthSystems.id, issuers.healthSystemId))
     .where(inArray(registrations.id, [...registrationIds]));
   const contexts = new Map<string, UpdateContext | { error: AppError }>();
+  // A batch's registrations share the allowlist and mostly their issuer's and app's overrides:
+  // each distinct one is parsed once (and the contexts share the resulting objects, read only).
+  const shared = { policies: new Map<string, OutboundPolicy>(), renewals: new Map<string, RenewalPolicy>() };
   for (const row of rows) {
     try {
-      contexts.set(row.registration.id, toContext(row));
+      contexts.set(row.registration.id, toContext(row, shared));
     } catch (error) {
       if (!isAppError(error)) throw error;
       contexts.set(row.registration.id, { error });
@@ -64,21 +67,29 @@ export async function loadContexts(registrationIds: readonly string[]): Promise<
   return contexts;
 }
 
-function toContext(row: Parameters<typeof toManageable>[0] & { credentials: unknown; secretFingerprint: string | null; allowlist: string[]; overrides: Record<string, unknown> | null }): UpdateContext {
+function toContext(
+  row: Parameters<typeof toManageable>[0] & { credentials: unknown; secretFingerprint: string | null; allowlist: string[]; overrides: Record<string, unknown> | null },
+  shared: { policies: Map<string, OutboundPolicy>; renewals: Map<string, RenewalPolicy> },
+): UpdateContext {
   const reg = toManageable(row);
   const found = openCurrentCredentials('registration', row!.credentials);
   const rat = found.get('registration_access_token');
   if (!rat) {
     throw new AppError('INVALID', 'This registration has no registration access token stored, so it cannot be managed from Registrar. Ask the hospital for a new registration access token, or register again.');
   }
+  const allowlistKey = JSON.stringify(row!.allowlist);
+  let policy = shared.policies.get(allowlistKey);
+  if (!policy) shared.policies.set(allowlistKey, (policy = outboundPolicyFrom(row!.allowlist)));
   const overrides = row!.overrides ?? {};
-  const parse = (key: string) => rotationOverridesSchema.safeParse(overrides[key] ?? {}).data;
-  return {
-    reg,
-    used: { rat: rat.plaintext, secretFingerprint: row!.secretFingerprint },
-    policy: outboundPolicyFrom(row!.allowlist),
-    renewal: effectivePolicy(parse(`${ISSUER_SETTINGS_PREFIX}${reg.issuerId}`), parse(`${APP_SETTINGS_PREFIX}${reg.appId}`)),
-  };
+  const issuerKey = `${ISSUER_SETTINGS_PREFIX}${reg.issuerId}`;
+  const appKey = `${APP_SETTINGS_PREFIX}${reg.appId}`;
+  const renewalKey = JSON.stringify([overrides[issuerKey] ?? null, overrides[appKey] ?? null]);
+  let renewal = shared.renewals.get(renewalKey);
+  if (!renewal) {
+    const parse = (key: string) => rotationOverridesSchema.safeParse(overrides[key] ?? {}).data;
+    shared.renewals.set(renewalKey, (renewal = effectivePolicy(parse(issuerKey), parse(appKey))));
+  }
+  return { reg, used: { rat: rat.plaintext, secretFingerprint: row!.secretFingerprint }, policy, renewal };
 }
 
 /**
