@@ -97,6 +97,25 @@ function canonical(value: unknown): string {
   return JSON.stringify(value) ?? 'undefined';
 }
 
+/**
+ * Whether two metadata values are the same JSON (as sets for unordered fields). The common cases —
+ * equal strings, arrays of strings — are decided without building canonical texts, which cost more
+ * than the rest of reading an answer.
+ */
+function sameValue(unordered: boolean, want: unknown, got: unknown): boolean {
+  if (want === got) return true;
+  if (Array.isArray(want) && Array.isArray(got)) {
+    if (want.length !== got.length) return false;
+    if (want.every((v) => typeof v === 'string') && got.every((v) => typeof v === 'string')) {
+      const [a, b] = unordered ? [[...want].sort(), [...got].sort()] : [want, got];
+      return a.every((v, i) => v === b[i]);
+    }
+    if (unordered) return canonical([...want.map(canonical)].sort()) === canonical([...got.map(canonical)].sort());
+  }
+  if (typeof want !== 'object' || typeof got !== 'object' || want === null || got === null) return false;
+  return canonical(want) === canonical(got);
+}
+
 function scopeTokens(scope: string): Set<string> {
   return new Set(scope.split(/\s+/).filter((s) => s !== ''));
 }
@@ -122,11 +141,7 @@ export function compareMetadata(requested: ClientMetadata, registered: ClientMet
       warnings.push({ code: 'METADATA_SUBSTITUTED', field, message: `The server ${how} the scope: ${parts.join('; ')}.` });
       continue;
     }
-    const same =
-      UNORDERED_FIELDS.has(field) && Array.isArray(want) && Array.isArray(got)
-        ? canonical([...want.map(canonical)].sort()) === canonical([...got.map(canonical)].sort())
-        : canonical(want) === canonical(got);
-    if (!same) {
+    if (!sameValue(UNORDERED_FIELDS.has(field), want, got)) {
       warnings.push({ code: 'METADATA_SUBSTITUTED', field, message: `The server changed ${field}: requested ${preview(want)}, registered ${preview(got)}.` });
     }
   }
