@@ -46,11 +46,14 @@ export async function runRotationBatch(rotationIds: readonly string[], opts: { c
     owners.map((o) => o.registrationId),
     async (locked) => {
       for (const o of owners) if (!locked.has(o.registrationId)) individually.add(o.id);
-      const mine = owners.filter((o) => locked.has(o.registrationId)).map((o) => o.id);
+      const mine = owners.filter((o) => locked.has(o.registrationId));
       if (mine.length === 0) return;
-      // Read again under the locks: another run may have moved them meanwhile.
-      const rows = await getDb().select().from(rotations).where(inArray(rotations.id, mine));
-      const contexts = await loadContexts(rows.map((r) => r.registrationId));
+      // Read again under the locks: another run may have moved them meanwhile. Both reads at once
+      // (a rotation's registration never changes): no PUT leaves until they are done.
+      const [rows, contexts] = await Promise.all([
+        getDb().select().from(rotations).where(inArray(rotations.id, mine.map((o) => o.id))),
+        loadContexts(mine.map((o) => o.registrationId)),
+      ]);
       const now = Date.now();
       const plain = rows.filter((rot) => {
         const context = contexts.get(rot.registrationId);
