@@ -1,6 +1,7 @@
 import 'server-only';
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
+import { errorSummary, logger } from '@/lib/logger';
 import { getGenericPlanPool, getPool } from './client';
 
 /**
@@ -18,8 +19,33 @@ export function namedStatement(text: string, opts: { genericPlan?: boolean } = {
 
 export type NamedStatement = { name: string; text: string; genericPlan: boolean };
 
-/** Runs a namedStatement with positional values. */
+/** Set once a connection with the plan_cache_mode startup option was refused; see runNamed. */
+let genericPlanRefused = false;
+
+/**
+ * Runs a namedStatement with positional values. A generic-plan statement runs on the main pool
+ * when connections with the plan_cache_mode startup option are refused (PgBouncer and some
+ * managed poolers refuse startup options they do not know): slower, never lost.
+ */
 export async function runNamed<R extends pg.QueryResultRow>(statement: NamedStatement, values: unknown[]): Promise<pg.QueryResult<R>> {
-  const pool = statement.genericPlan ? getGenericPlanPool() : getPool();
-  return pool.query<R>({ name: statement.name, text: statement.text, values });
+  const query = { name: statement.name, text: statement.text, values };
+  if (!statement.genericPlan || genericPlanRefused) return getPool().query<R>(query);
+  let client: pg.PoolClient;
+  try {
+    client = await getGenericPlanPool().connect();
+  } catch (error) {
+    genericPlanRefused = true;
+    logger.warn({ err: errorSummary(error) }, 'connections with plan_cache_mode=force_generic_plan were refused; those statements run on the main pool from now on');
+    return getPool().query<R>(query);
+  }
+  try {
+    return await client.query<R>(query);
+  } finally {
+    client.release();
+  }
+}
+
+/** Tests: forget an earlier refusal. */
+export function resetGenericPlanRefusal(): void {
+  genericPlanRefused = false;
 }
