@@ -1,5 +1,6 @@
 import 'server-only';
 import { randomUUID } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { and, eq, gte, inArray, sql } from 'drizzle-orm';
 import { databaseUrl, getDb } from '@/db/client';
 import { insertApp, insertUser } from '@/db/factories';
@@ -20,6 +21,12 @@ import { dueForRenewal, dueForRenewalQuery, runRotationScan } from './scan';
 import { setRotationOverrides } from './settings';
 
 type Row = { label: string; value: string };
+
+function describeCpu(ms: Record<string, number>): string {
+  return Object.entries(ms)
+    .map(([side, t]) => `${side} ${(t / 1000).toFixed(2)} s`)
+    .join(', ');
+}
 
 /** Registrations rotated through the job path, untimed, before the timed run (see benchBulkRotation). */
 const WARM_UP = 100;
@@ -84,7 +91,13 @@ export async function benchRotationScan(opts: { rows?: number } = {}): Promise<R
  * the intent marks, the vault and the audit over the bare protocol call. Both sides are timed warm:
  * WARM_UP other registrations go through the job path first (the baseline runs after the job path).
  */
-export async function benchBulkRotation(opts: { count?: number; concurrency?: number; startHospital: () => Promise<{ general: HospitalInfo; stop(): Promise<void> }> }): Promise<Row[]> {
+export async function benchBulkRotation(opts: {
+  count?: number;
+  concurrency?: number;
+  startHospital: () => Promise<{ general: HospitalInfo; pid?: number; stop(): Promise<void> }>;
+  /** Starts measuring CPU time per side (this process, PostgreSQL, the hospital); the returned function stops (null: not measurable here). */
+  measureCpu?: (hospitalPid: number | undefined) => () => Record<string, number> | null;
+}): Promise<Row[]> {
   const count = opts.count ?? 1000;
   const concurrency = opts.concurrency ?? 8;
   // General Hospital answering RFC 7592 updates with a new secret, in a process of its own.
@@ -145,7 +158,9 @@ export async function benchBulkRotation(opts: { count?: number; concurrency?: nu
     // Statistics as autovacuum keeps them on a live database (the rows above were written moments ago).
     await getDb().execute(sql`analyze`);
     const due = await dueForRenewal(new Date(), 'automatic', count + 1, issuer.id);
+    const jobCpu = opts.measureCpu?.(sandbox.pid);
     const { scan, done, failed, ms: jobMs } = await jobPath(count);
+    const jobCpuMs = jobCpu?.() ?? null;
     await stopJobs();
     const strategies = await getDb()
       .select({ strategy: rotations.strategy, n: sql<number>`count(*)::int` })
@@ -159,11 +174,13 @@ export async function benchBulkRotation(opts: { count?: number; concurrency?: nu
     const inputs = await Promise.all(
       rows.map(async (r) => ({ uri: r.registrationClientUri!, metadata: r.serverMetadata ?? r.registeredMetadata, rat: (await readCurrentCredential(getDb(), 'registration', r.id, 'registration_access_token'))!.plaintext })),
     );
+    const rawCpu = opts.measureCpu?.(sandbox.pid);
     const t1 = performance.now();
     const puts = await mapWithConcurrency(inputs, concurrency, (i) =>
       updateClientRegistration({ registrationClientUri: i.uri, registrationAccessToken: i.rat, lastServerMetadata: i.metadata, changes: {}, fetchInit: { policy } }),
     );
     const putMs = performance.now() - t1;
+    const rawCpuMs = rawCpu?.() ?? null;
     const putFailures = puts.filter((p) => p.status === 'rejected').length;
     const newSecrets = puts.filter((p) => p.status === 'fulfilled' && p.value.clientSecret).length;
     await getDb().update(registrations).set({ rotationPolicy: 'manual' }).where(eq(registrations.appId, appId));
@@ -176,6 +193,12 @@ export async function benchBulkRotation(opts: { count?: number; concurrency?: nu
       },
       { label: `${inputs.length} raw RFC 7592 PUTs, concurrency ${concurrency}, same server`, value: `${(putMs / 1000).toFixed(2)} s (${((inputs.length / putMs) * 1000).toFixed(1)}/s), ${newSecrets} answered with a new secret, ${putFailures} failed` },
       { label: 'rotation via jobs / raw PUT, time per credential (goal ≤ 1.5)', value: `${(perRotation / perPut).toFixed(2)}×` },
+      ...(jobCpuMs && rawCpuMs
+        ? [
+            { label: `for context: CPU time during the job path (${availableParallelism()} cores × ${(jobMs / 1000).toFixed(2)} s)`, value: describeCpu(jobCpuMs) },
+            { label: `for context: CPU time during the raw PUTs (${availableParallelism()} cores × ${(putMs / 1000).toFixed(2)} s)`, value: describeCpu(rawCpuMs) },
+          ]
+        : []),
     ];
   } finally {
     await stopJobs().catch(() => {});

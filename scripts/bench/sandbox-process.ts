@@ -8,7 +8,7 @@ type Info = Pick<Sandbox, 'general' | 'mercy' | 'epic' | 'adminToken'>;
  * The sandbox hospitals in a process of their own, as a hospital is in life: the bench then
  * measures Registrar's work, not Registrar and the hospital sharing one event loop.
  */
-export async function startSandboxProcess(opts: Pick<SandboxOptions, 'generalIssuesSecretOnUpdate' | 'generalSecretTtlSeconds'> = {}): Promise<Info & { stop(): Promise<void> }> {
+export async function startSandboxProcess(opts: Pick<SandboxOptions, 'generalIssuesSecretOnUpdate' | 'generalSecretTtlSeconds'> = {}): Promise<Info & { pid: number; stop(): Promise<void> }> {
   const child = fork(path.resolve('scripts/bench/sandbox-child.ts'), [JSON.stringify(opts)], {
     execArgv: ['--import', 'tsx', '--conditions=react-server'],
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
@@ -19,6 +19,7 @@ export async function startSandboxProcess(opts: Pick<SandboxOptions, 'generalIss
   });
   return {
     ...info,
+    pid: child.pid!,
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();
