@@ -268,7 +268,9 @@ export const credentials = pgTable(
     index('credentials_owner_idx').on(t.ownerType, t.ownerId, t.kind),
     // One current credential of each kind per owner.
     uniqueIndex('credentials_one_current_key').on(t.ownerType, t.ownerId, t.kind).where(sql`${t.state} = 'current'`),
-    index('credentials_kid_idx').on(sql`(${t.envelope}->>'kid')`, sql`(${t.envelope}->>'kv')`),
+    // No index on the envelope's key id: keys:rotate walks the table by id and counts with
+    // `is distinct from`, which no btree serves (EXPLAIN over 200,000 rows), and every credential
+    // write paid for one.
   ],
 );
 
