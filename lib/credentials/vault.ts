@@ -3,6 +3,7 @@ import { createCipheriv, createDecipheriv, createHmac, createSecretKey, hkdfSync
 import type { Envelope } from '@/db/schema';
 import { AppError } from '@/lib/errors';
 import { KEY_BYTES, keyFileSignature, loadKeyRing, type KeyRing, type KeyRingState, type RingKey } from './keyring';
+import { freshRandomBytes } from './random-pool';
 
 /**
  * Envelope encryption for every stored secret.
@@ -93,7 +94,7 @@ function wrapAad(kid: string, kv: number, aad: string): Buffer {
 }
 
 function encrypt(key: KeyObject | Buffer, plaintext: Buffer, aad: Buffer): { iv: Buffer; ct: Buffer; tag: Buffer } {
-  const iv = randomBytes(IV_BYTES);
+  const iv = freshRandomBytes(IV_BYTES);
   const cipher = createCipheriv(ALGORITHM, key, iv, { authTagLength: TAG_BYTES });
   cipher.setAAD(aad);
   const ct = Buffer.concat([cipher.update(plaintext), cipher.final()]);
@@ -185,7 +186,7 @@ export function sealSecret(plaintext: string, aad: string): Envelope {
   if (typeof plaintext !== 'string') throw new AppError('INVALID', 'Only text values can be stored in the vault.');
   assertAad(aad);
   const ring = requireRing();
-  const dataKey = randomBytes(KEY_BYTES);
+  const dataKey = freshRandomBytes(KEY_BYTES);
   try {
     const value = encrypt(dataKey, Buffer.from(plaintext, 'utf8'), valueAad(aad));
     return {
