@@ -1,5 +1,6 @@
 import 'server-only';
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
+import { uuidIn } from '@/db/any-of';
 import { getDb } from '@/db/client';
 import { rotations, type Rotation } from '@/db/schema';
 import { systemActor, type Actor } from '@/lib/auth/actor';
@@ -38,7 +39,7 @@ export async function runRotationBatch(rotationIds: readonly string[], opts: { c
   const concurrency = opts.concurrency ?? env().REGISTRAR_ROTATION_CONCURRENCY;
   assertVaultOpen();
   const ids = [...new Set(rotationIds)];
-  const owners = await getDb().select({ id: rotations.id, registrationId: rotations.registrationId }).from(rotations).where(inArray(rotations.id, ids));
+  const owners = await getDb().select({ id: rotations.id, registrationId: rotations.registrationId }).from(rotations).where(uuidIn(rotations.id, ids));
   const individually = new Set(ids.filter((id) => !owners.some((o) => o.id === id)));
   const rotated: string[] = [];
 
@@ -51,7 +52,7 @@ export async function runRotationBatch(rotationIds: readonly string[], opts: { c
       // Read again under the locks: another run may have moved them meanwhile. Both reads at once
       // (a rotation's registration never changes): no PUT leaves until they are done.
       const [rows, contexts] = await Promise.all([
-        getDb().select().from(rotations).where(inArray(rotations.id, mine.map((o) => o.id))),
+        getDb().select().from(rotations).where(uuidIn(rotations.id, mine.map((o) => o.id))),
         loadContexts(mine.map((o) => o.registrationId)),
       ]);
       const now = Date.now();
@@ -124,7 +125,7 @@ async function markPutsStarted(plain: Rotation[]): Promise<Map<string, Rotation>
   const rows = await getDb()
     .update(rotations)
     .set({ state: 'in_flight', putStartedAt: sql`now()`, error: null, nextAttemptAt: null, updatedAt: sql`now()` })
-    .where(and(inArray(rotations.id, plain.map((r) => r.id)), eq(rotations.state, 'planned')))
+    .where(and(uuidIn(rotations.id, plain.map((r) => r.id)), eq(rotations.state, 'planned')))
     .returning();
   return new Map(rows.map((r) => [r.id, r]));
 }

@@ -1,6 +1,7 @@
 import 'server-only';
 import { randomUUID } from 'node:crypto';
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
+import { textIn, uuidIn } from '@/db/any-of';
 import { getDb } from '@/db/client';
 import { rowFromDriver } from '@/db/rows';
 import { auditLog, credentials, registrations, rotations, type Rotation } from '@/db/schema';
@@ -38,8 +39,8 @@ export async function createRotations(actor: Actor, registrationIds: readonly st
         getDb()
           .select({ id: credentials.id, ownerId: credentials.ownerId })
           .from(credentials)
-          .where(and(eq(credentials.ownerType, 'registration'), inArray(credentials.ownerId, startIds), eq(credentials.kind, 'client_secret'), eq(credentials.state, 'current'))),
-        getDb().select({ id: registrations.id, appKeyId: registrations.appKeyId }).from(registrations).where(inArray(registrations.id, startIds)),
+          .where(and(eq(credentials.ownerType, 'registration'), uuidIn(credentials.ownerId, startIds), eq(credentials.kind, 'client_secret'), eq(credentials.state, 'current'))),
+        getDb().select({ id: registrations.id, appKeyId: registrations.appKeyId }).from(registrations).where(uuidIn(registrations.id, startIds)),
       ])
     : [[], []];
   const secretOf = new Map(currentSecrets.map((c) => [c.ownerId, c.id]));
@@ -53,7 +54,7 @@ export async function createRotations(actor: Actor, registrationIds: readonly st
     ? await getDb()
         .select()
         .from(rotations)
-        .where(and(inArray(rotations.registrationId, joinIds), inArray(rotations.state, [...ACTIVE_ROTATION_STATES])))
+        .where(and(uuidIn(rotations.registrationId, joinIds), textIn(rotations.state, ACTIVE_ROTATION_STATES)))
     : [];
   const joinedFor = new Set(joined.map((r) => r.registrationId));
   for (const id of joinIds) {

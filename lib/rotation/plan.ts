@@ -1,5 +1,6 @@
 import 'server-only';
-import { and, eq, inArray, notInArray } from 'drizzle-orm';
+import { and, notInArray, sql, type AnyColumn, type SQL } from 'drizzle-orm';
+import { uuidIn } from '@/db/any-of';
 import { getDb } from '@/db/client';
 import { issuers, registrations, rotations, type Issuer, type Registration, type RotationStrategy } from '@/db/schema';
 import { assertCan, type Actor } from '@/lib/auth/actor';
@@ -43,7 +44,7 @@ export function isHostedJwksUri(value: unknown, appId: string, environment: stri
 }
 
 /** Whether the registered client may use client_credentials, so a token request can prove a new credential works. */
-export function canVerifyByTokenRequest(reg: Pick<Registration, 'registeredMetadata' | 'authMethod'>, issuer: Pick<Issuer, 'endpoints'>): boolean {
+export function canVerifyByTokenRequest(reg: Pick<Registration, 'authMethod'> & { registeredMetadata: PlanningMetadata }, issuer: Pick<Issuer, 'endpoints'>): boolean {
   const grants = reg.registeredMetadata.grant_types;
   const allows = Array.isArray(grants) && grants.includes('client_credentials');
   return allows && Boolean(issuer.endpoints.token?.value) && ['client_secret_basic', 'client_secret_post', 'private_key_jwt'].includes(reg.authMethod);
@@ -51,7 +52,7 @@ export function canVerifyByTokenRequest(reg: Pick<Registration, 'registeredMetad
 
 /** Chooses the strategy for a registration from what its issuer supports. Pure apart from the inputs. */
 export function chooseStrategy(
-  reg: Pick<Registration, 'id' | 'status' | 'managed' | 'authMethod' | 'registeredMetadata' | 'requestedMetadata' | 'appId' | 'environment' | 'replacedByRegistrationId' | 'appKeyId'>,
+  reg: Pick<Registration, 'id' | 'status' | 'managed' | 'authMethod' | 'appId' | 'environment' | 'replacedByRegistrationId' | 'appKeyId'> & { registeredMetadata: PlanningMetadata; requestedMetadata: PlanningMetadata },
   issuer: Pick<Issuer, 'endpoints' | 'fhirBaseUrl' | 'capabilities'>,
   opts: { updateIssuesSecret?: boolean },
 ): Omit<RotationPlan, 'registrationId' | 'activeRotationId' | 'verification'> {
@@ -137,7 +138,7 @@ export async function planRotation(actor: Actor, input: PlanRotationInput): Prom
 }
 
 function withVerification(
-  reg: Pick<Registration, 'registeredMetadata' | 'authMethod'>,
+  reg: Pick<Registration, 'authMethod'> & { registeredMetadata: PlanningMetadata },
   issuer: Pick<Issuer, 'endpoints'>,
   chosen: ReturnType<typeof chooseStrategy>,
 ): ReturnType<typeof chooseStrategy> & Pick<RotationPlan, 'verification'> {
@@ -159,38 +160,57 @@ export async function planFor(registrationId: string): Promise<RotationPlan> {
 export async function planForMany(registrationIds: readonly string[]): Promise<RotationPlan[]> {
   if (registrationIds.length === 0) return [];
   const ids = [...new Set(registrationIds)];
-  // Only what the choice reads: the scan plans hundreds at a time.
-  const rows = await getDb()
+  // Only what the choice reads (the scan plans hundreds at a time): of the metadata, the members
+  // PlanningMetadata names; each issuer once, not once per registration (its discovery documents
+  // are large, and a join would send and parse them with every row).
+  const regs = await getDb()
     .select({
-      reg: {
-        id: registrations.id,
-        status: registrations.status,
-        managed: registrations.managed,
-        authMethod: registrations.authMethod,
-        registeredMetadata: registrations.registeredMetadata,
-        requestedMetadata: registrations.requestedMetadata,
-        appId: registrations.appId,
-        environment: registrations.environment,
-        replacedByRegistrationId: registrations.replacedByRegistrationId,
-        appKeyId: registrations.appKeyId,
-      },
-      issuer: { id: issuers.id, endpoints: issuers.endpoints, fhirBaseUrl: issuers.fhirBaseUrl, capabilities: issuers.capabilities },
+      id: registrations.id,
+      issuerId: registrations.issuerId,
+      status: registrations.status,
+      managed: registrations.managed,
+      authMethod: registrations.authMethod,
+      registeredMetadata: planningMetadata(registrations.registeredMetadata),
+      requestedMetadata: planningMetadata(registrations.requestedMetadata),
+      appId: registrations.appId,
+      environment: registrations.environment,
+      replacedByRegistrationId: registrations.replacedByRegistrationId,
+      appKeyId: registrations.appKeyId,
     })
     .from(registrations)
-    .innerJoin(issuers, eq(issuers.id, registrations.issuerId))
-    .where(inArray(registrations.id, ids));
-  const issuerIds = [...new Set(rows.map((r) => r.issuer.id))];
-  const [overrides, active] = await Promise.all([
+    .where(uuidIn(registrations.id, ids));
+  const issuerIds = [...new Set(regs.map((r) => r.issuerId))];
+  const [issuerRows, overrides, active] = await Promise.all([
+    issuerIds.length
+      ? getDb().select({ id: issuers.id, endpoints: issuers.endpoints, fhirBaseUrl: issuers.fhirBaseUrl, capabilities: issuers.capabilities }).from(issuers).where(uuidIn(issuers.id, issuerIds))
+      : [],
     Promise.all(issuerIds.map(async (id) => [id, await readOverrides('issuer', id)] as const)).then((entries) => new Map(entries)),
     getDb()
       .select({ id: rotations.id, registrationId: rotations.registrationId })
       .from(rotations)
-      .where(and(inArray(rotations.registrationId, ids), notInArray(rotations.state, [...TERMINAL]))),
+      .where(and(uuidIn(rotations.registrationId, ids), notInArray(rotations.state, [...TERMINAL]))),
   ]);
+  const issuerById = new Map(issuerRows.map((i) => [i.id, i]));
   const activeByRegistration = new Map(active.map((a) => [a.registrationId, a.id]));
-  return rows.map((row) => ({
-    registrationId: row.reg.id,
-    ...withVerification(row.reg, row.issuer, chooseStrategy(row.reg, row.issuer, { updateIssuesSecret: overrides.get(row.issuer.id)?.updateIssuesSecret })),
-    activeRotationId: activeByRegistration.get(row.reg.id) ?? null,
-  }));
+  return regs.flatMap((reg) => {
+    const issuer = issuerById.get(reg.issuerId);
+    // An issuer deleted between the two reads takes its registrations with it (cascade): as if unknown.
+    if (!issuer) return [];
+    return [
+      {
+        registrationId: reg.id,
+        ...withVerification(reg, issuer, chooseStrategy(reg, issuer, { updateIssuesSecret: overrides.get(issuer.id)?.updateIssuesSecret })),
+        activeRotationId: activeByRegistration.get(reg.id) ?? null,
+      },
+    ];
+  });
+}
+
+/** The members of the registered and requested metadata that choosing a strategy reads. */
+const PLANNING_METADATA_KEYS = ['grant_types', 'jwks_uri'] as const;
+type PlanningMetadata = Partial<Record<(typeof PLANNING_METADATA_KEYS)[number], unknown>>;
+
+function planningMetadata(column: AnyColumn): SQL<PlanningMetadata> {
+  const members = PLANNING_METADATA_KEYS.map((key) => sql`${sql.raw(`'${key}'`)}, ${column} -> ${sql.raw(`'${key}'`)}`);
+  return sql<PlanningMetadata>`jsonb_build_object(${sql.join(members, sql`, `)})`;
 }

@@ -161,13 +161,14 @@ async function storeOnce(ctx: Ctx, answers: readonly AnswerToStore[]): Promise<S
       verified_by: secretId ? VERIFIED_BY : null,
     };
   });
-  const audits = withCredentials.flatMap((p) => {
+  const audits = withCredentials.map((p) => {
     const secretId = secretIdOf.get(p.a.reg.id);
     const { rot, reg } = p.a;
-    return [
-      auditRow(ctx.actor, { action: 'rotation.credentials_received', targetType: 'registration', targetId: reg.id, details: { rotationId: rot.id, op: p.a.op, clientId: reg.clientId, rotated: p.rotated } }),
-      ...(secretId ? [auditRow(ctx.actor, { action: 'rotation.switch', targetType: 'registration', targetId: reg.id, details: { rotationId: rot.id, strategy: rot.strategy, newCredentialId: secretId, verifiedBy: VERIFIED_BY } })] : []),
-    ];
+    const received = { rotationId: rot.id, op: p.a.op, clientId: reg.clientId, rotated: p.rotated };
+    // Receiving a new secret and switching to it are one commit here: one audit row says both.
+    return secretId
+      ? auditRow(ctx.actor, { action: 'rotation.switch', targetType: 'registration', targetId: reg.id, details: { ...received, strategy: rot.strategy, newCredentialId: secretId, verifiedBy: VERIFIED_BY } })
+      : auditRow(ctx.actor, { action: 'rotation.credentials_received', targetType: 'registration', targetId: reg.id, details: received });
   });
 
   const result = await runNamed<{ rotations: string[] }>(STORE_ANSWERS, [

@@ -1,5 +1,6 @@
 import 'server-only';
-import { eq, inArray, sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
+import { uuidIn } from '@/db/any-of';
 import { getDb } from '@/db/client';
 import { appSettings, healthSystems, issuers, registrations, type Rotation } from '@/db/schema';
 import { recordAudit } from '@/lib/audit/record';
@@ -51,7 +52,7 @@ export async function loadContexts(registrationIds: readonly string[]): Promise<
     .from(registrations)
     .innerJoin(issuers, eq(issuers.id, registrations.issuerId))
     .innerJoin(healthSystems, eq(healthSystems.id, issuers.healthSystemId))
-    .where(inArray(registrations.id, [...registrationIds]));
+    .where(uuidIn(registrations.id, registrationIds));
   const contexts = new Map<string, UpdateContext | { error: AppError }>();
   // A batch's registrations share the allowlist and mostly their issuer's and app's overrides:
   // each distinct one is parsed once (and the contexts share the resulting objects, read only).

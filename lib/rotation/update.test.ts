@@ -1,11 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { eq } from 'drizzle-orm';
+import { and, eq, inArray } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { closeDb, getDb } from '@/db/client';
 import { insertIssuer, insertUser } from '@/db/factories';
-import { credentials, registrations } from '@/db/schema';
+import { auditLog, credentials, registrations } from '@/db/schema';
 import { readCurrentCredential } from '@/lib/credentials/store';
 import { startSandbox, type Sandbox } from '@/sandbox/index';
 import { startFakeRegistrationServer } from '@/test/support/fake-registration-server';
@@ -160,6 +160,17 @@ describe('RFC 7592 update where the server issues a new secret', () => {
     expect(row.secretExpiresAt!.getTime()).toBe(Number(reg.client.record.client_secret_expires_at) * 1000);
     expect(row.lastRotatedAt).not.toBeNull();
     expect(await currentSecretsInChain(reg.registrationId)).toBe(1);
+    // Received and switched in one commit: one audit row says both, naming what came and what became current.
+    const audit = await getDb()
+      .select({ action: auditLog.action, details: auditLog.details })
+      .from(auditLog)
+      .where(and(eq(auditLog.targetId, reg.registrationId), inArray(auditLog.action, ['rotation.switch', 'rotation.credentials_received'])));
+    expect(audit).toEqual([
+      {
+        action: 'rotation.switch',
+        details: expect.objectContaining({ rotationId: result.id, op: 'update', clientId: reg.clientId, rotated: expect.arrayContaining(['client_secret']), newCredentialId: after.id, verifiedBy: 'hospital answer (RFC 7592 update)' }),
+      },
+    ]);
   });
 
   // Strategy (a) commits twice: in flight with the PUT marked as sent, then current with the answer.
