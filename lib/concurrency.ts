@@ -18,3 +18,30 @@ export async function mapWithConcurrency<T, R>(items: readonly T[], limit: numbe
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
   return results;
 }
+
+/**
+ * At most `limit` holders at once, shared by whoever holds the same instance; waiters are served
+ * first come, first served. `use` releases the slot however `fn` ends.
+ */
+export class Slots {
+  private free: number;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(readonly limit: number) {
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`Slots: the limit must be a positive integer, not ${limit}`);
+    this.free = limit;
+  }
+
+  async use<R>(fn: () => Promise<R>): Promise<R> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    try {
+      return await fn();
+    } finally {
+      // Handed straight to the next waiter (the slot never looks free in between), or freed.
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free++;
+    }
+  }
+}

@@ -4,7 +4,7 @@ import { uuidIn } from '@/db/any-of';
 import { getDb } from '@/db/client';
 import { rotations, type Rotation } from '@/db/schema';
 import { systemActor, type Actor } from '@/lib/auth/actor';
-import { mapWithConcurrency } from '@/lib/concurrency';
+import { mapWithConcurrency, Slots } from '@/lib/concurrency';
 import { env } from '@/lib/env';
 import { errorSummary, logger } from '@/lib/logger';
 import { updateClientRegistration, type RegistrationResponse } from '@/lib/oauth/registration';
@@ -32,11 +32,25 @@ export type BatchResult = {
  * that keeps the secret — is handed to the one-by-one state machine (resumeRotation), which owns
  * recovery, back-off and failure. Every rotation therefore converges exactly as it would alone.
  */
-export async function runRotationBatch(rotationIds: readonly string[], opts: { concurrency?: number; deps?: RotationDeps; actor?: Actor } = {}): Promise<BatchResult> {
+export async function runRotationBatch(
+  rotationIds: readonly string[],
+  opts: {
+    concurrency?: number;
+    /**
+     * PUT slots shared with other batches of this process (the job workers), so one batch can
+     * lock, load and mark its rotations while another's PUTs are still out, without more than
+     * `slots.limit` PUTs at the hospitals. Default: slots of this batch's own.
+     */
+    slots?: Slots;
+    deps?: RotationDeps;
+    actor?: Actor;
+  } = {},
+): Promise<BatchResult> {
   const actor = opts.actor ?? systemActor('job:rotation');
   const deps = opts.deps ?? {};
   const ctx: Ctx = { actor, deps, timings: { ...defaultTimings(), ...deps.timings }, initialAccessToken: null };
-  const concurrency = opts.concurrency ?? env().REGISTRAR_ROTATION_CONCURRENCY;
+  const concurrency = opts.slots?.limit ?? opts.concurrency ?? env().REGISTRAR_ROTATION_CONCURRENCY;
+  const slots = opts.slots ?? new Slots(concurrency);
   assertVaultOpen();
   const ids = [...new Set(rotationIds)];
   const owners = await getDb().select({ id: rotations.id, registrationId: rotations.registrationId }).from(rotations).where(uuidIn(rotations.id, ids));
@@ -74,9 +88,8 @@ export async function runRotationBatch(rotationIds: readonly string[], opts: { c
       // A slot sends its next PUT as soon as it has handed its answer to the group commit: at most
       // `concurrency` requests are at the hospital, and answers no longer queue behind each other's
       // commits. Each answer is still stored before anything else happens to its registration.
-      const store = groupCommit(ctx);
       const answers: Array<Promise<void>> = [];
-      const settled = await mapWithConcurrency([...marked.values()], concurrency, async (rot) => {
+      const putOne = async (rot: Rotation) => {
         const context = contexts.get(rot.registrationId) as UpdateContext;
         try {
           await afterStep(ctx, { rotation: rot, step: 'in_flight' });
@@ -86,7 +99,7 @@ export async function runRotationBatch(rotationIds: readonly string[], opts: { c
             individually.add(rot.id);
             return;
           }
-          const answer = storeUpdate(ctx, rot, context, response, store).then(
+          const answer = storeUpdate(ctx, rot, context, response).then(
             (current) => void (current ? rotated.push(rot.id) : individually.add(rot.id)),
             (error: unknown) => {
               if (error instanceof HookAbort) throw error.error;
@@ -100,7 +113,8 @@ export async function runRotationBatch(rotationIds: readonly string[], opts: { c
           if (error instanceof HookAbort) throw error.error;
           handOver(rot, error);
         }
-      });
+      };
+      const settled = await mapWithConcurrency([...marked.values()], concurrency, (rot) => slots.use(() => putOne(rot)));
       const stored = await Promise.allSettled(answers);
       // Only a crash simulated by a test's hook gets here: it must stop the batch like a crash would.
       const crashed = [...settled, ...stored].find((r) => r.status === 'rejected');
@@ -158,9 +172,9 @@ async function sendUpdate(ctx: Ctx, rot: Rotation, context: UpdateContext): Prom
 }
 
 /** Stores an answer (group commit) and finishes the rotation. True when it is current. */
-async function storeUpdate(ctx: Ctx, rot: Rotation, context: UpdateContext, response: RegistrationResponse, store: (answer: AnswerToStore) => Promise<StoredAnswer>): Promise<boolean> {
+async function storeUpdate(ctx: Ctx, rot: Rotation, context: UpdateContext, response: RegistrationResponse): Promise<boolean> {
   const { reg, used } = context;
-  const stored = await store({ rot, reg, renewal: context.renewal, response, used, op: 'update' });
+  const stored = await storeInGroup({ actor: ctx.actor, rot, reg, renewal: context.renewal, response, used, op: 'update' });
   if (stored.conflict) return false;
   if (stored.newSecret) {
     await finished(ctx, stored.rotation);
@@ -174,8 +188,11 @@ async function storeUpdate(ctx: Ctx, rot: Rotation, context: UpdateContext, resp
  * Group commit for answers: an answer that arrives while a store is running waits for the next one,
  * which takes every answer waiting (up to 50). Each answer is durable before its rotation goes on,
  * and concurrent answers share one statement and one commit instead of queueing for a commit each.
+ * One per process: the answers of batches that run at once share their commits too.
  */
-function groupCommit(ctx: Ctx): (answer: AnswerToStore) => Promise<StoredAnswer> {
+const storeInGroup = groupCommit();
+
+function groupCommit(): (answer: AnswerToStore) => Promise<StoredAnswer> {
   const waiting: Array<{ answer: AnswerToStore; resolve: (r: StoredAnswer) => void; reject: (e: unknown) => void }> = [];
   let running = false;
   const drain = async () => {
@@ -185,7 +202,7 @@ function groupCommit(ctx: Ctx): (answer: AnswerToStore) => Promise<StoredAnswer>
       while (waiting.length) {
         const taken = waiting.splice(0, 50);
         try {
-          const stored = await storeAnswers(ctx, taken.map((t) => t.answer));
+          const stored = await storeAnswers(taken.map((t) => t.answer));
           taken.forEach((t, i) => t.resolve(stored[i]!));
         } catch (error) {
           taken.forEach((t) => t.reject(error));

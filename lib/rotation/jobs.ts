@@ -1,5 +1,6 @@
 import 'server-only';
 import type PgBoss from 'pg-boss';
+import { Slots } from '@/lib/concurrency';
 import { env } from '@/lib/env';
 import { onJobsStart } from '@/lib/jobs/boss';
 import { errorSummary, logger } from '@/lib/logger';
@@ -27,6 +28,9 @@ export async function enqueueRotationRun(boss: PgBoss, rotationId: string): Prom
 
 /** Rotations per batch job: large enough to share the database work, small enough to spread over instances. */
 export const ROTATION_BATCH_SIZE = 100;
+
+/** Batch jobs one instance works at once (they share the instance's PUT slots). */
+const BATCH_WORKERS = 2;
 
 /** Queues rotations as batch jobs (one insert); a rotation queued twice is harmless (its run finds it done). */
 export async function enqueueRotationBatches(boss: PgBoss, rotationIds: readonly string[]): Promise<void> {
@@ -87,20 +91,25 @@ export function registerRotationJobs(): void {
       });
       runWorkerIds.add(workerId);
     }
-    // One batch at a time per instance; a batch runs its PUTs `concurrency` at a time.
+    // Two batches at a time per instance, sharing `concurrency` PUT slots: while one batch's last
+    // PUTs are out, the next locks, loads and marks its rotations, so the hospital is not left
+    // waiting between batches; never more than `concurrency` PUTs at once.
     batchWorkerIds.clear();
-    let batchWorker = '';
-    batchWorker = await boss.work<{ rotationIds: string[] }>(ROTATION_QUEUES.batch, { batchSize: 1, pollingIntervalSeconds: 2 }, async ([job]) => {
-      if (!job) return;
-      if (batchWorker) boss.notifyWorker(batchWorker);
-      try {
-        await runRotationBatch(job.data.rotationIds, { concurrency: e.REGISTRAR_ROTATION_CONCURRENCY });
-      } catch (error) {
-        // The rotation rows keep their states; the next scan resumes them.
-        logger.error({ count: job.data.rotationIds.length, err: errorSummary(error) }, 'rotation batch failed');
-      }
-    });
-    batchWorkerIds.add(batchWorker);
+    const putSlots = new Slots(e.REGISTRAR_ROTATION_CONCURRENCY);
+    for (let i = 0; i < BATCH_WORKERS; i++) {
+      let batchWorker = '';
+      batchWorker = await boss.work<{ rotationIds: string[] }>(ROTATION_QUEUES.batch, { batchSize: 1, pollingIntervalSeconds: 2 }, async ([job]) => {
+        if (!job) return;
+        if (batchWorker) boss.notifyWorker(batchWorker);
+        try {
+          await runRotationBatch(job.data.rotationIds, { slots: putSlots });
+        } catch (error) {
+          // The rotation rows keep their states; the next scan resumes them.
+          logger.error({ count: job.data.rotationIds.length, err: errorSummary(error) }, 'rotation batch failed');
+        }
+      });
+      batchWorkerIds.add(batchWorker);
+    }
     await boss.work(ROTATION_QUEUES.digest, async () => {
       await enqueueDailyDigest();
       await deliverPendingNotifications();

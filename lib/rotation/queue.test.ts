@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import diagnostics from 'node:diagnostics_channel';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeDb, databaseUrl, getDb } from '@/db/client';
 import { insertApp, insertUser } from '@/db/factories';
 import { auditLog, credentials, registrations, rotations } from '@/db/schema';
+import { Slots } from '@/lib/concurrency';
 import { readCurrentCredential } from '@/lib/credentials/store';
 import { getBoss, startJobs, stopJobs } from '@/lib/jobs/boss';
 import { startSandbox, type Sandbox } from '@/sandbox/index';
@@ -175,6 +177,37 @@ describe('a rotation batch', () => {
     for (const id of rotationIds.slice(0, 3)) expect(states.get(id)).toMatchObject({ state: 'current', verifiedBy: 'hospital answer (RFC 7592 update)', putStartedAt: null });
     expect(states.get(waiting)?.state).toBe('planned');
     expect(await secretVersionsOf(regs.slice(0, 3).map((r) => r.registrationId))).toEqual([[2, 2], [2, 2], [2, 2]]);
+  });
+
+  it('two batches that share PUT slots (the job workers) run at once without more PUTs at the hospital than the slots allow', async () => {
+    const first = await dueRotations(6);
+    const second = await dueRotations(6);
+    // PUTs between leaving (request created) and the hospital's answer (response headers).
+    let out = 0;
+    let peak = 0;
+    const sent = (message: unknown) => {
+      if ((message as { request: { method: string } }).request.method !== 'PUT') return;
+      out++;
+      peak = Math.max(peak, out);
+    };
+    const answered = (message: unknown) => {
+      if ((message as { request: { method: string } }).request.method === 'PUT') out--;
+    };
+    diagnostics.subscribe('undici:request:create', sent);
+    diagnostics.subscribe('undici:request:headers', answered);
+    diagnostics.subscribe('undici:request:error', answered);
+    try {
+      const slots = new Slots(2);
+      const results = await Promise.all([runRotationBatch(first.rotationIds, { slots }), runRotationBatch(second.rotationIds, { slots })]);
+      expect(results.map((r) => r.rotated.length)).toEqual([6, 6]);
+      expect(results.flatMap((r) => r.individually)).toEqual([]);
+    } finally {
+      diagnostics.unsubscribe('undici:request:create', sent);
+      diagnostics.unsubscribe('undici:request:headers', answered);
+      diagnostics.unsubscribe('undici:request:error', answered);
+    }
+    expect(peak).toBe(2);
+    expect(await secretVersionsOf([...first.regs, ...second.regs].map((r) => r.registrationId))).toEqual(Array.from({ length: 12 }, () => [2, 2]));
   });
 
   it('renews each registration by its own app’s policy, whatever the others in the batch', async () => {

@@ -2,12 +2,12 @@ import 'server-only';
 import { namedStatement, runNamed } from '@/db/named-statement';
 import type { Rotation } from '@/db/schema';
 import { auditRow } from '@/lib/audit/record';
+import type { Actor } from '@/lib/auth/actor';
 import { replacementCredentialsCtes, sealReplacementCredentials } from '@/lib/credentials/store';
 import { fingerprintSecret } from '@/lib/credentials/vault';
 import { AppError, isAppError } from '@/lib/errors';
 import type { RegistrationResponse } from '@/lib/oauth/registration';
 import type { ManagedRegistration } from '@/lib/registrations/manage/shared';
-import type { Ctx } from './internal';
 import { computeRenewal } from './renewal';
 import { refreshRenewals } from './renewals';
 import type { RenewalPolicy } from './settings';
@@ -15,6 +15,8 @@ import type { RenewalPolicy } from './settings';
 export const VERIFIED_BY = 'hospital answer (RFC 7592 update)';
 
 export type AnswerToStore = {
+  /** Who the audit row names: answers of different runs may share one statement. */
+  actor: Actor;
   rot: Rotation;
   reg: ManagedRegistration;
   renewal: RenewalPolicy;
@@ -52,12 +54,12 @@ function plan(a: AnswerToStore, now: Date) {
  * answers share their commits. Retried; a batch that still fails is stored answer by answer, so
  * one bad row cannot hold the others back; an answer that cannot be stored is NEEDS_RECOVERY.
  */
-export async function storeAnswers(ctx: Ctx, answers: readonly AnswerToStore[]): Promise<StoredAnswer[]> {
+export async function storeAnswers(answers: readonly AnswerToStore[]): Promise<StoredAnswer[]> {
   if (answers.length === 0) return [];
   let lastError: unknown;
   for (let attempt = 1; attempt <= 3; attempt++) {
     try {
-      return await storeOnce(ctx, answers);
+      return await storeOnce(answers);
     } catch (error) {
       if (isAppError(error)) throw error;
       lastError = error;
@@ -65,7 +67,7 @@ export async function storeAnswers(ctx: Ctx, answers: readonly AnswerToStore[]):
     }
   }
   if (answers.length > 1) {
-    const one = await Promise.all(answers.map((a) => storeAnswers(ctx, [a]).then(([r]) => r!)));
+    const one = await Promise.all(answers.map((a) => storeAnswers([a]).then(([r]) => r!)));
     return one;
   }
   const { reg, response, used } = answers[0]!;
@@ -128,7 +130,7 @@ const STORE_ANSWERS = namedStatement(`
   { genericPlan: true },
 );
 
-async function storeOnce(ctx: Ctx, answers: readonly AnswerToStore[]): Promise<StoredAnswer[]> {
+async function storeOnce(answers: readonly AnswerToStore[]): Promise<StoredAnswer[]> {
   const now = new Date();
   const plans = answers.map((a) => plan(a, now));
   const withCredentials = plans.filter((p) => p.items.length > 0);
@@ -167,8 +169,8 @@ async function storeOnce(ctx: Ctx, answers: readonly AnswerToStore[]): Promise<S
     const received = { rotationId: rot.id, op: p.a.op, clientId: reg.clientId, rotated: p.rotated };
     // Receiving a new secret and switching to it are one commit here: one audit row says both.
     return secretId
-      ? auditRow(ctx.actor, { action: 'rotation.switch', targetType: 'registration', targetId: reg.id, details: { ...received, strategy: rot.strategy, newCredentialId: secretId, verifiedBy: VERIFIED_BY } })
-      : auditRow(ctx.actor, { action: 'rotation.credentials_received', targetType: 'registration', targetId: reg.id, details: received });
+      ? auditRow(p.a.actor, { action: 'rotation.switch', targetType: 'registration', targetId: reg.id, details: { ...received, strategy: rot.strategy, newCredentialId: secretId, verifiedBy: VERIFIED_BY } })
+      : auditRow(p.a.actor, { action: 'rotation.credentials_received', targetType: 'registration', targetId: reg.id, details: received });
   });
 
   const result = await runNamed<{ rotations: string[] }>(STORE_ANSWERS, [

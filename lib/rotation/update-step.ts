@@ -105,7 +105,7 @@ export function latestServerAnswer(reg: ManagedRegistration): Record<string, unk
 
 /** storeAnswers for one answer; a rotation row that moved on meanwhile is a transient conflict (re-read and retried). */
 export async function storeAnswer(ctx: Ctx, rot: Rotation, context: UpdateContext, response: RegistrationResponse, used: Credentials, op: 'read' | 'update'): Promise<StoredAnswer> {
-  const [stored] = await storeAnswers(ctx, [{ rot, reg: context.reg, renewal: context.renewal, response, used, op }]);
+  const [stored] = await storeAnswers([{ actor: ctx.actor, rot, reg: context.reg, renewal: context.renewal, response, used, op }]);
   if (stored!.conflict) throw transientError('CONFLICT', 'The rotation was changed by another step meanwhile; it will be re-read.');
   return stored!;
 }
