@@ -1,7 +1,8 @@
 import 'server-only';
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { and, eq, gte, inArray, sql } from 'drizzle-orm';
+import { eq, inArray, sql } from 'drizzle-orm';
+import { uuidIn } from '@/db/any-of';
 import { databaseUrl, getDb } from '@/db/client';
 import { insertApp, insertUser } from '@/db/factories';
 import { outboundAllowlist, registrations, rotations } from '@/db/schema';
@@ -164,7 +165,7 @@ export async function benchBulkRotation(opts: {
     const jobPath = async (limit: number) => {
       const startedAt = new Date();
       const scan = await runRotationScan({ issuerId: issuer.id, limit, dispatchMany: (rotationIds) => enqueueRotationBatches(boss, rotationIds) });
-      // Polled slowly (the poll must not load the database it measures); the time is the last rotation's finish.
+      // Polled slowly, by primary key (the poll must not load the database it measures); the time is the last rotation's finish.
       const deadline = Date.now() + 30 * 60_000;
       let progress: { done: number; failed: number; lastFinish: Date | null } = { done: 0, failed: 0, lastFinish: null };
       for (;;) {
@@ -176,7 +177,7 @@ export async function benchBulkRotation(opts: {
             lastFinish: sql<string | null>`max(${rotations.finishedAt})`,
           })
           .from(rotations)
-          .where(and(eq(rotations.trigger, 'schedule'), gte(rotations.createdAt, startedAt)));
+          .where(uuidIn(rotations.id, scan.started));
         progress = { done: row?.done ?? 0, failed: row?.failed ?? 0, lastFinish: row?.lastFinish ? new Date(row.lastFinish) : null };
         if (progress.done + progress.failed >= scan.started.length || Date.now() > deadline) break;
       }
