@@ -31,17 +31,21 @@ function describeCpu(ms: Record<string, number>): string {
 
 /**
  * Registrations rotated through the job path, untimed, before the timed run (see benchBulkRotation):
- * three batches, so the per-rotation code is compiled and optimised as the baseline's client code
- * is when it is timed (after 1,300 PUTs). With one batch (100) the job path spent 15–25% more CPU.
+ * ten batches, so the per-rotation code runs compiled and optimised, as a long-running server's
+ * does and as the baseline's client code does when it is timed (after 5,000 PUTs: the warm-up
+ * rounds and the job phase). Measured alternately: with 300 the job phase took 1.80–2.45 s and
+ * Registrar 1.09–1.49 s of CPU, with 1,000 1.52–2.23 s and 0.84–1.21 s (3 runs each); with 100
+ * an earlier session saw 15–25% more CPU than with 300.
  */
-const WARM_UP = 300;
+const WARM_UP = 1000;
 
 /**
  * Rounds of raw PUTs on the warm-up registrations (untimed) before either timed phase, so both
  * meet a hospital whose update handling is equally warm. Without them the job phase, timed first,
- * met one that had served 300 updates and was still optimising them: it spent 1.43–1.62 s of CPU on
- * the job phase's 1,000 PUTs and 0.91–1.17 s on the same 1,000 PUTs of the raw phase after it
- * (4 runs). The registrations' stored tokens go stale; nothing uses them afterwards.
+ * met one that had served only the job-path warm-up's updates (300 then) and was still optimising
+ * them: it spent 1.43–1.62 s of CPU on the job phase's 1,000 PUTs and 0.91–1.17 s on the same
+ * 1,000 PUTs of the raw phase after it (4 runs). The registrations' stored tokens go stale;
+ * nothing uses them afterwards.
  */
 const HOSPITAL_WARM_UP_ROUNDS = 4;
 
