@@ -39,6 +39,10 @@ export function getDb(): Db {
 export function getLockPool(): pg.Pool {
   const holder = getHolder();
   if (!holder.lockPool) {
+    // Each held lock keeps a connection. At their rare worst, rotation jobs could want 26 per
+    // instance at the default concurrency 8 (2 batch workers, 2 × 8 runs handed over by failing
+    // batches, 8 rotation-run workers); beyond 20 they queue here for a connection rather than
+    // push PostgreSQL past max_connections when several instances run.
     holder.lockPool = new pg.Pool({ connectionString: databaseUrl(), max: 20, idleTimeoutMillis: 30_000 });
     holder.lockPool.on('error', () => {
       // An idle lock connection dropped: PostgreSQL released whatever it held; the pool replaces it.

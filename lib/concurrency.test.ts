@@ -41,6 +41,19 @@ describe('Slots', () => {
     expect(await slots.use(async () => 'after')).toBe('after');
   });
 
+  it('serves the lower rank first, whenever it came (the older batch before the newer)', async () => {
+    const slots = new Slots(1);
+    const order: string[] = [];
+    let release!: () => void;
+    const first = slots.use(() => new Promise<void>((r) => (release = r)));
+    // The newer batch (rank 2) queues first; the older one (rank 1) queues after it.
+    const newer = [1, 2].map((n) => slots.use(async () => void order.push(`newer ${n}`), 2));
+    const older = [1, 2].map((n) => slots.use(async () => void order.push(`older ${n}`), 1));
+    release();
+    await Promise.all([first, ...newer, ...older]);
+    expect(order).toEqual(['older 1', 'older 2', 'newer 1', 'newer 2']);
+  });
+
   it('refuses a limit that is not a positive count', () => {
     expect(() => new Slots(0)).toThrow(RangeError);
     expect(() => new Slots(1.5)).toThrow(RangeError);

@@ -20,27 +20,33 @@ export async function mapWithConcurrency<T, R>(items: readonly T[], limit: numbe
 }
 
 /**
- * At most `limit` holders at once, shared by whoever holds the same instance; waiters are served
- * first come, first served. `use` releases the slot however `fn` ends.
+ * At most `limit` holders at once, shared by whoever holds the same instance. Waiters are served by
+ * rank, lowest first, and in arrival order within a rank: a rotation batch ranks its PUTs by when
+ * it started, so the older batch finishes (and releases its registrations) before the newer one
+ * takes its slots. `use` releases the slot however `fn` ends.
  */
 export class Slots {
   private free: number;
-  private readonly waiting: Array<() => void> = [];
+  private readonly waiting: Array<{ rank: number; resolve: () => void }> = [];
 
   constructor(readonly limit: number) {
     if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`Slots: the limit must be a positive integer, not ${limit}`);
     this.free = limit;
   }
 
-  async use<R>(fn: () => Promise<R>): Promise<R> {
+  async use<R>(fn: () => Promise<R>, rank = 0): Promise<R> {
     if (this.free > 0) this.free--;
-    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else
+      await new Promise<void>((resolve) => {
+        const at = this.waiting.findIndex((w) => w.rank > rank);
+        this.waiting.splice(at === -1 ? this.waiting.length : at, 0, { rank, resolve });
+      });
     try {
       return await fn();
     } finally {
       // Handed straight to the next waiter (the slot never looks free in between), or freed.
       const next = this.waiting.shift();
-      if (next) next();
+      if (next) next.resolve();
       else this.free++;
     }
   }

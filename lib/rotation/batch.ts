@@ -13,7 +13,7 @@ import { assertVaultOpen } from '@/lib/registrations/manage/shared';
 import { afterStep, HookAbort, isOutcomeUnknown, transition, type Ctx, type RotationDeps } from './internal';
 import { resumeRotation } from './run';
 import { defaultTimings } from './settings';
-import { storeAnswers, type AnswerToStore, type StoredAnswer } from './store-answers';
+import { storeAnswersSettled, type AnswerToStore, type StoredAnswer } from './store-answers';
 import { finished, keptOldSecret, latestServerAnswer, loadContexts, type UpdateContext } from './update-step';
 
 export type BatchResult = {
@@ -22,6 +22,9 @@ export type BatchResult = {
   /** Run one by one through the state machine afterwards: other strategies or states, busy registrations, any failure. */
   individually: string[];
 };
+
+/** Batches of this process in the order they started (their rank for shared PUT slots). */
+let nextBatchRank = 0;
 
 /**
  * Runs many planned RFC 7592 update rotations (strategy a) with the database work shared: one
@@ -39,7 +42,9 @@ export async function runRotationBatch(
     /**
      * PUT slots shared with other batches of this process (the job workers), so one batch can
      * lock, load and mark its rotations while another's PUTs are still out, without more than
-     * `slots.limit` PUTs at the hospitals. Default: slots of this batch's own.
+     * `slots.limit` batched PUTs at the hospitals; the older batch is served first. Rotations
+     * handed to their own runs afterwards keep a limit of their own (`concurrency`), as the
+     * rotation-run workers do. Default: slots of this batch's own.
      */
     slots?: Slots;
     deps?: RotationDeps;
@@ -51,6 +56,8 @@ export async function runRotationBatch(
   const ctx: Ctx = { actor, deps, timings: { ...defaultTimings(), ...deps.timings }, initialAccessToken: null };
   const concurrency = opts.slots?.limit ?? opts.concurrency ?? env().REGISTRAR_ROTATION_CONCURRENCY;
   const slots = opts.slots ?? new Slots(concurrency);
+  // Slots serve the batch that started first before a later one sharing them.
+  const rank = nextBatchRank++;
   assertVaultOpen();
   const ids = [...new Set(rotationIds)];
   const owners = await getDb().select({ id: rotations.id, registrationId: rotations.registrationId }).from(rotations).where(uuidIn(rotations.id, ids));
@@ -114,7 +121,7 @@ export async function runRotationBatch(
           handOver(rot, error);
         }
       };
-      const settled = await mapWithConcurrency([...marked.values()], concurrency, (rot) => slots.use(() => putOne(rot)));
+      const settled = await mapWithConcurrency([...marked.values()], concurrency, (rot) => slots.use(() => putOne(rot), rank));
       const stored = await Promise.allSettled(answers);
       // Only a crash simulated by a test's hook gets here: it must stop the batch like a crash would.
       const crashed = [...settled, ...stored].find((r) => r.status === 'rejected');
@@ -201,12 +208,13 @@ function groupCommit(): (answer: AnswerToStore) => Promise<StoredAnswer> {
     try {
       while (waiting.length) {
         const taken = waiting.splice(0, 50);
-        try {
-          const stored = await storeAnswers(taken.map((t) => t.answer));
-          taken.forEach((t, i) => t.resolve(stored[i]!));
-        } catch (error) {
-          taken.forEach((t) => t.reject(error));
-        }
+        // One result per answer: an answer that cannot be stored fails alone (it may be another batch's neighbour).
+        const results = await storeAnswersSettled(taken.map((t) => t.answer)).catch((error: unknown) => taken.map(() => ({ status: 'rejected' as const, reason: error })));
+        taken.forEach((t, i) => {
+          const result = results[i]!;
+          if (result.status === 'fulfilled') t.resolve(result.value);
+          else t.reject(result.reason);
+        });
       }
     } finally {
       running = false;

@@ -93,7 +93,8 @@ export function registerRotationJobs(): void {
     }
     // Two batches at a time per instance, sharing `concurrency` PUT slots: while one batch's last
     // PUTs are out, the next locks, loads and marks its rotations, so the hospital is not left
-    // waiting between batches; never more than `concurrency` PUTs at once.
+    // waiting between batches; never more than `concurrency` batched PUTs at once, the older
+    // batch served first (rotations handed to their own runs keep a limit of their own).
     batchWorkerIds.clear();
     const putSlots = new Slots(e.REGISTRAR_ROTATION_CONCURRENCY);
     for (let i = 0; i < BATCH_WORKERS; i++) {

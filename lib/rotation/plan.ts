@@ -194,7 +194,7 @@ export async function planForMany(registrationIds: readonly string[]): Promise<R
   const activeByRegistration = new Map(active.map((a) => [a.registrationId, a.id]));
   return regs.flatMap((reg) => {
     const issuer = issuerById.get(reg.issuerId);
-    // An issuer deleted between the two reads takes its registrations with it (cascade): as if unknown.
+    // Cannot happen (an issuer with registrations cannot be deleted); left out as unknown if it did.
     if (!issuer) return [];
     return [
       {

@@ -7,11 +7,14 @@ import { insertApp, insertUser } from '@/db/factories';
 import { auditLog, credentials, registrations, rotations } from '@/db/schema';
 import { Slots } from '@/lib/concurrency';
 import { readCurrentCredential } from '@/lib/credentials/store';
+import { updateClientRegistration } from '@/lib/oauth/registration';
 import { getBoss, startJobs, stopJobs } from '@/lib/jobs/boss';
 import { startSandbox, type Sandbox } from '@/sandbox/index';
 import { createRotations } from './create';
 import { resumeRotation } from './run';
 import { runRotationBatch } from './batch';
+import { storeAnswersSettled } from './store-answers';
+import { latestServerAnswer, loadContexts, type UpdateContext } from './update-step';
 import { bulkRotationProgress, startBulkRotation } from './bulk';
 import { enqueueRotationBatches, enqueueRotationRuns, registerRotationJobs, ROTATION_QUEUES } from './jobs';
 import { reconcileRenewals } from './renewals';
@@ -208,6 +211,35 @@ describe('a rotation batch', () => {
     }
     expect(peak).toBe(2);
     expect(await secretVersionsOf([...first.regs, ...second.regs].map((r) => r.registrationId))).toEqual(Array.from({ length: 12 }, () => [2, 2]));
+  });
+
+  it('an answer that cannot be stored fails alone: the others of its group are stored and finish', async () => {
+    const { regs, rotationIds } = await dueRotations(3);
+    const contexts = await loadContexts(regs.map((r) => r.registrationId));
+    const rots = new Map((await getDb().select().from(rotations).where(inArray(rotations.id, rotationIds))).map((r) => [r.registrationId, r]));
+    // Real answers: each registration updated at General, which issues a new secret.
+    const answers = await Promise.all(
+      regs.map(async ({ registrationId }) => {
+        const context = contexts.get(registrationId) as UpdateContext;
+        const response = await updateClientRegistration({ registrationClientUri: context.reg.registrationClientUri, registrationAccessToken: context.used.rat, lastServerMetadata: latestServerAnswer(context.reg)!, changes: {}, fetchInit: { policy: context.policy } });
+        return { actor: ops.actor, rot: rots.get(registrationId)!, reg: context.reg, renewal: context.renewal, response, used: context.used, op: 'update' as const };
+      }),
+    );
+    // The database refuses the second registration's new credentials (a fault no real peer produces on demand).
+    const refused = regs[1]!.registrationId;
+    await getDb().execute(sql.raw(`create function refuse_test_credentials() returns trigger language plpgsql as $$ begin if new.owner_id = '${refused}' then raise exception 'disk full (simulated)'; end if; return new; end $$`));
+    await getDb().execute(sql`create trigger refuse_test_credentials before insert on credentials for each row execute function refuse_test_credentials()`);
+    let results: Awaited<ReturnType<typeof storeAnswersSettled>>;
+    try {
+      results = await storeAnswersSettled(answers);
+    } finally {
+      await getDb().execute(sql`drop trigger refuse_test_credentials on credentials`);
+      await getDb().execute(sql`drop function refuse_test_credentials()`);
+    }
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(results[1]).toMatchObject({ status: 'rejected', reason: { code: 'NEEDS_RECOVERY' } });
+    for (const i of [0, 2]) expect(results[i]).toMatchObject({ status: 'fulfilled', value: { newSecret: true, rotation: { state: 'current' } } });
+    expect(await secretVersionsOf(regs.map((r) => r.registrationId))).toEqual([[2, 2], [1, 1], [2, 2]]);
   });
 
   it('renews each registration by its own app’s policy, whatever the others in the batch', async () => {

@@ -51,33 +51,49 @@ function plan(a: AnswerToStore, now: Date) {
  * statement: secret current, old one previous, the registration's expiry, next renewal and server
  * record updated, the rotation current, audited. Many answers go in ONE statement (data-modifying
  * CTEs over row sets): all of it lands or none does, with one commit for all — a bulk rotation's
- * answers share their commits. Retried; a batch that still fails is stored answer by answer, so
- * one bad row cannot hold the others back; an answer that cannot be stored is NEEDS_RECOVERY.
+ * answers share their commits. Retried; a group that still fails is stored answer by answer, so
+ * one bad row cannot hold the others back; an answer that cannot be stored is NEEDS_RECOVERY. An
+ * error of the vault or the input (AppError) is not retried.
  */
 export async function storeAnswers(answers: readonly AnswerToStore[]): Promise<StoredAnswer[]> {
+  const settled = await storeAnswersSettled(answers);
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<StoredAnswer>).value);
+}
+
+/**
+ * storeAnswers with a result per answer: when the shared statement fails (after its retries, or at
+ * once with an error that may concern one answer only), every answer is stored on its own, so one
+ * that cannot be stored fails alone and the others land. Settles only when every answer has.
+ */
+export async function storeAnswersSettled(answers: readonly AnswerToStore[]): Promise<PromiseSettledResult<StoredAnswer>[]> {
   if (answers.length === 0) return [];
   let lastError: unknown;
   for (let attempt = 1; attempt <= 3; attempt++) {
     try {
-      return await storeOnce(answers);
+      return (await storeOnce(answers)).map((value) => ({ status: 'fulfilled', value }));
     } catch (error) {
-      if (isAppError(error)) throw error;
       lastError = error;
+      if (isAppError(error)) break;
       if (attempt < 3) await new Promise((r) => setTimeout(r, 200 * 2 ** (attempt - 1)));
     }
   }
-  if (answers.length > 1) {
-    const one = await Promise.all(answers.map((a) => storeAnswers([a]).then(([r]) => r!)));
-    return one;
-  }
+  if (answers.length > 1) return Promise.allSettled(answers.map((a) => storeAnswers([a]).then(([r]) => r!)));
+  if (isAppError(lastError)) return [{ status: 'rejected', reason: lastError }];
   const { reg, response, used } = answers[0]!;
   const ratChanged = response.registrationAccessToken !== null && response.registrationAccessToken !== used.rat;
-  throw new AppError(
-    'NEEDS_RECOVERY',
-    `The hospital answered with new credentials for client ${reg.clientId} but Registrar could not store them${ratChanged ? '; the old registration access token no longer works, so ask the hospital for a new one' : ''}.`,
-    { registrationId: reg.id },
-    { cause: lastError },
-  );
+  return [
+    {
+      status: 'rejected',
+      reason: new AppError(
+        'NEEDS_RECOVERY',
+        `The hospital answered with new credentials for client ${reg.clientId} but Registrar could not store them${ratChanged ? '; the old registration access token no longer works, so ask the hospital for a new one' : ''}.`,
+        { registrationId: reg.id },
+        { cause: lastError },
+      ),
+    },
+  ];
 }
 
 /**
