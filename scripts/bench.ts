@@ -1,9 +1,10 @@
 /**
  * npm run bench: prints the figures the issues ask for. The start-up figure needs `npm run build`
  * first (it is skipped with a note otherwise). `npm run bench -- discovery` runs one section;
- * BENCH_ROTATIONS=200 shortens the rotation section while iterating.
+ * `--rotations 200` shortens the rotation section while iterating.
  */
 import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
 import { closeDb } from '@/db/client';
 import { freshBenchDatabase } from './bench/db';
 import { benchDiscovery } from './bench/discovery';
@@ -14,7 +15,9 @@ import { startSandboxProcess } from './bench/sandbox-process';
 import { benchStartup } from './bench/startup';
 import { cpuMeter } from './bench/cpu-time';
 
-const only = process.argv.slice(2);
+const { values: options, positionals: only } = parseArgs({ allowPositionals: true, options: { rotations: { type: 'string', default: '1000' } } });
+const rotationCount = Number(options.rotations);
+if (!Number.isInteger(rotationCount) || rotationCount < 1) throw new Error(`--rotations must be a positive whole number, not "${options.rotations}".`);
 const wants = (s: string) => only.length === 0 || only.includes(s);
 const rows: Array<{ label: string; value: string }> = [];
 
@@ -43,7 +46,7 @@ try {
         PostgreSQL: (_, command) => command.startsWith('postgres'),
         hospital: (pid) => pid === hospitalPid,
       });
-    rows.push(...(await benchBulkRotation({ count: Number(process.env.BENCH_ROTATIONS ?? 1000), startHospital, measureCpu })));
+    rows.push(...(await benchBulkRotation({ count: rotationCount, startHospital, measureCpu })));
   }
 } finally {
   await closeDb();
