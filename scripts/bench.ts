@@ -17,7 +17,10 @@ import { cpuMeter } from './bench/cpu-time';
 
 const { values: options, positionals: only } = parseArgs({ allowPositionals: true, options: { rotations: { type: 'string', default: '1000' } } });
 const rotationCount = Number(options.rotations);
-if (!Number.isInteger(rotationCount) || rotationCount < 1) throw new Error(`--rotations must be a positive whole number, not "${options.rotations}".`);
+if (!Number.isInteger(rotationCount) || rotationCount < 1) {
+  console.error(`npm run bench: --rotations must be a positive whole number, not "${options.rotations}".`);
+  process.exit(2);
+}
 const wants = (s: string) => only.length === 0 || only.includes(s);
 const rows: Array<{ label: string; value: string }> = [];
 
