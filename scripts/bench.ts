@@ -15,12 +15,19 @@ import { startSandboxProcess } from './bench/sandbox-process';
 import { benchStartup } from './bench/startup';
 import { cpuMeter } from './bench/cpu-time';
 
-const { values: options, positionals: only } = parseArgs({ allowPositionals: true, options: { rotations: { type: 'string', default: '1000' } } });
-const rotationCount = Number(options.rotations);
-if (!Number.isInteger(rotationCount) || rotationCount < 1) {
-  console.error(`npm run bench: --rotations must be a positive whole number, not "${options.rotations}".`);
+function usage(message: string): never {
+  console.error(`npm run bench: ${message}\nUsage: npm run bench [-- <section> ...] [--rotations N]`);
   process.exit(2);
 }
+let parsed: { values: { rotations: string }; positionals: string[] };
+try {
+  parsed = parseArgs({ allowPositionals: true, options: { rotations: { type: 'string', default: '1000' } } });
+} catch (error) {
+  usage(error instanceof Error ? error.message : String(error));
+}
+const { values: options, positionals: only } = parsed;
+const rotationCount = Number(options.rotations);
+if (!Number.isInteger(rotationCount) || rotationCount < 1) usage(`--rotations must be a positive whole number, not "${options.rotations}".`);
 const wants = (s: string) => only.length === 0 || only.includes(s);
 const rows: Array<{ label: string; value: string }> = [];
 
