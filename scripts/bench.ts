@@ -28,6 +28,9 @@ try {
 const { values: options, positionals: only } = parsed;
 const rotationCount = Number(options.rotations);
 if (!Number.isInteger(rotationCount) || rotationCount < 1) usage(`--rotations must be a positive whole number, not "${options.rotations}".`);
+const SECTIONS = ['startup', 'discovery', 'registration', 'table', 'rotation-scan', 'rotation'];
+const unknown = only.filter((s) => !SECTIONS.includes(s));
+if (unknown.length) usage(`unknown section ${unknown.map((s) => `"${s}"`).join(', ')}; the sections are ${SECTIONS.join(', ')}.`);
 const wants = (s: string) => only.length === 0 || only.includes(s);
 const rows: Array<{ label: string; value: string }> = [];
 
