@@ -129,6 +129,23 @@ describe('registering at the sandbox hospitals', () => {
     expect(Object.keys(reg!.requestedMetadata).sort()).toEqual(['jwks', 'software_id']);
     expect(reg).toMatchObject({ managed: false, secretExpiryKind: 'none', authMethod: 'none' });
   });
+
+  it('refuses a software statement in Epic mode, before anything is written or sent', async () => {
+    const issuer = await sandboxIssuer(sandbox.epic.fhirBase, 'epic-app-nonprod');
+    const { appId } = await insertApp({ environments: { 'non-production': { tokenEndpointAuthMethod: 'private_key_jwt', keyAlgorithm: 'RS384', epicClientId: 'epic-app-nonprod' } } });
+    const iat = await sandbox.mintInitialAccessToken('epic');
+    for (const softwareStatement of ['sign', 'eyJhbGciOiJub25lIn0.eyJzb2Z0d2FyZV9pZCI6IngifQ.c2ln']) {
+      const idempotencyKey = key();
+      const refused = await registerApp(ops.actor, { issuerId: issuer.id, appId, environment: 'non-production', initialAccessToken: iat, softwareStatement, idempotencyKey }).catch((e: unknown) => e);
+      expect(refused).toMatchObject({ code: 'INVALID', details: { field: 'softwareStatement' } });
+      expect((refused as Error).message).toMatch(/exactly \{software_id, jwks\}/);
+      const intentRows = await getDb().select().from(registrationOperations).where(eq(registrationOperations.idempotencyKey, idempotencyKey));
+      expect(intentRows).toHaveLength(0);
+    }
+    // The initial access token was not spent: the same one still registers without a statement.
+    const result = await registerApp(ops.actor, { issuerId: issuer.id, appId, environment: 'non-production', initialAccessToken: iat, idempotencyKey: key() });
+    expect(result.clientId).toMatch(/^G/);
+  });
 });
 
 describe('never losing or duplicating a registration', () => {

@@ -159,6 +159,10 @@ async function prepareMetadata({ issuer, app }: RegistrationContext, data: Retur
     if (standard.built.mode === 'epic' && !data.initialAccessToken) {
       throw new AppError('INVALID', 'This Epic registration endpoint needs the initial access token from a standalone launch.', { field: 'initialAccessToken' });
     }
+    if (standard.built.mode === 'epic' && data.softwareStatement) {
+      // Epic's endpoint takes exactly {software_id, jwks} (protocol notes): a statement would be an unexpected member.
+      throw new AppError('INVALID', "This Epic registration endpoint accepts exactly {software_id, jwks}: a software statement cannot be sent to it. Register without one.", { field: 'softwareStatement' });
+    }
     metadata = { ...standard.built.metadata };
     if (data.softwareStatement === 'sign') {
       metadata.software_statement = await signStatement(app.id, app.profile, data.environment, metadata);
