@@ -174,7 +174,16 @@ function validateWebUri(u: ReturnType<typeof splitUri>, scheme: 'http' | 'https'
         'http on a loopback IP is only for native apps (RFC 8252 §7.3); a web application must use https.',
         "Use https, or set the application type to 'native' if this is a desktop app.",
       );
-    } else if (!loopbackIp && !(localhost && opts.applicationType !== 'web')) {
+    } else if (localhost && opts.applicationType !== 'web') {
+      // RFC 8252 §7.3/§8.3: a native app's http redirect must name the loopback IP; servers that
+      // follow it (the Mercy sandbox does) refuse http://localhost with invalid_redirect_uri.
+      add(
+        'INSECURE_HTTP',
+        'error',
+        "http is allowed only on the loopback IP literals 127.0.0.1 and [::1], for native apps (RFC 8252 §7.3); 'localhost' is a name, and hospitals refuse it.",
+        `Use http://127.0.0.1${u.port !== null ? `:${u.port}` : ''}${u.path}${u.query !== null ? `?${u.query}` : ''} (the app must listen on that IP).`,
+      );
+    } else if (!loopbackIp) {
       add(
         'INSECURE_HTTP',
         'error',
