@@ -1,7 +1,7 @@
 import 'server-only';
 import { and, desc, eq } from 'drizzle-orm';
 import { getDb } from '@/db/client';
-import { apps, auditLog, healthSystems, issuers, registrationOperations, registrations } from '@/db/schema';
+import { apps, auditLog, healthSystems, issuers, registrations } from '@/db/schema';
 import { assertCan, type Actor } from '@/lib/auth/actor';
 import { listCredentialMeta } from '@/lib/credentials/store';
 import { AppError } from '@/lib/errors';
@@ -55,25 +55,6 @@ export async function getRegistrationOrThrow(actor: Actor, id: string) {
     expiry: expiryOf(row.secretExpiryKind, row.secretExpiresAt, new Date()),
     findings: registrationFindings(row.requestedMetadata, row.registeredMetadata),
   };
-}
-
-export async function getOperationOrThrow(actor: Actor, id: string) {
-  assertCan(actor, 'registrations:read');
-  const [row] = await getDb()
-    .select({
-      id: registrationOperations.id,
-      status: registrationOperations.status,
-      request: registrationOperations.request,
-      registrationId: registrationOperations.registrationId,
-      error: registrationOperations.error,
-      createdAt: registrationOperations.createdAt,
-      updatedAt: registrationOperations.updatedAt,
-    })
-    .from(registrationOperations)
-    .where(eq(registrationOperations.id, id))
-    .limit(1);
-  if (!row) throw new AppError('NOT_FOUND', 'That operation does not exist.');
-  return row;
 }
 
 /** The audit trail of one registration (managers and admins, like the audit log itself). */
