@@ -67,6 +67,33 @@ describe('buildUpdateBody (RFC 7592 §2.2)', () => {
     expect(buildUpdateBody(LAST, { client_id: 'abc' }).client_id).toBe('abc');
     expect(() => buildUpdateBody({ client_name: 'x' }, {})).toThrow(/no client_id/);
   });
+
+  describe('with the software statement the server echoed (RFC 7591 §3.2.1)', () => {
+    const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    const statement = `${b64({ alg: 'ES384' })}.${b64({ iss: 'vendor', iat: 1, software_id: 'app', redirect_uris: ['https://a.example.com/cb'], client_name: 'Registrar' })}.c2ln`;
+    const last = { client_id: 'abc', client_name: 'Registrar', redirect_uris: ['https://a.example.com/cb'], software_id: 'app', software_statement: statement };
+
+    it('sends it back when the change leaves its claims alone (RFC 7592 §2.2: every field of the last response)', () => {
+      expect(buildUpdateBody(last, { contacts: ['ops@example.com'] }).software_statement).toBe(statement);
+      expect(buildUpdateBody(last, { client_name: 'Registrar' }).software_statement).toBe(statement);
+    });
+
+    it('leaves it out when the change sets one of its claims to another value or removes it: its claims would win (§2.3)', () => {
+      const moved = buildUpdateBody(last, { redirect_uris: ['https://b.example.com/cb'] });
+      expect(moved).not.toHaveProperty('software_statement');
+      expect(moved.redirect_uris).toEqual(['https://b.example.com/cb']);
+      expect(buildUpdateBody(last, { client_name: null })).not.toHaveProperty('software_statement');
+      // Registered JWT claims (iss, iat) are not metadata: changing a member of that name does not count.
+      expect(buildUpdateBody(last, { iss: 'x' }).software_statement).toBe(statement);
+    });
+
+    it('so an answer that keeps the old value is reported as a substitution, not as the change', async () => {
+      const body = buildUpdateBody(last, { redirect_uris: ['https://b.example.com/cb'] });
+      const { readClientInformation } = await import('./response');
+      const answer = readClientInformation({ op: 'update', endpoint: 'https://as.example.com/reg/abc', status: 200, text: JSON.stringify(last), requested: body, current: { registrationAccessToken: 'rat', registrationClientUri: 'https://as.example.com/reg/abc' } });
+      expect(answer.warnings).toContainEqual(expect.objectContaining({ code: 'METADATA_SUBSTITUTED', field: 'redirect_uris' }));
+    });
+  });
 });
 
 describe('keys', () => {

@@ -1,10 +1,11 @@
 import 'server-only';
 
+import { decodeJwt } from 'jose';
 import { AppError } from '@/lib/errors';
 import { safeFetch, type SafeResponse } from '@/lib/oauth/safe-fetch';
 
 import { Redactor, httpError, transportError } from './errors';
-import { SERVER_MANAGED_FIELDS } from './fields';
+import { JWT_REGISTERED_CLAIMS, SERVER_MANAGED_FIELDS } from './fields';
 import { JSON_HEADERS, assertSendableMetadata } from './register';
 import { readClientInformation } from './response';
 import type { ClientMetadata, RegistrationFetchInit, RegistrationResponse } from './types';
@@ -82,8 +83,27 @@ export function buildUpdateBody(lastServerMetadata: ClientMetadata, changes: Cli
     if (value === undefined || value === null) continue;
     body[field] = value;
   }
+  if (!('software_statement' in changes) && statementOverrides(body.software_statement, changes)) delete body.software_statement;
   body.client_id = clientId;
   return body;
+}
+
+/**
+ * Whether the software statement the server echoed (RFC 7591 §3.2.1: returned unmodified) carries a
+ * claim the change sets to another value. Its claims win over the plain members (§2.3), so sent
+ * back it would make the server keep the old value — and the answer would look like the request.
+ * Such a statement is left out of the PUT: the change goes as plain JSON, and an answer that keeps
+ * the old value is then reported as a substitution.
+ */
+function statementOverrides(statement: unknown, changes: ClientMetadata): boolean {
+  if (typeof statement !== 'string') return false;
+  let claims: Record<string, unknown>;
+  try {
+    claims = decodeJwt(statement);
+  } catch {
+    return false;
+  }
+  return Object.entries(changes).some(([field, value]) => field in claims && !JWT_REGISTERED_CLAIMS.has(field) && JSON.stringify(claims[field]) !== JSON.stringify(value ?? null));
 }
 
 /** RFC 7592 §2.2: PUT the full registration. The answer may carry a new RAT and/or secret: persist them first. */
