@@ -3,14 +3,14 @@ import { and, eq, sql } from 'drizzle-orm';
 import { uuidIn } from '@/db/any-of';
 import { getDb } from '@/db/client';
 import { rotations, type Rotation } from '@/db/schema';
-import { systemActor, type Actor } from '@/lib/auth/actor';
+import type { Actor } from '@/lib/auth/actor';
 import { mapWithConcurrency, Slots } from '@/lib/concurrency';
 import { env } from '@/lib/env';
 import { errorSummary, logger } from '@/lib/logger';
 import { updateClientRegistration, type RegistrationResponse } from '@/lib/oauth/registration';
 import { withRegistrationLocks } from '@/lib/registrations/manage/lock';
 import { assertVaultOpen } from '@/lib/registrations/manage/shared';
-import { afterStep, HookAbort, isOutcomeUnknown, transition, type Ctx, type RotationDeps } from './internal';
+import { afterStep, HookAbort, isOutcomeUnknown, jobActor, transition, type Ctx, type RotationDeps } from './internal';
 import { resumeRotation } from './run';
 import { defaultTimings } from './settings';
 import { storeAnswersSettled, type AnswerToStore, type StoredAnswer } from './store-answers';
@@ -48,12 +48,13 @@ export async function runRotationBatch(
      */
     slots?: Slots;
     deps?: RotationDeps;
+    /** Default: each rotation's job actor (jobActor: the job, and the person who started it). */
     actor?: Actor;
   } = {},
 ): Promise<BatchResult> {
-  const actor = opts.actor ?? systemActor('job:rotation');
   const deps = opts.deps ?? {};
-  const ctx: Ctx = { actor, deps, timings: { ...defaultTimings(), ...deps.timings }, initialAccessToken: null };
+  const timings = { ...defaultTimings(), ...deps.timings };
+  const ctxFor = (rot: Rotation): Ctx => ({ actor: opts.actor ?? jobActor(rot), deps, timings, initialAccessToken: null });
   const concurrency = opts.slots?.limit ?? opts.concurrency ?? env().REGISTRAR_ROTATION_CONCURRENCY;
   const slots = opts.slots ?? new Slots(concurrency);
   // Slots serve the batch that started first before a later one sharing them.
@@ -98,6 +99,7 @@ export async function runRotationBatch(
       const answers: Array<Promise<void>> = [];
       const putOne = async (rot: Rotation) => {
         const context = contexts.get(rot.registrationId) as UpdateContext;
+        const ctx = ctxFor(rot);
         try {
           await afterStep(ctx, { rotation: rot, step: 'in_flight' });
           await afterStep(ctx, { rotation: rot, step: 'put_started' });
@@ -136,7 +138,7 @@ export async function runRotationBatch(
 
   // Outside the locks: each takes its registration's lock itself.
   const rest = [...individually];
-  await mapWithConcurrency(rest, concurrency, (id) => resumeRotation(id, deps, actor));
+  await mapWithConcurrency(rest, concurrency, (id) => resumeRotation(id, deps, opts.actor));
   return { rotated, individually: rest };
 }
 

@@ -2,7 +2,7 @@ import 'server-only';
 import { eq, and } from 'drizzle-orm';
 import { getDb, type DbOrTx } from '@/db/client';
 import { rotations, type Rotation } from '@/db/schema';
-import type { Actor } from '@/lib/auth/actor';
+import { systemActor, type Actor } from '@/lib/auth/actor';
 import { AppError, isAppError } from '@/lib/errors';
 import type { ManageDeps } from '@/lib/registrations/manage/shared';
 import type { RotationTimings } from './settings';
@@ -38,6 +38,15 @@ export type Ctx = {
 };
 
 export type StepResult = { rotation: Rotation; step: RotationStep };
+
+/**
+ * Who a rotation's job-run steps are audited as: the job, and for one a person started (from the
+ * registration page or a bulk selection) that person too, so "who did what" still names them when
+ * the switch happens later on the queue. The scan's own rotations are the job's alone.
+ */
+export function jobActor(rot: Pick<Rotation, 'trigger' | 'createdBy'>): Actor {
+  return rot.trigger !== 'schedule' && rot.createdBy ? systemActor(`job:rotation for ${rot.createdBy}`) : systemActor('job:rotation');
+}
 
 /** An error raised by the afterStep hook: it must escape the state machine untouched (a simulated crash). */
 export class HookAbort {

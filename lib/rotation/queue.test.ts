@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeDb, databaseUrl, getDb } from '@/db/client';
 import { insertApp, insertUser } from '@/db/factories';
 import { auditLog, credentials, registrations, rotations } from '@/db/schema';
+import { actorLabel } from '@/lib/auth/actor';
 import { Slots } from '@/lib/concurrency';
 import { readCurrentCredential } from '@/lib/credentials/store';
 import { updateClientRegistration } from '@/lib/oauth/registration';
@@ -129,6 +130,9 @@ describe('rotation through the job queue', () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     expect(states.map((s) => s.state)).toEqual(Array(10).fill('current'));
+    // Nobody started these: the switch is the job's alone.
+    const switchedBy = await getDb().selectDistinct({ actorLabel: auditLog.actorLabel }).from(auditLog).where(and(inArray(auditLog.targetId, ids), eq(auditLog.action, 'rotation.switch')));
+    expect(switchedBy).toEqual([{ actorLabel: 'job:rotation' }]);
 
     for (const reg of registered) {
       const current = (await readCurrentCredential(getDb(), 'registration', reg.registrationId, 'client_secret'))!;
@@ -335,6 +339,12 @@ describe('bulk rotation of a selection', () => {
     expect(progress.rows.every((r) => r.newClientId === null)).toBe(true);
     expect(JSON.stringify(progress)).not.toMatch(/secret"|registration_access_token/);
     expect(await secretVersionsOf(ids)).toEqual([[2, 2], [2, 2], [2, 2]]);
+    // The switch happened on the queue, and the audit still names the person who started it.
+    const switches = await getDb()
+      .select({ actorType: auditLog.actorType, actorLabel: auditLog.actorLabel })
+      .from(auditLog)
+      .where(and(inArray(auditLog.targetId, ids), eq(auditLog.action, 'rotation.switch')));
+    expect(switches).toEqual(ids.map(() => ({ actorType: 'system', actorLabel: `job:rotation for ${actorLabel(ops.actor)}` })));
     await expect(bulkRotationProgress(manager.actor, { bulkId: '00000000-0000-4000-8000-000000000000' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 

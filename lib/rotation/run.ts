@@ -11,7 +11,7 @@ import { errorSummary, logger } from '@/lib/logger';
 import { enqueueNotification } from '@/lib/notifications/deliver';
 import { withRegistrationLock } from '@/lib/registrations/manage/lock';
 import { assertVaultOpen } from '@/lib/registrations/manage/shared';
-import { afterStep, HookAbort, isTransient, loadRotation, transition, type Ctx, type RotationDeps, type StepResult } from './internal';
+import { afterStep, HookAbort, isTransient, jobActor, loadRotation, transition, type Ctx, type RotationDeps, type StepResult } from './internal';
 import { createRotation } from './create';
 import { refreshRenewals } from './renewals';
 import {
@@ -62,9 +62,15 @@ export async function startRotation(actor: Actor, input: StartRotationInput, dep
  * queue). Every step is idempotent, so running it again converges: one current credential, and
  * no second registration at the hospital.
  */
-export async function resumeRotation(rotationId: string, deps: RotationDeps = {}, actor: Actor = systemActor('job:rotation')): Promise<RotationView> {
-  const rotation = await runRotation(rotationId, context(actor, deps));
+export async function resumeRotation(rotationId: string, deps: RotationDeps = {}, actor?: Actor): Promise<RotationView> {
+  const rotation = await runRotation(rotationId, context(actor ?? (await jobActorOf(rotationId)), deps));
   return toRotationView(rotation);
+}
+
+/** The job actor for a rotation (jobActor); a rotation that does not exist is the job's (runRotation reports it). */
+async function jobActorOf(rotationId: string): Promise<Actor> {
+  const [row] = await getDb().select({ trigger: rotations.trigger, createdBy: rotations.createdBy }).from(rotations).where(eq(rotations.id, rotationId));
+  return row ? jobActor(row) : systemActor('job:rotation');
 }
 
 /** A person asks to try a rotation waiting out its back-off now. */
