@@ -2,8 +2,7 @@ import 'server-only';
 import { and, desc, eq, inArray, sql } from 'drizzle-orm';
 import { getDb } from '@/db/client';
 import { auditLog, healthSystems, issuers, registrations } from '@/db/schema';
-import { assertCan, type Actor } from '@/lib/auth/actor';
-import { can } from '@/lib/auth/permissions';
+import { actorCan, assertCan, type Actor } from '@/lib/auth/actor';
 
 export type ForecastWeek = { weekStart: string; total: number; byKey: Record<string, number> };
 
@@ -53,7 +52,7 @@ export async function getOverview(actor: Actor, opts: { stackBy: 'status' | 'hea
       .where(eq(issuers.needsAttention, true))
       .limit(20),
   ]);
-  const recent = can(actor.role, 'audit:read')
+  const recent = actorCan(actor, 'audit:read')
     ? await db
         .select({ id: auditLog.id, at: auditLog.at, actorLabel: auditLog.actorLabel, action: auditLog.action, outcome: auditLog.outcome })
         .from(auditLog)
