@@ -243,9 +243,12 @@ export type Envelope = {
   ct: string;
 };
 
-export const CREDENTIAL_KINDS = ['client_secret', 'registration_access_token', 'private_key', 'response_body', 'initial_access_token'] as const;
+export const CREDENTIAL_KINDS = ['client_secret', 'registration_access_token', 'private_key', 'response_body', 'initial_access_token', 'webhook_url'] as const;
 export type CredentialKind = (typeof CREDENTIAL_KINDS)[number];
-export const CREDENTIAL_OWNERS = ['registration', 'app_key', 'operation'] as const;
+/** `settings`: Registrar's own settings (the notification webhook URL), owner id SETTINGS_CREDENTIAL_OWNER. */
+export const CREDENTIAL_OWNERS = ['registration', 'app_key', 'operation', 'settings'] as const;
+/** The owner id of settings-owned credentials: the table keys every credential by a UUID owner. */
+export const SETTINGS_CREDENTIAL_OWNER = '00000000-0000-4000-8000-000000000000';
 
 export const credentials = pgTable(
   'credentials',

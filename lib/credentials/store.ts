@@ -210,6 +210,17 @@ export function openCurrentCredentials(ownerType: CredentialOwnerType, value: un
   return new Map(rows.map((r) => [r.kind, openRow({ ...r, ownerType, expiresAt: r.expiresAt ? new Date(r.expiresAt) : null })]));
 }
 
+/** Retires the owner's current credential of one kind (a setting cleared): kept, sealed, for the audit trail, never used again. */
+export async function retireCurrentCredential(tx: DbOrTx, ownerType: CredentialOwnerType, ownerId: string, kind: CredentialKind): Promise<number> {
+  if (!UUID.test(ownerId)) throw new AppError('INVALID', 'The credential owner id must be a UUID.');
+  const retired = await tx
+    .update(credentials)
+    .set({ state: 'retired', retiredAt: new Date() })
+    .where(and(eq(credentials.ownerType, ownerType), eq(credentials.ownerId, ownerId.toLowerCase()), eq(credentials.kind, kind), eq(credentials.state, 'current')))
+    .returning({ id: credentials.id });
+  return retired.length;
+}
+
 /** Makes a stored credential (e.g. one stored with makeCurrent: false and then verified) the current one, demoting the old current. */
 export async function promoteCredential(tx: DbOrTx, id: string): Promise<{ id: string; version: number }> {
   if (!UUID.test(id)) throw new AppError('NOT_FOUND', 'That credential does not exist.');

@@ -5,7 +5,7 @@ import { and, eq, inArray } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { closeDb, getDb } from '@/db/client';
 import { insertApp, insertUser, uniqueSuffix } from '@/db/factories';
-import { credentials, notificationDeliveries } from '@/db/schema';
+import { appSettings, credentials, notificationDeliveries } from '@/db/schema';
 import { readCredentialById } from '@/lib/credentials/store';
 import { createHealthSystem } from '@/lib/health-systems/mutations';
 import { addSandboxIssuer } from '@/test/support/issuers';
@@ -17,7 +17,8 @@ import { enqueueDailyDigest } from './digest';
 import { deliverPendingNotifications, enqueueNotification } from './deliver';
 import { expiryChangePayload, monitorStateOf, runExpiryMonitor } from './monitor';
 import { listNotificationDeliveries, retryNotificationDelivery, sendTestNotification } from './queries';
-import { getWebhookSettings, setWebhookSettings } from './settings';
+import { getWebhookSettings, readWebhookConfig, setWebhookSettings } from './settings';
+import { getSetting, putSetting } from '@/lib/settings/store';
 
 const DAY = 86_400_000;
 const NOW = new Date('2026-06-01T12:00:00Z');
@@ -42,11 +43,13 @@ describe('expiry states', () => {
 });
 
 /** A Slack-like incoming webhook on loopback that records every body and answers as told. */
-type Receiver = { origin: string; bodies: string[]; statuses: number[]; close: () => Promise<void> };
+type Receiver = { origin: string; bodies: string[]; paths: string[]; statuses: number[]; close: () => Promise<void> };
 async function startReceiver(): Promise<Receiver> {
   const bodies: string[] = [];
+  const paths: string[] = [];
   const statuses: number[] = [];
   const server = http.createServer((req, res) => {
+    paths.push(req.url ?? '');
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString('utf8')));
     req.on('end', () => {
@@ -57,7 +60,7 @@ async function startReceiver(): Promise<Receiver> {
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, bodies, statuses, close: () => new Promise<void>((r) => server.close(() => r())) };
+  return { origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, bodies, paths, statuses, close: () => new Promise<void>((r) => server.close(() => r())) };
 }
 
 let sandbox: Sandbox;
@@ -199,6 +202,37 @@ describe('the expiry webhook', () => {
     expect(await setWebhookSettings(admin.actor, { url: '', enabled: true })).toEqual(view);
     expect((await sendTestNotification(admin.actor)).id).not.toBeNull();
     expect(receiver.bodies.at(-1)).toContain('Registrar test notification');
+  });
+
+  it('keeps the webhook URL in the vault, never in a plain column; one stored in plaintext by an earlier version moves there', async () => {
+    const url = `${receiver.origin}/services/T111/B111/${randomUUID()}`;
+    await setWebhookSettings(admin.actor, { url, enabled: true });
+    const secretPart = new URL(url).pathname;
+    const settingRow = await getDb().select().from(appSettings).where(eq(appSettings.key, 'notifications.webhook'));
+    expect(JSON.stringify(settingRow)).not.toContain(secretPart);
+    expect(settingRow[0]?.value).toEqual({ enabled: true, destination: receiver.origin });
+    const sealed = await getDb().select().from(credentials).where(and(eq(credentials.ownerType, 'settings'), eq(credentials.kind, 'webhook_url'), eq(credentials.state, 'current')));
+    expect(sealed).toHaveLength(1);
+    expect(JSON.stringify(sealed)).not.toContain(secretPart);
+    expect((await readWebhookConfig())?.url).toBe(url);
+    expect((await sendTestNotification(admin.actor)).id).not.toBeNull();
+    expect(receiver.paths.at(-1)).toBe(secretPart);
+
+    // An earlier version's plaintext setting: used, then sealed and removed from the setting.
+    const legacy = `${receiver.origin}/services/T222/B222/${randomUUID()}`;
+    await getDb().transaction((tx) => putSetting(tx, 'notifications.webhook', { url: legacy, enabled: true }));
+    expect((await readWebhookConfig())?.url).toBe(legacy);
+    expect(JSON.stringify(await getSetting('notifications.webhook'))).not.toContain(new URL(legacy).pathname);
+    expect((await readWebhookConfig())?.url).toBe(legacy);
+    expect(await getWebhookSettings(admin.actor)).toEqual({ configured: true, enabled: true, destination: receiver.origin });
+
+    // Cleared: retired in the vault, nothing to deliver to; then set again for the other tests.
+    await setWebhookSettings(admin.actor, { url: '', clear: true });
+    expect(await readWebhookConfig()).toBeNull();
+    expect(await getWebhookSettings(admin.actor)).toEqual({ configured: false, enabled: false, destination: null });
+    const current = await getDb().select().from(credentials).where(and(eq(credentials.ownerType, 'settings'), eq(credentials.state, 'current')));
+    expect(current).toHaveLength(0);
+    await setWebhookSettings(admin.actor, { url, enabled: true });
   });
 
   it('no notification body ever contains a secret (client secrets, registration access tokens, the webhook URL)', async () => {
