@@ -7,7 +7,7 @@ import { isAppError } from '@/lib/errors';
 import { safeFetch, type SafeFetchInit } from '@/lib/oauth/safe-fetch';
 import { currentOutboundPolicy } from '@/lib/outbound/policy';
 import { redactSecrets } from '@/lib/redact';
-import { readWebhookConfig, webhookDestination } from './settings';
+import { readWebhookConfig, webhookDestination, webhookTarget } from './settings';
 
 export type NotificationKind = NotificationDelivery['kind'];
 export type NotificationPayload = { text: string; [key: string]: unknown };
@@ -25,11 +25,11 @@ export type DeliverDeps = {
  * notifications carry names, client ids and dates, never a credential.
  */
 export async function enqueueNotification(kind: NotificationKind, eventKey: string, payload: NotificationPayload): Promise<string | null> {
-  const webhook = await readWebhookConfig();
-  if (!webhook) return null;
+  const target = await webhookTarget();
+  if (!target) return null;
   const [row] = await getDb()
     .insert(notificationDeliveries)
-    .values({ kind, eventKey, payload: redactSecrets(payload), destination: webhookDestination(webhook.url) })
+    .values({ kind, eventKey, payload: redactSecrets(payload), destination: target.destination })
     .onConflictDoNothing()
     .returning({ id: notificationDeliveries.id });
   return row?.id ?? null;

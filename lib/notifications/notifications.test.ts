@@ -7,6 +7,8 @@ import { closeDb, getDb } from '@/db/client';
 import { insertApp, insertUser, uniqueSuffix } from '@/db/factories';
 import { appSettings, credentials, notificationDeliveries } from '@/db/schema';
 import { readCredentialById } from '@/lib/credentials/store';
+import { resetVaultCache } from '@/lib/credentials/vault';
+import { resetEnvCache } from '@/lib/env';
 import { createHealthSystem } from '@/lib/health-systems/mutations';
 import { addSandboxIssuer } from '@/test/support/issuers';
 import { addAllowlistEntry } from '@/lib/outbound/allowlist-store';
@@ -233,6 +235,30 @@ describe('the expiry webhook', () => {
     const current = await getDb().select().from(credentials).where(and(eq(credentials.ownerType, 'settings'), eq(credentials.state, 'current')));
     expect(current).toHaveLength(0);
     await setWebhookSettings(admin.actor, { url, enabled: true });
+  });
+
+  it('queues notifications while the vault is locked, and delivers them once it opens', async () => {
+    const saved = { key: process.env.REGISTRAR_KEY, file: process.env.REGISTRAR_KEY_FILE };
+    delete process.env.REGISTRAR_KEY;
+    delete process.env.REGISTRAR_KEY_FILE;
+    resetEnvCache();
+    resetVaultCache();
+    let id: string | null;
+    try {
+      id = await enqueueNotification('test', `locked:${randomUUID()}`, { text: 'queued while locked' });
+      expect(id).not.toBeNull();
+      await expect(deliverPendingNotifications()).rejects.toMatchObject({ code: 'VAULT_LOCKED' });
+      const [pending] = await getDb().select().from(notificationDeliveries).where(eq(notificationDeliveries.id, id!));
+      expect(pending).toMatchObject({ status: 'pending', attempts: 0 });
+    } finally {
+      Object.assign(process.env, saved.key ? { REGISTRAR_KEY: saved.key } : {}, saved.file ? { REGISTRAR_KEY_FILE: saved.file } : {});
+      resetEnvCache();
+      resetVaultCache();
+    }
+    await deliverPendingNotifications();
+    const [delivered] = await getDb().select().from(notificationDeliveries).where(eq(notificationDeliveries.id, id!));
+    expect(delivered?.status).toBe('delivered');
+    expect(receiver.bodies.some((b) => b.includes('queued while locked'))).toBe(true);
   });
 
   it('no notification body ever contains a secret (client secrets, registration access tokens, the webhook URL)', async () => {

@@ -7,7 +7,7 @@ import { assertCan, type Actor } from '@/lib/auth/actor';
 import { AppError } from '@/lib/errors';
 import { deliverPendingNotifications, enqueueNotification } from './deliver';
 import { deliveryIdSchema, type DeliveryIdInput } from './schemas';
-import { readWebhookConfig } from './settings';
+import { webhookTarget } from './settings';
 
 export type DeliveryRow = {
   id: string;
@@ -77,7 +77,7 @@ export async function retryNotificationDelivery(actor: Actor, input: DeliveryIdI
 /** Queues and delivers a test message, so that the webhook and the allowlist can be checked from Settings. */
 export async function sendTestNotification(actor: Actor): Promise<{ id: string | null }> {
   assertCan(actor, 'settings:manage');
-  if (!(await readWebhookConfig())) throw new AppError('INVALID', 'Configure and enable a webhook first.');
+  if (!(await webhookTarget())) throw new AppError('INVALID', 'Configure and enable a webhook first.');
   const at = new Date().toISOString();
   const id = await enqueueNotification('test', `test:${at}:${Math.random().toString(36).slice(2)}`, { text: `Registrar test notification (${at.slice(0, 19).replace('T', ' ')} UTC): the webhook works.` });
   await recordAudit(getDb(), actor, { action: 'notifications.test', targetType: 'settings' });

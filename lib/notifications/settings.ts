@@ -4,6 +4,7 @@ import { recordAudit } from '@/lib/audit/record';
 import { SETTINGS_CREDENTIAL_OWNER } from '@/db/schema';
 import { assertCan, type Actor } from '@/lib/auth/actor';
 import { readCurrentCredential, replaceCurrentCredentials, retireCurrentCredential } from '@/lib/credentials/store';
+import { vaultStatus } from '@/lib/credentials/vault';
 import { getSetting, putSetting } from '@/lib/settings/store';
 import { webhookSettingsSchema, type WebhookSettingsInput } from './schemas';
 
@@ -26,10 +27,20 @@ export function webhookDestination(url: string): string {
   }
 }
 
-/** The webhook to deliver to, or null when none is configured or it is switched off. Internal: carries the full URL. */
+/**
+ * Where notifications go (the origin), or null when no webhook is configured or it is switched off.
+ * Reads no secret, so queuing a notification works while the vault is locked: the delivery then
+ * waits (pending) until it opens, instead of the event being lost.
+ */
+export async function webhookTarget(): Promise<{ destination: string } | null> {
+  const view = viewOf(await getSetting<Stored>(KEY));
+  return view.enabled && view.destination ? { destination: view.destination } : null;
+}
+
+/** The webhook to deliver to, or null when none is configured or it is switched off. Internal: carries the full URL; VAULT_LOCKED when the vault is. */
 export async function readWebhookConfig(): Promise<{ url: string; enabled: true } | null> {
   const stored = await getSetting<Stored>(KEY);
-  if (stored?.url) await moveLegacyUrlIntoVault(stored.url, stored.enabled);
+  if (stored?.url && vaultStatus().status === 'ok') await moveLegacyUrlIntoVault(stored.url, stored.enabled);
   if (!stored?.enabled) return null;
   const url = stored.url || (await readCurrentCredential(getDb(), 'settings', SETTINGS_CREDENTIAL_OWNER, 'webhook_url'))?.plaintext;
   return url ? { url, enabled: true } : null;
