@@ -1,6 +1,6 @@
 import 'server-only';
 import { and, eq, inArray, lte, sql } from 'drizzle-orm';
-import { getDb } from '@/db/client';
+import { getDb, type DbOrTx } from '@/db/client';
 import { notificationDeliveries, type NotificationDelivery } from '@/db/schema';
 import { env } from '@/lib/env';
 import { isAppError } from '@/lib/errors';
@@ -24,10 +24,10 @@ export type DeliverDeps = {
  * is queued when no webhook is configured. Keys that look like secrets are removed defensively:
  * notifications carry names, client ids and dates, never a credential.
  */
-export async function enqueueNotification(kind: NotificationKind, eventKey: string, payload: NotificationPayload): Promise<string | null> {
+export async function enqueueNotification(kind: NotificationKind, eventKey: string, payload: NotificationPayload, db: DbOrTx = getDb()): Promise<string | null> {
   const target = await webhookTarget();
   if (!target) return null;
-  const [row] = await getDb()
+  const [row] = await db
     .insert(notificationDeliveries)
     .values({ kind, eventKey, payload: redactSecrets(payload), destination: target.destination })
     .onConflictDoNothing()

@@ -91,6 +91,7 @@ export async function runExpiryMonitor(opts: { now?: Date; batchSize?: number; i
   const thresholds = expiryThresholds();
   const batchSize = opts.batchSize ?? 2000;
   const notify: ExpiryChange[] = [];
+  let notificationId: string | null = null;
   let checked = 0;
   let after = '00000000-0000-0000-0000-000000000000';
   for (;;) {
@@ -114,6 +115,7 @@ export async function runExpiryMonitor(opts: { now?: Date; batchSize?: number; i
     after = rows[rows.length - 1]!.id;
     checked += rows.length;
     const upserts: Array<{ registration_id: string; credential_kind: MonitoredKind; state: MonitorState; threshold_days: number | null; expires_at: string | null }> = [];
+    const changes: ExpiryChange[] = [];
     for (const row of rows) {
       const candidates: Array<[MonitoredKind, ReturnType<typeof monitorStateOf>, MonitorState | null, number | null, Date | null]> = [
         ['client_secret', monitorStateOf(row.secret_expiry_kind, asDate(row.secret_expires_at), now, thresholds), row.secret_state, row.secret_threshold, asDate(row.secret_expires_at)],
@@ -126,7 +128,7 @@ export async function runExpiryMonitor(opts: { now?: Date; batchSize?: number; i
         upserts.push({ registration_id: row.id, credential_kind: credential, state: computed.state, threshold_days: computed.thresholdDays, expires_at: expiresAt?.toISOString() ?? null });
         const silent = previous === null && (computed.state === 'ok' || computed.state === 'never');
         if (!silent) {
-          notify.push({
+          changes.push({
             registrationId: row.id,
             clientId: row.client_id,
             hospital: row.hospital,
@@ -142,19 +144,23 @@ export async function runExpiryMonitor(opts: { now?: Date; batchSize?: number; i
       }
     }
     if (upserts.length) {
-      await getDb().execute(sql`
-        insert into expiry_states (registration_id, credential_kind, state, threshold_days, expires_at, changed_at)
-        select v.registration_id, v.credential_kind, v.state, v.threshold_days, v.expires_at, ${now.toISOString()}::timestamptz
-          from jsonb_to_recordset(${JSON.stringify(upserts)}::jsonb) as v(registration_id uuid, credential_kind text, state text, threshold_days int, expires_at timestamptz)
-        on conflict (registration_id, credential_kind) do update
-          set state = excluded.state, threshold_days = excluded.threshold_days, expires_at = excluded.expires_at, changed_at = excluded.changed_at`);
+      // The new states and the notification of their changes commit together: a state saved
+      // without its notification would hide the change from the next run, and it would never be sent.
+      await getDb().transaction(async (tx) => {
+        await tx.execute(sql`
+          insert into expiry_states (registration_id, credential_kind, state, threshold_days, expires_at, changed_at)
+          select v.registration_id, v.credential_kind, v.state, v.threshold_days, v.expires_at, ${now.toISOString()}::timestamptz
+            from jsonb_to_recordset(${JSON.stringify(upserts)}::jsonb) as v(registration_id uuid, credential_kind text, state text, threshold_days int, expires_at timestamptz)
+          on conflict (registration_id, credential_kind) do update
+            set state = excluded.state, threshold_days = excluded.threshold_days, expires_at = excluded.expires_at, changed_at = excluded.changed_at`);
+        if (changes.length) {
+          const key = createHash('sha256').update(JSON.stringify(changes.map((c) => [c.registrationId, c.credential, c.to, c.thresholdDays]))).digest('hex').slice(0, 32);
+          notificationId ??= await enqueueNotification('expiry_change', `expiry:${now.toISOString().slice(0, 16)}:${key}`, expiryChangePayload(changes), tx);
+        }
+      });
+      notify.push(...changes);
     }
     if (rows.length < batchSize) break;
-  }
-  let notificationId: string | null = null;
-  if (notify.length) {
-    const key = createHash('sha256').update(JSON.stringify(notify.map((c) => [c.registrationId, c.credential, c.to, c.thresholdDays]))).digest('hex').slice(0, 32);
-    notificationId = await enqueueNotification('expiry_change', `expiry:${now.toISOString().slice(0, 16)}:${key}`, expiryChangePayload(notify));
   }
   return { checked, changes: notify, notificationId };
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { and, eq, inArray } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { closeDb, getDb } from '@/db/client';
 import { insertApp, insertUser, uniqueSuffix } from '@/db/factories';
@@ -135,6 +135,22 @@ describe('the expiry webhook', () => {
     await deliverPendingNotifications();
     expect(receiver.bodies.length).toBe(4);
     expect(receiver.bodies.at(-1)).toContain('has EXPIRED');
+  });
+
+  it('saves a new expiry state only with its notification: when queuing fails, the next run finds the change again', async () => {
+    const reg = await registerAtGeneral();
+    const refuse = `refuse_${uniqueSuffix().replace(/\W/g, '')}`;
+    await getDb().execute(sql.raw(`create function ${refuse}() returns trigger language plpgsql as $$ begin raise exception 'notifications refused'; end $$`));
+    await getDb().execute(sql.raw(`create trigger ${refuse} before insert on notification_deliveries for each row execute function ${refuse}()`));
+    try {
+      await expect(runExpiryMonitor({ issuerId })).rejects.toThrow();
+    } finally {
+      await getDb().execute(sql.raw(`drop trigger ${refuse} on notification_deliveries; drop function ${refuse}()`));
+    }
+    const run = await runExpiryMonitor({ issuerId });
+    expect(run.changes.filter((c) => c.registrationId === reg.registrationId)).toEqual([expect.objectContaining({ to: 'expiring', thresholdDays: 30 })]);
+    expect(run.notificationId).not.toBeNull();
+    await deliverPendingNotifications();
   });
 
   it('a delivery answered 500 is retried and then delivered', async () => {
