@@ -2,10 +2,14 @@ import type { InputHTMLAttributes, SelectHTMLAttributes, TextareaHTMLAttributes 
 
 type FieldProps = { label: string; name: string; errors?: string[]; hint?: string };
 
+/** The control's id and what describes it: its errors when it has any, else its hint. */
+function described(id: string, errors?: string[], hint?: string) {
+  return { 'aria-invalid': errors?.length ? true : undefined, 'aria-describedby': errors?.length ? `${id}-error` : hint ? `${id}-hint` : undefined } as const;
+}
+
 /** A labelled input with its errors announced to assistive technology. */
 export function TextField({ label, name, errors, hint, ...props }: FieldProps & InputHTMLAttributes<HTMLInputElement>) {
   const id = props.id ?? `field-${name}`;
-  const describedBy = errors?.length ? `${id}-error` : hint ? `${id}-hint` : undefined;
   return (
     <div className="space-y-1">
       <label htmlFor={id} className="block text-sm font-medium text-slate-700">
@@ -14,22 +18,16 @@ export function TextField({ label, name, errors, hint, ...props }: FieldProps & 
       <input
         id={id}
         name={name}
-        aria-invalid={errors?.length ? true : undefined}
-        aria-describedby={describedBy}
+        {...described(id, errors, hint)}
         className="block w-full rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm shadow-sm focus:border-slate-500 focus:outline-none aria-invalid:border-red-600"
         {...props}
       />
-      {hint && !errors?.length ? (
-        <p id={`${id}-hint`} className="text-xs text-slate-500">
-          {hint}
-        </p>
-      ) : null}
-      <FieldErrors id={`${id}-error`} errors={errors} />
+      <FieldHelp id={id} errors={errors} hint={hint} />
     </div>
   );
 }
 
-export function SelectField({ label, name, errors, children, ...props }: FieldProps & SelectHTMLAttributes<HTMLSelectElement>) {
+export function SelectField({ label, name, errors, hint, children, ...props }: FieldProps & SelectHTMLAttributes<HTMLSelectElement>) {
   const id = props.id ?? `field-${name}`;
   return (
     <div className="space-y-1">
@@ -39,18 +37,18 @@ export function SelectField({ label, name, errors, children, ...props }: FieldPr
       <select
         id={id}
         name={name}
-        aria-invalid={errors?.length ? true : undefined}
-        className="block w-full rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm shadow-sm focus:border-slate-500 focus:outline-none"
+        {...described(id, errors, hint)}
+        className="block w-full rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm shadow-sm focus:border-slate-500 focus:outline-none aria-invalid:border-red-600"
         {...props}
       >
         {children}
       </select>
-      <FieldErrors id={`${id}-error`} errors={errors} />
+      <FieldHelp id={id} errors={errors} hint={hint} />
     </div>
   );
 }
 
-export function TextAreaField({ label, name, errors, ...props }: FieldProps & TextareaHTMLAttributes<HTMLTextAreaElement>) {
+export function TextAreaField({ label, name, errors, hint, ...props }: FieldProps & TextareaHTMLAttributes<HTMLTextAreaElement>) {
   const id = props.id ?? `field-${name}`;
   return (
     <div className="space-y-1">
@@ -60,20 +58,27 @@ export function TextAreaField({ label, name, errors, ...props }: FieldProps & Te
       <textarea
         id={id}
         name={name}
-        aria-invalid={errors?.length ? true : undefined}
-        className="block w-full rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm shadow-sm focus:border-slate-500 focus:outline-none"
+        {...described(id, errors, hint)}
+        className="block w-full rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm shadow-sm focus:border-slate-500 focus:outline-none aria-invalid:border-red-600"
         {...props}
       />
-      <FieldErrors id={`${id}-error`} errors={errors} />
+      <FieldHelp id={id} errors={errors} hint={hint} />
     </div>
   );
 }
 
-function FieldErrors({ id, errors }: { id: string; errors?: string[] }) {
-  if (!errors?.length) return null;
-  return (
-    <p id={id} role="alert" className="text-xs text-red-700">
-      {errors.join(' ')}
+/** The errors (announced) or, without errors, the hint. */
+function FieldHelp({ id, errors, hint }: { id: string; errors?: string[]; hint?: string }) {
+  if (errors?.length) {
+    return (
+      <p id={`${id}-error`} role="alert" className="text-xs text-red-700">
+        {errors.join(' ')}
+      </p>
+    );
+  }
+  return hint ? (
+    <p id={`${id}-hint`} className="text-xs text-slate-500">
+      {hint}
     </p>
-  );
+  ) : null;
 }

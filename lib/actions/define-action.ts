@@ -45,7 +45,7 @@ export function defineAction<S extends z.ZodType, T>(spec: { name: string; permi
         return {
           ok: false,
           error: { code: 'INVALID', message: 'Some fields need attention.' },
-          fieldErrors: z.flattenError(parsed.error).fieldErrors as Record<string, string[]>,
+          fieldErrors: fieldErrorsOf(parsed.error),
         };
       }
       return { ok: true, data: await spec.handler(actor, input as z.input<S>) };
@@ -70,10 +70,35 @@ export function toActionFailure(name: string, error: unknown): { ok: false; erro
     };
   }
   if (error instanceof z.ZodError) {
-    return { ok: false, error: { code: 'INVALID', message: 'Some fields need attention.' }, fieldErrors: z.flattenError(error).fieldErrors as Record<string, string[]> };
+    return { ok: false, error: { code: 'INVALID', message: 'Some fields need attention.' }, fieldErrors: fieldErrorsOf(error) };
   }
   logger.error({ action: name, err: errorSummary(error) }, 'action failed');
   return { ok: false, error: { code: 'INTERNAL', message: 'Something went wrong on our side. The error was logged.' } };
+}
+
+/**
+ * Each issue's message under its top-level key (as zod's flattenError files it), and, for a nested
+ * field, also under its full path (`profile.clientUri`) and its own name (`clientUri`): forms name
+ * their inputs by the field, while schemas often nest them (`{ appId, profile: { … } }`,
+ * `{ overrides: { … } }`), and an error filed only under `profile` was shown next to nothing.
+ * Array positions are skipped (`contacts.1` → `contacts`).
+ */
+export function fieldErrorsOf(error: z.ZodError): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  const add = (key: string, message: string) => {
+    const list = (out[key] ??= []);
+    if (!list.includes(message)) list.push(message);
+  };
+  for (const issue of error.issues) {
+    const names = issue.path.filter((p): p is string => typeof p === 'string');
+    if (names.length === 0) continue;
+    add(names[0]!, issue.message);
+    if (names.length > 1) {
+      add(names.join('.'), issue.message);
+      add(names[names.length - 1]!, issue.message);
+    }
+  }
+  return out;
 }
 
 function formDataToObject(form: FormData): Record<string, unknown> {

@@ -25,7 +25,7 @@ export type HostAllowlistEntry = Extract<AllowlistEntry, { kind: 'host' }>;
 export type CidrAllowlistEntry = Extract<AllowlistEntry, { kind: 'cidr' }>;
 
 function invalid(raw: string, problem: string): AppError {
-  return new AppError('INVALID', `Outbound allowlist entry "${raw}": ${problem}`, { entry: raw });
+  return new AppError('INVALID', `Outbound allowlist entry "${raw}": ${problem}`, { entry: raw, field: 'entry' });
 }
 
 const DNS_NAME = /^(?=.{1,253}\.?$)(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.?$/;

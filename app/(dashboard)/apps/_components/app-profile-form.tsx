@@ -27,6 +27,10 @@ export function AppProfileForm({ appId, version, initial }: { appId?: string; ve
   const [fieldErrors, setFieldErrors] = useState<Record<string, string[]>>({});
   const [envNames, setEnvNames] = useState<string[]>(initial ? Object.keys(initial.environments) : ['production']);
   const [newEnv, setNewEnv] = useState('');
+  const addEnvironment = () => {
+    if (newEnv && !envNames.includes(newEnv)) setEnvNames([...envNames, newEnv]);
+    setNewEnv('');
+  };
   const [saved, setSaved] = useState<string | null>(null);
 
   function collect(form: FormData) {
@@ -100,14 +104,20 @@ export function AppProfileForm({ appId, version, initial }: { appId?: string; ve
         <EnvironmentFields key={name} name={name} initial={initial?.environments[name] ?? blankEnvironment()} onRemove={envNames.length > 1 ? () => setEnvNames(envNames.filter((n) => n !== name)) : undefined} />
       ))}
       <div className="flex items-end gap-2">
-        <TextField label="Add environment" name="_newEnvironment" value={newEnv} onChange={(e) => setNewEnv(e.target.value.toLowerCase())} placeholder="staging" />
-        <Button
-          variant="secondary"
-          onClick={() => {
-            if (newEnv && !envNames.includes(newEnv)) setEnvNames([...envNames, newEnv]);
-            setNewEnv('');
+        <TextField
+          label="Add environment"
+          name="_newEnvironment"
+          value={newEnv}
+          onChange={(e) => setNewEnv(e.target.value.toLowerCase())}
+          // Enter adds the environment; it would otherwise submit the form and save a version without it.
+          onKeyDown={(e) => {
+            if (e.key !== 'Enter') return;
+            e.preventDefault();
+            addEnvironment();
           }}
-        >
+          placeholder="staging"
+        />
+        <Button variant="secondary" onClick={addEnvironment}>
           Add
         </Button>
       </div>
@@ -123,7 +133,9 @@ export function AppProfileForm({ appId, version, initial }: { appId?: string; ve
 
 function EnvironmentFields({ name, initial, onRemove }: { name: string; initial: EnvironmentProfile; onRemove?: () => void }) {
   const [redirects, setRedirects] = useState(initial.redirectUris.join('\n'));
-  const findings = validateRedirectUris(redirects.split('\n').filter((s) => s.trim() !== ''), { applicationType: initial.applicationType });
+  // The findings follow the application type as selected now, not as saved (http on 127.0.0.1 is fine for native only).
+  const [applicationType, setApplicationType] = useState(initial.applicationType ?? '');
+  const findings = validateRedirectUris(redirects.split('\n').filter((s) => s.trim() !== ''), { applicationType: applicationType === 'web' || applicationType === 'native' ? applicationType : undefined });
   return (
     <Card title={`Environment: ${name}`} actions={onRemove ? <Button variant="ghost" onClick={onRemove}>Remove</Button> : null}>
       <div className="grid grid-cols-1 gap-4 md:grid-cols-2">
@@ -159,8 +171,9 @@ function EnvironmentFields({ name, initial, onRemove }: { name: string; initial:
           ))}
         </fieldset>
         <div className="grid grid-cols-2 gap-3">
-          <TextField label="Response types" name={`${name}.responseTypes`} defaultValue={initial.responseTypes.join('\n')} />
-          <SelectField label="Application type" name={`${name}.applicationType`} defaultValue={initial.applicationType ?? ''}>
+          {/* One per line: a response type may itself contain a space ("code id_token"). */}
+          <TextAreaField label="Response types (one per line)" name={`${name}.responseTypes`} rows={2} defaultValue={initial.responseTypes.join('\n')} />
+          <SelectField label="Application type" name={`${name}.applicationType`} value={applicationType} onChange={(e) => setApplicationType(e.target.value)}>
             <option value="">(not sent)</option>
             <option value="web">web</option>
             <option value="native">native</option>

@@ -51,7 +51,8 @@ export function AddIssuerForm({ healthSystemId, onAdded }: { healthSystemId: str
         errors={fieldErrors.url}
       />
       <div className="grid grid-cols-1 gap-3 md:grid-cols-3">
-        <SelectField label="Environment" name="environment" value={environment} onChange={(e) => setEnvironment(e.target.value)} errors={fieldErrors.environment}>
+        {/* Its own id: this form also opens inside the onboarding wizard, which has an Environment select too. */}
+        <SelectField id="add-issuer-environment" label="Environment" name="environment" value={environment} onChange={(e) => setEnvironment(e.target.value)} errors={fieldErrors.environment}>
           <option value="production">production</option>
           <option value="non-production">non-production</option>
           <option value="sandbox">sandbox</option>

@@ -27,6 +27,7 @@ export function OnboardingWizard({ issuers, apps }: { issuers: IssuerOption[]; a
   const [error, setError] = useState<ActionError | null>(null);
   const [operationId, setOperationId] = useState<string | null>(null);
   const [statementMode, setStatementMode] = useState<StatementMode>('none');
+  const [previewKey, setPreviewKey] = useState(0);
   const [udapPreview, setUdapPreview] = useState<UdapPreview | null>(null);
   const [fieldErrors, setFieldErrors] = useState<Record<string, string[]>>({});
   const [addingIssuer, setAddingIssuer] = useState<string | null>(null);
@@ -56,10 +57,15 @@ export function OnboardingWizard({ issuers, apps }: { issuers: IssuerOption[]; a
         return;
       }
       setError(null);
+      setFieldErrors({});
       setOperationId(null);
       setPreview(result.data);
-      // An issuer that publishes UDAP metadata, and an app with a certificate: UDAP is the natural choice.
-      const next = !preview && mode === 'none' && result.data.udap.advertised && result.data.udap.certificate ? 'udap' : mode;
+      // A prefill replaces what was typed: the metadata fields are uncontrolled, so remount them
+      // with the profile's values ("Check again" keeps the typed values, which it sent).
+      if (!overrides) setPreviewKey((k) => k + 1);
+      // Epic takes no statement (the select is disabled there); an issuer that publishes UDAP
+      // metadata, with an app that has a certificate: UDAP is the natural choice.
+      const next = result.data.mode === 'epic' ? 'none' : !preview && mode === 'none' && result.data.udap.advertised && result.data.udap.certificate ? 'udap' : mode;
       setStatementMode(next);
       await loadUdapPreview(next, overrides);
     });
@@ -96,6 +102,10 @@ export function OnboardingWizard({ issuers, apps }: { issuers: IssuerOption[]; a
               onAdded={(id) => {
                 setAddingIssuer(null);
                 setIssuerId(id);
+                // The prefilled request was built for the issuer chosen before: build it again for this one.
+                setPreview(null);
+                setUdapPreview(null);
+                setStatementMode('none');
                 router.refresh();
               }}
             />
@@ -152,7 +162,7 @@ export function OnboardingWizard({ issuers, apps }: { issuers: IssuerOption[]; a
 
       <Card title="2. App and environment">
         <div className="grid grid-cols-1 gap-3 md:grid-cols-2">
-          <SelectField label="App" name="appId" value={appId} onChange={(e) => (setAppId(e.target.value), setEnvironment(apps.find((a) => a.id === e.target.value)?.environments[0] ?? ''), setPreview(null))}>
+          <SelectField label="App" name="appId" value={appId} onChange={(e) => (setAppId(e.target.value), setEnvironment(apps.find((a) => a.id === e.target.value)?.environments[0] ?? ''), setPreview(null))} errors={fieldErrors.appId}>
             {apps.length === 0 ? <option value="">Create an app first</option> : null}
             {apps.map((a) => (
               <option key={a.id} value={a.id}>
@@ -160,7 +170,7 @@ export function OnboardingWizard({ issuers, apps }: { issuers: IssuerOption[]; a
               </option>
             ))}
           </SelectField>
-          <SelectField label="Environment" name="environment" value={environment} onChange={(e) => (setEnvironment(e.target.value), setPreview(null))}>
+          <SelectField label="Environment" name="environment" value={environment} onChange={(e) => (setEnvironment(e.target.value), setPreview(null))} errors={fieldErrors.environment}>
             {app?.environments.map((e) => (
               <option key={e} value={e}>
                 {e}
@@ -193,9 +203,9 @@ export function OnboardingWizard({ issuers, apps }: { issuers: IssuerOption[]; a
             {preview.mode === 'epic' ? (
               <Alert tone="info">Epic registration: Registrar sends exactly software_id and jwks with your initial access token. No secret and no management are expected.</Alert>
             ) : (
-              <div className="grid grid-cols-1 gap-3 md:grid-cols-2">
-                <TextField label="Client name" name="clientName" defaultValue={String(preview.request.client_name ?? '')} />
-                <SelectField label="Token endpoint auth method" name="tokenEndpointAuthMethod" defaultValue={preview.authMethod} hint={undefined}>
+              <div key={previewKey} className="grid grid-cols-1 gap-3 md:grid-cols-2">
+                <TextField label="Client name" name="clientName" defaultValue={String(preview.request.client_name ?? '')} errors={fieldErrors.clientName} />
+                <SelectField label="Token endpoint auth method" name="tokenEndpointAuthMethod" defaultValue={preview.authMethod} errors={fieldErrors.tokenEndpointAuthMethod ?? fieldErrors.token_endpoint_auth_method}>
                   {['private_key_jwt', 'client_secret_basic', 'client_secret_post', 'none'].map((m) => (
                     <option key={m} value={m} disabled={preview.issuerAuthMethods.length > 0 && !preview.issuerAuthMethods.includes(m)}>
                       {m}
@@ -235,7 +245,7 @@ export function OnboardingWizard({ issuers, apps }: { issuers: IssuerOption[]; a
                     setStatementMode(mode);
                     startTransition(() => loadUdapPreview(mode, form ? overridesFrom(form) : undefined));
                   }}
-                  errors={statementMode === 'udap' ? fieldErrors.softwareStatement : undefined}
+                  errors={statementMode !== 'paste' ? fieldErrors.softwareStatement : undefined}
                 >
                   <option value="none">none</option>
                   <option value="sign">sign one with the app’s key</option>

@@ -54,7 +54,12 @@ export function AllowlistPanel({ entries, envEntries }: { entries: Array<{ id: s
             <Button
               variant="ghost"
               disabled={pending}
-              onClick={() => startTransition(async () => void (await removeAllowlistEntryAction({ id: e.id })))}
+              onClick={() =>
+                startTransition(async () => {
+                  const result = await removeAllowlistEntryAction({ id: e.id });
+                  setError(result.ok ? null : result.error.message);
+                })
+              }
             >
               Remove<span className="sr-only"> {e.entry}</span>
             </Button>
