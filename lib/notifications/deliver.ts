@@ -1,5 +1,6 @@
 import 'server-only';
-import { and, eq, inArray, lte, sql } from 'drizzle-orm';
+import { and, eq, lte, sql } from 'drizzle-orm';
+import { uuidIn } from '@/db/any-of';
 import { getDb, type DbOrTx } from '@/db/client';
 import { notificationDeliveries, type NotificationDelivery } from '@/db/schema';
 import { env } from '@/lib/env';
@@ -49,23 +50,30 @@ export async function deliverPendingNotifications(deps: DeliverDeps = {}): Promi
   if (!webhook) return result;
   const maxAttempts = deps.maxAttempts ?? env().REGISTRAR_NOTIFY_MAX_ATTEMPTS;
   const backoff = deps.backoffSeconds ?? 30;
-  const leased = await getDb().execute<{ id: string }>(sql`
-    update ${notificationDeliveries} set next_attempt_at = now() + interval '2 minutes'
-     where id in (select id from ${notificationDeliveries}
-                   where status = 'pending' and next_attempt_at <= now()
-                   order by next_attempt_at limit 50 for update skip locked)
-    returning id`);
-  const ids = leased.rows.map((r) => r.id);
-  if (ids.length === 0) return result;
-  const rows = await getDb().select().from(notificationDeliveries).where(inArray(notificationDeliveries.id, ids)).orderBy(notificationDeliveries.createdAt);
+  const timeoutMs = deps.fetchInit?.totalTimeoutMs ?? 10_000;
   const policy = await currentOutboundPolicy();
-  for (const row of rows) {
+  // One row leased at a time, for longer than its one POST may take: a lease taken for a whole
+  // batch could run out while the batch's later rows were still waiting, and another run (a second
+  // instance, the digest job, the Settings buttons) would then send those rows too.
+  const leaseSeconds = Math.ceil(timeoutMs / 1000) + 60;
+  // Each row at most once per run: one whose retry is due at once waits for the next run.
+  const tried: string[] = [];
+  for (let sent = 0; sent < 50; sent++) {
+    const leased = await getDb().execute<{ id: string; attempts: number; payload: NotificationPayload }>(sql`
+      update ${notificationDeliveries} set next_attempt_at = now() + make_interval(secs => ${leaseSeconds})
+       where id = (select id from ${notificationDeliveries}
+                    where status = 'pending' and next_attempt_at <= now() and not ${uuidIn(notificationDeliveries.id, tried)}
+                    order by next_attempt_at, created_at limit 1 for update skip locked)
+      returning id, attempts, payload`);
+    const row = leased.rows[0];
+    if (!row) break;
+    tried.push(row.id);
     const attempts = row.attempts + 1;
     let status: number | null = null;
     let error: string | null = null;
     try {
       const res = await safeFetch(webhook.url, {
-        totalTimeoutMs: 10_000,
+        totalTimeoutMs: timeoutMs,
         ...deps.fetchInit,
         policy,
         method: 'POST',

@@ -45,11 +45,12 @@ describe('expiry states', () => {
 });
 
 /** A Slack-like incoming webhook on loopback that records every body and answers as told. */
-type Receiver = { origin: string; bodies: string[]; paths: string[]; statuses: number[]; close: () => Promise<void> };
+type Receiver = { origin: string; bodies: string[]; paths: string[]; statuses: number[]; delayMs: number; close: () => Promise<void> };
 async function startReceiver(): Promise<Receiver> {
   const bodies: string[] = [];
   const paths: string[] = [];
   const statuses: number[] = [];
+  const self = { delayMs: 0 };
   const server = http.createServer((req, res) => {
     paths.push(req.url ?? '');
     let body = '';
@@ -57,12 +58,14 @@ async function startReceiver(): Promise<Receiver> {
     req.on('end', () => {
       bodies.push(body);
       const status = statuses.shift() ?? 200;
-      res.writeHead(status, { 'content-type': 'text/plain' });
-      res.end(status === 200 ? 'ok' : 'error');
+      setTimeout(() => {
+        res.writeHead(status, { 'content-type': 'text/plain' });
+        res.end(status === 200 ? 'ok' : 'error');
+      }, self.delayMs);
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, bodies, paths, statuses, close: () => new Promise<void>((r) => server.close(() => r())) };
+  return Object.assign(self, { origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, bodies, paths, statuses, close: () => new Promise<void>((r) => server.close(() => r())) });
 }
 
 let sandbox: Sandbox;
@@ -178,6 +181,26 @@ describe('the expiry webhook', () => {
     await retryNotificationDelivery(admin.actor, { id: id! });
     const [row] = await getDb().select().from(notificationDeliveries).where(eq(notificationDeliveries.id, id!));
     expect(row?.status).toBe('delivered');
+    // Delivered: "retry" would post it to the channel a second time, so it is refused.
+    const sent = receiver.bodies.length;
+    await expect(retryNotificationDelivery(admin.actor, { id: id! })).rejects.toMatchObject({ code: 'CONFLICT' });
+    expect(receiver.bodies.length).toBe(sent);
+  });
+
+  it('two delivery runs at once share the pending rows and send each exactly once, whatever the webhook\'s speed', async () => {
+    receiver.delayMs = 150;
+    try {
+      const texts = Array.from({ length: 6 }, (_, i) => `shared run ${i} ${randomUUID()}`);
+      for (const text of texts) await enqueueNotification('test', `shared:${text}`, { text });
+      const [a, b] = await Promise.all([deliverPendingNotifications(), deliverPendingNotifications()]);
+      expect(a.delivered + b.delivered).toBe(6);
+      // Each run leases one row at a time: neither holds rows it is not sending yet.
+      expect(a.delivered).toBeGreaterThan(0);
+      expect(b.delivered).toBeGreaterThan(0);
+      for (const text of texts) expect(receiver.bodies.filter((body) => body.includes(text))).toHaveLength(1);
+    } finally {
+      receiver.delayMs = 0;
+    }
   });
 
   it('a webhook on a host that is not allowlisted is refused by the safe outbound fetch, and the failure is recorded', async () => {

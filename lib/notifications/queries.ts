@@ -1,5 +1,5 @@
 import 'server-only';
-import { desc, eq, inArray } from 'drizzle-orm';
+import { and, desc, eq, inArray } from 'drizzle-orm';
 import { getDb } from '@/db/client';
 import { notificationDeliveries } from '@/db/schema';
 import { recordAudit } from '@/lib/audit/record';
@@ -66,9 +66,14 @@ export async function retryNotificationDelivery(actor: Actor, input: DeliveryIdI
   const [row] = await getDb()
     .update(notificationDeliveries)
     .set({ status: 'pending', attempts: 0, nextAttemptAt: new Date() })
-    .where(eq(notificationDeliveries.id, id))
+    .where(and(eq(notificationDeliveries.id, id), eq(notificationDeliveries.status, 'failed')))
     .returning({ id: notificationDeliveries.id });
-  if (!row) throw new AppError('NOT_FOUND', 'That delivery does not exist.');
+  if (!row) {
+    // Only a failed delivery is sent again: a delivered one would reach the channel twice.
+    const [existing] = await getDb().select({ status: notificationDeliveries.status }).from(notificationDeliveries).where(eq(notificationDeliveries.id, id));
+    if (!existing) throw new AppError('NOT_FOUND', 'That delivery does not exist.');
+    throw new AppError('CONFLICT', existing.status === 'delivered' ? 'That notification was delivered already; it is not sent again.' : 'That notification is still being delivered (retries are automatic).');
+  }
   await recordAudit(getDb(), actor, { action: 'notifications.retry', targetType: 'notification', targetId: id });
   await deliverPendingNotifications();
   return row;
