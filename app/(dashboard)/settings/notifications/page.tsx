@@ -54,7 +54,11 @@ function DeliveryTable({ rows, testId, retry = false }: { rows: Awaited<ReturnTy
           <th className="py-1">Attempts</th>
           <th className="py-1">Last error</th>
           <th className="py-1">Message</th>
-          {retry ? <th className="py-1" /> : null}
+          {retry ? (
+            <th className="py-1">
+              <span className="sr-only">Actions</span>
+            </th>
+          ) : null}
         </tr>
       </thead>
       <tbody className="divide-y divide-slate-100">
