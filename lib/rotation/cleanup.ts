@@ -11,6 +11,9 @@ import { backoffDelayMs, defaultTimings } from './settings';
 
 /** How long one instance holds a clean-up before another may try it (a lease, so two instances never delete twice). */
 const LEASE_MS = 10 * 60_000;
+const DAY_MS = 86_400_000;
+/** How long an unreachable hospital is retried before a person is asked to remove the old client. */
+const CLEANUP_RETRY_WINDOW_MS = 7 * DAY_MS;
 
 export type CleanupOutcome = 'done' | 'manual' | 'retry' | 'skipped';
 
@@ -62,15 +65,20 @@ export async function runRotationCleanup(rotationId: string, deps: RotationDeps 
     return finish(null, 'done');
   } catch (error) {
     const message = isAppError(error) ? error.message : 'Deleting the old client failed unexpectedly.';
-    if (isTransient(error)) {
-      // The hospital is unreachable for now: the old client keeps working meanwhile, so a steady retry is enough.
-      const retryAt = new Date(Date.now() + backoffDelayMs(3, deps.timings?.backoffSeconds ?? defaultTimings().backoffSeconds));
-      await getDb().update(rotations).set({ cleanupAt: retryAt, cleanupError: message, updatedAt: new Date() }).where(eq(rotations.id, rot.id));
+    // Failing since the clean-up first came due (the switch plus the grace period).
+    const timings = { ...defaultTimings(), ...deps.timings };
+    const failingForMs = rot.finishedAt ? now.getTime() - (rot.finishedAt.getTime() + timings.graceSeconds * 1000) : 0;
+    if (isTransient(error) && failingForMs < CLEANUP_RETRY_WINDOW_MS) {
+      // The hospital is unreachable for now: the old client keeps working meanwhile. The retries
+      // space out as the failure lasts (half of it so far, up to a day), and stop after the window.
+      const delayMs = Math.min(DAY_MS, Math.max(backoffDelayMs(3, timings.backoffSeconds), failingForMs / 2));
+      await getDb().update(rotations).set({ cleanupAt: new Date(now.getTime() + delayMs), cleanupError: message, updatedAt: new Date() }).where(eq(rotations.id, rot.id));
       return 'retry';
     }
+    const why = isTransient(error) ? ` for ${Math.round(failingForMs / DAY_MS)} days (${message}).` : `: ${message}`;
     await getDb()
       .update(registrations)
-      .set({ attentionReason: `Client ${old.clientId} was replaced by rotation ${rot.id}, but deleting it at the hospital failed: ${message} Remove it with the hospital.` })
+      .set({ attentionReason: `Client ${old.clientId} was replaced by rotation ${rot.id}, but deleting it at the hospital failed${why} Remove it with the hospital.` })
       .where(and(eq(registrations.id, old.id), ne(registrations.status, 'management_lost')));
     return finish(message, 'manual');
   }

@@ -1,8 +1,11 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeDb, getDb } from '@/db/client';
 import { insertUser } from '@/db/factories';
-import { auditLog, credentials, rotations } from '@/db/schema';
+import { auditLog, credentials, registrations, rotations } from '@/db/schema';
+import { addAllowlistEntry } from '@/lib/outbound/allowlist-store';
 import { readCurrentCredential } from '@/lib/credentials/store';
 import { readClientRegistration } from '@/lib/oauth/registration';
 import { currentOutboundPolicy } from '@/lib/outbound/policy';
@@ -120,6 +123,35 @@ describe('re-registration at General Hospital (RFC 7592 updates there keep the o
     await tokenWithCurrentCredential(reg.registrationId, tokenEndpoint);
     const actions = (await getDb().select({ action: auditLog.action }).from(auditLog).where(eq(auditLog.targetId, reg.registrationId))).map((a) => a.action);
     expect(actions).toEqual(expect.arrayContaining(['rotation.start', 'rotation.registered', 'rotation.verified', 'rotation.switch', 'rotation.cleanup', 'registration.delete']));
+  });
+
+  it('retries deleting the old client while the hospital is unreachable, spacing the retries, and asks a person after a week', async () => {
+    const reg = await registeredAtGeneral();
+    const result = await startRotation(ops.actor, { registrationId: reg.registrationId }, { timings: { graceSeconds: 3600 } });
+    expect(result.state).toBe('current');
+    // The old client's management URI now points at a port nothing listens on (allowlisted: the failure is the connection, not the policy).
+    const closed = http.createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    await addAllowlistEntry(admin.actor, { entry: `http://127.0.0.1:${port}` });
+    await getDb().update(registrations).set({ registrationClientUri: `http://127.0.0.1:${port}/reg/${reg.clientId}` }).where(eq(registrations.id, reg.registrationId));
+    const deps = { timings: { graceSeconds: 3600, backoffSeconds: 1 } };
+
+    // Due a day ago: retried, next in about half a day (half of the failure so far), not in seconds.
+    const finishedAt = (days: number) => new Date(Date.now() - 3600_000 - days * 86_400_000);
+    await getDb().update(rotations).set({ finishedAt: finishedAt(1), cleanupAt: new Date(Date.now() - 1000) }).where(eq(rotations.id, result.id));
+    expect(await runRotationCleanup(result.id, deps)).toBe('retry');
+    const [retrying] = await getDb().select().from(rotations).where(eq(rotations.id, result.id));
+    expect((retrying!.cleanupAt!.getTime() - Date.now()) / 86_400_000).toBeCloseTo(0.5, 1);
+    expect(retrying!.cleanupDoneAt).toBeNull();
+
+    // Failing for eight days: no more retries; the old registration says what to do.
+    await getDb().update(rotations).set({ finishedAt: finishedAt(8), cleanupAt: new Date(Date.now() - 1000) }).where(eq(rotations.id, result.id));
+    expect(await runRotationCleanup(result.id, deps)).toBe('manual');
+    const [given] = await getDb().select().from(rotations).where(eq(rotations.id, result.id));
+    expect(given!.cleanupDoneAt).not.toBeNull();
+    expect((await registrationRow(reg.registrationId)).attentionReason).toMatch(/deleting it at the hospital failed for 8 days \(.+\)\. Remove it with the hospital\./);
   });
 
   it('three concurrent rotation requests for one registration make exactly one upstream change', async () => {
