@@ -598,6 +598,24 @@ export const expiryStates = pgTable(
   (t) => [primaryKey({ columns: [t.registrationId, t.credentialKind] })],
 );
 
+/**
+ * The last expiry state notified per app credential: a private key by its age (it "expires" at the
+ * maximum key age, REGISTRAR_KEY_MAX_AGE_DAYS), a UDAP client certificate by its validity.
+ * `subjectId`: app_keys.id or app_certificates.id.
+ */
+export const appCredentialStates = pgTable(
+  'app_credential_states',
+  {
+    subjectType: text('subject_type', { enum: ['private_key', 'certificate'] }).notNull(),
+    subjectId: uuid('subject_id').notNull(),
+    state: text('state', { enum: EXPIRY_MONITOR_STATES }).notNull(),
+    thresholdDays: integer('threshold_days'),
+    expiresAt: timestamp('expires_at', { withTimezone: true }),
+    changedAt: timestamp('changed_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.subjectType, t.subjectId] })],
+);
+
 export const NOTIFICATION_KINDS = ['expiry_change', 'digest', 'rotation', 'test'] as const;
 
 /** Every outbound notification (webhook) and its delivery: retried with back-off; failures shown in Settings. Never a secret. */

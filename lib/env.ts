@@ -53,6 +53,8 @@ const EnvSchema = z.object({
   REGISTRAR_ROTATION_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
   /** Expiry notifications (lib/notifications): thresholds in days, the daily digest's time, delivery attempts. */
   REGISTRAR_EXPIRY_THRESHOLDS_DAYS: z.string().regex(/^\s*\d+(\s*,\s*\d+)*\s*$/).default('30,7,1'),
+  /** The age at which an app's private key is due for replacement (key rollover); monitored like an expiry. */
+  REGISTRAR_KEY_MAX_AGE_DAYS: z.coerce.number().int().min(1).max(3650).default(365),
   REGISTRAR_NOTIFY_DIGEST_CRON: z.string().default('0 7 * * *'),
   REGISTRAR_NOTIFY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(6),
 });

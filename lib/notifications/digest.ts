@@ -8,7 +8,7 @@ import { expiryThresholds } from './monitor';
 export type DailyDigest = {
   text: string;
   date: string;
-  counts: { expired: number; unknown: number; never: number; expiringWithin: Record<string, number>; manualDue: number; rotationsFailed24h: number; rotationsWaiting: number; rotationsActive: number };
+  counts: { expired: number; unknown: number; never: number; expiringWithin: Record<string, number>; manualDue: number; rotationsFailed24h: number; rotationsWaiting: number; rotationsActive: number; appCredentials: { expiring: number; expired: number } };
 };
 
 /** The day's summary: expired, expiring per threshold, unknown expiry, renewals due under the manual policy, rotations needing a person. */
@@ -30,6 +30,12 @@ export async function buildDailyDigest(now = new Date()): Promise<DailyDigest> {
            count(*) filter (where state not in ('current', 'failed'))::int as active
       from rotations`);
   const manualDue = (await dueForRenewal(now, 'manual', 100_000)).length;
+  // App keys past or near their maximum age, UDAP certificates near or past notAfter (as the monitor last saw them).
+  const { rows: app } = await getDb().execute<{ expiring: number; expired: number }>(sql`
+    select count(*) filter (where state = 'expiring')::int as expiring, count(*) filter (where state = 'expired')::int as expired
+      from app_credential_states s
+     where (s.subject_type = 'private_key' and exists (select 1 from app_keys k where k.id = s.subject_id and k.state = 'active'))
+        or (s.subject_type = 'certificate' and exists (select 1 from app_certificates c where c.id = s.subject_id and c.state = 'active'))`);
   const expiringWithin = Object.fromEntries(thresholds.map((t) => [String(t), Number(r[`d${t}`] ?? 0)]));
   const counts = {
     expired: Number(r.expired ?? 0),
@@ -40,6 +46,7 @@ export async function buildDailyDigest(now = new Date()): Promise<DailyDigest> {
     rotationsFailed24h: Number(rot[0]?.failed ?? 0),
     rotationsWaiting: Number(rot[0]?.waiting ?? 0),
     rotationsActive: Number(rot[0]?.active ?? 0),
+    appCredentials: { expiring: Number(app[0]?.expiring ?? 0), expired: Number(app[0]?.expired ?? 0) },
   };
   const date = iso.slice(0, 10);
   const lines = [
@@ -49,6 +56,7 @@ export async function buildDailyDigest(now = new Date()): Promise<DailyDigest> {
     `• Unknown expiry (needs attention): ${counts.unknown}`,
     `• Due for renewal, manual policy (rotate them): ${counts.manualDue}`,
     `• Rotations failed in the last 24 h: ${counts.rotationsFailed24h}; waiting for a person: ${counts.rotationsWaiting}; in progress: ${counts.rotationsActive}`,
+    `• App keys and UDAP certificates: ${counts.appCredentials.expiring} expiring, ${counts.appCredentials.expired} expired or past their maximum age`,
   ];
   return { text: lines.join('\n'), date, counts };
 }

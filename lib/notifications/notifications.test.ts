@@ -5,10 +5,14 @@ import { and, eq, inArray, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { closeDb, getDb } from '@/db/client';
 import { insertApp, insertUser, uniqueSuffix } from '@/db/factories';
-import { appSettings, credentials, notificationDeliveries } from '@/db/schema';
+import { appCertificates, appKeys, appSettings, credentials, notificationDeliveries } from '@/db/schema';
 import { readCredentialById } from '@/lib/credentials/store';
 import { resetVaultCache } from '@/lib/credentials/vault';
-import { resetEnvCache } from '@/lib/env';
+import { env, resetEnvCache } from '@/lib/env';
+import { ensureAppKey } from '@/lib/apps/keys';
+import { makeUdapPki } from '@/lib/apps/testing/udap-pki';
+import { uploadUdapCertificate } from '@/lib/apps/udap';
+import { appCredentialChangePayload, runAppCredentialMonitor } from './app-credentials';
 import { createHealthSystem } from '@/lib/health-systems/mutations';
 import { addSandboxIssuer } from '@/test/support/issuers';
 import { addAllowlistEntry } from '@/lib/outbound/allowlist-store';
@@ -231,6 +235,7 @@ describe('the expiry webhook', () => {
     expect(digest.text.startsWith(`Registrar daily digest for ${day.toISOString().slice(0, 10)}`)).toBe(true);
     expect(digest.text).toMatch(/Expiring within 7 days: \d+/);
     expect(digest.counts).toHaveProperty('manualDue');
+    expect(digest.text).toMatch(/App keys and UDAP certificates: \d+ expiring, \d+ expired or past their maximum age/);
   });
 
   it('only admins manage the webhook; the settings never show its path', async () => {
@@ -327,5 +332,39 @@ describe('the expiry webhook', () => {
       for (const secret of secrets) expect(body.includes(secret)).toBe(false);
       expect(body).not.toContain('/services/T000');
     }
+  });
+});
+
+describe('the app credential monitor', () => {
+  it('watches private keys by age and UDAP certificates by validity, notifying each change once', async () => {
+    const { appId } = await insertApp({ environments: { production: {} } });
+    const key = await ensureAppKey(appId, 'production', 'client_auth', 'ES384');
+    const pki = await makeUdapPki('ES384', { notAfter: new Date(Date.now() + 5 * DAY) });
+    const certificate = await uploadUdapCertificate(ops.actor, { appId, environment: 'production', certificateChainPem: `${pki.leafPem}\n${pki.caPem}`, privateKeyPem: pki.leafKeyPem });
+    const [certRow] = await getDb().select({ id: appCertificates.id }).from(appCertificates).where(eq(appCertificates.fingerprintSha256, certificate.fingerprintSha256));
+    const maxAge = env().REGISTRAR_KEY_MAX_AGE_DAYS;
+    const mine = <T extends { id: string }>(changes: T[]) => changes.filter((c) => c.id === key.id || c.id === certRow!.id);
+
+    // A new key is ok (recorded silently); the certificate expires within 7 days.
+    const first = await runAppCredentialMonitor();
+    expect(mine(first.changes)).toEqual([expect.objectContaining({ subject: 'certificate', from: null, to: 'expiring', thresholdDays: 7 })]);
+    expect(first.notificationId).not.toBeNull();
+    const [queued] = await getDb().select().from(notificationDeliveries).where(eq(notificationDeliveries.id, first.notificationId!));
+    expect(String(queued!.payload.text)).toMatch(/UDAP client certificate ".+" expires within 7 days: upload a renewed certificate/);
+    expect(JSON.stringify(queued!.payload)).not.toMatch(/PRIVATE KEY|"d":/);
+    expect(mine((await runAppCredentialMonitor()).changes)).toEqual([]);
+
+    // The key reaches its maximum age: within 30 days, then past it.
+    await getDb().update(appKeys).set({ createdAt: new Date(Date.now() - (maxAge - 20) * DAY) }).where(eq(appKeys.id, key.id));
+    expect(mine((await runAppCredentialMonitor()).changes)).toEqual([expect.objectContaining({ subject: 'private_key', label: key.kid, from: 'ok', to: 'expiring', thresholdDays: 30 })]);
+    await getDb().update(appKeys).set({ createdAt: new Date(Date.now() - (maxAge + 1) * DAY) }).where(eq(appKeys.id, key.id));
+    const past = mine((await runAppCredentialMonitor()).changes);
+    expect(past).toEqual([expect.objectContaining({ subject: 'private_key', to: 'expired' })]);
+    expect(appCredentialChangePayload(past, maxAge).text).toContain(`private key ${key.kid} is past its maximum age of ${maxAge} days: rotate it (key rollover)`);
+
+    // A retired key is no longer watched.
+    await getDb().update(appKeys).set({ state: 'retired' }).where(eq(appKeys.id, key.id));
+    const later = await runAppCredentialMonitor({ now: new Date(Date.now() + 6 * DAY) });
+    expect(mine(later.changes)).toEqual([expect.objectContaining({ subject: 'certificate', to: 'expired' })]);
   });
 });

@@ -6,6 +6,7 @@ import { onJobsStart } from '@/lib/jobs/boss';
 import { errorSummary, logger } from '@/lib/logger';
 import { enqueueDailyDigest } from '@/lib/notifications/digest';
 import { deliverPendingNotifications } from '@/lib/notifications/deliver';
+import { runAppCredentialMonitor } from '@/lib/notifications/app-credentials';
 import { runExpiryMonitor } from '@/lib/notifications/monitor';
 import { runRotationBatch } from './batch';
 import { resumeRotation } from './run';
@@ -72,6 +73,7 @@ export function registerRotationJobs(): void {
     await boss.work(ROTATION_QUEUES.scan, async () => {
       await runRotationScan({ dispatchMany: (ids) => enqueueRotationBatches(boss, ids) });
       await runExpiryMonitor();
+      await runAppCredentialMonitor();
       await deliverPendingNotifications();
     });
     // `concurrency` workers of one job each (no batch barrier); a worker that found a job looks for
