@@ -17,6 +17,8 @@ export function UsersPanel({ users, currentUserId }: { users: UserRow[]; current
   // A generated password is shown once, in this component's memory only, and dropped on the next action.
   const [oneTimePassword, setOneTimePassword] = useState<{ email: string; password: string } | null>(null);
 
+  const [resetKey, setResetKey] = useState(0);
+
   function run<T>(fn: () => Promise<{ ok: true; data: T } | { ok: false; error: { message: string }; fieldErrors?: Record<string, string[]> }>, onOk: (data: T) => void) {
     setOneTimePassword(null);
     startTransition(async () => {
@@ -27,6 +29,8 @@ export function UsersPanel({ users, currentUserId }: { users: UserRow[]; current
       } else {
         setMessage({ tone: 'error', text: result.error.message });
         setFieldErrors(result.fieldErrors ?? {});
+        // Uncontrolled role selects show what was chosen: remount them so they show the roles users still have.
+        setResetKey((k) => k + 1);
       }
     });
   }
@@ -97,6 +101,7 @@ export function UsersPanel({ users, currentUserId }: { users: UserRow[]; current
                   Role of {user.email}
                 </label>
                 <select
+                  key={resetKey}
                   id={`role-${user.id}`}
                   defaultValue={user.role}
                   disabled={pending || user.id === currentUserId}
