@@ -9,6 +9,7 @@ import { setSsoSignupDomainsAction } from '../actions';
 export function SsoPanel({ configured, issuer, domains, envDomains }: { configured: boolean; issuer: string | null; domains: string[]; envDomains: string[] }) {
   const [pending, startTransition] = useTransition();
   const [message, setMessage] = useState<{ tone: 'error' | 'success'; text: string } | null>(null);
+  const [domainErrors, setDomainErrors] = useState<string[] | undefined>();
   return (
     <div className="space-y-3 text-sm">
       <p>
@@ -28,12 +29,13 @@ export function SsoPanel({ configured, issuer, domains, envDomains }: { configur
           const value = String(new FormData(e.currentTarget).get('domains') ?? '');
           startTransition(async () => {
             const result = await setSsoSignupDomainsAction({ domains: value });
-            setMessage(result.ok ? { tone: 'success', text: `Saved: ${result.data.domains.join(', ') || 'nobody signs up through SSO'}.` } : { tone: 'error', text: result.fieldErrors?.domains?.join(' ') ?? result.error.message });
+            setDomainErrors(result.ok ? undefined : result.fieldErrors?.domains);
+            setMessage(result.ok ? { tone: 'success', text: `Saved: ${result.data.domains.join(', ') || 'nobody signs up through SSO'}.` } : result.fieldErrors?.domains ? null : { tone: 'error', text: result.error.message });
           });
         }}
       >
         <div className="flex-1">
-          <TextField label="Domains whose verified SSO users may sign up (as support)" name="domains" defaultValue={domains.join(', ')} hint={envDomains.length ? `Also from SSO_SELF_SIGNUP_DOMAINS: ${envDomains.join(', ')}` : 'Comma separated; empty means nobody signs up through SSO.'} />
+          <TextField label="Domains whose verified SSO users may sign up (as support)" name="domains" defaultValue={domains.join(', ')} errors={domainErrors} hint={envDomains.length ? `Also from SSO_SELF_SIGNUP_DOMAINS: ${envDomains.join(', ')}` : 'Comma separated; empty means nobody signs up through SSO.'} />
         </div>
         <Button type="submit" disabled={pending}>
           Save
