@@ -64,6 +64,7 @@ function expiryText(expiry: Rotation['newExpiry']): string {
 export function RotationSection({ panel, strategyLabels }: { panel: RotationPanel; strategyLabels: Record<Rotation['strategy'], string> }) {
   const { pending, message, run } = usePageAction();
   const [token, setToken] = useState('');
+  const [tokenErrors, setTokenErrors] = useState<string[] | undefined>();
   const { plan, latest } = panel;
   const active = latest && ACTIVE.has(latest.state) ? latest : null;
   const registrationId = panel.registrationId;
@@ -183,11 +184,13 @@ export function RotationSection({ panel, strategyLabels }: { panel: RotationPane
                     run(async () => {
                       const result = await supplyInitialAccessTokenAction({ registrationId, rotationId: active.id, initialAccessToken: token });
                       setToken('');
-                      return result.ok ? describe(result.data) : { tone: 'error', text: result.error.message };
+                      // A refused token is shown at the token field (the field is write-only: it is emptied either way).
+                      setTokenErrors(result.ok ? undefined : (result.fieldErrors?.initialAccessToken ?? [result.error.message]));
+                      return result.ok ? describe(result.data) : null;
                     });
                   }}
                 >
-                  <TextField label="Initial access token" name="initialAccessToken" type="password" autoComplete="off" value={token} onChange={(e) => setToken(e.currentTarget.value)} />
+                  <TextField label="Initial access token" name="initialAccessToken" type="password" autoComplete="off" value={token} onChange={(e) => setToken(e.currentTarget.value)} errors={tokenErrors} />
                   <Button type="submit" disabled={pending || token.trim() === ''}>
                     Continue rotation
                   </Button>
