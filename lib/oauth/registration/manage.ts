@@ -1,13 +1,12 @@
 import 'server-only';
 
-import { decodeJwt } from 'jose';
 import { AppError } from '@/lib/errors';
 import { safeFetch, type SafeResponse } from '@/lib/oauth/safe-fetch';
 
 import { Redactor, httpError, transportError } from './errors';
-import { JWT_REGISTERED_CLAIMS, SERVER_MANAGED_FIELDS } from './fields';
+import { SERVER_MANAGED_FIELDS } from './fields';
 import { JSON_HEADERS, assertSendableMetadata } from './register';
-import { readClientInformation } from './response';
+import { readClientInformation, statementMetadata } from './response';
 import type { ClientMetadata, RegistrationFetchInit, RegistrationResponse } from './types';
 
 type ManagementInput = {
@@ -96,14 +95,8 @@ export function buildUpdateBody(lastServerMetadata: ClientMetadata, changes: Cli
  * the old value is then reported as a substitution.
  */
 function statementOverrides(statement: unknown, changes: ClientMetadata): boolean {
-  if (typeof statement !== 'string') return false;
-  let claims: Record<string, unknown>;
-  try {
-    claims = decodeJwt(statement);
-  } catch {
-    return false;
-  }
-  return Object.entries(changes).some(([field, value]) => field in claims && !JWT_REGISTERED_CLAIMS.has(field) && JSON.stringify(claims[field]) !== JSON.stringify(value ?? null));
+  const claims = statementMetadata(statement);
+  return claims !== null && Object.entries(changes).some(([field, value]) => field in claims && JSON.stringify(claims[field]) !== JSON.stringify(value ?? null));
 }
 
 /** RFC 7592 §2.2: PUT the full registration. The answer may carry a new RAT and/or secret: persist them first. */

@@ -66,18 +66,20 @@ function trimValues(body: Record<string, unknown>, warnings: RegistrationWarning
   return out;
 }
 
+/** The client metadata a software statement carries (its claims but the registered JWT ones), unverified; null when it is not a JWT. */
+export function statementMetadata(statement: unknown): ClientMetadata | null {
+  if (typeof statement !== 'string') return null;
+  try {
+    return Object.fromEntries(Object.entries(decodeJwt(statement)).filter(([k]) => !JWT_REGISTERED_CLAIMS.has(k)));
+  } catch {
+    return null;
+  }
+}
+
 /** RFC 7591 §2.3: a software statement's claims win over the plain JSON members they duplicate. */
 export function effectiveRequest(metadata: ClientMetadata): ClientMetadata {
-  const statement = metadata.software_statement;
-  if (typeof statement !== 'string') return metadata;
-  let claims: Record<string, unknown>;
-  try {
-    claims = decodeJwt(statement);
-  } catch {
-    return metadata;
-  }
-  const fromStatement = Object.fromEntries(Object.entries(claims).filter(([k]) => !JWT_REGISTERED_CLAIMS.has(k)));
-  return { ...metadata, ...fromStatement };
+  const fromStatement = statementMetadata(metadata.software_statement);
+  return fromStatement ? { ...metadata, ...fromStatement } : metadata;
 }
 
 /** Members order does not matter for: compared as sets. */
