@@ -1,9 +1,8 @@
 import 'server-only';
-import { createHash } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { getDb } from '@/db/client';
 import { env } from '@/lib/env';
-import { enqueueNotification } from './deliver';
+import { saveWithNotification } from './deliver';
 import { expiryThresholds, monitorStateOf, type MonitorState } from './monitor';
 
 export type AppCredentialKind = 'private_key' | 'certificate';
@@ -81,21 +80,17 @@ export async function runAppCredentialMonitor(opts: { now?: Date } = {}): Promis
     if (row.state === null && computed.state === 'ok') continue;
     changes.push({ subject: row.subject, id: row.id, app: row.app, environment: row.environment, label: row.label, from: row.state, to: computed.state, thresholdDays: computed.thresholdDays, expiresAt: expiresAt.toISOString() });
   }
-  let notificationId: string | null = null;
-  if (upserts.length) {
-    // States and their notification together: a state saved alone would hide the change for good.
-    await getDb().transaction(async (tx) => {
-      await tx.execute(sql`
-        insert into app_credential_states (subject_type, subject_id, state, threshold_days, expires_at, changed_at)
-        select v.subject_type, v.subject_id, v.state, v.threshold_days, v.expires_at, ${now.toISOString()}::timestamptz
-          from jsonb_to_recordset(${JSON.stringify(upserts)}::jsonb) as v(subject_type text, subject_id uuid, state text, threshold_days int, expires_at timestamptz)
-        on conflict (subject_type, subject_id) do update
-          set state = excluded.state, threshold_days = excluded.threshold_days, expires_at = excluded.expires_at, changed_at = excluded.changed_at`);
-      if (changes.length) {
-        const key = createHash('sha256').update(JSON.stringify(changes.map((c) => [c.subject, c.id, c.to, c.thresholdDays]))).digest('hex').slice(0, 32);
-        notificationId = await enqueueNotification('expiry_change', `app-credentials:${now.toISOString().slice(0, 16)}:${key}`, appCredentialChangePayload(changes, maxAgeDays), tx);
-      }
-    });
-  }
+  const notificationId = upserts.length
+    ? await saveWithNotification(
+        (tx) =>
+          tx.execute(sql`
+          insert into app_credential_states (subject_type, subject_id, state, threshold_days, expires_at, changed_at)
+          select v.subject_type, v.subject_id, v.state, v.threshold_days, v.expires_at, ${now.toISOString()}::timestamptz
+            from jsonb_to_recordset(${JSON.stringify(upserts)}::jsonb) as v(subject_type text, subject_id uuid, state text, threshold_days int, expires_at timestamptz)
+          on conflict (subject_type, subject_id) do update
+            set state = excluded.state, threshold_days = excluded.threshold_days, expires_at = excluded.expires_at, changed_at = excluded.changed_at`),
+        { scope: 'app-credentials', now, changes: changes.map((c) => [c.subject, c.id, c.to, c.thresholdDays]), payload: appCredentialChangePayload(changes, maxAgeDays) },
+      )
+    : null;
   return { checked: rows.length, changes, notificationId };
 }

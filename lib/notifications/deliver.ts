@@ -1,7 +1,8 @@
 import 'server-only';
+import { createHash } from 'node:crypto';
 import { and, eq, lte, sql } from 'drizzle-orm';
 import { uuidIn } from '@/db/any-of';
-import { getDb, type DbOrTx } from '@/db/client';
+import { getDb, type DbOrTx, type Tx } from '@/db/client';
 import { notificationDeliveries, type NotificationDelivery } from '@/db/schema';
 import { env } from '@/lib/env';
 import { isAppError } from '@/lib/errors';
@@ -34,6 +35,23 @@ export async function enqueueNotification(kind: NotificationKind, eventKey: stri
     .onConflictDoNothing()
     .returning({ id: notificationDeliveries.id });
   return row?.id ?? null;
+}
+
+/**
+ * Commits `save` (new monitor states) together with the notification of the changes they record,
+ * keyed by `scope`, the minute and the changes: a state saved without its notification would hide
+ * the change from every later run, and it would never be sent. Returns the notification's id.
+ */
+export async function saveWithNotification(
+  save: (tx: Tx) => Promise<unknown>,
+  notification: { scope: string; now: Date; changes: readonly unknown[]; payload: NotificationPayload } | null,
+): Promise<string | null> {
+  return getDb().transaction(async (tx) => {
+    await save(tx);
+    if (!notification || notification.changes.length === 0) return null;
+    const digest = createHash('sha256').update(JSON.stringify(notification.changes)).digest('hex').slice(0, 32);
+    return enqueueNotification('expiry_change', `${notification.scope}:${notification.now.toISOString().slice(0, 16)}:${digest}`, notification.payload, tx);
+  });
 }
 
 export type DeliveryRun = { delivered: number; retried: number; failed: number };

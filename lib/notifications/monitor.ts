@@ -1,9 +1,8 @@
 import 'server-only';
-import { createHash } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { getDb } from '@/db/client';
 import { env } from '@/lib/env';
-import { enqueueNotification } from './deliver';
+import { saveWithNotification } from './deliver';
 
 const DAY = 86_400_000;
 
@@ -144,20 +143,17 @@ export async function runExpiryMonitor(opts: { now?: Date; batchSize?: number; i
       }
     }
     if (upserts.length) {
-      // The new states and the notification of their changes commit together: a state saved
-      // without its notification would hide the change from the next run, and it would never be sent.
-      await getDb().transaction(async (tx) => {
-        await tx.execute(sql`
+      const id = await saveWithNotification(
+        (tx) =>
+          tx.execute(sql`
           insert into expiry_states (registration_id, credential_kind, state, threshold_days, expires_at, changed_at)
           select v.registration_id, v.credential_kind, v.state, v.threshold_days, v.expires_at, ${now.toISOString()}::timestamptz
             from jsonb_to_recordset(${JSON.stringify(upserts)}::jsonb) as v(registration_id uuid, credential_kind text, state text, threshold_days int, expires_at timestamptz)
           on conflict (registration_id, credential_kind) do update
-            set state = excluded.state, threshold_days = excluded.threshold_days, expires_at = excluded.expires_at, changed_at = excluded.changed_at`);
-        if (changes.length) {
-          const key = createHash('sha256').update(JSON.stringify(changes.map((c) => [c.registrationId, c.credential, c.to, c.thresholdDays]))).digest('hex').slice(0, 32);
-          notificationId ??= await enqueueNotification('expiry_change', `expiry:${now.toISOString().slice(0, 16)}:${key}`, expiryChangePayload(changes), tx);
-        }
-      });
+            set state = excluded.state, threshold_days = excluded.threshold_days, expires_at = excluded.expires_at, changed_at = excluded.changed_at`),
+        { scope: 'expiry', now, changes: changes.map((c) => [c.registrationId, c.credential, c.to, c.thresholdDays]), payload: expiryChangePayload(changes) },
+      );
+      notificationId ??= id;
       notify.push(...changes);
     }
     if (rows.length < batchSize) break;
