@@ -1,14 +1,17 @@
-import { and, eq } from 'drizzle-orm';
+import { and, eq, inArray } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeDb, getDb } from '@/db/client';
 import { insertApp, insertUser } from '@/db/factories';
-import { appKeys, rotations } from '@/db/schema';
+import { appKeys, registrations, rotations } from '@/db/schema';
 import { readAppPrivateKey } from '@/lib/apps/keys';
 import { publishedJwks } from '@/lib/apps/queries';
 import { signClientAssertion } from '@/lib/oauth/registration';
 import { startSandbox, type Sandbox } from '@/sandbox/index';
 import { runRotationCleanup } from './cleanup';
 import { planRotation } from './plan';
+import { reconcileRenewals } from './renewals';
+import { dueForRenewal } from './scan';
+import { setRotationOverrides } from './settings';
 import { resolveActiveRegistration } from './queries';
 import { confirmRotationVerified, resumeRotation, startRotation, supplyInitialAccessToken, type RotationStep } from './run';
 import { allowlist, captureError, register, registrationRow, replacementsOf, rotationOperations, rotationRows, sandboxIssuer, SimulatedCrash, startJwksServer, tokenWithCurrentCredential } from './test-support';
@@ -106,6 +109,32 @@ describe('key rollover for private_key_jwt with Registrar’s hosted JWKS (Mercy
     expect(keys.filter((k) => k.state === 'active')).toHaveLength(1);
     expect((await registrationRow(reg.registrationId)).appKeyId).toBe(keys.find((k) => k.state === 'active')!.id);
     await tokenWithCurrentCredential(reg.registrationId, mercyToken);
+  });
+
+  it('after a rollover, every registration on the hosted key is rotated and none stays due, even when the run dies right after the switch', async () => {
+    const reg = await registeredAtMercy();
+    const sibling = await register(ops.actor, mercyIssuerId, reg.appId, { initialAccessToken: await sandbox.mintInitialAccessToken('mercy') });
+    await setRotationOverrides(ops.actor, { kind: 'app', id: reg.appId, overrides: { maxAgeDays: 90 } });
+    await reconcileRenewals({ issuerId: mercyIssuerId });
+    // Both due: their keys are older than the policy allows.
+    const past = new Date(Date.now() - 86_400_000);
+    await getDb().update(registrations).set({ renewAt: past, lastRotatedAt: new Date(Date.now() - 100 * 86_400_000) }).where(inArray(registrations.id, [reg.registrationId, sibling.registrationId]));
+    const crash = async (step: RotationStep) => {
+      if (step === 'current') throw new SimulatedCrash(step);
+    };
+    await expect(startRotation(ops.actor, { registrationId: reg.registrationId }, { afterStep: crash })).rejects.toBeInstanceOf(SimulatedCrash);
+    const due = await dueForRenewal(new Date(), 'automatic', 1000, mercyIssuerId);
+    const manualDue = await dueForRenewal(new Date(), 'manual', 1000, mercyIssuerId);
+    for (const id of [reg.registrationId, sibling.registrationId]) {
+      const row = await registrationRow(id);
+      expect(row.lastRotatedAt!.getTime()).toBeGreaterThan(Date.now() - 60_000);
+      expect(row.renewAt).toBeNull();
+      expect(due).not.toContain(id);
+      expect(manualDue).not.toContain(id);
+    }
+    // The next scan's recomputation sets them from the new key's age.
+    await reconcileRenewals({ issuerId: mercyIssuerId });
+    for (const id of [reg.registrationId, sibling.registrationId]) expect((await registrationRow(id)).renewAt!.getTime()).toBeGreaterThan(Date.now() + 30 * 86_400_000);
   });
 });
 

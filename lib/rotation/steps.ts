@@ -13,6 +13,14 @@ import { registerApp } from '@/lib/registrations/register';
 import { afterStep, isBearerRefusal, transientError, transition, type Ctx, type StepResult } from './internal';
 import { canVerifyByTokenRequest, isHostedJwksUri } from './plan';
 
+/**
+ * Set in the switch's own transaction: the registration is no longer due (its old renewal time has
+ * passed) and is marked for recomputation (no basis matches registrations_renew_stale_idx), so the
+ * next scan computes its renewal even if the refresh right after the switch never runs (a crash).
+ * Without it a key rollover, whose expiry kind never changes, stayed due and was started again.
+ */
+const RENEWAL_TO_RECOMPUTE = { renewAt: null, renewBasisKind: null, renewBasisAt: null } as const;
+
 /** How long an intent row may stay in flight before a resume treats its outcome as unknown. */
 const IN_FLIGHT_STALE_MS = 120_000;
 
@@ -248,6 +256,7 @@ export async function runSwitchStep(ctx: Ctx, rot: Rotation): Promise<StepResult
           secretExpiresAt: expiry.kind === 'at' && expiry.at ? new Date(expiry.at) : null,
           lastRotatedAt: now,
           updatedAt: now,
+          ...RENEWAL_TO_RECOMPUTE,
           ...(reg.status === 'needs_attention' ? { status: 'active' as const, attentionReason: null } : {}),
         })
         .where(eq(registrations.id, reg.id));
@@ -266,11 +275,12 @@ export async function runSwitchStep(ctx: Ctx, rot: Rotation): Promise<StepResult
           .from(registrations)
           .where(and(eq(registrations.appKeyId, rot.oldAppKeyId), ne(registrations.status, 'deleted')));
         const hosted = sharing.filter((r) => isHostedJwksUri(r.registered.jwks_uri ?? r.requested.jwks_uri, r.appId, r.environment)).map((r) => r.id);
-        for (const id of hosted) await tx.update(registrations).set({ appKeyId: rot.newAppKeyId }).where(eq(registrations.id, id));
+        // They are rotated too (their key is new): without it each would start a rollover of its own when due.
+        for (const id of hosted) await tx.update(registrations).set({ appKeyId: rot.newAppKeyId, lastRotatedAt: now, ...RENEWAL_TO_RECOMPUTE }).where(eq(registrations.id, id));
       }
       await tx
         .update(registrations)
-        .set({ appKeyId: rot.newAppKeyId, lastRotatedAt: now, ...(reg.status === 'needs_attention' ? { status: 'active' as const, attentionReason: null } : {}) })
+        .set({ appKeyId: rot.newAppKeyId, lastRotatedAt: now, ...RENEWAL_TO_RECOMPUTE, ...(reg.status === 'needs_attention' ? { status: 'active' as const, attentionReason: null } : {}) })
         .where(eq(registrations.id, reg.id));
       cleanupAt = new Date(now.getTime() + t.keyCacheSeconds * 1000);
     } else {
@@ -282,7 +292,7 @@ export async function runSwitchStep(ctx: Ctx, rot: Rotation): Promise<StepResult
         .where(and(eq(credentials.ownerType, 'registration'), eq(credentials.ownerId, reg.id), eq(credentials.kind, 'client_secret'), eq(credentials.state, 'current')));
       cleanupAt = new Date(now.getTime() + t.graceSeconds * 1000);
       await tx.update(registrations).set({ replacedByRegistrationId: rot.newRegistrationId, retiringUntil: cleanupAt }).where(eq(registrations.id, reg.id));
-      await tx.update(registrations).set({ lastRotatedAt: now }).where(eq(registrations.id, rot.newRegistrationId));
+      await tx.update(registrations).set({ lastRotatedAt: now, ...RENEWAL_TO_RECOMPUTE }).where(eq(registrations.id, rot.newRegistrationId));
     }
     const next = await transition(rot, { state: 'current', finishedAt: now, nextAttemptAt: null, error: null, cleanupAt }, tx);
     await recordAudit(tx, ctx.actor, {
