@@ -1,6 +1,6 @@
 import 'server-only';
 import { eq } from 'drizzle-orm';
-import { getDb } from '@/db/client';
+import { getDb, type DbOrTx } from '@/db/client';
 import { apps, healthSystems, issuers, registrations, rotations, type Rotation } from '@/db/schema';
 import { recordAudit } from '@/lib/audit/record';
 import { actorLabel, assertCan, systemActor, type Actor } from '@/lib/auth/actor';
@@ -287,15 +287,16 @@ async function handleFailure(rot: Rotation, error: unknown, ctx: Ctx): Promise<R
       outcome: 'failure',
       details: { rotationId: rot.id, state: current.state, attempt, error: code },
     });
+    // Queued with the failure it reports: one without the other cannot be committed.
+    await notifyRotationFailed(row ?? current, reason, tx);
     return row ?? current;
   });
-  await notifyRotationFailed(failed, reason).catch((e: unknown) => logger.error({ rotationId: rot.id, err: errorSummary(e) }, 'rotation failure notification not queued'));
   return failed;
 }
 
 /** A webhook (when configured) naming the client and the reason; never a credential. */
-async function notifyRotationFailed(rot: Rotation, reason: string): Promise<void> {
-  const [row] = await getDb()
+async function notifyRotationFailed(rot: Rotation, reason: string, db: DbOrTx = getDb()): Promise<void> {
+  const [row] = await db
     .select({ clientId: registrations.clientId, environment: registrations.environment, hospital: healthSystems.name, app: apps.name })
     .from(registrations)
     .innerJoin(issuers, eq(issuers.id, registrations.issuerId))
@@ -303,10 +304,15 @@ async function notifyRotationFailed(rot: Rotation, reason: string): Promise<void
     .innerJoin(apps, eq(apps.id, registrations.appId))
     .where(eq(registrations.id, rot.registrationId));
   if (!row) return;
-  await enqueueNotification('rotation', `rotation-failed:${rot.id}`, {
-    text: `Registrar: credential rotation FAILED for ${row.hospital} · ${row.app} (${row.environment}) · client ${row.clientId}. ${reason}`,
-    rotationId: rot.id,
-    registrationId: rot.registrationId,
-    strategy: rot.strategy,
-  });
+  await enqueueNotification(
+    'rotation',
+    `rotation-failed:${rot.id}`,
+    {
+      text: `Registrar: credential rotation FAILED for ${row.hospital} · ${row.app} (${row.environment}) · client ${row.clientId}. ${reason}`,
+      rotationId: rot.id,
+      registrationId: rot.registrationId,
+      strategy: rot.strategy,
+    },
+    db,
+  );
 }
