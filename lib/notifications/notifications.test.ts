@@ -17,7 +17,7 @@ import { createHealthSystem } from '@/lib/health-systems/mutations';
 import { addSandboxIssuer } from '@/test/support/issuers';
 import { addAllowlistEntry } from '@/lib/outbound/allowlist-store';
 import { registerApp } from '@/lib/registrations/register';
-import { startRotation } from '@/lib/rotation/run';
+import { retryRotation, startRotation } from '@/lib/rotation/run';
 import { startSandbox, type Sandbox } from '@/sandbox/index';
 import { enqueueDailyDigest } from './digest';
 import { deliverPendingNotifications, enqueueNotification } from './deliver';
@@ -303,6 +303,30 @@ describe('the expiry webhook', () => {
     const [delivered] = await getDb().select().from(notificationDeliveries).where(eq(notificationDeliveries.id, id!));
     expect(delivered?.status).toBe('delivered');
     expect(receiver.bodies.some((b) => b.includes('queued while locked'))).toBe(true);
+  });
+
+  it('a rotation is marked failed only together with its notification: when queuing fails, nothing is committed and a later run fails it and notifies', async () => {
+    const reg = await registerAtGeneral();
+    const { registrations, rotations } = await import('@/db/schema');
+    await getDb().update(registrations).set({ registrationClientUri: `${sandbox.general.origin}/reg/unknown-client` }).where(eq(registrations.id, reg.registrationId));
+    const { setRotationOverrides } = await import('@/lib/rotation/settings');
+    await setRotationOverrides(ops.actor, { kind: 'issuer', id: issuerId, overrides: { updateIssuesSecret: true } });
+    const refuse = `refuse_${uniqueSuffix().replace(/\W/g, '')}`;
+    await getDb().execute(sql.raw(`create function ${refuse}() returns trigger language plpgsql as $$ begin raise exception 'notifications refused'; end $$`));
+    await getDb().execute(sql.raw(`create trigger ${refuse} before insert on notification_deliveries for each row execute function ${refuse}()`));
+    try {
+      await expect(startRotation(ops.actor, { registrationId: reg.registrationId })).rejects.toThrow();
+      const [rot] = await getDb().select().from(rotations).where(eq(rotations.registrationId, reg.registrationId));
+      expect(rot?.state).not.toBe('failed');
+    } finally {
+      await getDb().execute(sql.raw(`drop trigger ${refuse} on notification_deliveries; drop function ${refuse}()`));
+    }
+    const [rot] = await getDb().select().from(rotations).where(eq(rotations.registrationId, reg.registrationId));
+    const failed = await retryRotation(ops.actor, { rotationId: rot!.id });
+    await setRotationOverrides(ops.actor, { kind: 'issuer', id: issuerId, overrides: { updateIssuesSecret: false } });
+    expect(failed.state).toBe('failed');
+    const queued = await getDb().select().from(notificationDeliveries).where(eq(notificationDeliveries.eventKey, `rotation-failed:${rot!.id}`));
+    expect(queued).toHaveLength(1);
   });
 
   it('no notification body ever contains a secret (client secrets, registration access tokens, the webhook URL)', async () => {
