@@ -30,7 +30,7 @@ export const ERROR_CODES = [
   'NEEDS_RECOVERY',
   // Credential vault: no usable key-encryption key / an envelope failed authentication
   'VAULT_LOCKED',
-  'VAULT_TAMPERED', 'INTERRUPTED',
+  'VAULT_TAMPERED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

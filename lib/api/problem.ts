@@ -38,7 +38,6 @@ export const STATUS_BY_CODE: Record<ProblemCode, number> = {
   NEEDS_RECOVERY: 502,
   VAULT_LOCKED: 503,
   VAULT_TAMPERED: 500,
-  INTERRUPTED: 503,
   INTERNAL: 500,
 };
 
@@ -69,7 +68,6 @@ export const TITLE_BY_CODE: Record<ProblemCode, string> = {
   NEEDS_RECOVERY: 'Registered upstream but not saved',
   VAULT_LOCKED: 'Credential vault locked',
   VAULT_TAMPERED: 'Credential vault integrity failure',
-  INTERRUPTED: 'Interrupted mid-step',
   INTERNAL: 'Internal error',
 };
 

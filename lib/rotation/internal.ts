@@ -39,9 +39,6 @@ export type Ctx = {
 
 export type StepResult = { rotation: Rotation; step: RotationStep };
 
-/** A rotation with no back-off and no progress for this long is taken to have crashed mid-step, and is resumed. */
-export const STALE_AFTER_SECONDS = 120;
-
 /**
  * Who a rotation's job-run steps are audited as: the job, and for one a person started (from the
  * registration page or a bulk selection) that person too, so "who did what" still names them when

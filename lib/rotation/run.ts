@@ -11,7 +11,7 @@ import { errorSummary, logger } from '@/lib/logger';
 import { enqueueNotification } from '@/lib/notifications/deliver';
 import { withRegistrationLock } from '@/lib/registrations/manage/lock';
 import { assertVaultOpen } from '@/lib/registrations/manage/shared';
-import { afterStep, HookAbort, isTransient, jobActor, loadRotation, STALE_AFTER_SECONDS, transientError, transition, type Ctx, type RotationDeps, type StepResult } from './internal';
+import { afterStep, HookAbort, isTransient, jobActor, loadRotation, transition, type Ctx, type RotationDeps, type StepResult } from './internal';
 import { createRotation } from './create';
 import { refreshRenewals } from './renewals';
 import {
@@ -156,8 +156,6 @@ const WAITING = new Set<Rotation['state']>(['waiting_for_verification', 'current
 async function runRotation(rotationId: string, ctx: Ctx): Promise<Rotation> {
   const first = await loadRotation(rotationId);
   return withRegistrationLock(first.registrationId, async () => {
-    const interrupted = await countInterruption(await loadRotation(rotationId), ctx);
-    if (interrupted) return interrupted;
     for (let guard = 0; guard < 25; guard++) {
       const rot = await loadRotation(rotationId);
       if (WAITING.has(rot.state)) return rot;
@@ -226,24 +224,6 @@ const STEP_LABEL: Record<Rotation['state'], string> = {
  * attempts; the rest (and the last attempt) fail the rotation: the old credential stays current
  * and the registration needs attention, with the reason.
  */
-/** Started steps: a run that stops in one of these without a back-off was interrupted (its process ended). */
-const STARTED = new Set<Rotation['state']>(['in_flight', 'new_credential_stored', 'verified']);
-
-/**
- * A rotation found mid-step with no back-off and no progress for STALE_AFTER_SECONDS was
- * interrupted (its process ended, or it crashed) — we hold its lock, so nobody is running it. That
- * counts as an attempt, so a step that kills its process every time does not resume forever: at
- * the attempt limit the rotation fails (needs attention) like any exhausted retry. Returns the
- * failed rotation, or null to go on.
- */
-async function countInterruption(rot: Rotation, ctx: Ctx): Promise<Rotation | null> {
-  if (!STARTED.has(rot.state) || rot.nextAttemptAt !== null || Date.now() - rot.updatedAt.getTime() < STALE_AFTER_SECONDS * 1000) return null;
-  const interrupted = transientError('INTERRUPTED', `The rotation stopped while ${STEP_LABEL[rot.state]} without finishing the step (its process ended).`);
-  if (rot.attempt + 1 >= ctx.timings.maxAttempts) return handleFailure(rot, interrupted, ctx);
-  await getDb().update(rotations).set({ attempt: rot.attempt + 1, error: { code: 'INTERRUPTED', message: interrupted.message, at: new Date().toISOString() } }).where(eq(rotations.id, rot.id));
-  return null;
-}
-
 async function handleFailure(rot: Rotation, error: unknown, ctx: Ctx): Promise<Rotation> {
   const code = isAppError(error) ? error.code : 'INTERNAL';
   const message = isAppError(error) ? error.message : 'An unexpected error stopped the rotation (it was logged).';

@@ -9,9 +9,10 @@ import { dueCleanups, runRotationCleanup } from './cleanup';
 import type { RotationDeps } from './internal';
 import { reconcileRenewals } from './renewals';
 import { createRotations } from './create';
-import { STALE_AFTER_SECONDS } from './internal';
 import { resumeRotation } from './run';
 
+/** A rotation with no back-off and no progress for this long is taken to have crashed mid-step, and is resumed. */
+const STALE_AFTER_SECONDS = 120;
 
 /** Due registrations planned (and, on the job queue, queued) per step of the scan. */
 const SCAN_CHUNK = 100;
