@@ -27,7 +27,9 @@ export type DeliverDeps = {
  * notifications carry names, client ids and dates, never a credential.
  */
 export async function enqueueNotification(kind: NotificationKind, eventKey: string, payload: NotificationPayload, db: DbOrTx = getDb()): Promise<string | null> {
-  const target = await webhookTarget();
+  // Read on the caller's connection: inside a transaction a second one from the pool could wait
+  // forever when every connection is held by such a transaction.
+  const target = await webhookTarget(db);
   if (!target) return null;
   const [row] = await db
     .insert(notificationDeliveries)

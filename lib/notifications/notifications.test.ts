@@ -112,6 +112,21 @@ async function registerAtGeneral() {
   return reg;
 }
 
+/**
+ * Makes queuing a notification that mentions this registration fail (a trigger), as a database
+ * failure would; others pass, so test files running at the same time are not affected.
+ */
+async function refuseNotificationsAbout(registrationId: string) {
+  const name = `refuse_${registrationId.replace(/-/g, '')}`;
+  await getDb().execute(sql.raw(`create function ${name}() returns trigger language plpgsql as $$ begin if new.payload::text like '%${registrationId}%' then raise exception 'notifications refused'; end if; return new; end $$`));
+  await getDb().execute(sql.raw(`create trigger ${name} before insert on notification_deliveries for each row execute function ${name}()`));
+}
+
+async function allowNotificationsAbout(registrationId: string) {
+  const name = `refuse_${registrationId.replace(/-/g, '')}`;
+  await getDb().execute(sql.raw(`drop trigger ${name} on notification_deliveries; drop function ${name}()`));
+}
+
 describe('the expiry webhook', () => {
   it('notifies state changes (30 → 7 → 1 days → expired) with a Slack-compatible text, once each', async () => {
     const reg = await registerAtGeneral();
@@ -146,13 +161,11 @@ describe('the expiry webhook', () => {
 
   it('saves a new expiry state only with its notification: when queuing fails, the next run finds the change again', async () => {
     const reg = await registerAtGeneral();
-    const refuse = `refuse_${uniqueSuffix().replace(/\W/g, '')}`;
-    await getDb().execute(sql.raw(`create function ${refuse}() returns trigger language plpgsql as $$ begin raise exception 'notifications refused'; end $$`));
-    await getDb().execute(sql.raw(`create trigger ${refuse} before insert on notification_deliveries for each row execute function ${refuse}()`));
+    await refuseNotificationsAbout(reg.registrationId);
     try {
       await expect(runExpiryMonitor({ issuerId })).rejects.toThrow();
     } finally {
-      await getDb().execute(sql.raw(`drop trigger ${refuse} on notification_deliveries; drop function ${refuse}()`));
+      await allowNotificationsAbout(reg.registrationId);
     }
     const run = await runExpiryMonitor({ issuerId });
     expect(run.changes.filter((c) => c.registrationId === reg.registrationId)).toEqual([expect.objectContaining({ to: 'expiring', thresholdDays: 30 })]);
@@ -311,15 +324,13 @@ describe('the expiry webhook', () => {
     await getDb().update(registrations).set({ registrationClientUri: `${sandbox.general.origin}/reg/unknown-client` }).where(eq(registrations.id, reg.registrationId));
     const { setRotationOverrides } = await import('@/lib/rotation/settings');
     await setRotationOverrides(ops.actor, { kind: 'issuer', id: issuerId, overrides: { updateIssuesSecret: true } });
-    const refuse = `refuse_${uniqueSuffix().replace(/\W/g, '')}`;
-    await getDb().execute(sql.raw(`create function ${refuse}() returns trigger language plpgsql as $$ begin raise exception 'notifications refused'; end $$`));
-    await getDb().execute(sql.raw(`create trigger ${refuse} before insert on notification_deliveries for each row execute function ${refuse}()`));
+    await refuseNotificationsAbout(reg.registrationId);
     try {
       await expect(startRotation(ops.actor, { registrationId: reg.registrationId })).rejects.toThrow();
       const [rot] = await getDb().select().from(rotations).where(eq(rotations.registrationId, reg.registrationId));
       expect(rot?.state).not.toBe('failed');
     } finally {
-      await getDb().execute(sql.raw(`drop trigger ${refuse} on notification_deliveries; drop function ${refuse}()`));
+      await allowNotificationsAbout(reg.registrationId);
     }
     const [rot] = await getDb().select().from(rotations).where(eq(rotations.registrationId, reg.registrationId));
     const failed = await retryRotation(ops.actor, { rotationId: rot!.id });
@@ -386,9 +397,12 @@ describe('the app credential monitor', () => {
     expect(past).toEqual([expect.objectContaining({ subject: 'private_key', to: 'expired' })]);
     expect(appCredentialChangePayload(past, maxAge).text).toContain(`private key ${key.kid} is past its maximum age of ${maxAge} days: rotate it (key rollover)`);
 
-    // A retired key is no longer watched.
-    await getDb().update(appKeys).set({ state: 'retired' }).where(eq(appKeys.id, key.id));
+    // A retired key is no longer watched: one that would now be past its age reports nothing.
+    const other = await ensureAppKey(appId, 'production', 'software_statement', 'ES384');
+    await runAppCredentialMonitor(); // first seen: ok, recorded silently
+    await getDb().update(appKeys).set({ state: 'retired', createdAt: new Date(Date.now() - (maxAge + 1) * DAY) }).where(eq(appKeys.id, other.id));
     const later = await runAppCredentialMonitor({ now: new Date(Date.now() + 6 * DAY) });
+    expect(later.changes.filter((c) => c.id === other.id)).toEqual([]);
     expect(mine(later.changes)).toEqual([expect.objectContaining({ subject: 'certificate', to: 'expired' })]);
   });
 });

@@ -1,5 +1,5 @@
 import 'server-only';
-import { getDb } from '@/db/client';
+import { getDb, type DbOrTx } from '@/db/client';
 import { recordAudit } from '@/lib/audit/record';
 import { SETTINGS_CREDENTIAL_OWNER } from '@/db/schema';
 import { assertCan, type Actor } from '@/lib/auth/actor';
@@ -32,8 +32,8 @@ export function webhookDestination(url: string): string {
  * Reads no secret, so queuing a notification works while the vault is locked: the delivery then
  * waits (pending) until it opens, instead of the event being lost.
  */
-export async function webhookTarget(): Promise<{ destination: string } | null> {
-  const view = viewOf(await getSetting<Stored>(KEY));
+export async function webhookTarget(db: DbOrTx = getDb()): Promise<{ destination: string } | null> {
+  const view = viewOf(await getSetting<Stored>(KEY, db));
   return view.enabled && view.destination ? { destination: view.destination } : null;
 }
 
