@@ -65,9 +65,11 @@ export async function runRotationCleanup(rotationId: string, deps: RotationDeps 
     return finish(null, 'done');
   } catch (error) {
     const message = isAppError(error) ? error.message : 'Deleting the old client failed unexpectedly.';
-    // Failing since the clean-up first came due (the switch plus the grace period).
+    // Failing since the clean-up first came due: the old client's retiring date, set at the switch
+    // (the grace period in force then; the setting may have changed since).
     const timings = { ...defaultTimings(), ...deps.timings };
-    const failingForMs = rot.finishedAt ? now.getTime() - (rot.finishedAt.getTime() + timings.graceSeconds * 1000) : 0;
+    const firstDue = old.retiringUntil ?? (rot.finishedAt ? new Date(rot.finishedAt.getTime() + timings.graceSeconds * 1000) : now);
+    const failingForMs = Math.max(0, now.getTime() - firstDue.getTime());
     if (isTransient(error) && failingForMs < CLEANUP_RETRY_WINDOW_MS) {
       // The hospital is unreachable for now: the old client keeps working meanwhile. The retries
       // space out as the failure lasts (half of it so far, up to a day), and stop after the window.

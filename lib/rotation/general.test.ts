@@ -136,18 +136,21 @@ describe('re-registration at General Hospital (RFC 7592 updates there keep the o
     await new Promise<void>((r) => closed.close(() => r()));
     await addAllowlistEntry(admin.actor, { entry: `http://127.0.0.1:${port}` });
     await getDb().update(registrations).set({ registrationClientUri: `http://127.0.0.1:${port}/reg/${reg.clientId}` }).where(eq(registrations.id, reg.registrationId));
-    const deps = { timings: { graceSeconds: 3600, backoffSeconds: 1 } };
+    // A grace period changed since the switch must not matter: the window runs from the old client's retiring date.
+    const deps = { timings: { graceSeconds: 30 * 86_400, backoffSeconds: 1 } };
+    const dueSince = (days: number) => getDb().update(registrations).set({ retiringUntil: new Date(Date.now() - days * 86_400_000) }).where(eq(registrations.id, reg.registrationId));
 
     // Due a day ago: retried, next in about half a day (half of the failure so far), not in seconds.
-    const finishedAt = (days: number) => new Date(Date.now() - 3600_000 - days * 86_400_000);
-    await getDb().update(rotations).set({ finishedAt: finishedAt(1), cleanupAt: new Date(Date.now() - 1000) }).where(eq(rotations.id, result.id));
+    await dueSince(1);
+    await getDb().update(rotations).set({ cleanupAt: new Date(Date.now() - 1000) }).where(eq(rotations.id, result.id));
     expect(await runRotationCleanup(result.id, deps)).toBe('retry');
     const [retrying] = await getDb().select().from(rotations).where(eq(rotations.id, result.id));
     expect((retrying!.cleanupAt!.getTime() - Date.now()) / 86_400_000).toBeCloseTo(0.5, 1);
     expect(retrying!.cleanupDoneAt).toBeNull();
 
     // Failing for eight days: no more retries; the old registration says what to do.
-    await getDb().update(rotations).set({ finishedAt: finishedAt(8), cleanupAt: new Date(Date.now() - 1000) }).where(eq(rotations.id, result.id));
+    await dueSince(8);
+    await getDb().update(rotations).set({ cleanupAt: new Date(Date.now() - 1000) }).where(eq(rotations.id, result.id));
     expect(await runRotationCleanup(result.id, deps)).toBe('manual');
     const [given] = await getDb().select().from(rotations).where(eq(rotations.id, result.id));
     expect(given!.cleanupDoneAt).not.toBeNull();
