@@ -2,7 +2,7 @@ import type { InputHTMLAttributes, SelectHTMLAttributes, TextareaHTMLAttributes 
 
 type FieldProps = { label: string; name: string; errors?: string[]; hint?: string };
 
-/** The control's id and what describes it: its errors when it has any, else its hint. */
+/** What describes the control: its errors when there are some, else its hint. */
 function described(id: string, errors?: string[], hint?: string) {
   return { 'aria-invalid': errors?.length ? true : undefined, 'aria-describedby': errors?.length ? `${id}-error` : hint ? `${id}-hint` : undefined } as const;
 }

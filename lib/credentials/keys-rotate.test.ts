@@ -9,24 +9,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '@/db/client';
 import { runMigrations } from '@/db/migrate';
 import * as schema from '@/db/schema';
-import { resetEnvCache } from '@/lib/env';
 import { createKeyFile } from './keyring';
 import { listCredentialMeta, readCredentialById, storeCredential } from './store';
-import { resetVaultCache } from './vault';
+import { currentVaultKeys, setVaultKeys, VAULT_KEY_VARS } from '@/test/support/vault-keys';
 
 /**
  * `npm run keys:rotate` end to end, against a database of its own on the test server (the script
  * re-wraps every row it can, so it must not see other test files' credentials).
  */
 
-const VARS = ['REGISTRAR_KEY', 'REGISTRAR_KEY_FILE', 'REGISTRAR_PREVIOUS_KEYS'] as const;
-const saved = Object.fromEntries(VARS.map((v) => [v, process.env[v]]));
-function configureKeyFile(file: string | undefined): void {
-  for (const v of VARS) delete process.env[v];
-  if (file) process.env.REGISTRAR_KEY_FILE = file;
-  resetEnvCache();
-  resetVaultCache();
-}
+const saved = currentVaultKeys();
+const configureKeyFile = (file: string | undefined) => setVaultKeys(file ? { REGISTRAR_KEY_FILE: file } : {});
 
 let tmp: string;
 let adminUrl: string;
@@ -52,12 +45,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const v of VARS) {
-    if (saved[v] === undefined) delete process.env[v];
-    else process.env[v] = saved[v];
-  }
-  resetEnvCache();
-  resetVaultCache();
+  setVaultKeys(saved);
   await pool?.end();
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
@@ -68,7 +56,7 @@ afterAll(async () => {
 
 function rotate(args: string[], extraEnv: Record<string, string> = {}): Promise<{ code: number | null; out: string }> {
   const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: url, REGISTRAR_DATA_DIR: tmp, LOG_LEVEL: 'silent', ...extraEnv };
-  for (const v of VARS) if (!(v in extraEnv)) delete env[v];
+  for (const v of VAULT_KEY_VARS) if (!(v in extraEnv)) delete env[v];
   return new Promise((resolve, reject) => {
     const child = spawn('npm', ['run', '--silent', 'keys:rotate', '--', ...args], { env, cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';

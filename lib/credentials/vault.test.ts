@@ -4,24 +4,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Envelope } from '@/db/schema';
-import { resetEnvCache } from '@/lib/env';
 import { AppError, isAppError } from '@/lib/errors';
 import { addKeyToFile, createKeyFile, deriveKeyId, ensureDemoKeyFile } from './keyring';
 import { fingerprintSecret, generateKeyMaterial, openSecret, resetVaultCache, rewrapEnvelope, sealSecret, vaultStatus } from './vault';
+import { currentVaultKeys, setVaultKeys } from '@/test/support/vault-keys';
 
-const VARS = ['REGISTRAR_KEY', 'REGISTRAR_KEY_FILE', 'REGISTRAR_PREVIOUS_KEYS'] as const;
-type KeyVars = Partial<Record<(typeof VARS)[number], string>>;
-const saved: KeyVars = Object.fromEntries(VARS.map((v) => [v, process.env[v]]));
-
-function configureKeys(vars: KeyVars): void {
-  for (const v of VARS) {
-    const value = vars[v];
-    if (value === undefined) delete process.env[v];
-    else process.env[v] = value;
-  }
-  resetEnvCache();
-  resetVaultCache();
-}
+const saved = currentVaultKeys();
+const configureKeys = setVaultKeys;
 
 afterAll(() => configureKeys(saved));
 

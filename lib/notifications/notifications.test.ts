@@ -7,8 +7,7 @@ import { closeDb, getDb } from '@/db/client';
 import { insertApp, insertUser, uniqueSuffix } from '@/db/factories';
 import { appCertificates, appKeys, appSettings, credentials, notificationDeliveries } from '@/db/schema';
 import { readCredentialById } from '@/lib/credentials/store';
-import { resetVaultCache } from '@/lib/credentials/vault';
-import { env, resetEnvCache } from '@/lib/env';
+import { env } from '@/lib/env';
 import { ensureAppKey } from '@/lib/apps/keys';
 import { makeUdapPki } from '@/lib/apps/testing/udap-pki';
 import { uploadUdapCertificate } from '@/lib/apps/udap';
@@ -25,6 +24,7 @@ import { expiryChangePayload, monitorStateOf, runExpiryMonitor } from './monitor
 import { listNotificationDeliveries, retryNotificationDelivery, sendTestNotification } from './queries';
 import { getWebhookSettings, readWebhookConfig, setWebhookSettings } from './settings';
 import { getSetting, putSetting } from '@/lib/settings/store';
+import { currentVaultKeys, setVaultKeys } from '@/test/support/vault-keys';
 
 const DAY = 86_400_000;
 const NOW = new Date('2026-06-01T12:00:00Z');
@@ -295,11 +295,8 @@ describe('the expiry webhook', () => {
   });
 
   it('queues notifications while the vault is locked, and delivers them once it opens', async () => {
-    const saved = { key: process.env.REGISTRAR_KEY, file: process.env.REGISTRAR_KEY_FILE };
-    delete process.env.REGISTRAR_KEY;
-    delete process.env.REGISTRAR_KEY_FILE;
-    resetEnvCache();
-    resetVaultCache();
+    const saved = currentVaultKeys();
+    setVaultKeys({});
     let id: string | null;
     try {
       id = await enqueueNotification('test', `locked:${randomUUID()}`, { text: 'queued while locked' });
@@ -308,9 +305,7 @@ describe('the expiry webhook', () => {
       const [pending] = await getDb().select().from(notificationDeliveries).where(eq(notificationDeliveries.id, id!));
       expect(pending).toMatchObject({ status: 'pending', attempts: 0 });
     } finally {
-      Object.assign(process.env, saved.key ? { REGISTRAR_KEY: saved.key } : {}, saved.file ? { REGISTRAR_KEY_FILE: saved.file } : {});
-      resetEnvCache();
-      resetVaultCache();
+      setVaultKeys(saved);
     }
     await deliverPendingNotifications();
     const [delivered] = await getDb().select().from(notificationDeliveries).where(eq(notificationDeliveries.id, id!));
