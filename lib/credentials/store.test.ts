@@ -3,7 +3,6 @@ import { and, eq, inArray, sql } from 'drizzle-orm';
 import { afterAll, describe, expect, it } from 'vitest';
 import { closeDb, getDb, getPool } from '@/db/client';
 import { auditLog, credentials, type Envelope } from '@/db/schema';
-import { resetEnvCache } from '@/lib/env';
 import { isAppError, type AppError } from '@/lib/errors';
 import {
   credentialAad,
@@ -16,21 +15,11 @@ import {
   storeCredential,
 } from './store';
 import { deriveKeyId } from './keyring';
-import { fingerprintSecret, generateKeyMaterial, resetVaultCache } from './vault';
+import { fingerprintSecret, generateKeyMaterial } from './vault';
+import { currentVaultKeys, setVaultKeys } from '@/test/support/vault-keys';
 
-const VARS = ['REGISTRAR_KEY', 'REGISTRAR_KEY_FILE', 'REGISTRAR_PREVIOUS_KEYS'] as const;
-type KeyVars = Partial<Record<(typeof VARS)[number], string>>;
-const saved: KeyVars = Object.fromEntries(VARS.map((v) => [v, process.env[v]]));
-
-function configureKeys(vars: KeyVars): void {
-  for (const v of VARS) {
-    const value = vars[v];
-    if (value === undefined) delete process.env[v];
-    else process.env[v] = value;
-  }
-  resetEnvCache();
-  resetVaultCache();
-}
+const saved = currentVaultKeys();
+const configureKeys = setVaultKeys;
 
 afterAll(async () => {
   configureKeys(saved);
