@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { closeDb } from '@/db/client';
-import { freshBenchDatabase } from './bench/db';
+import { BenchRefused, freshBenchDatabase } from './bench/db';
 import { benchDiscovery } from './bench/discovery';
 import { benchRegistration } from './bench/registration';
 import { benchRegistrationsTable } from './bench/registrations-table';
@@ -34,18 +34,27 @@ if (unknown.length) usage(`unknown section ${unknown.map((s) => `"${s}"`).join('
 const wants = (s: string) => only.length === 0 || only.includes(s);
 const rows: Array<{ label: string; value: string }> = [];
 
-if (wants('startup')) {
-  try {
-    for (const r of await benchStartup()) rows.push({ label: r.label, value: `${(r.ms / 1000).toFixed(2)} s (goal ≤ 5 s)` });
-  } catch (error) {
-    rows.push({ label: 'start-up', value: `skipped: ${error instanceof Error ? error.message : String(error)}` });
-  }
+let db: Awaited<ReturnType<typeof freshBenchDatabase>>;
+try {
+  db = await freshBenchDatabase();
+} catch (error) {
+  if (!(error instanceof BenchRefused)) throw error;
+  console.error(`npm run bench: ${error.message}`);
+  process.exit(1);
 }
 
-// The bench's own vault key: nothing it stores outlives the run.
-process.env.REGISTRAR_KEY ??= randomBytes(32).toString('base64');
-const db = await freshBenchDatabase();
 try {
+  // After the lock above: the start-up figure uses fixed ports of its own.
+  if (wants('startup')) {
+    try {
+      for (const r of await benchStartup()) rows.push({ label: r.label, value: `${(r.ms / 1000).toFixed(2)} s (goal ≤ 5 s)` });
+    } catch (error) {
+      rows.push({ label: 'start-up', value: `skipped: ${error instanceof Error ? error.message : String(error)}` });
+    }
+  }
+
+  // The bench's own vault key: nothing it stores outlives the run.
+  process.env.REGISTRAR_KEY ??= randomBytes(32).toString('base64');
   if (wants('discovery')) rows.push(...(await benchDiscovery()));
   if (wants('registration')) rows.push(...(await benchRegistration()));
   if (wants('table')) rows.push(...(await benchRegistrationsTable(db.url)));

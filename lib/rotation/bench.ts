@@ -67,6 +67,11 @@ async function warmHospitalUpdates(registrationIds: string[], concurrency: numbe
   }
 }
 
+/** A run that did not do the work it times: its ratio would describe nothing, so there is none. */
+function incomplete(what: string, cause?: unknown): never {
+  throw new Error(`The rotation bench stopped: ${what}, so its figures would not compare like with like.`, { cause });
+}
+
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
@@ -152,6 +157,8 @@ export async function benchBulkRotation(opts: {
     const registered = await mapWithConcurrency(Array.from({ length: count + WARM_UP }), concurrency, () =>
       registerApp(ops.actor, { issuerId: issuer.id, appId, environment: 'production', idempotencyKey: randomUUID() + randomUUID() }),
     );
+    const refused = registered.find((r) => r.status === 'rejected');
+    if (refused) incomplete(`${registered.filter((r) => r.status === 'rejected').length} of ${registered.length} registrations at the sandbox failed`, refused.reason);
     const allIds = registered.flatMap((r) => (r.status === 'fulfilled' ? [r.value.registrationId] : []));
     const warmIds = allIds.slice(0, WARM_UP);
     const ids = allIds.slice(WARM_UP);
@@ -189,7 +196,8 @@ export async function benchBulkRotation(opts: {
     };
     await makeDue(warmIds);
     await getDb().execute(sql`analyze`);
-    await jobPath(WARM_UP);
+    const warm = await jobPath(WARM_UP);
+    if (warm.done !== WARM_UP) incomplete(`the warm-up rotated ${warm.done} of ${WARM_UP} registrations (${warm.failed} failed)`);
     await warmHospitalUpdates(warmIds, concurrency);
 
     await makeDue(ids);
@@ -199,6 +207,7 @@ export async function benchBulkRotation(opts: {
     const jobCpu = opts.measureCpu?.(sandbox.pid);
     const { scan, done, failed, ms: jobMs } = await jobPath(count);
     const jobCpuMs = jobCpu?.() ?? null;
+    if (scan.started.length !== count || done !== count) incomplete(`the job path started ${scan.started.length} and finished ${done} of ${count} rotations (${failed} failed)`);
     await stopJobs();
     const strategies = await getDb()
       .select({ strategy: rotations.strategy, n: sql<number>`count(*)::int` })
@@ -220,6 +229,7 @@ export async function benchBulkRotation(opts: {
     const putMs = performance.now() - t1;
     const rawCpuMs = rawCpu?.() ?? null;
     const putFailures = puts.filter((p) => p.status === 'rejected').length;
+    if (putFailures > 0) incomplete(`${putFailures} of ${inputs.length} raw PUTs failed`, (puts.find((p) => p.status === 'rejected') as PromiseRejectedResult).reason);
     const newSecrets = puts.filter((p) => p.status === 'fulfilled' && p.value.clientSecret).length;
     await getDb().update(registrations).set({ rotationPolicy: 'manual' }).where(eq(registrations.appId, appId));
     const perRotation = jobMs / Math.max(1, scan.started.length);
