@@ -565,6 +565,14 @@ export const rotations = pgTable(
     finishedAt: timestamp('finished_at', { withTimezone: true }),
     /** The bulk rotation (a selection rotated at once) this rotation was started by; its progress page reads by it. */
     bulkId: uuid('bulk_id'),
+    /**
+     * Runs of the current state's step that ended without an outcome (the process running them
+     * stopped): counted when a run begins, cleared when the rotation changes state or a run ends
+     * with a recorded result (lib/rotation/run.ts, MAX_UNFINISHED_RUNS).
+     */
+    unfinishedRuns: integer('unfinished_runs').notNull().default(0),
+    /** Set when unfinished runs reached the limit: nothing runs on its own until a person retries (or abandons). */
+    stalledAt: timestamp('stalled_at', { withTimezone: true }),
     ...timestamps,
   },
   (t) => [

@@ -344,6 +344,7 @@ export const rotationSchema = z.object({
   why: z.string(),
   attempt: z.number().int(),
   nextAttemptAt: nullableDateTime,
+  stalledAt: nullableDateTime.describe('Set when the step was interrupted too many times (its process stopped each time; error code INTERRUPTED): the rotation no longer resumes on its own. Retry or abandon it on the registration page.'),
   error: z.object({ code: z.string(), message: z.string(), at: z.string() }).nullable(),
   newRegistrationId: z.uuid().nullable().describe('The registration that replaces this one (re-registration, new registration).'),
   newClientId: z.string().nullable(),

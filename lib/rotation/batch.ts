@@ -10,7 +10,7 @@ import { errorSummary, logger } from '@/lib/logger';
 import { updateClientRegistration, type RegistrationResponse } from '@/lib/oauth/registration';
 import { withRegistrationLocks } from '@/lib/registrations/manage/lock';
 import { assertVaultOpen } from '@/lib/registrations/manage/shared';
-import { afterStep, HookAbort, isOutcomeUnknown, jobActor, transition, type Ctx, type RotationDeps } from './internal';
+import { afterStep, HookAbort, isOutcomeUnknown, jobActor, MAX_UNFINISHED_RUNS, transition, type Ctx, type RotationDeps } from './internal';
 import { resumeRotation } from './run';
 import { defaultTimings } from './settings';
 import { storeAnswersSettled, type AnswerToStore, type StoredAnswer } from './store-answers';
@@ -82,6 +82,8 @@ export async function runRotationBatch(
         const context = contexts.get(rot.registrationId);
         const ok =
           rot.state === 'planned' &&
+          rot.stalledAt === null &&
+          rot.unfinishedRuns < MAX_UNFINISHED_RUNS &&
           rot.strategy === 'rfc7592_update' &&
           !(rot.nextAttemptAt && rot.nextAttemptAt.getTime() > now) &&
           context !== undefined &&
@@ -147,7 +149,8 @@ async function markPutsStarted(plain: Rotation[]): Promise<Map<string, Rotation>
   if (plain.length === 0) return new Map();
   const rows = await getDb()
     .update(rotations)
-    .set({ state: 'in_flight', putStartedAt: sql`now()`, error: null, nextAttemptAt: null, updatedAt: sql`now()` })
+    // This batch runs the in-flight step at once: its first run (run.ts counts unfinished runs).
+    .set({ state: 'in_flight', putStartedAt: sql`now()`, error: null, nextAttemptAt: null, unfinishedRuns: 1, updatedAt: sql`now()` })
     .where(and(uuidIn(rotations.id, plain.map((r) => r.id)), eq(rotations.state, 'planned')))
     .returning();
   return new Map(rows.map((r) => [r.id, r]));

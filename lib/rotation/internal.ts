@@ -40,6 +40,16 @@ export type Ctx = {
 export type StepResult = { rotation: Rotation; step: RotationStep };
 
 /**
+ * Runs of one state's step that may end without an outcome — the process running them stopped
+ * (killed, out of memory, a deploy) — before Registrar stops resuming that rotation on its own and
+ * asks a person. A step that kills its process every time would otherwise be resumed by every scan
+ * for ever, taking the jobs running beside it down with it. The rotation keeps its state, so a
+ * person's retry still begins with the step's own recovery (the GET after a PUT that may have
+ * landed, the registration intent that may have answered).
+ */
+export const MAX_UNFINISHED_RUNS = 3;
+
+/**
  * Who a rotation's job-run steps are audited as: the job, and for one a person started (from the
  * registration page or a bulk selection) that person too, so "who did what" still names them when
  * the switch happens later on the queue. The scan's own rotations are the job's alone.
@@ -73,12 +83,14 @@ type RotationPatch = Partial<Omit<typeof rotations.$inferInsert, 'id' | 'registr
 
 /**
  * Moves a rotation on, only from the state the caller saw (compare-and-set): a step that lost a
- * race changes nothing and the machine re-reads the row.
+ * race changes nothing and the machine re-reads the row. A new state starts its count of
+ * unfinished runs afresh (unless the patch sets it: a step that enters a state and runs it at once).
  */
 export async function transition(rot: Rotation, patch: RotationPatch, db: DbOrTx = getDb()): Promise<Rotation> {
+  const entersNewState = patch.state !== undefined && patch.state !== rot.state;
   const [row] = await db
     .update(rotations)
-    .set({ ...patch, updatedAt: new Date() })
+    .set({ ...(entersNewState ? { unfinishedRuns: 0 } : {}), ...patch, updatedAt: new Date() })
     .where(and(eq(rotations.id, rot.id), eq(rotations.state, rot.state)))
     .returning();
   if (!row) throw transientError('CONFLICT', 'The rotation was changed by another step meanwhile; it will be re-read.');

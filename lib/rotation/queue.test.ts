@@ -12,6 +12,7 @@ import { updateClientRegistration } from '@/lib/oauth/registration';
 import { getBoss, startJobs, stopJobs } from '@/lib/jobs/boss';
 import { startSandbox, type Sandbox } from '@/sandbox/index';
 import { createRotations } from './create';
+import { MAX_UNFINISHED_RUNS } from './internal';
 import { resumeRotation } from './run';
 import { runRotationBatch } from './batch';
 import { storeAnswersSettled } from './store-answers';
@@ -186,6 +187,22 @@ describe('a rotation batch', () => {
     expect(await secretVersionsOf(regs.slice(0, 3).map((r) => r.registrationId))).toEqual([[2, 2], [2, 2], [2, 2]]);
   });
 
+  it('sends no PUT for a stalled rotation nor for one whose unfinished runs reached the limit: the first waits for a person, the second stalls', async () => {
+    const { regs, rotationIds } = await dueRotations(3);
+    const [plain, stalled, worn] = rotationIds as [string, string, string];
+    await getDb().update(rotations).set({ stalledAt: new Date() }).where(eq(rotations.id, stalled));
+    await getDb().update(rotations).set({ unfinishedRuns: MAX_UNFINISHED_RUNS }).where(eq(rotations.id, worn));
+    const result = await runRotationBatch(rotationIds, { concurrency: 2 });
+    expect(result.rotated).toEqual([plain]);
+    expect(result.individually.sort()).toEqual([stalled, worn].sort());
+    const rows = new Map((await getDb().select().from(rotations).where(inArray(rotations.id, rotationIds))).map((r) => [r.id, r]));
+    expect(rows.get(plain)?.state).toBe('current');
+    expect(rows.get(stalled)).toMatchObject({ state: 'planned', putStartedAt: null, error: null });
+    expect(rows.get(worn)).toMatchObject({ state: 'planned', putStartedAt: null, error: { code: 'INTERRUPTED' } });
+    expect(rows.get(worn)?.stalledAt).not.toBeNull();
+    expect(await secretVersionsOf(regs.map((r) => r.registrationId))).toEqual([[2, 2], [1, 1], [1, 1]]);
+  });
+
   it('two batches that share PUT slots (the job workers) run at once without more PUTs at the hospital than the slots allow', async () => {
     const first = await dueRotations(6);
     const second = await dueRotations(6);
@@ -276,7 +293,8 @@ describe('a rotation batch', () => {
       }),
     ).rejects.toBeInstanceOf(Crash);
     const marked = await getDb().select().from(rotations).where(inArray(rotations.id, rotationIds));
-    expect(marked.every((r) => r.state === 'in_flight' && r.putStartedAt !== null)).toBe(true);
+    // Each counts the batch's run of its in-flight step, which its process did not survive.
+    expect(marked.every((r) => r.state === 'in_flight' && r.putStartedAt !== null && r.unfinishedRuns === 1)).toBe(true);
     for (const id of rotationIds) await resumeRotation(id);
     const after = await getDb().select({ state: rotations.state }).from(rotations).where(inArray(rotations.id, rotationIds));
     expect(after.map((r) => r.state)).toEqual(['current', 'current', 'current']);

@@ -1,5 +1,5 @@
 import 'server-only';
-import { eq } from 'drizzle-orm';
+import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
 import { getDb, type DbOrTx } from '@/db/client';
 import { apps, healthSystems, issuers, registrations, rotations, type Rotation } from '@/db/schema';
 import { recordAudit } from '@/lib/audit/record';
@@ -11,7 +11,7 @@ import { errorSummary, logger } from '@/lib/logger';
 import { enqueueNotification } from '@/lib/notifications/deliver';
 import { withRegistrationLock } from '@/lib/registrations/manage/lock';
 import { assertVaultOpen } from '@/lib/registrations/manage/shared';
-import { afterStep, HookAbort, isTransient, jobActor, loadRotation, transition, type Ctx, type RotationDeps, type StepResult } from './internal';
+import { afterStep, HookAbort, isTransient, jobActor, loadRotation, MAX_UNFINISHED_RUNS, transientError, transition, type Ctx, type RotationDeps, type StepResult } from './internal';
 import { createRotation } from './create';
 import { refreshRenewals } from './renewals';
 import {
@@ -157,10 +157,17 @@ async function runRotation(rotationId: string, ctx: Ctx): Promise<Rotation> {
   const first = await loadRotation(rotationId);
   return withRegistrationLock(first.registrationId, async () => {
     for (let guard = 0; guard < 25; guard++) {
-      const rot = await loadRotation(rotationId);
+      let rot = await loadRotation(rotationId);
       if (WAITING.has(rot.state)) return rot;
       if (rot.state === 'waiting_for_initial_access_token' && !ctx.initialAccessToken) return rot;
       if (rot.nextAttemptAt && rot.nextAttemptAt.getTime() > Date.now() && !ctx.deps.force) return rot;
+      if (rot.stalledAt && !ctx.deps.force) return rot;
+      // This run takes on the state's step: counted before it starts, so a run the process does not
+      // survive stays counted. Once per run and once per state it enters (a new state starts at 0).
+      if (guard === 0 || rot.unfinishedRuns === 0) {
+        if (guard === 0 && !ctx.deps.force && rot.unfinishedRuns >= MAX_UNFINISHED_RUNS) return stallRotation(rot, ctx);
+        rot = await beginRun(rot, guard === 0 && ctx.deps.force === true);
+      }
       try {
         const { rotation } = await advance(rot, ctx);
         // A finished rotation is returned as its last step committed it (no second read).
@@ -172,6 +179,56 @@ async function runRotation(rotationId: string, ctx: Ctx): Promise<Rotation> {
     }
     return loadRotation(rotationId);
   });
+}
+
+/** Counts a run of the rotation's step (a person's retry counts afresh and lifts a stall). Compare-and-set on the state. */
+async function beginRun(rot: Rotation, byPerson: boolean): Promise<Rotation> {
+  const [row] = await getDb()
+    .update(rotations)
+    .set(byPerson ? { unfinishedRuns: 1, stalledAt: null } : { unfinishedRuns: sql`${rotations.unfinishedRuns} + 1` })
+    .where(and(eq(rotations.id, rot.id), eq(rotations.state, rot.state)))
+    .returning();
+  if (!row) throw transientError('CONFLICT', 'The rotation was changed by another step meanwhile; it will be re-read.');
+  return row;
+}
+
+/**
+ * MAX_UNFINISHED_RUNS runs of this step ended with their process: stop resuming it on its own. The
+ * rotation keeps its state (nothing that may have happened at the hospital is forgotten); the
+ * registration needs attention, a webhook says so, and a person retries (after fixing the cause)
+ * or abandons it. The old credential stays current meanwhile.
+ */
+async function stallRotation(rot: Rotation, ctx: Ctx): Promise<Rotation> {
+  const now = new Date();
+  const message =
+    `The step “${STEP_LABEL[rot.state]}” was started ${rot.unfinishedRuns} times and each time the process running it stopped before it finished ` +
+    `(look in the logs for what stopped it, last ${utcText(rot.updatedAt)}). Registrar no longer resumes it on its own: retry once the cause is fixed (the retry first checks what reached the hospital), or abandon it. The old credential is still current.`;
+  return getDb().transaction(async (tx) => {
+    const [row] = await tx
+      .update(rotations)
+      .set({ stalledAt: now, nextAttemptAt: null, error: { code: 'INTERRUPTED', message, at: now.toISOString() }, updatedAt: now })
+      .where(and(eq(rotations.id, rot.id), eq(rotations.state, rot.state), isNull(rotations.stalledAt)))
+      .returning();
+    if (!row) return loadRotation(rot.id, tx);
+    const reason = `Credential rotation stopped while ${STEP_LABEL[rot.state]}: ${message}`;
+    await tx
+      .update(registrations)
+      .set({ status: 'needs_attention', attentionReason: reason })
+      .where(and(eq(registrations.id, rot.registrationId), inArray(registrations.status, ['active', 'needs_attention'])));
+    await recordAudit(tx, ctx.actor, {
+      action: 'rotation.stall',
+      targetType: 'registration',
+      targetId: rot.registrationId,
+      outcome: 'failure',
+      details: { rotationId: rot.id, state: rot.state, unfinishedRuns: rot.unfinishedRuns },
+    });
+    await notifyRotation(row, 'stalled', reason, tx);
+    return row;
+  });
+}
+
+function utcText(at: Date): string {
+  return `${at.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }
 
 async function advance(rot: Rotation, ctx: Ctx): Promise<StepResult> {
@@ -235,7 +292,8 @@ async function handleFailure(rot: Rotation, error: unknown, ctx: Ctx): Promise<R
     const nextAttemptAt = new Date(now.getTime() + backoffDelayMs(attempt, ctx.timings.backoffSeconds));
     const [row] = await getDb()
       .update(rotations)
-      .set({ attempt, nextAttemptAt, error: { code, message, at: now.toISOString() }, updatedAt: now })
+      // The run ended with an outcome (this back-off): not an unfinished run.
+      .set({ attempt, nextAttemptAt, unfinishedRuns: 0, error: { code, message, at: now.toISOString() }, updatedAt: now })
       .where(eq(rotations.id, rot.id))
       .returning();
     await recordAudit(getDb(), ctx.actor, {
@@ -268,14 +326,14 @@ async function handleFailure(rot: Rotation, error: unknown, ctx: Ctx): Promise<R
       details: { rotationId: rot.id, state: current.state, attempt, error: code },
     });
     // Queued with the failure it reports: one without the other cannot be committed.
-    await notifyRotationFailed(row ?? current, reason, tx);
+    await notifyRotation(row ?? current, 'failed', reason, tx);
     return row ?? current;
   });
   return failed;
 }
 
 /** A webhook (when configured) naming the client and the reason; never a credential. */
-async function notifyRotationFailed(rot: Rotation, reason: string, db: DbOrTx = getDb()): Promise<void> {
+async function notifyRotation(rot: Rotation, outcome: 'failed' | 'stalled', reason: string, db: DbOrTx = getDb()): Promise<void> {
   const [row] = await db
     .select({ clientId: registrations.clientId, environment: registrations.environment, hospital: healthSystems.name, app: apps.name })
     .from(registrations)
@@ -286,9 +344,11 @@ async function notifyRotationFailed(rot: Rotation, reason: string, db: DbOrTx = 
   if (!row) return;
   await enqueueNotification(
     'rotation',
-    `rotation-failed:${rot.id}`,
+    // A stall a person lifted can happen again: each one is its own notification.
+    outcome === 'failed' ? `rotation-failed:${rot.id}` : `rotation-stalled:${rot.id}:${rot.stalledAt?.toISOString() ?? ''}`,
     {
-      text: `Registrar: credential rotation FAILED for ${row.hospital} · ${row.app} (${row.environment}) · client ${row.clientId}. ${reason}`,
+      text: `Registrar: credential rotation ${outcome === 'failed' ? 'FAILED' : 'STOPPED (needs a person)'} for ${row.hospital} · ${row.app} (${row.environment}) · client ${row.clientId}. ${reason}`,
+      outcome,
       rotationId: rot.id,
       registrationId: rot.registrationId,
       strategy: rot.strategy,

@@ -41,11 +41,15 @@ export async function dueForRenewal(now: Date, policy: 'automatic' | 'manual', l
   return result.rows.map((r) => r.id);
 }
 
-/** Active rotations whose back-off is over, or that made no progress for a while (their runner died). */
+/**
+ * Active rotations whose back-off is over, or that made no progress for a while (their runner
+ * died). Not those stalled after too many unfinished runs: a person retries those.
+ */
 export async function dueRetries(now: Date, limit = 500, issuerId?: string): Promise<string[]> {
   const result = await getDb().execute<{ id: string }>(sql`
     select x.id from rotations x
      where x.state in ('planned', 'in_flight', 'new_credential_stored', 'verified')
+       and x.stalled_at is null
        and (x.next_attempt_at <= ${now.toISOString()}::timestamptz
             or (x.next_attempt_at is null and x.updated_at < ${now.toISOString()}::timestamptz - make_interval(secs => ${STALE_AFTER_SECONDS})))
        ${issuerId ? sql`and exists (select 1 from registrations r where r.id = x.registration_id and r.issuer_id = ${issuerId}::uuid)` : sql``}

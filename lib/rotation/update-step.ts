@@ -171,7 +171,8 @@ async function fallBackToReRegistration(ctx: Ctx, rot: Rotation, reg: ManagedReg
 /** Marks the PUT as sent (and the rotation in flight) in one commit, right before it leaves. */
 async function markPutStarted(ctx: Ctx, rot: Rotation): Promise<Rotation> {
   const wasPlanned = rot.state !== 'in_flight';
-  const rotation = await transition(rot, { state: 'in_flight', putStartedAt: new Date(), ...(wasPlanned ? { error: null, nextAttemptAt: null } : {}) });
+  // Entering in flight here runs its step at once: this run is its first.
+  const rotation = await transition(rot, { state: 'in_flight', putStartedAt: new Date(), ...(wasPlanned ? { error: null, nextAttemptAt: null, unfinishedRuns: 1 } : {}) });
   if (wasPlanned) await afterStep(ctx, { rotation, step: 'in_flight' });
   await afterStep(ctx, { rotation, step: 'put_started' });
   return rotation;

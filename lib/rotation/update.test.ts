@@ -5,13 +5,15 @@ import { and, eq, inArray } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { closeDb, getDb } from '@/db/client';
 import { insertIssuer, insertUser } from '@/db/factories';
-import { auditLog, credentials, registrations } from '@/db/schema';
+import { auditLog, credentials, registrations, rotations } from '@/db/schema';
 import { readCurrentCredential } from '@/lib/credentials/store';
 import { startSandbox, type Sandbox } from '@/sandbox/index';
 import { startFakeRegistrationServer } from '@/test/support/fake-registration-server';
 import { planRotation } from './plan';
 import { resolveActiveRegistration } from './queries';
-import { resumeRotation, startRotation, type RotationStep } from './run';
+import { MAX_UNFINISHED_RUNS } from './internal';
+import { resumeRotation, retryRotation, startRotation, type RotationStep } from './run';
+import { dueRetries } from './scan';
 import { readOverrides, setRotationOverrides } from './settings';
 import {
   allowlist,
@@ -245,6 +247,82 @@ describe('RFC 7592 update where the server issues a new secret', () => {
     expect(third.error?.message).toMatch(/tried 3 times/);
     expect((await registrationRow(reg.registrationId)).status).toBe('needs_attention');
     expect((await currentSecret(reg.registrationId)).plaintext).toBe(reg.client.secret);
+  });
+
+  it('runs that end with a back-off are not unfinished runs: resumed past the unfinished-run limit, it backs off each time and never stalls', async () => {
+    const reg = await registeredAtFake();
+    faults = { put503: true };
+    const timings = { maxAttempts: MAX_UNFINISHED_RUNS + 3, backoffSeconds: 30 };
+    const first = await startRotation(ops.actor, { registrationId: reg.registrationId }, { timings });
+    for (let run = 2; run <= MAX_UNFINISHED_RUNS + 2; run++) {
+      // Due again (not forced: a person's retry would reset the count anyway).
+      await getDb().update(rotations).set({ nextAttemptAt: new Date(Date.now() - 1000) }).where(eq(rotations.id, first.id));
+      const view = await resumeRotation(first.id, { timings });
+      expect(view).toMatchObject({ state: 'in_flight', attempt: run, stalledAt: null, error: { code: 'UPSTREAM_UNREACHABLE' } });
+    }
+    const [row] = await getDb().select().from(rotations).where(eq(rotations.id, first.id));
+    expect(row).toMatchObject({ unfinishedRuns: 0, stalledAt: null });
+  });
+});
+
+describe('a step whose process never survives it (killed each time it runs)', () => {
+  // Each run dies right after marking its PUT as sent, before the PUT leaves.
+  const dies = { afterStep: (step: RotationStep) => void (step === 'put_started' && throwCrash(step)) };
+  function throwCrash(step: string): never {
+    throw new SimulatedCrash(step);
+  }
+  const stale = (rotationId: string) => getDb().update(rotations).set({ updatedAt: new Date(Date.now() - 3_600_000) }).where(eq(rotations.id, rotationId));
+
+  it(`is resumed until ${MAX_UNFINISHED_RUNS} runs ended unfinished, then waits for a person: old secret current, needs attention, audited, not resumed by the scan; a retry checks what reached the hospital and completes`, async () => {
+    const reg = await registeredAtFake();
+    const before = await currentSecret(reg.registrationId);
+    await expect(startRotation(ops.actor, { registrationId: reg.registrationId }, dies)).rejects.toBeInstanceOf(SimulatedCrash);
+    const [rot] = await rotationRows(reg.registrationId);
+    for (let run = 2; run <= MAX_UNFINISHED_RUNS; run++) await expect(resumeRotation(rot!.id, dies)).rejects.toBeInstanceOf(SimulatedCrash);
+    // Until now the scan resumes it like any rotation whose runner died.
+    await stale(rot!.id);
+    expect(await dueRetries(new Date(), 500, fakeIssuerId)).toContain(rot!.id);
+
+    const stalled = await resumeRotation(rot!.id, dies);
+    expect(stalled).toMatchObject({ state: 'in_flight', error: { code: 'INTERRUPTED', message: expect.stringMatching(/started 3 times.*retry/s) } });
+    expect(stalled.stalledAt).not.toBeNull();
+    expect(reg.client.puts).toBe(0);
+    expect((await currentSecret(reg.registrationId)).id).toBe(before.id);
+    const row = await registrationRow(reg.registrationId);
+    expect(row.status).toBe('needs_attention');
+    expect(row.attentionReason).toMatch(/changing the credential at the hospital/);
+    const audit = await getDb().select({ details: auditLog.details }).from(auditLog).where(and(eq(auditLog.targetId, reg.registrationId), eq(auditLog.action, 'rotation.stall')));
+    expect(audit).toEqual([{ details: expect.objectContaining({ rotationId: rot!.id, state: 'in_flight', unfinishedRuns: MAX_UNFINISHED_RUNS }) }]);
+
+    // Stalled: the scan leaves it, and a resume runs nothing.
+    await stale(rot!.id);
+    expect(await dueRetries(new Date(), 500, fakeIssuerId)).not.toContain(rot!.id);
+    let steps = 0;
+    expect((await resumeRotation(rot!.id, { afterStep: () => void steps++ })).stalledAt).not.toBeNull();
+    expect(steps).toBe(0);
+
+    // A person retries: the run reads the registration first (the last PUT may have landed), then updates once.
+    const gets = fake.requests.filter((r) => r.method === 'GET' && r.url === `/manage/${reg.clientId}`).length;
+    const done = await retryRotation(ops.actor, { rotationId: rot!.id });
+    expect(done).toMatchObject({ state: 'current', stalledAt: null });
+    expect(fake.requests.filter((r) => r.method === 'GET' && r.url === `/manage/${reg.clientId}`).length).toBe(gets + 1);
+    expect(reg.client.puts).toBe(1);
+    expect((await registrationRow(reg.registrationId)).status).toBe('active');
+    expect((await currentSecret(reg.registrationId)).plaintext).toBe(reg.client.secret);
+    await tokenWithCurrentCredential(reg.registrationId, `${fake.origin}/token`);
+  });
+
+  it('a retry that dies again counts afresh: the scan resumes it again up to the limit', async () => {
+    const reg = await registeredAtFake();
+    await expect(startRotation(ops.actor, { registrationId: reg.registrationId }, dies)).rejects.toBeInstanceOf(SimulatedCrash);
+    const [rot] = await rotationRows(reg.registrationId);
+    for (let run = 2; run <= MAX_UNFINISHED_RUNS; run++) await expect(resumeRotation(rot!.id, dies)).rejects.toBeInstanceOf(SimulatedCrash);
+    expect((await resumeRotation(rot!.id, dies)).stalledAt).not.toBeNull();
+    await expect(retryRotation(ops.actor, { rotationId: rot!.id }, dies)).rejects.toBeInstanceOf(SimulatedCrash);
+    const [after] = await getDb().select().from(rotations).where(eq(rotations.id, rot!.id));
+    expect(after).toMatchObject({ unfinishedRuns: 1, stalledAt: null });
+    await stale(rot!.id);
+    expect(await dueRetries(new Date(), 500, fakeIssuerId)).toContain(rot!.id);
   });
 });
 

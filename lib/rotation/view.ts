@@ -15,6 +15,8 @@ export type RotationView = {
   why: string;
   attempt: number;
   nextAttemptAt: string | null;
+  /** Stopped after too many unfinished runs: waits for a person's retry (or abandon). */
+  stalledAt: string | null;
   error: { code: string; message: string; at: string } | null;
   newRegistrationId: string | null;
   newClientId: string | null;
@@ -45,6 +47,7 @@ export async function toRotationView(rot: Rotation): Promise<RotationView> {
     why: rot.plan.why,
     attempt: rot.attempt,
     nextAttemptAt: rot.nextAttemptAt?.toISOString() ?? null,
+    stalledAt: rot.stalledAt?.toISOString() ?? null,
     error: rot.error ?? null,
     newRegistrationId: rot.newRegistrationId,
     newClientId,

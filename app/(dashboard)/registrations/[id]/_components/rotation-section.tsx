@@ -214,7 +214,7 @@ export function RotationSection({ panel, strategyLabels }: { panel: RotationPane
                   </Button>
                 </>
               ) : null}
-              {active.nextAttemptAt ? (
+              {active.nextAttemptAt || active.stalledAt ? (
                 <Button
                   variant="secondary"
                   disabled={pending}
