@@ -185,7 +185,7 @@ async function runRotation(rotationId: string, ctx: Ctx): Promise<Rotation> {
 async function beginRun(rot: Rotation, byPerson: boolean): Promise<Rotation> {
   const [row] = await getDb()
     .update(rotations)
-    .set(byPerson ? { unfinishedRuns: 1, stalledAt: null } : { unfinishedRuns: sql`${rotations.unfinishedRuns} + 1` })
+    .set({ ...(byPerson ? { unfinishedRuns: 1, stalledAt: null } : { unfinishedRuns: sql`${rotations.unfinishedRuns} + 1` }), updatedAt: new Date() })
     .where(and(eq(rotations.id, rot.id), eq(rotations.state, rot.state)))
     .returning();
   if (!row) throw transientError('CONFLICT', 'The rotation was changed by another step meanwhile; it will be re-read.');
@@ -202,7 +202,7 @@ async function stallRotation(rot: Rotation, ctx: Ctx): Promise<Rotation> {
   const now = new Date();
   const message =
     `The step “${STEP_LABEL[rot.state]}” was started ${rot.unfinishedRuns} times and each time the process running it stopped before it finished ` +
-    `(look in the logs for what stopped it, last ${utcText(rot.updatedAt)}). Registrar no longer resumes it on its own: retry once the cause is fixed (the retry first checks what reached the hospital), or abandon it. The old credential is still current.`;
+    `(look in the logs for what stopped it; the last run started ${utcText(rot.updatedAt)}). Registrar no longer resumes it on its own: retry once the cause is fixed (the retry first checks what reached the hospital), or abandon it. The old credential is still current.`;
   return getDb().transaction(async (tx) => {
     const [row] = await tx
       .update(rotations)
