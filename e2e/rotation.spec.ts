@@ -122,3 +122,27 @@ test('ops rotate a selection from the registrations table and follow its progres
   await manager.close();
   await ops.close();
 });
+
+test('a rotation that stopped resuming on its own shows why and offers Retry now; the retry completes it', async ({ browser }) => {
+  const { ops, page, onboard: onboardOne } = await opsWithRotatableApp(browser, 'Stalled');
+  const reg = await onboardOne();
+  // As the state machine leaves a rotation whose step its process never survived (lib/rotation/run.ts,
+  // stallRotation): state kept, stalled, the reason in its error, the registration needing attention.
+  const reason = 'The step “changing the credential at the hospital” was started 3 times and each time the process running it stopped before it finished.';
+  const [rot] = await query<{ id: string }>(
+    `insert into rotations (registration_id, strategy, state, trigger, plan, unfinished_runs, stalled_at, error)
+     values ($1, 're_registration', 'in_flight', 'manual', $2, 3, now(), $3) returning id::text as id`,
+    [reg.id, JSON.stringify({ steps: ['Register a new client', 'Verify it', 'Switch to it'], why: 'e2e' }), JSON.stringify({ code: 'INTERRUPTED', message: reason, at: new Date().toISOString() })],
+  );
+  await query("update registrations set status = 'needs_attention', attention_reason = $2 where id = $1", [reg.id, `Credential rotation stopped: ${reason}`]);
+
+  await page.goto(reg.url);
+  const section = page.getByTestId('rotation-section');
+  await expect(section.getByTestId('rotation-status').getByRole('status').filter({ hasText: reason })).toBeVisible();
+  await expect(section.getByTestId('rotation-status')).toContainText('stopped: needs a person');
+  await section.getByRole('button', { name: 'Retry now' }).click();
+  await expect(section.getByText(/^Rotated\. New client /)).toBeVisible({ timeout: 20_000 });
+  const [after] = await query<{ state: string; stalled_at: Date | null }>('select state, stalled_at from rotations where id = $1', [rot!.id]);
+  expect(after).toMatchObject({ state: 'current', stalled_at: null });
+  await ops.close();
+});

@@ -143,7 +143,14 @@ export function RotationSection({ panel, strategyLabels }: { panel: RotationPane
       {latest ? (
         <div className="space-y-2 rounded-md border border-slate-200 p-3" data-testid="rotation-status">
           <p className="text-sm">
-            Latest rotation: <Badge tone={STATE_TONE[latest.state]}>{STATE_LABEL[latest.state]}</Badge> · {strategyLabels[latest.strategy]}
+            Latest rotation: <Badge tone={STATE_TONE[latest.state]}>{STATE_LABEL[latest.state]}</Badge>
+            {latest.stalledAt && ACTIVE.has(latest.state) ? (
+              <>
+                {' '}
+                <Badge tone="bad">stopped: needs a person</Badge>
+              </>
+            ) : null}{' '}
+            · {strategyLabels[latest.strategy]}
             {latest.fallbackFrom ? ` (fell back from ${strategyLabels[latest.fallbackFrom]})` : ''} · started {utc(latest.createdAt)} by {latest.createdBy ?? 'the scheduler'} ({latest.trigger})
           </p>
           <ol className="list-decimal space-y-0.5 pl-6 text-sm text-slate-700">
