@@ -81,6 +81,8 @@ export async function requestClientCredentialsToken(input: {
     case 'client_secret_basic':
       headers.authorization = basicCredentials(input.clientId, input.auth.secret);
       redactor.add(input.auth.secret);
+      // The header as sent: its base64 carries the secret too.
+      redactor.add(headers.authorization.slice('Basic '.length));
       break;
     case 'client_secret_post':
       form.set('client_id', input.clientId);

@@ -53,6 +53,10 @@ export class Redactor {
     if (typeof value === 'string' && value.trim().length >= 6) {
       this.secrets.add(value);
       this.secrets.add(value.trim());
+      // As it went out in a form body or a URL (a server echoing the request quotes it encoded):
+      // base64 secrets hold +, / and =, which both encodings change.
+      this.secrets.add(encodeURIComponent(value));
+      this.secrets.add(new URLSearchParams({ v: value }).toString().slice(2));
     }
   }
 
