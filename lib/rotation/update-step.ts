@@ -223,7 +223,20 @@ export async function runUpdateStep(ctx: Ctx, rot: Rotation): Promise<StepResult
     throw error;
   }
   if (response.clientId !== reg.clientId) throw new AppError('UPSTREAM_REJECTED', `The hospital answered for client ${response.clientId} instead of ${reg.clientId}; nothing was stored.`);
-  const stored = await storeAnswer(ctx, rot, context, response, used, 'update');
+  let stored: StoredAnswer;
+  try {
+    stored = await storeAnswer(ctx, rot, context, response, used, 'update');
+  } catch (error) {
+    // The hospital has answered: its new secret is live and the old one void (RFC 7592 §2.2). Not a
+    // failure to give up on: the PUT stays marked as sent, so the next attempt reads the
+    // registration (GET) and stores the credentials it holds, as after a lost answer.
+    throw transientError(
+      'NEEDS_RECOVERY',
+      `The hospital answered the update for client ${reg.clientId}, but Registrar could not store its answer. The next attempt reads the registration at the hospital to recover the new credentials.`,
+      { registrationId: reg.id },
+      error,
+    );
+  }
   if (stored.newSecret) return finished(ctx, stored.rotation);
 
   return keptOldSecret(ctx, stored.rotation, reg);

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { and, eq, inArray } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { closeDb, getDb } from '@/db/client';
 import { insertIssuer, insertUser } from '@/db/factories';
@@ -247,6 +247,32 @@ describe('RFC 7592 update where the server issues a new secret', () => {
     expect(third.error?.message).toMatch(/tried 3 times/);
     expect((await registrationRow(reg.registrationId)).status).toBe('needs_attention');
     expect((await currentSecret(reg.registrationId)).plaintext).toBe(reg.client.secret);
+  });
+
+  it('the answer cannot be stored (the database refuses it): the rotation does not fail; the next attempt reads the registration and stores the secret the PUT issued', async () => {
+    const reg = await registeredAtFake();
+    const before = await currentSecret(reg.registrationId);
+    await getDb().execute(sql.raw(`create function refuse_update_test_credentials() returns trigger language plpgsql as $$ begin if new.owner_id = '${reg.registrationId}' then raise exception 'disk full (simulated)'; end if; return new; end $$`));
+    await getDb().execute(sql`create trigger refuse_update_test_credentials before insert on credentials for each row execute function refuse_update_test_credentials()`);
+    let first: Awaited<ReturnType<typeof startRotation>>;
+    try {
+      first = await startRotation(ops.actor, { registrationId: reg.registrationId });
+    } finally {
+      await getDb().execute(sql`drop trigger refuse_update_test_credentials on credentials`);
+      await getDb().execute(sql`drop function refuse_update_test_credentials()`);
+    }
+    expect(reg.client.puts).toBe(1);
+    expect(first).toMatchObject({ state: 'in_flight', attempt: 1, error: { code: 'NEEDS_RECOVERY' } });
+    expect(first.nextAttemptAt).not.toBeNull();
+    const [row] = await getDb().select().from(rotations).where(eq(rotations.id, first.id));
+    expect(row?.putStartedAt).not.toBeNull();
+    expect((await currentSecret(reg.registrationId)).id).toBe(before.id);
+
+    const done = await resumeRotation(first.id, { force: true });
+    expect(done.state).toBe('current');
+    expect(reg.client.puts).toBe(1);
+    expect((await currentSecret(reg.registrationId)).plaintext).toBe(reg.client.secret);
+    await tokenWithCurrentCredential(reg.registrationId, `${fake.origin}/token`);
   });
 
   it('runs that end with a back-off are not unfinished runs: resumed past the unfinished-run limit, it backs off each time and never stalls', async () => {
