@@ -1,5 +1,5 @@
 import 'server-only';
-import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNull, notInArray, sql } from 'drizzle-orm';
 import { getDb, type DbOrTx } from '@/db/client';
 import { apps, healthSystems, issuers, registrations, rotations, type Rotation } from '@/db/schema';
 import { recordAudit } from '@/lib/audit/record';
@@ -288,14 +288,19 @@ async function handleFailure(rot: Rotation, error: unknown, ctx: Ctx): Promise<R
   const now = new Date();
   const attempt = rot.attempt + 1;
   const current = await loadRotation(rot.id);
+  // Finished meanwhile (the error came after the commit that finished it, e.g. its acknowledgement
+  // was lost and the retried store found it current): nothing failed.
+  if (current.state === 'current' || current.state === 'failed') return current;
+  const unfinished = and(eq(rotations.id, rot.id), notInArray(rotations.state, ['current', 'failed']));
   if (isTransient(error) && attempt < ctx.timings.maxAttempts) {
     const nextAttemptAt = new Date(now.getTime() + backoffDelayMs(attempt, ctx.timings.backoffSeconds));
     const [row] = await getDb()
       .update(rotations)
       // The run ended with an outcome (this back-off): not an unfinished run.
       .set({ attempt, nextAttemptAt, unfinishedRuns: 0, error: { code, message, at: now.toISOString() }, updatedAt: now })
-      .where(eq(rotations.id, rot.id))
+      .where(unfinished)
       .returning();
+    if (!row) return loadRotation(rot.id);
     await recordAudit(getDb(), ctx.actor, {
       action: 'rotation.retry',
       targetType: 'registration',
@@ -306,13 +311,18 @@ async function handleFailure(rot: Rotation, error: unknown, ctx: Ctx): Promise<R
     return row ?? current;
   }
   const exhausted = isTransient(error) ? ` It was tried ${attempt} times.` : '';
-  const reason = `Credential rotation failed while ${STEP_LABEL[current.state]}: ${message}${exhausted} The old credential is still current.`;
+  // An update sent without a known outcome may have voided the old secret (RFC 7592 §2.2): say so.
+  const oldCredential = current.putStartedAt
+    ? ' An RFC 7592 update was sent and its outcome is not known: the old secret may no longer work, so check this client at the hospital.'
+    : ' The old credential is still current.';
+  const reason = `Credential rotation failed while ${STEP_LABEL[current.state]}: ${message}${exhausted}${oldCredential}`;
   const failed = await getDb().transaction(async (tx) => {
     const [row] = await tx
       .update(rotations)
       .set({ state: 'failed', attempt, finishedAt: now, nextAttemptAt: null, error: { code, message: `${message}${exhausted}`, at: now.toISOString() }, updatedAt: now })
-      .where(eq(rotations.id, rot.id))
+      .where(unfinished)
       .returning();
+    if (!row) return loadRotation(rot.id, tx);
     const [reg] = await tx.select({ status: registrations.status }).from(registrations).where(eq(registrations.id, rot.registrationId));
     // management_lost (set by a refused token) keeps its own runbook; deleted stays deleted.
     if (reg && (reg.status === 'active' || reg.status === 'needs_attention')) {
@@ -326,8 +336,8 @@ async function handleFailure(rot: Rotation, error: unknown, ctx: Ctx): Promise<R
       details: { rotationId: rot.id, state: current.state, attempt, error: code },
     });
     // Queued with the failure it reports: one without the other cannot be committed.
-    await notifyRotation(row ?? current, 'failed', reason, tx);
-    return row ?? current;
+    await notifyRotation(row, 'failed', reason, tx);
+    return row;
   });
   return failed;
 }

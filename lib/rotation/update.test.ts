@@ -249,18 +249,22 @@ describe('RFC 7592 update where the server issues a new secret', () => {
     expect((await currentSecret(reg.registrationId)).plaintext).toBe(reg.client.secret);
   });
 
-  it('the answer cannot be stored (the database refuses it): the rotation does not fail; the next attempt reads the registration and stores the secret the PUT issued', async () => {
-    const reg = await registeredAtFake();
-    const before = await currentSecret(reg.registrationId);
-    await getDb().execute(sql.raw(`create function refuse_update_test_credentials() returns trigger language plpgsql as $$ begin if new.owner_id = '${reg.registrationId}' then raise exception 'disk full (simulated)'; end if; return new; end $$`));
+  /** Runs `fn` while the database refuses new credentials of this registration (a fault no real peer produces on demand). */
+  async function whileCredentialsRefused<T>(registrationId: string, fn: () => Promise<T>): Promise<T> {
+    await getDb().execute(sql.raw(`create function refuse_update_test_credentials() returns trigger language plpgsql as $$ begin if new.owner_id = '${registrationId}' then raise exception 'disk full (simulated)'; end if; return new; end $$`));
     await getDb().execute(sql`create trigger refuse_update_test_credentials before insert on credentials for each row execute function refuse_update_test_credentials()`);
-    let first: Awaited<ReturnType<typeof startRotation>>;
     try {
-      first = await startRotation(ops.actor, { registrationId: reg.registrationId });
+      return await fn();
     } finally {
       await getDb().execute(sql`drop trigger refuse_update_test_credentials on credentials`);
       await getDb().execute(sql`drop function refuse_update_test_credentials()`);
     }
+  }
+
+  it('the answer cannot be stored (the database refuses it): the rotation does not fail; the next attempt reads the registration and stores the secret the PUT issued', async () => {
+    const reg = await registeredAtFake();
+    const before = await currentSecret(reg.registrationId);
+    const first = await whileCredentialsRefused(reg.registrationId, () => startRotation(ops.actor, { registrationId: reg.registrationId }));
     expect(reg.client.puts).toBe(1);
     expect(first).toMatchObject({ state: 'in_flight', attempt: 1, error: { code: 'NEEDS_RECOVERY' } });
     expect(first.nextAttemptAt).not.toBeNull();
@@ -273,6 +277,17 @@ describe('RFC 7592 update where the server issues a new secret', () => {
     expect(reg.client.puts).toBe(1);
     expect((await currentSecret(reg.registrationId)).plaintext).toBe(reg.client.secret);
     await tokenWithCurrentCredential(reg.registrationId, `${fake.origin}/token`);
+  });
+
+  it('the answer cannot be stored and no attempt is left: the failure says the old secret may no longer work (the update was sent)', async () => {
+    const reg = await registeredAtFake();
+    const failed = await whileCredentialsRefused(reg.registrationId, () => startRotation(ops.actor, { registrationId: reg.registrationId }, { timings: { maxAttempts: 1 } }));
+    expect(failed).toMatchObject({ state: 'failed', error: { code: 'NEEDS_RECOVERY' } });
+    expect(reg.client.puts).toBe(1);
+    const row = await registrationRow(reg.registrationId);
+    expect(row.status).toBe('needs_attention');
+    expect(row.attentionReason).toMatch(/update was sent and its outcome is not known: the old secret may no longer work/);
+    expect(row.attentionReason).not.toMatch(/old credential is still current/);
   });
 
   it('runs that end with a back-off are not unfinished runs: resumed past the unfinished-run limit, it backs off each time and never stalls', async () => {
