@@ -64,6 +64,7 @@ export async function runRotationBatch(
   const owners = await getDb().select({ id: rotations.id, registrationId: rotations.registrationId }).from(rotations).where(uuidIn(rotations.id, ids));
   const individually = new Set(ids.filter((id) => !owners.some((o) => o.id === id)));
   const rotated: string[] = [];
+  const markedIds = new Set<string>();
 
   await withRegistrationLocks(
     owners.map((o) => o.registrationId),
@@ -93,6 +94,7 @@ export async function runRotationBatch(
         return ok;
       });
       const marked = await markPutsStarted(plain);
+      for (const id of marked.keys()) markedIds.add(id);
       for (const rot of plain) if (!marked.has(rot.id)) individually.add(rot.id);
 
       // A slot sends its next PUT as soon as it has handed its answer to the group commit: at most
@@ -140,6 +142,10 @@ export async function runRotationBatch(
 
   // Outside the locks: each takes its registration's lock itself.
   const rest = [...individually];
+  // Those whose PUT this batch sent and then handed over ended their run here (a refusal, a lost or
+  // unstorable answer, a kept secret): not unfinished runs. Their own run counts itself.
+  const handedOver = rest.filter((id) => markedIds.has(id));
+  if (handedOver.length) await getDb().update(rotations).set({ unfinishedRuns: 0 }).where(and(uuidIn(rotations.id, handedOver), eq(rotations.state, 'in_flight')));
   await mapWithConcurrency(rest, concurrency, (id) => resumeRotation(id, deps, opts.actor));
   return { rotated, individually: rest };
 }

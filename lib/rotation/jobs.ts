@@ -71,7 +71,7 @@ export function registerRotationJobs(): void {
     await boss.createQueue(ROTATION_QUEUES.digest, { name: ROTATION_QUEUES.digest, policy: 'singleton' });
 
     await boss.work(ROTATION_QUEUES.scan, async () => {
-      await runRotationScan({ dispatchMany: (ids) => enqueueRotationBatches(boss, ids) });
+      await runRotationScan({ dispatchMany: (ids) => enqueueRotationBatches(boss, ids), dispatchResumed: (ids) => enqueueRotationRuns(boss, ids) });
       await runExpiryMonitor();
       await runAppCredentialMonitor();
       await deliverPendingNotifications();

@@ -203,6 +203,27 @@ describe('a rotation batch', () => {
     expect(await secretVersionsOf(regs.map((r) => r.registrationId))).toEqual([[2, 2], [1, 1], [1, 1]]);
   });
 
+  it('a rotation whose PUT the batch sent and handed over (refused) ended that run: its own run counts from 1', async () => {
+    const { regs, rotationIds } = await dueRotations(1);
+    const context = (await loadContexts([regs[0]!.registrationId])).get(regs[0]!.registrationId) as UpdateContext;
+    // The client is gone at General: the batch's PUT is refused and the rotation handed to its own run.
+    const deleted = await fetch(context.reg.registrationClientUri, { method: 'DELETE', headers: { authorization: `Bearer ${context.used.rat}` } });
+    expect(deleted.status).toBe(204);
+    let marks = 0;
+    const result = await runRotationBatch(rotationIds, {
+      deps: {
+        afterStep: (step) => {
+          // The batch marks the PUT first; the second mark is the rotation's own run, which dies there.
+          if (step === 'put_started' && ++marks === 2) throw new Error('simulated crash of its own run');
+        },
+      },
+    });
+    expect(result.individually).toEqual(rotationIds);
+    expect(marks).toBe(2);
+    const [row] = await getDb().select().from(rotations).where(eq(rotations.id, rotationIds[0]!));
+    expect(row).toMatchObject({ state: 'in_flight', unfinishedRuns: 1 });
+  });
+
   it('two batches that share PUT slots (the job workers) run at once without more PUTs at the hospital than the slots allow', async () => {
     const first = await dueRotations(6);
     const second = await dueRotations(6);

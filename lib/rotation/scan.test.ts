@@ -6,6 +6,7 @@ import { registrations } from '@/db/schema';
 import { startSandbox, type Sandbox } from '@/sandbox/index';
 import { registrationAnswer, startFakeRegistrationServer } from '@/test/support/fake-registration-server';
 import { setRotationPolicy } from './policy';
+import { createRotations } from './create';
 import { computeRenewal } from './renewal';
 import { rotateMany } from './run';
 import { dueForRenewal, runRotationScan } from './scan';
@@ -96,6 +97,29 @@ describe('the scheduled scan', () => {
     expect(replacement.rotationPolicy).toBe('automatic');
     expect((await registrationRow(replacement.id)).renewAt!.getTime()).toBeGreaterThan(Date.now() + 19 * DAY);
     expect(await dueForRenewal(new Date(Date.now() + 19 * DAY), 'automatic', 1000, issuerId)).not.toContain(replacement.id);
+  });
+
+  it('hands the rotations it starts to batches and those it resumes to single runs (which count themselves before any work)', async () => {
+    const { appId } = await clientCredentialsApp();
+    const due = await register(ops.actor, issuerId, appId);
+    await setRotationPolicy(ops.actor, { registrationId: due.registrationId, policy: 'automatic' });
+    const crashed = await register(ops.actor, issuerId, appId);
+    const [stale] = (await createRotations(ops.actor, [crashed.registrationId], 'manual')).rotations;
+    const batched: string[] = [];
+    const single: string[] = [];
+    const scan = await runRotationScan({
+      issuerId,
+      now: IN_25_DAYS(),
+      dispatchMany: async (ids) => void batched.push(...ids),
+      dispatchResumed: async (ids) => void single.push(...ids),
+    });
+    const [started] = await rotationRows(due.registrationId);
+    expect(scan.started).toContain(started!.id);
+    expect(scan.resumed).toContain(stale!.rotation.id);
+    expect(batched).toContain(started!.id);
+    expect(batched).not.toContain(stale!.rotation.id);
+    expect(single).toContain(stale!.rotation.id);
+    expect(single).not.toContain(started!.id);
   });
 
   it('two instances scanning at once start one rotation per registration and change the hospital once', async () => {

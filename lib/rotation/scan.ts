@@ -82,6 +82,13 @@ export type ScanOptions = {
   dispatch?: (rotationId: string) => Promise<void>;
   /** Hands many rotations over at once (the job queue inserts them in one statement); preferred over `dispatch`. */
   dispatchMany?: (rotationIds: string[]) => Promise<void>;
+  /**
+   * Hands over the rotations it resumes (after a back-off or a crash); default `dispatchMany`. The
+   * job queue runs them one by one: a single run counts itself before any work (unfinished runs),
+   * while a batch loads a hundred contexts first, so a crash there would go uncounted and repeat
+   * on every scan.
+   */
+  dispatchResumed?: (rotationIds: string[]) => Promise<void>;
 };
 
 /**
@@ -109,8 +116,9 @@ export async function runRotationScan(opts: ScanOptions = {}): Promise<ScanResul
     if (opts.dispatchMany && chunk.length) await opts.dispatchMany(chunk);
   }
   const resumed = (await dueRetries(now, limit, opts.issuerId)).filter((id) => !started.includes(id));
-  if (opts.dispatchMany) {
-    if (resumed.length) await opts.dispatchMany(resumed);
+  const dispatchResumed = opts.dispatchResumed ?? opts.dispatchMany;
+  if (dispatchResumed) {
+    if (resumed.length) await dispatchResumed(resumed);
   } else {
     const dispatch = opts.dispatch ?? (async (id: string) => void (await resumeRotation(id, opts.deps ?? {})));
     const results = await mapWithConcurrency([...started, ...resumed], opts.concurrency ?? env().REGISTRAR_ROTATION_CONCURRENCY, dispatch);

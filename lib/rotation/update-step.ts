@@ -159,6 +159,8 @@ async function fallBackToReRegistration(ctx: Ctx, rot: Rotation, reg: ManagedReg
         fallbackFrom: rot.strategy,
         putStartedAt: null,
         plan: { steps: stepsFor('re_registration'), why: `${rot.plan.why} The update’s answer was lost and the registration access token with it, so this rotation fell back to re-registration; the old client is marked for clean-up by a person.` },
+        // Still in flight, with another step: this run is that step's first.
+        unfinishedRuns: 1,
       },
       tx,
     );
@@ -249,6 +251,8 @@ export async function keptOldSecret(ctx: Ctx, rot: Rotation, reg: ManagedRegistr
     strategy: 're_registration',
     fallbackFrom: 'rfc7592_update',
     plan: { steps: stepsFor('re_registration'), why: 'The RFC 7592 update succeeded but the hospital kept the old secret (it does not issue a new one on update), so this rotation continues by re-registration.' },
+    // Still in flight, with another step: this run is that step's first.
+    unfinishedRuns: 1,
   });
   await recordAudit(getDb(), ctx.actor, { action: 'rotation.fallback', targetType: 'registration', targetId: reg.id, details: { rotationId: rot.id, from: 'rfc7592_update', to: 're_registration', reason: 'no_new_secret' } });
   return afterStep(ctx, { rotation, step: 'strategy_fallback' });

@@ -445,4 +445,24 @@ describe('the PUT answer lost at General Hospital (a proxy cuts the connection a
     expect((await planRotation(ops.actor, { registrationId: next.registrationId })).strategy).toBe('re_registration');
     await tokenWithCurrentCredential(reg.registrationId, `${sandbox.general.origin}/token`);
   });
+
+  it('falling back to re-registration starts the new step’s count: unfinished runs of the update do not carry over', async () => {
+    await setRotationOverrides(ops.actor, { kind: 'issuer', id: generalIssuerId, overrides: { updateIssuesSecret: true } });
+    const { appId } = await clientCredentialsApp();
+    const reg = await register(ops.actor, generalIssuerId, appId);
+    let putsMarked = 0;
+    // Run 1 dies before its PUT; run 2 sends it, General keeps the secret, the rotation falls back, and run 2 dies there.
+    const crashes = {
+      afterStep: (step: RotationStep) => {
+        if ((step === 'put_started' && putsMarked++ === 0) || step === 'strategy_fallback') throw new SimulatedCrash(step);
+      },
+    };
+    await expect(startRotation(ops.actor, { registrationId: reg.registrationId }, crashes)).rejects.toBeInstanceOf(SimulatedCrash);
+    const [rot] = await rotationRows(reg.registrationId);
+    expect(rot?.unfinishedRuns).toBe(1);
+    await expect(resumeRotation(rot!.id, crashes)).rejects.toBeInstanceOf(SimulatedCrash);
+    const [row] = await getDb().select().from(rotations).where(eq(rotations.id, rot!.id));
+    expect(row).toMatchObject({ state: 'in_flight', strategy: 're_registration', fallbackFrom: 'rfc7592_update', unfinishedRuns: 1 });
+    expect((await resumeRotation(rot!.id)).state).toBe('current');
+  });
 });
