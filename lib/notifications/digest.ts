@@ -12,6 +12,9 @@ export type DailyDigest = {
 };
 
 /** The day's summary: expired, expiring per threshold, unknown expiry, renewals due under the manual policy, rotations needing a person. */
+/** A running rotation that goes on only when a person acts: a waiting state, or stalled after its step was interrupted too often. */
+const WAITS_FOR_PERSON = sql`(state in ('waiting_for_initial_access_token', 'waiting_for_verification') or stalled_at is not null)`;
+
 export async function buildDailyDigest(now = new Date()): Promise<DailyDigest> {
   const thresholds = expiryThresholds();
   const iso = now.toISOString();
@@ -26,8 +29,8 @@ export async function buildDailyDigest(now = new Date()): Promise<DailyDigest> {
   const r = rows[0] ?? {};
   const { rows: rot } = await getDb().execute<{ failed: number; waiting: number; active: number }>(sql`
     select count(*) filter (where state = 'failed' and finished_at > ${iso}::timestamptz - interval '1 day')::int as failed,
-           count(*) filter (where state in ('waiting_for_initial_access_token', 'waiting_for_verification'))::int as waiting,
-           count(*) filter (where state not in ('current', 'failed'))::int as active
+           count(*) filter (where state not in ('current', 'failed') and ${WAITS_FOR_PERSON})::int as waiting,
+           count(*) filter (where state not in ('current', 'failed') and not ${WAITS_FOR_PERSON})::int as active
       from rotations`);
   const manualDue = (await dueForRenewal(now, 'manual', 100_000)).length;
   // App keys past or near their maximum age, UDAP certificates near or past notAfter (as the monitor last saw them).

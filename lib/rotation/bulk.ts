@@ -103,6 +103,7 @@ export async function bulkRotationProgress(actor: Actor, input: { bulkId: string
       state: rotations.state,
       error: rotations.error,
       finishedAt: rotations.finishedAt,
+      stalledAt: rotations.stalledAt,
       createdAt: rotations.createdAt,
       createdBy: rotations.createdBy,
     })
@@ -119,7 +120,8 @@ export async function bulkRotationProgress(actor: Actor, input: { bulkId: string
   for (const r of rows) {
     if (r.state === 'current') counts.current++;
     else if (r.state === 'failed') counts.failed++;
-    else if (WAITING.has(r.state)) counts.waiting++;
+    // Stalled (its step interrupted too often): it goes on only when a person retries it.
+    else if (WAITING.has(r.state) || r.stalledAt) counts.waiting++;
     else counts.running++;
   }
   return {

@@ -387,6 +387,19 @@ describe('bulk rotation of a selection', () => {
     await expect(bulkRotationProgress(manager.actor, { bulkId: '00000000-0000-4000-8000-000000000000' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 
+  it('counts a stalled rotation as waiting for a person, so the bulk rotation is done once the others are', async () => {
+    const { appId } = await clientCredentialsApp();
+    const regs = [await register(ops.actor, issuerId, appId), await register(ops.actor, issuerId, appId)];
+    const bulkId = randomUUID();
+    const created = await createRotations(ops.actor, regs.map((r) => r.registrationId), 'bulk', { bulkId });
+    const [done, stalled] = created.rotations.map((r) => r.rotation.id) as [string, string];
+    await getDb().update(rotations).set({ state: 'current', finishedAt: new Date() }).where(eq(rotations.id, done));
+    await getDb().update(rotations).set({ state: 'in_flight', stalledAt: new Date() }).where(eq(rotations.id, stalled));
+    const progress = await bulkRotationProgress(ops.actor, { bulkId });
+    expect(progress.counts).toMatchObject({ total: 2, current: 1, waiting: 1, running: 0 });
+    expect(progress.done).toBe(true);
+  });
+
   it("shows a re-registration's new client beside the one it replaces", async () => {
     const { appId } = await clientCredentialsApp();
     const old = await register(ops.actor, issuerId, appId);
