@@ -88,5 +88,9 @@ describe('user administration', () => {
     const [row] = await getDb().select().from(users).where(eq(users.id, target.id));
     expect(row).toMatchObject({ role: 'manager', isActive: false });
     await expect(setUserActive(admin.actor, { userId: admin.id, active: false })).rejects.toMatchObject({ code: 'INVALID' });
+    // A script passing the flag as a string is refused, not read as "true" (it would reactivate, past the self check).
+    await expect(setUserActive(admin.actor, { userId: target.id, active: 'false' as unknown as boolean })).rejects.toMatchObject({ name: 'ZodError' });
+    const [still] = await getDb().select().from(users).where(eq(users.id, target.id));
+    expect(still?.isActive).toBe(false);
   });
 });

@@ -41,3 +41,5 @@ export function generatePassword(): string {
 }
 
 export const MIN_PASSWORD_LENGTH = 12;
+/** Long enough for any passphrase or password manager; an upper bound keeps a request from sending megabytes to hash. */
+export const MAX_PASSWORD_LENGTH = 1024;

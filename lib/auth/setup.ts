@@ -6,7 +6,7 @@ import { setupTokens, users } from '@/db/schema';
 import { recordAudit } from '@/lib/audit/record';
 import { AppError } from '@/lib/errors';
 import { createUserSchema } from '@/lib/users/schemas';
-import { hashPassword, MIN_PASSWORD_LENGTH } from './password';
+import { hashPassword, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './password';
 
 const SETUP_LINK_TTL_MS = 24 * 60 * 60 * 1000;
 const hash = (token: string) => createHash('sha256').update(token).digest('hex');
@@ -41,6 +41,14 @@ export async function completeSetup(input: { token: string; email: string; passw
   if (input.password.length < MIN_PASSWORD_LENGTH) {
     throw new AppError('INVALID', `Use a password of at least ${MIN_PASSWORD_LENGTH} characters.`, { field: 'password' });
   }
+  if (input.password.length > MAX_PASSWORD_LENGTH) {
+    throw new AppError('INVALID', `Use a password of at most ${MAX_PASSWORD_LENGTH} characters.`, { field: 'password' });
+  }
+  // Refused before the (deliberately slow) hash: this action runs without a session, so a request
+  // with no usable link must cost no more than a query.
+  const [{ n: existing } = { n: 0 }] = await getDb().select({ n: sql<number>`count(*)::int` }).from(users);
+  if (existing > 0) throw new AppError('CONFLICT', 'Registrar is already set up. Sign in instead.');
+  if (!(await isSetupTokenUsable(input.token))) throw new AppError('INVALID', 'This set-up link is invalid, used or expired. Restart Registrar for a new one.');
   const passwordHash = await hashPassword(input.password);
   return getDb().transaction(async (tx) => {
     // Serialise concurrent set-ups: only one first admin.

@@ -7,7 +7,7 @@ import { assertCan, type Actor } from '@/lib/auth/actor';
 import { generatePassword, hashPassword } from '@/lib/auth/password';
 import { auditedMutation } from '@/lib/audit/record';
 import { AppError } from '@/lib/errors';
-import { changeRoleSchema, createUserSchema, userIdSchema, type CreateUserInput } from './schemas';
+import { changeRoleSchema, createUserSchema, setUserActiveSchema, userIdSchema, type CreateUserInput } from './schemas';
 
 /** Creates a local account with a generated password, returned once to the caller. */
 export async function createUser(actor: Actor, input: CreateUserInput): Promise<{ id: string; email: string; password: string }> {
@@ -43,8 +43,8 @@ export async function changeUserRole(actor: Actor, input: { userId: string; role
 
 export async function setUserActive(actor: Actor, input: { userId: string; active: boolean }) {
   assertCan(actor, 'users:manage');
-  const { userId } = userIdSchema.parse(input);
-  const active = input.active;
+  // Parsed here too: a caller passing "false" (a string) must not reactivate the account.
+  const { userId, active } = setUserActiveSchema.parse(input);
   if (!active && actor.type === 'user' && actor.id === userId) {
     throw new AppError('INVALID', 'You cannot deactivate your own account.');
   }

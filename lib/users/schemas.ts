@@ -18,3 +18,4 @@ export type CreateUserInput = z.input<typeof createUserSchema>;
 
 export const changeRoleSchema = z.object({ userId: z.uuid(), role: roleSchema });
 export const userIdSchema = z.object({ userId: z.uuid() });
+export const setUserActiveSchema = userIdSchema.extend({ active: z.boolean() });

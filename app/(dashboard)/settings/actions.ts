@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { defineAction } from '@/lib/actions/define-action';
 import { addAllowlistEntry, addAllowlistEntrySchema, removeAllowlistEntry } from '@/lib/outbound/allowlist-store';
 import { changeUserRole, createUser, resetUserPassword, setUserActive } from '@/lib/users/mutations';
-import { changeRoleSchema, createUserSchema, userIdSchema } from '@/lib/users/schemas';
+import { changeRoleSchema, createUserSchema, setUserActiveSchema, userIdSchema } from '@/lib/users/schemas';
 import { setSsoSignupDomains, ssoDomainsSchema } from '@/lib/settings/sso';
 
 async function after<T>(fn: () => Promise<T>): Promise<T> {
@@ -31,7 +31,7 @@ export const changeUserRoleAction = defineAction({
 export const setUserActiveAction = defineAction({
   name: 'setUserActive',
   permission: 'users:manage',
-  schema: userIdSchema.extend({ active: z.boolean() }),
+  schema: setUserActiveSchema,
   handler: (actor, input) => after(() => setUserActive(actor, input)),
 });
 
