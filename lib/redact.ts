@@ -14,8 +14,27 @@ export function isSecretKey(key: string): boolean {
   return SECRET_KEY.test(key) && !DESCRIBES_SECRET.test(key);
 }
 
-/** Deep copy with secret-bearing values replaced by "[redacted]". */
+// user:password@ in a URL, and a query parameter whose name is a secret key (?access_token=…).
+const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@]*@/gi;
+const QUERY_PARAM = /([?&])([^=&#\s]+)=([^&#\s]*)/g;
+
+/** A text with the credentials a URL in it may carry (user:password@, ?access_token=…) replaced by "[redacted]". */
+export function redactUrlSecrets(text: string): string {
+  if (!text.includes('://') && !text.includes('=')) return text;
+  return text.replace(URL_USERINFO, '$1[redacted]@').replace(QUERY_PARAM, (whole, sep: string, name: string) => (isSecretKey(decodeSafely(name)) ? `${sep}${name}=[redacted]` : whole));
+}
+
+function decodeSafely(name: string): string {
+  try {
+    return decodeURIComponent(name);
+  } catch {
+    return name;
+  }
+}
+
+/** Deep copy with secret-bearing values replaced by "[redacted]", and the credentials of URLs in strings too (redactUrlSecrets). */
 export function redactSecrets<T>(value: T, depth = 0): T {
+  if (typeof value === 'string') return redactUrlSecrets(value) as T;
   if (depth > 8 || value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) return value.map((v) => redactSecrets(v, depth + 1)) as T;
   const out: Record<string, unknown> = {};
