@@ -163,9 +163,9 @@ async function markPutsStarted(plain: Rotation[]): Promise<Map<string, Rotation>
 }
 
 /**
- * One PUT. The answer, or null to hand the rotation to its own run: a lost answer stays marked as
- * sent (that run reads the registration to find out), a refusal is unmarked (that run sends it
- * again and handles the refusal).
+ * One PUT. The answer, or null to hand the rotation to its own run: a lost answer (or one about
+ * another client) stays marked as sent (that run reads the registration to find out), a refusal is
+ * unmarked (that run sends it again and handles the refusal).
  */
 async function sendUpdate(ctx: Ctx, rot: Rotation, context: UpdateContext): Promise<RegistrationResponse | null> {
   const { reg, used } = context;
@@ -182,10 +182,9 @@ async function sendUpdate(ctx: Ctx, rot: Rotation, context: UpdateContext): Prom
     if (!isOutcomeUnknown(error)) await transition(rot, { putStartedAt: null }).catch(() => {});
     return null;
   }
-  if (response.clientId !== reg.clientId) {
-    await transition(rot, { putStartedAt: null }).catch(() => {});
-    return null;
-  }
+  // An answer about another client says nothing of this one's PUT, which may have landed: the mark
+  // stays, so its own run reads the registration before anything is sent again.
+  if (response.clientId !== reg.clientId) return null;
   return response;
 }
 

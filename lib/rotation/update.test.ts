@@ -11,6 +11,8 @@ import { startSandbox, type Sandbox } from '@/sandbox/index';
 import { startFakeRegistrationServer } from '@/test/support/fake-registration-server';
 import { planRotation } from './plan';
 import { resolveActiveRegistration } from './queries';
+import { runRotationBatch } from './batch';
+import { createRotations } from './create';
 import { MAX_UNFINISHED_RUNS } from './internal';
 import { resumeRotation, retryRotation, startRotation, type RotationStep } from './run';
 import { dueRetries } from './scan';
@@ -35,7 +37,7 @@ import {
  * that accepts only the client's current secret, so verification is real.
  */
 type FakeClient = { record: Record<string, unknown>; secret: string; rat: string; puts: number; secretsIssued: number };
-type Faults = { dropPutAnswer?: boolean; rotateRatOnPut?: boolean; put401?: boolean; put503?: boolean };
+type Faults = { dropPutAnswer?: boolean; rotateRatOnPut?: boolean; put401?: boolean; put503?: boolean; answerForOtherClient?: boolean };
 
 let fake: Awaited<ReturnType<typeof startFakeRegistrationServer>>;
 const clients = new Map<string, FakeClient>();
@@ -94,6 +96,10 @@ function behaviour(req: http.IncomingMessage, body: string, res: http.ServerResp
     if (faults.dropPutAnswer) {
       res.socket?.destroy(); // committed, but the answer never arrives
       return;
+    }
+    if (faults.answerForOtherClient) {
+      faults.answerForOtherClient = false; // committed, but the answer names another client (once)
+      return json(res, 200, answer(client, { client_id: 'someone-else' }));
     }
     return json(res, 200, answer(client));
   }
@@ -207,6 +213,19 @@ describe('RFC 7592 update where the server issues a new secret', () => {
     expect(reg.client.puts).toBe(1);
     expect((await currentSecret(reg.registrationId)).plaintext).toBe(reg.client.secret);
     expect(fake.requests.filter((r) => r.url === `/manage/${reg.clientId}` && r.method === 'GET').length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a batched PUT answered for another client: the PUT stays marked, so the rotation’s own run reads the registration and stores the secret that PUT issued instead of sending another', async () => {
+    const reg = await registeredAtFake();
+    const [created] = (await createRotations(ops.actor, [reg.registrationId], 'bulk')).rotations;
+    faults = { answerForOtherClient: true };
+    const result = await runRotationBatch([created!.rotation.id]);
+    expect(result.individually).toEqual([created!.rotation.id]);
+    expect(reg.client.puts).toBe(1);
+    const [rot] = await rotationRows(reg.registrationId);
+    expect(rot?.state).toBe('current');
+    expect((await currentSecret(reg.registrationId)).plaintext).toBe(reg.client.secret);
+    await tokenWithCurrentCredential(reg.registrationId, `${fake.origin}/token`);
   });
 
   it('401 on the registration access token: the rotation fails, the registration needs attention, the current secret is untouched', async () => {
