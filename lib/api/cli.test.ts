@@ -51,7 +51,8 @@ beforeAll(async () => {
     other: async (request) => {
       const m = /^\/api\/jwks\/([^/]+)\/([^/]+)$/.exec(new URL(request.url).pathname);
       if (!m) return new Response('not found', { status: 404 });
-      return (await jwksRoute()).GET(request, { params: Promise.resolve({ appId: m[1]!, environment: m[2]! }) });
+      // Decoded, as Next.js hands dynamic segments to route handlers.
+      return (await jwksRoute()).GET(request, { params: Promise.resolve({ appId: m[1]!, environment: decodeURIComponent(m[2]!) }) });
     },
   });
   // Registrar's JWKS URL must be reachable by the sandbox (Mercy fetches jwks_uri).
