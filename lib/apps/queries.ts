@@ -4,6 +4,7 @@ import { getDb, type DbOrTx } from '@/db/client';
 import { appKeys, appVersions, apps } from '@/db/schema';
 import { assertCan, type Actor } from '@/lib/auth/actor';
 import { AppError } from '@/lib/errors';
+import { isUuid } from '@/lib/ids';
 
 export async function listApps(actor: Actor) {
   assertCan(actor, 'registrations:read');
@@ -17,6 +18,7 @@ export async function listApps(actor: Actor) {
 /** The app with its current profile. */
 export async function getAppOrThrow(actor: Actor, appId: string, db: DbOrTx = getDb()) {
   assertCan(actor, 'registrations:read');
+  if (!isUuid(appId)) throw new AppError('NOT_FOUND', 'That app does not exist.');
   const [row] = await db
     .select({ id: apps.id, name: apps.name, softwareId: apps.softwareId, currentVersion: apps.currentVersion, profile: appVersions.profile })
     .from(apps)

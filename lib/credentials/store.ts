@@ -7,6 +7,7 @@ import { recordAudit } from '@/lib/audit/record';
 import { systemActor, type Actor } from '@/lib/auth/actor';
 import { AppError, isAppError, type ErrorCode } from '@/lib/errors';
 import { currentKey, fingerprintSecret, isKeyConfigured, openSecret, rewrapEnvelope, sealSecret } from './vault';
+import { isUuid } from '@/lib/ids';
 
 /**
  * The only code that reads or writes `credentials.envelope`. Plaintext goes in through
@@ -32,7 +33,6 @@ export type CredentialMeta = {
   keyVersion: number;
 };
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The additional authenticated data that binds an envelope to its row: moving it to another row makes it unreadable. */
 export function credentialAad(row: { id: string; kind: CredentialKind; ownerType: string; ownerId: string }): string {
@@ -67,7 +67,7 @@ export async function storeCredential(
 ): Promise<{ id: string; fingerprint: string; version: number }> {
   if (!CREDENTIAL_OWNERS.includes(input.ownerType)) throw new AppError('INVALID', `Unknown credential owner type "${String(input.ownerType)}".`);
   if (!CREDENTIAL_KINDS.includes(input.kind)) throw new AppError('INVALID', `Unknown credential kind "${String(input.kind)}".`);
-  if (typeof input.ownerId !== 'string' || !UUID.test(input.ownerId)) throw new AppError('INVALID', 'The credential owner id must be a UUID.');
+  if (!isUuid(input.ownerId)) throw new AppError('INVALID', 'The credential owner id must be a UUID.');
   const makeCurrent = input.makeCurrent ?? true;
   const row = { id: randomUUID(), ownerType: input.ownerType, ownerId: input.ownerId.toLowerCase(), kind: input.kind };
   const envelope = sealSecret(input.plaintext, credentialAad(row));
@@ -111,7 +111,7 @@ export async function replaceCurrentCredentials(
   items: ReadonlyArray<{ kind: CredentialKind; plaintext: string; expiresAt?: Date | null }>,
 ): Promise<Array<{ id: string; kind: CredentialKind; fingerprint: string; version: number }>> {
   if (!CREDENTIAL_OWNERS.includes(ownerType)) throw new AppError('INVALID', `Unknown credential owner type "${String(ownerType)}".`);
-  if (typeof ownerId !== 'string' || !UUID.test(ownerId)) throw new AppError('INVALID', 'The credential owner id must be a UUID.');
+  if (!isUuid(ownerId)) throw new AppError('INVALID', 'The credential owner id must be a UUID.');
   if (items.some((i) => !CREDENTIAL_KINDS.includes(i.kind))) throw new AppError('INVALID', 'Unknown credential kind.');
   if (new Set(items.map((i) => i.kind)).size !== items.length) throw new AppError('INVALID', 'One new credential per kind.');
   if (items.length === 0) return [];
@@ -144,7 +144,7 @@ export function sealReplacementCredentials(
 ): { rows: string; ownerIds: string[]; stored: Array<{ id: string; ownerId: string; kind: CredentialKind; fingerprint: string }> } {
   if (!CREDENTIAL_OWNERS.includes(ownerType)) throw new AppError('INVALID', `Unknown credential owner type "${String(ownerType)}".`);
   const rows = owners.flatMap(({ ownerId, items }) => {
-    if (typeof ownerId !== 'string' || !UUID.test(ownerId)) throw new AppError('INVALID', 'The credential owner id must be a UUID.');
+    if (!isUuid(ownerId)) throw new AppError('INVALID', 'The credential owner id must be a UUID.');
     if (items.some((i) => !CREDENTIAL_KINDS.includes(i.kind))) throw new AppError('INVALID', 'Unknown credential kind.');
     if (new Set(items.map((i) => i.kind)).size !== items.length) throw new AppError('INVALID', 'One new credential per kind.');
     const owner = ownerId.toLowerCase();
@@ -212,7 +212,7 @@ export function openCurrentCredentials(ownerType: CredentialOwnerType, value: un
 
 /** Retires the owner's current credential of one kind (a setting cleared): kept, sealed, for the audit trail, never used again. */
 export async function retireCurrentCredential(tx: DbOrTx, ownerType: CredentialOwnerType, ownerId: string, kind: CredentialKind): Promise<number> {
-  if (!UUID.test(ownerId)) throw new AppError('INVALID', 'The credential owner id must be a UUID.');
+  if (!isUuid(ownerId)) throw new AppError('INVALID', 'The credential owner id must be a UUID.');
   const retired = await tx
     .update(credentials)
     .set({ state: 'retired', retiredAt: new Date() })
@@ -223,7 +223,7 @@ export async function retireCurrentCredential(tx: DbOrTx, ownerType: CredentialO
 
 /** Makes a stored credential (e.g. one stored with makeCurrent: false and then verified) the current one, demoting the old current. */
 export async function promoteCredential(tx: DbOrTx, id: string): Promise<{ id: string; version: number }> {
-  if (!UUID.test(id)) throw new AppError('NOT_FOUND', 'That credential does not exist.');
+  if (!isUuid(id)) throw new AppError('NOT_FOUND', 'That credential does not exist.');
   return tx.transaction(async (t) => {
     const [target] = await t
       .select({ ownerType: credentials.ownerType, ownerId: credentials.ownerId, kind: credentials.kind, state: credentials.state, version: credentials.version })
@@ -262,7 +262,7 @@ function openRow(row: { id: string; ownerType: string; ownerId: string; kind: Cr
 
 /** The owner's current credential of a kind, decrypted; null when there is none. */
 export async function readCurrentCredential(tx: DbOrTx, ownerType: CredentialOwnerType, ownerId: string, kind: CredentialKind): Promise<OpenedCredential | null> {
-  if (!UUID.test(ownerId)) return null;
+  if (!isUuid(ownerId)) return null;
   const [row] = await tx
     .select(openColumns)
     .from(credentials)
@@ -273,7 +273,7 @@ export async function readCurrentCredential(tx: DbOrTx, ownerType: CredentialOwn
 
 /** The current credentials of several kinds of one owner, decrypted, in one query (kinds without one are absent). */
 export async function readCurrentCredentials(tx: DbOrTx, ownerType: CredentialOwnerType, ownerId: string, kinds: readonly CredentialKind[]): Promise<Map<CredentialKind, OpenedCredential>> {
-  if (!UUID.test(ownerId) || kinds.length === 0) return new Map();
+  if (!isUuid(ownerId) || kinds.length === 0) return new Map();
   const rows = await tx
     .select(openColumns)
     .from(credentials)
@@ -283,14 +283,14 @@ export async function readCurrentCredentials(tx: DbOrTx, ownerType: CredentialOw
 
 /** One credential by id, decrypted (any state); null when there is none. */
 export async function readCredentialById(tx: DbOrTx, id: string): Promise<OpenedCredential | null> {
-  if (!UUID.test(id)) return null;
+  if (!isUuid(id)) return null;
   const [row] = await tx.select(openColumns).from(credentials).where(eq(credentials.id, id.toLowerCase())).limit(1);
   return row ? openRow(row) : null;
 }
 
 /** Every credential of an owner, as metadata (never the value, never the envelope). */
 export async function listCredentialMeta(tx: DbOrTx, ownerType: CredentialOwnerType, ownerId: string): Promise<CredentialMeta[]> {
-  if (!UUID.test(ownerId)) return [];
+  if (!isUuid(ownerId)) return [];
   return tx
     .select({
       id: credentials.id,
@@ -478,7 +478,7 @@ export function sealInitialCredentials(
   ownerId: string,
   items: Array<{ kind: CredentialKind; plaintext: string; expiresAt?: Date | null }>,
 ): Array<typeof credentials.$inferInsert & { id: string; kind: CredentialKind; fingerprint: string }> {
-  if (!UUID.test(ownerId)) throw new AppError('INVALID', 'The credential owner id must be a UUID.');
+  if (!isUuid(ownerId)) throw new AppError('INVALID', 'The credential owner id must be a UUID.');
   if (new Set(items.map((i) => i.kind)).size !== items.length) throw new AppError('INVALID', 'One initial credential per kind.');
   return items.map((item) => {
     const row = { id: randomUUID(), ownerType, ownerId: ownerId.toLowerCase(), kind: item.kind };

@@ -4,6 +4,7 @@ import { getDb } from '@/db/client';
 import { healthSystems, issuers } from '@/db/schema';
 import { assertCan, type Actor } from '@/lib/auth/actor';
 import { AppError } from '@/lib/errors';
+import { isUuid } from '@/lib/ids';
 
 const SEVERITY_RANK = sql`case w->>'severity' when 'error' then 3 when 'warning' then 2 when 'info' then 1 else 0 end`;
 
@@ -29,6 +30,7 @@ export async function listHealthSystems(actor: Actor) {
 
 export async function getHealthSystemOrThrow(actor: Actor, id: string) {
   assertCan(actor, 'health-systems:read');
+  if (!isUuid(id)) throw new AppError('NOT_FOUND', 'That health system does not exist.');
   const [row] = await getDb()
     .select({ id: healthSystems.id, name: healthSystems.name, notes: healthSystems.notes, contacts: healthSystems.contacts, tags: healthSystems.tags, createdAt: healthSystems.createdAt })
     .from(healthSystems)

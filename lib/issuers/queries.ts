@@ -4,9 +4,11 @@ import { getDb } from '@/db/client';
 import { discoveryRuns, healthSystems, issuers } from '@/db/schema';
 import { assertCan, type Actor } from '@/lib/auth/actor';
 import { AppError } from '@/lib/errors';
+import { isUuid } from '@/lib/ids';
 
 export async function getIssuerOrThrow(actor: Actor, id: string) {
   assertCan(actor, 'health-systems:read');
+  if (!isUuid(id)) throw new AppError('NOT_FOUND', 'That issuer does not exist.');
   const [row] = await getDb()
     .select({ issuer: issuers, healthSystemName: healthSystems.name })
     .from(issuers)

@@ -7,6 +7,7 @@ import { listCredentialMeta } from '@/lib/credentials/store';
 import { AppError } from '@/lib/errors';
 import { expiryOf } from './expiry';
 import { registrationFindings } from './findings';
+import { isUuid } from '@/lib/ids';
 
 const summaryColumns = {
   id: registrations.id,
@@ -29,6 +30,7 @@ const summaryColumns = {
 /** Everything the detail page shows. Credentials appear as metadata only (fingerprints, never values). */
 export async function getRegistrationOrThrow(actor: Actor, id: string) {
   assertCan(actor, 'registrations:read');
+  if (!isUuid(id)) throw new AppError('NOT_FOUND', 'That registration does not exist.');
   const [row] = await getDb()
     .select({
       ...summaryColumns,

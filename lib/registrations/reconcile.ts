@@ -9,6 +9,7 @@ import { recordAudit } from '@/lib/audit/record';
 import { AppError } from '@/lib/errors';
 import { recoveryDir } from './recovery';
 import { reconcileOperationSchema, type ReconcileOperationInput } from './schemas';
+import { isUuid } from '@/lib/ids';
 
 /**
  * Registration operations whose outcome Registrar cannot know. The intent row is written
@@ -119,7 +120,7 @@ export type OperationView = Awaited<ReturnType<typeof getOperationOrThrow>>;
 /** Everything the operation page shows: what is known, and what to do. No secrets (the stored request is masked). */
 export async function getOperationOrThrow(actor: Actor, operationId: string, opts: { now?: Date } = {}) {
   assertCanReadOperations(actor);
-  if (!/^[0-9a-f-]{36}$/i.test(operationId)) throw new AppError('NOT_FOUND', 'That registration operation does not exist.');
+  if (!isUuid(operationId)) throw new AppError('NOT_FOUND', 'That registration operation does not exist.');
   const [row] = await getDb()
     .select({
       op: registrationOperations,
