@@ -10,7 +10,7 @@ import { createRotations } from './create';
 import { computeRenewal } from './renewal';
 import { rotateMany } from './run';
 import { dueForRenewal, runRotationScan } from './scan';
-import { setRotationOverrides } from './settings';
+import { learnUpdateIssuesSecret, readOverrides, setRotationOverrides } from './settings';
 import { allowlist, captureError, clientCredentialsApp, currentSecretsInChain, register, registrationRow, replacementsOf, rotationRows, sandboxIssuer } from './test-support';
 
 const DAY = 86_400_000;
@@ -131,6 +131,17 @@ describe('the scheduled scan', () => {
     expect(await rotationRows(reg.registrationId)).toHaveLength(1);
     expect(await replacementsOf(reg.registrationId)).toHaveLength(1);
     expect(await currentSecretsInChain(reg.registrationId)).toBe(1);
+  });
+
+  it('changes of different overrides of one issuer at the same moment all land (a rotation learning updateIssuesSecret, people editing others)', async () => {
+    const issuer = await insertIssuer({ registrationEndpoint: 'https://overrides.example.org/register' });
+    await Promise.all([
+      setRotationOverrides(ops.actor, { kind: 'issuer', id: issuer.issuerId, overrides: { renewBeforeDays: 20 } }),
+      setRotationOverrides(ops.actor, { kind: 'issuer', id: issuer.issuerId, overrides: { lifetimeFraction: 0.5 } }),
+      setRotationOverrides(ops.actor, { kind: 'issuer', id: issuer.issuerId, overrides: { maxAgeDays: 90 } }),
+      learnUpdateIssuesSecret(issuer.issuerId, false),
+    ]);
+    expect(await readOverrides('issuer', issuer.issuerId)).toEqual({ renewBeforeDays: 20, lifetimeFraction: 0.5, maxAgeDays: 90, updateIssuesSecret: false });
   });
 
   it('a per-issuer override changes when its registrations are due', async () => {

@@ -7,7 +7,7 @@ import { recordAudit } from '@/lib/audit/record';
 import { assertCan, type Actor } from '@/lib/auth/actor';
 import { env } from '@/lib/env';
 import { AppError } from '@/lib/errors';
-import { putSetting } from '@/lib/settings/store';
+import { mergeSetting } from '@/lib/settings/store';
 
 /**
  * Rotation policy knobs. Defaults come from the environment (lib/env.ts); an issuer and an app may
@@ -91,23 +91,24 @@ export async function setRotationOverrides(actor: Actor, input: SetRotationOverr
   const table = data.kind === 'issuer' ? issuers : apps;
   const [exists] = await getDb().select({ id: table.id }).from(table).where(eq(table.id, data.id)).limit(1);
   if (!exists) throw new AppError('NOT_FOUND', `That ${data.kind} does not exist.`);
-  const merged = { ...(await readOverrides(data.kind, data.id)), ...data.overrides };
-  await getDb().transaction(async (tx) => {
-    await putSetting(tx, `${data.kind === 'issuer' ? ISSUER_SETTINGS_PREFIX : APP_SETTINGS_PREFIX}${data.id}`, merged);
+  // Merged in the statement that writes it: a rotation learning updateIssuesSecret, or another
+  // person, changing another key at the same moment keeps its change.
+  return getDb().transaction(async (tx) => {
+    const stored = await mergeSetting(tx, `${data.kind === 'issuer' ? ISSUER_SETTINGS_PREFIX : APP_SETTINGS_PREFIX}${data.id}`, data.overrides);
+    const merged = rotationOverridesSchema.safeParse(stored).data ?? data.overrides;
     await invalidateRenewals(tx, data.kind, data.id);
     await recordAudit(tx, actor, { action: 'rotation.settings', targetType: data.kind, targetId: data.id, details: { overrides: merged } });
+    return merged;
   });
-  return merged;
 }
 
-/** Records what an RFC 7592 update at this issuer did (learned during a rotation). */
+/** Records what an RFC 7592 update at this issuer did (learned during a rotation); only that key changes. */
 export async function learnUpdateIssuesSecret(issuerId: string, value: boolean): Promise<void> {
-  const merged = { ...(await readOverrides('issuer', issuerId)), updateIssuesSecret: value };
-  await putSetting(getDb(), `${ISSUER_SETTINGS_PREFIX}${issuerId}`, merged);
+  await mergeSetting(getDb(), `${ISSUER_SETTINGS_PREFIX}${issuerId}`, { updateIssuesSecret: value });
 }
 
 /** Marks renewal times stale so that the next scan recomputes them. */
-async function invalidateRenewals(tx: Parameters<typeof putSetting>[0], kind: 'issuer' | 'app', id: string): Promise<void> {
+async function invalidateRenewals(tx: Parameters<typeof mergeSetting>[0], kind: 'issuer' | 'app', id: string): Promise<void> {
   const column = kind === 'issuer' ? registrations.issuerId : registrations.appId;
   await tx.update(registrations).set({ renewBasisKind: null, renewBasisAt: null }).where(eq(column, id));
 }

@@ -1,5 +1,5 @@
 import 'server-only';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { getDb, type DbOrTx } from '@/db/client';
 import { appSettings } from '@/db/schema';
 
@@ -13,4 +13,19 @@ export async function putSetting(db: DbOrTx, key: string, value: unknown): Promi
     .insert(appSettings)
     .values({ key, value })
     .onConflictDoUpdate({ target: appSettings.key, set: { value, updatedAt: new Date() } });
+}
+
+/**
+ * Merges `patch` into an object setting in one statement (top-level keys, as `{ ...stored, ...patch }`),
+ * so writers of different keys never lose each other's change (read, merge and write would). Returns
+ * the stored result.
+ */
+export async function mergeSetting(db: DbOrTx, key: string, patch: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const result = await db.execute<{ value: Record<string, unknown> }>(sql`
+    insert into ${appSettings} (key, value) values (${key}, ${JSON.stringify(patch)}::jsonb)
+    on conflict (key) do update
+       set value = (case when jsonb_typeof(${appSettings}.value) = 'object' then ${appSettings}.value else '{}'::jsonb end) || excluded.value,
+           updated_at = now()
+    returning value`);
+  return result.rows[0]!.value;
 }
