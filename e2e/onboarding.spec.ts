@@ -68,6 +68,21 @@ test('ops onboards Mercy Health with private_key_jwt and an initial access token
   const jwks = (await (await page.request.get(jwksUrl)).json()) as { keys: Array<Record<string, unknown>> };
   expect(jwks.keys.length).toBeGreaterThan(0);
   for (const k of jwks.keys) expect(k).not.toHaveProperty('d');
+
+  // A refused initial access token (spent): the error is shown and the token field is emptied
+  // (write-only, never kept in the page); the rest of the form keeps what was entered.
+  await page.goto('/registrations/new');
+  const wizard = page.getByRole('form', { name: 'Onboard a hospital' });
+  const issuerSelect = wizard.getByLabel('Issuer', { exact: true });
+  await issuerSelect.selectOption((await issuerSelect.locator('option').filter({ hasText: issuerOnPort(new URL(sandbox.mercy.origin).port) }).first().getAttribute('value'))!);
+  await wizard.getByLabel('App', { exact: true }).selectOption({ label: `Backend ${suffix} (v1)` });
+  await wizard.getByRole('button', { name: 'Prefill from the app profile' }).click();
+  await expect(wizard.getByTestId('request-preview')).toBeVisible();
+  await wizard.getByLabel(/Initial access token/).fill(token);
+  await wizard.getByRole('button', { name: 'Register', exact: true }).click();
+  await expect(wizard.getByRole('alert').first()).toBeVisible();
+  await expect(wizard.getByLabel(/Initial access token/)).toHaveValue('');
+  await expect(wizard.getByLabel('App', { exact: true })).toHaveValue(/.+/);
   await context.close();
 });
 

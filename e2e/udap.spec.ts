@@ -100,6 +100,9 @@ test('ops uploads a UDAP certificate, sees the decoded statement, and registers 
   await upload.getByLabel('…or paste the private key').fill(pki.otherKeyPem);
   await upload.getByRole('button', { name: 'Upload certificate and key' }).click();
   await expect(upload.getByText('The private key does not match the client certificate').first()).toBeVisible();
+  // A refused upload keeps the certificate chain but not the private key (never kept in the page).
+  await expect(upload.getByLabel('…or paste the private key')).toHaveValue('');
+  await expect(upload.getByLabel('…or paste the certificate chain')).toHaveValue(`${pki.leafPem}${pki.caPem}`);
   await upload.getByLabel('…or paste the private key').fill(pki.leafKeyPem);
   await upload.getByRole('button', { name: 'Upload certificate and key' }).click();
   await expect(upload.getByText(`URI SAN ${pki.sanUri}`)).toBeVisible();

@@ -82,6 +82,11 @@ function UploadForm({ appId, environments }: { appId: string; environments: stri
             privateKeyPem: await pemFrom(data, 'keyFile', 'privateKeyPem'),
           });
           if (!result.ok) {
+            // The private key is never kept in the page, not even to retry: it is chosen again.
+            for (const name of ['privateKeyPem', 'keyFile']) {
+              const field = form.elements.namedItem(name);
+              if (field instanceof HTMLInputElement || field instanceof HTMLTextAreaElement) field.value = '';
+            }
             setError(result.error.message);
             setFieldErrors(result.fieldErrors ?? {});
             setStored(null);

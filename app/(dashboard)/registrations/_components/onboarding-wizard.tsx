@@ -129,6 +129,9 @@ export function OnboardingWizard({ issuers, apps }: { issuers: IssuerOption[]; a
             softwareStatement: statementMode === 'sign' || statementMode === 'udap' ? statementMode : statementMode === 'paste' ? String(data.get('softwareStatement') ?? '') : null,
             idempotencyKey,
           });
+          // Write-only: sent once, never kept in the page (a retry needs it pasted again).
+          const tokenInput = form.elements.namedItem('initialAccessToken');
+          if (tokenInput instanceof HTMLInputElement) tokenInput.value = '';
           if (!result.ok) {
             setError(result.error);
             setOperationId(result.operationId ?? null);

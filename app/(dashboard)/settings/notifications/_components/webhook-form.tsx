@@ -25,10 +25,13 @@ export function WebhookForm({ configured, enabled, destination }: { configured: 
         className="space-y-3"
         onSubmit={(event) => {
           event.preventDefault();
+          const urlInput = event.currentTarget.elements.namedItem('url');
           const form = new FormData(event.currentTarget);
           startTransition(async () => {
             setMessage(null);
             const result = await saveWebhookAction({ url: String(form.get('url') ?? ''), enabled: form.get('enabled') === 'on' });
+            // The URL is a secret (it carries its own credentials): write-only, never left in the page.
+            if (urlInput instanceof HTMLInputElement) urlInput.value = '';
             setFieldErrors(result.ok ? {} : (result.fieldErrors ?? {}));
             setMessage(result.ok ? { tone: 'success', text: result.data.configured ? `Saved. Notifications go to ${result.data.destination}.` : 'Webhook removed.' } : { tone: 'error', text: result.error.message });
             router.refresh();
