@@ -2,6 +2,7 @@ import 'server-only';
 import { createHash, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { fsyncDir, writeTemp } from '@/lib/durable-file';
 import { env } from '@/lib/env';
 import { AppError } from '@/lib/errors';
 
@@ -254,33 +255,6 @@ function newFileEntry(version: number): KeyFile['keys'][number] {
 
 function serialise(data: KeyFile): string {
   return JSON.stringify(data, null, 2) + '\n';
-}
-
-/** Writes `content` to a fresh temporary file beside `target` (0600, fsynced) and returns its path. */
-function writeTemp(target: string, content: string, mode: number): string {
-  const tmp = `${target}.${randomBytes(6).toString('hex')}.tmp`;
-  const fd = fs.openSync(tmp, 'wx', mode);
-  try {
-    fs.writeFileSync(fd, content);
-    fs.fchmodSync(fd, mode);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  return tmp;
-}
-
-function fsyncDir(dir: string): void {
-  try {
-    const fd = fs.openSync(dir, 'r');
-    try {
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch {
-    // Not every platform lets a directory be fsynced; the rename itself is still atomic.
-  }
 }
 
 /** Creates a new key ring file with one key. Refuses to overwrite an existing file: that would orphan every secret under it. */

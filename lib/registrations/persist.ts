@@ -10,6 +10,7 @@ import type { RegistrationResponse } from '@/lib/oauth/registration';
 import type { Adaptation } from './build-request';
 import { registrationFindings } from './findings';
 import { placeholdersFor, preparedStatement, shapeOf, valuesFor } from './prepared';
+import { AppError } from '@/lib/errors';
 
 export type PersistInput = {
   operationId: string;
@@ -45,11 +46,20 @@ export async function persistRegistration(actor: Actor, input: Omit<PersistInput
   } catch (error) {
     if (violatedConstraint(error) !== ISSUER_CLIENT_KEY) throw error;
     const [existing] = await getDb()
-      .select({ id: registrations.id })
+      .select({ id: registrations.id, operationId: registrations.operationId })
       .from(registrations)
       .where(and(eq(registrations.issuerId, input.issuerId), eq(registrations.clientId, input.response.clientId)));
     if (!existing) throw error;
-    return existing.id;
+    // The same answer stored before (a retry after a commit whose acknowledgement was lost, a
+    // second import): done. Another operation's registration with this client_id is not this answer:
+    // returning it would drop the new credentials the hospital just issued.
+    if (existing.operationId === input.operationId) return existing.id;
+    throw new AppError(
+      'CONFLICT',
+      `The hospital answered with client_id ${input.response.clientId}, which Registrar already holds for another registration (${existing.id}). The new credentials were not stored over it.`,
+      { registrationId: existing.id, clientId: input.response.clientId },
+      { cause: error },
+    );
   }
 }
 

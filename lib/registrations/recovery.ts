@@ -1,12 +1,13 @@
 import 'server-only';
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { eq } from 'drizzle-orm';
 import { getDb } from '@/db/client';
 import { registrationOperations } from '@/db/schema';
 import { systemActor } from '@/lib/auth/actor';
 import { openSecret, sealSecret } from '@/lib/credentials/vault';
+import { createFileDurably } from '@/lib/durable-file';
 import { env } from '@/lib/env';
 import { persistRegistration, type PersistInput } from './persist';
 
@@ -29,7 +30,9 @@ export async function writeRecoveryFile(payload: RecoveryPayload): Promise<strin
   const fileId = `${payload.operationId}-${randomUUID().slice(0, 8)}`;
   const envelope = sealSecret(JSON.stringify(payload), aadFor(fileId));
   const file = path.join(dir, `${fileId}.json`);
-  await writeFile(file, JSON.stringify({ fileId, envelope }), { mode: 0o600, flag: 'wx' });
+  // Complete and on disk before it appears under its name: a crash must not leave a truncated file
+  // that the operation points to while the database row says "needs recovery".
+  createFileDurably(file, JSON.stringify({ fileId, envelope }), 0o600);
   return path.relative(process.cwd(), file);
 }
 
@@ -43,6 +46,8 @@ export async function importRecoveryFiles(log: (line: string) => void = () => {}
     const file = path.join(dir, name);
     try {
       const { fileId, envelope } = JSON.parse(await readFile(file, 'utf8')) as { fileId: string; envelope: Parameters<typeof openSecret>[0] };
+      // The name is what the envelope is bound to: a renamed copy is not imported a second time.
+      if (`${fileId}.json` !== name) throw new Error('the file name does not match the answer it holds');
       const payload = JSON.parse(openSecret(envelope, aadFor(fileId))) as RecoveryPayload;
       payload.response.clientIdIssuedAt = payload.response.clientIdIssuedAt ? new Date(payload.response.clientIdIssuedAt) : null;
       if (payload.response.secretExpiry.kind === 'at') payload.response.secretExpiry = { kind: 'at', at: new Date(payload.response.secretExpiry.at) };

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -266,6 +266,84 @@ describe('never losing or duplicating a registration', () => {
     const [reg] = await getDb().select().from(registrations).where(eq(registrations.environment, envName));
     expect((await readCurrentCredential(getDb(), 'registration', reg!.id, 'client_secret'))?.plaintext).toBe('recovery-canary-secret');
     expect(existsSync(path.join(recoveryDir(), 'imported', files[0]!))).toBe(true);
+  });
+
+  it('an answer with a client_id Registrar already holds for another registration is kept in a recovery file (needs recovery), never dropped; an import meets the same conflict and keeps the file', async () => {
+    const { issuerId } = await insertIssuer({ registrationEndpoint: `${fake.origin}/register` });
+    const { appId } = await insertApp({ environments: { production: {} } });
+    const clientId = `reused-${uniqueSuffix()}`;
+    fake.setBehaviour(registrationAnswer(201, { client_id: clientId, client_secret: 'first-secret', client_secret_expires_at: 0 }));
+    const first = await registerApp(ops.actor, { issuerId, appId, environment: 'production', idempotencyKey: key() });
+    const secret = `second-canary-${uniqueSuffix()}`;
+    fake.setBehaviour(registrationAnswer(201, { client_id: clientId, client_secret: secret, client_secret_expires_at: 0 }));
+    const error = (await registerApp(ops.actor, { issuerId, appId, environment: 'production', idempotencyKey: key() }).catch((e: unknown) => e)) as Error & { code: string; details: { operationId: string } };
+    expect(error).toMatchObject({ code: 'NEEDS_RECOVERY' });
+    expect(error.message).not.toContain(secret);
+    const [op] = await getDb().select().from(registrationOperations).where(eq(registrationOperations.id, error.details.operationId));
+    expect(op).toMatchObject({ status: 'needs_recovery', registrationId: null });
+    expect(op?.error?.message).toMatch(new RegExp(`client_id ${clientId}, which Registrar already holds`));
+    // The first registration keeps its own secret; the second answer is in its recovery file.
+    expect((await readCurrentCredential(getDb(), 'registration', first.registrationId, 'client_secret'))?.plaintext).toBe('first-secret');
+    const file = readdirSync(recoveryDir()).find((f) => f.startsWith(error.details.operationId));
+    expect(file).toBeDefined();
+    await importRecoveryFiles();
+    expect(existsSync(path.join(recoveryDir(), file!))).toBe(true);
+    const [still] = await getDb().select().from(registrationOperations).where(eq(registrationOperations.id, error.details.operationId));
+    expect(still).toMatchObject({ status: 'needs_recovery', registrationId: null });
+  });
+
+  it('when neither the database nor the disk takes the answer, the operation still says so (needs recovery, the client to look for), audited', async () => {
+    const { issuerId } = await insertIssuer({ registrationEndpoint: `${fake.origin}/register` });
+    const envName = `nodisk-${uniqueSuffix()}`;
+    const { appId } = await insertApp({ environments: { [envName]: {} } });
+    const secret = `nodisk-canary-${uniqueSuffix()}`;
+    fake.setBehaviour(registrationAnswer(201, { client_secret: secret, client_secret_expires_at: 0 }));
+    const constraint = `reg_nodisk_${uniqueSuffix()}`;
+    const dir = recoveryDir();
+    // The recovery folder cannot be created (a file stands in its place): the write fails as on a full or read-only disk.
+    mkdirSync(dir, { recursive: true });
+    renameSync(dir, `${dir}.aside`);
+    writeFileSync(dir, 'not a folder');
+    await getDb().execute(sql.raw(`alter table registrations add constraint ${constraint} check (environment <> '${envName}') not valid`));
+    let error: Error & { code?: string; details?: { operationId: string; clientId: string } };
+    try {
+      error = (await registerApp(ops.actor, { issuerId, appId, environment: envName, idempotencyKey: key() }, { persistAttempts: 1 }).catch((e: unknown) => e)) as typeof error;
+    } finally {
+      await getDb().execute(sql.raw(`alter table registrations drop constraint ${constraint}`));
+      rmSync(dir);
+      renameSync(`${dir}.aside`, dir);
+    }
+    expect(error).toMatchObject({ code: 'NEEDS_RECOVERY' });
+    expect(error.message).toMatch(/could neither save it.* nor write its recovery file/);
+    expect(error.message).toContain(error.details!.clientId);
+    expect(error.message).not.toContain(secret);
+    const [op] = await getDb().select().from(registrationOperations).where(eq(registrationOperations.id, error.details!.operationId));
+    expect(op).toMatchObject({ status: 'needs_recovery', error: { code: 'NEEDS_RECOVERY' } });
+    const audits = await getDb().select().from(auditLog).where(sql`${auditLog.details}->>'clientId' = ${error.details!.clientId}`);
+    expect(audits.map((a) => a.outcome)).toEqual(['failure']);
+  });
+
+  it('recover does not import a renamed copy of a recovery file a second time', async () => {
+    const { issuerId } = await insertIssuer({ registrationEndpoint: `${fake.origin}/register` });
+    const envName = `copy-${uniqueSuffix()}`;
+    const { appId } = await insertApp({ environments: { [envName]: {} } });
+    fake.setBehaviour(registrationAnswer(201, { client_secret: `copy-${uniqueSuffix()}`, client_secret_expires_at: 0 }));
+    const constraint = `reg_copy_${uniqueSuffix()}`;
+    await getDb().execute(sql.raw(`alter table registrations add constraint ${constraint} check (environment <> '${envName}') not valid`));
+    let error: { details: { operationId: string } };
+    try {
+      error = (await registerApp(ops.actor, { issuerId, appId, environment: envName, idempotencyKey: key() }, { persistAttempts: 1 }).catch((e: unknown) => e)) as typeof error;
+    } finally {
+      await getDb().execute(sql.raw(`alter table registrations drop constraint ${constraint}`));
+    }
+    const file = readdirSync(recoveryDir()).find((f) => f.startsWith(error.details.operationId))!;
+    const copy = `${randomUUID()}-copy0000.json`;
+    copyFileSync(path.join(recoveryDir(), file), path.join(recoveryDir(), copy));
+    await importRecoveryFiles();
+    expect(existsSync(path.join(recoveryDir(), 'imported', file))).toBe(true);
+    expect(existsSync(path.join(recoveryDir(), copy))).toBe(true);
+    expect(await getDb().select().from(registrations).where(eq(registrations.environment, envName))).toHaveLength(1);
+    rmSync(path.join(recoveryDir(), copy));
   });
 
   // The answer is stored in one statement (data-modifying CTEs): a failure in any part of it must

@@ -9,6 +9,7 @@ import { recordAudit } from '@/lib/audit/record';
 import { vaultStatus } from '@/lib/credentials/vault';
 import { env } from '@/lib/env';
 import { AppError, isAppError } from '@/lib/errors';
+import { errorSummary, logger } from '@/lib/logger';
 import { looksLikeEpicRegistration, registerClient, signSoftwareStatement, type RegistrationResponse } from '@/lib/oauth/registration';
 import type { SafeFetchInit } from '@/lib/oauth/safe-fetch';
 import { outboundPolicyFrom } from '@/lib/outbound/policy';
@@ -235,14 +236,32 @@ async function persistWithRetry(actor: Actor, input: PersistInput): Promise<stri
       return await persistRegistration(actor, input);
     } catch (error) {
       lastError = error;
+      // A conflict with a stored registration does not go away by waiting.
+      if (isAppError(error) && error.code === 'CONFLICT') break;
       if (attempt < input.attempts) await new Promise((r) => setTimeout(r, 200 * 2 ** (attempt - 1)));
     }
   }
+  const why = isAppError(lastError) ? ` (${lastError.message})` : '';
   // The hospital said yes but we could not store it: keep it, encrypted, on disk.
-  const file = await writeRecoveryFile({ ...input, response: input.response, actor: actorLabel(actor) });
+  let file: string;
+  try {
+    file = await writeRecoveryFile({ ...input, response: input.response, actor: actorLabel(actor) });
+  } catch (writeError) {
+    // Neither the database nor the disk took it (a full disk is a likely cause of both). The
+    // operation still says so, with the client to look for; the credentials are lost to Registrar.
+    const message = `The hospital registered client ${input.response.clientId}, but Registrar could neither save it${why} nor write its recovery file (${errorSummary(writeError).code ?? 'write failed'}). Its new credentials are lost to Registrar: ask the hospital to delete client ${input.response.clientId} (or issue it a new secret), then register again.`;
+    logger.error({ operationId: input.operationId, clientId: input.response.clientId, err: errorSummary(writeError) }, 'registration not saved and no recovery file written');
+    await getDb()
+      .update(registrationOperations)
+      .set({ status: 'needs_recovery', error: { code: 'NEEDS_RECOVERY', message }, updatedAt: new Date() })
+      .where(eq(registrationOperations.id, input.operationId))
+      .catch(() => {});
+    await recordAudit(getDb(), actor, { ...input.audit, outcome: 'failure', details: { ...input.audit.details, error: 'NEEDS_RECOVERY', clientId: input.response.clientId, recoveryFile: null } }).catch(() => {});
+    throw new AppError('NEEDS_RECOVERY', message, { operationId: input.operationId, clientId: input.response.clientId }, { cause: lastError });
+  }
   await getDb()
     .update(registrationOperations)
-    .set({ status: 'needs_recovery', error: { code: 'INTERNAL', message: `Registered upstream but not saved; kept in ${file}.` }, updatedAt: new Date() })
+    .set({ status: 'needs_recovery', error: { code: 'INTERNAL', message: `Registered upstream but not saved${why}; kept in ${file}.` }, updatedAt: new Date() })
     .where(eq(registrationOperations.id, input.operationId))
     .catch(() => {});
   await recordAudit(getDb(), actor, { ...input.audit, outcome: 'failure', details: { ...input.audit.details, error: 'NEEDS_RECOVERY', clientId: input.response.clientId } }).catch(() => {});
