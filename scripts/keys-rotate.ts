@@ -1,8 +1,8 @@
 /**
  * npm run keys:rotate [-- --new-key-file-entry] [--dry-run] [--batch-size N]
  *
- * Re-wraps every stored credential's data key under the current key-encryption key. The secrets
- * themselves are not re-encrypted. Safe to stop at any point and to run again: finished rows are
+ * Re-wraps every stored credential's data key under the current key-encryption key, and those of
+ * the recovery files waiting for `npm run recover`. The secrets themselves are not re-encrypted. Safe to stop at any point and to run again: finished rows are
  * not touched, and a run with nothing to do says "0 to rewrap".
  *
  * With a key file (REGISTRAR_KEY_FILE): `--new-key-file-entry` adds a new key, makes it current,
@@ -20,6 +20,7 @@ import { pendingRewrapSummary, rewrapCredentials } from '@/lib/credentials/store
 import { resetVaultCache, vaultStatus } from '@/lib/credentials/vault';
 import { env } from '@/lib/env';
 import { isAppError } from '@/lib/errors';
+import { pendingRecoveryFileCount, rewrapRecoveryFiles } from '@/lib/registrations/recovery';
 import { prepareDatabase } from './lib/launch';
 
 const USAGE = 'Usage: npm run keys:rotate [-- --new-key-file-entry] [--dry-run] [--batch-size N]';
@@ -110,6 +111,17 @@ try {
     if (result.remaining > 0) {
       console.error(`${result.remaining} credential(s) are still not under ${to} (see above, or locked by a running transaction: run again).`);
     }
+  }
+
+  // Answers waiting in recovery files are sealed by the vault too: re-wrapped with the rest.
+  if (dryRun) {
+    const files = await pendingRecoveryFileCount();
+    if (files) console.info(`Dry run: ${files} pending recovery file(s) would be re-wrapped → ${to}.`);
+  } else {
+    const files = await rewrapRecoveryFiles();
+    if (files.pending) console.info(`Recovery files: ${files.rewrapped} re-wrapped → ${to}, ${files.pending - files.rewrapped - files.failed.length} already under it (import them with \`npm run recover\`).`);
+    for (const f of files.failed) console.error(`  could not re-wrap recovery file ${f}`);
+    if (files.failed.length) exitCode = 1;
   }
 
   const unconfigured = summary.byKey.filter((k) => !k.configured);

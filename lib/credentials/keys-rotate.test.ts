@@ -9,7 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '@/db/client';
 import { runMigrations } from '@/db/migrate';
 import * as schema from '@/db/schema';
+import { resetEnvCache } from '@/lib/env';
+import { writeRecoveryFile } from '@/lib/registrations/recovery';
 import { createKeyFile } from './keyring';
+import { openSecret } from './vault';
 import { listCredentialMeta, readCredentialById, storeCredential } from './store';
 import { currentVaultKeys, setVaultKeys, VAULT_KEY_VARS } from '@/test/support/vault-keys';
 
@@ -115,6 +118,36 @@ describe('npm run keys:rotate', () => {
       for (const p of plaintexts.values()) expect(output).not.toContain(p);
       for (const k of ring.keys) expect(output).not.toContain(k.key);
     }
+  });
+
+  it('re-wraps the recovery files waiting to be imported, so removing the old key leaves them readable', { timeout: 120_000 }, async () => {
+    const file = path.join(tmp, 'recovery-test.key');
+    createKeyFile(file);
+    configureKeyFile(file);
+    const canary = `recovery-canary-${randomUUID()}`;
+    const savedDataDir = process.env.REGISTRAR_DATA_DIR;
+    process.env.REGISTRAR_DATA_DIR = tmp;
+    resetEnvCache();
+    let written: string;
+    try {
+      written = await writeRecoveryFile({ operationId: randomUUID(), actor: 'test', response: { clientSecret: canary } } as never);
+    } finally {
+      process.env.REGISTRAR_DATA_DIR = savedDataDir;
+      resetEnvCache();
+    }
+    const run = await rotate(['--new-key-file-entry'], { REGISTRAR_KEY_FILE: file });
+    expect(run.out, run.out).toContain('Recovery files: 1 re-wrapped');
+    // (Its exit code also reflects the first test's rows, under a key this test does not configure.)
+    expect(run.out).not.toContain('could not re-wrap recovery file');
+    expect(run.out).not.toContain(canary);
+    // Only the new key left: the file still opens.
+    const ring = JSON.parse(fs.readFileSync(file, 'utf8')) as { current: string; keys: Array<{ kid: string }> };
+    const newOnly = path.join(tmp, 'recovery-new-only.key');
+    fs.writeFileSync(newOnly, JSON.stringify({ current: ring.current, keys: ring.keys.filter((k) => k.kid === ring.current) }), { mode: 0o600 });
+    configureKeyFile(newOnly);
+    const stored = JSON.parse(fs.readFileSync(path.resolve(written), 'utf8')) as { fileId: string; envelope: Parameters<typeof openSecret>[0] & { kid: string } };
+    expect(stored.envelope.kid).toBe(ring.current);
+    expect(openSecret(stored.envelope, `recovery-file:${stored.fileId}`)).toContain(canary);
   });
 
   it('refuses --new-key-file-entry when REGISTRAR_KEY is set, and fails clearly without a key', { timeout: 60_000 }, async () => {

@@ -1,13 +1,14 @@
 import 'server-only';
 import { randomUUID } from 'node:crypto';
+import { renameSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { eq } from 'drizzle-orm';
 import { getDb } from '@/db/client';
 import { registrationOperations } from '@/db/schema';
 import { systemActor } from '@/lib/auth/actor';
-import { openSecret, sealSecret } from '@/lib/credentials/vault';
-import { createFileDurably } from '@/lib/durable-file';
+import { currentKey, openSecret, rewrapEnvelope, sealSecret } from '@/lib/credentials/vault';
+import { createFileDurably, fsyncDir, writeTemp } from '@/lib/durable-file';
 import { env } from '@/lib/env';
 import { persistRegistration, type PersistInput } from './persist';
 
@@ -64,4 +65,36 @@ export async function importRecoveryFiles(log: (line: string) => void = () => {}
     }
   }
   return { imported, failed };
+}
+
+/** Recovery files waiting to be imported. */
+export async function pendingRecoveryFileCount(): Promise<number> {
+  return (await readdir(recoveryDir()).catch(() => [] as string[])).filter((n) => n.endsWith('.json')).length;
+}
+
+/**
+ * keys:rotate for the recovery files still waiting to be imported: each one's data key is wrapped
+ * again under the current key-encryption key (the file replaced atomically), so removing the old
+ * key never makes a pending answer unreadable. A file that cannot be opened is reported, untouched.
+ */
+export async function rewrapRecoveryFiles(): Promise<{ pending: number; rewrapped: number; failed: string[] }> {
+  const dir = recoveryDir();
+  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.json'));
+  const { kid, kv } = currentKey();
+  let rewrapped = 0;
+  const failed: string[] = [];
+  for (const name of names) {
+    const file = path.join(dir, name);
+    try {
+      const { fileId, envelope } = JSON.parse(await readFile(file, 'utf8')) as { fileId: string; envelope: Parameters<typeof openSecret>[0] & { kid?: string; kv?: number } };
+      if (envelope.kid === kid && envelope.kv === kv) continue;
+      const tmp = writeTemp(file, JSON.stringify({ fileId, envelope: rewrapEnvelope(envelope, aadFor(fileId)) }), 0o600);
+      renameSync(tmp, file);
+      fsyncDir(dir);
+      rewrapped++;
+    } catch (error) {
+      failed.push(`${name}: ${error instanceof Error ? error.name : 'error'} ${(error as { code?: string }).code ?? ''}`.trim());
+    }
+  }
+  return { pending: names.length, rewrapped, failed };
 }
