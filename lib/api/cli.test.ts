@@ -142,7 +142,8 @@ describe('registrar issuers, registrations and diagnose', () => {
     expect(csv.stdout.split('\r\n')).toHaveLength(3);
     const json = JSON.parse((await cli(['registrations', 'list', '--app', (apps.body as { id: string }).id, '--format', 'json'], env())).stdout);
     expect(json).toMatchObject({ total: 1, items: [{ id, clientId }] });
-    const listAll = await cli(['registrations', 'list', '--all', '--format', 'json', '--q', clientId], env());
+    // --q=VALUE: a client id may start with '-' (node-oidc-provider's are random base64url), which parseArgs would take for an option.
+    const listAll = await cli(['registrations', 'list', '--all', '--format', 'json', `--q=${clientId}`], env());
     // Once (under a full parallel run) this printed nothing on stdout; the code and stderr say why next time.
     expect(listAll.code, listAll.stderr).toBe(0);
     expect(JSON.parse(listAll.stdout)).toMatchObject([{ id }]);
