@@ -9,7 +9,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '@/db/client';
 import { runMigrations } from '@/db/migrate';
 import * as schema from '@/db/schema';
-import { resetEnvCache } from '@/lib/env';
 import { writeRecoveryFile } from '@/lib/registrations/recovery';
 import { createKeyFile } from './keyring';
 import { openSecret } from './vault';
@@ -125,16 +124,8 @@ describe('npm run keys:rotate', () => {
     createKeyFile(file);
     configureKeyFile(file);
     const canary = `recovery-canary-${randomUUID()}`;
-    const savedDataDir = process.env.REGISTRAR_DATA_DIR;
-    process.env.REGISTRAR_DATA_DIR = tmp;
-    resetEnvCache();
-    let written: string;
-    try {
-      written = await writeRecoveryFile({ operationId: randomUUID(), actor: 'test', response: { clientSecret: canary } } as never);
-    } finally {
-      process.env.REGISTRAR_DATA_DIR = savedDataDir;
-      resetEnvCache();
-    }
+    // Where the script (REGISTRAR_DATA_DIR=tmp) looks for them.
+    const written = await writeRecoveryFile({ operationId: randomUUID(), actor: 'test', response: { clientSecret: canary } } as never, path.join(tmp, 'recovery'));
     const run = await rotate(['--new-key-file-entry'], { REGISTRAR_KEY_FILE: file });
     expect(run.out, run.out).toContain('Recovery files: 1 re-wrapped');
     // (Its exit code also reflects the first test's rows, under a key this test does not configure.)

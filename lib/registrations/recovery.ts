@@ -25,8 +25,7 @@ const aadFor = (fileId: string) => `recovery-file:${fileId}`;
  * The last line of defence when the database refuses a registration the hospital accepted:
  * the whole answer, encrypted by the vault (the file name is bound as authenticated data).
  */
-export async function writeRecoveryFile(payload: RecoveryPayload): Promise<string> {
-  const dir = recoveryDir();
+export async function writeRecoveryFile(payload: RecoveryPayload, dir = recoveryDir()): Promise<string> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const fileId = `${payload.operationId}-${randomUUID().slice(0, 8)}`;
   const envelope = sealSecret(JSON.stringify(payload), aadFor(fileId));

@@ -69,6 +69,29 @@ async function sandboxIssuer(url: string, epicClientId?: string) {
   return addSandboxIssuer(ops.actor, { healthSystemId: system.id, url, environment: 'sandbox', epicClientId });
 }
 
+/** The fake hospital as an issuer, and an app with an environment of its own that the hospital registers with `secret`. */
+async function faultyHospitalSetup(prefix: string, secret: string) {
+  const { issuerId } = await insertIssuer({ registrationEndpoint: `${fake.origin}/register` });
+  const environment = `${prefix}-${uniqueSuffix()}`;
+  const { appId } = await insertApp({ environments: { [environment]: {} } });
+  fake.setBehaviour(registrationAnswer(201, { client_secret: secret, client_secret_expires_at: 0 }));
+  return { issuerId, appId, environment };
+}
+
+/**
+ * Registers while the database refuses registrations of that environment (a fault no real peer
+ * produces on demand: the hospital answers, the write fails); returns the error it ended with.
+ */
+async function registerWhileRegistrationsRefused(setup: Awaited<ReturnType<typeof faultyHospitalSetup>>, persistAttempts: number): Promise<unknown> {
+  const constraint = `reg_fault_${uniqueSuffix()}`;
+  await getDb().execute(sql.raw(`alter table registrations add constraint ${constraint} check (environment <> '${setup.environment}') not valid`));
+  try {
+    return await registerApp(ops.actor, { issuerId: setup.issuerId, appId: setup.appId, environment: setup.environment, idempotencyKey: key() }, { persistAttempts }).catch((e: unknown) => e);
+  } finally {
+    await getDb().execute(sql.raw(`alter table registrations drop constraint ${constraint}`));
+  }
+}
+
 describe('registering at the sandbox hospitals', () => {
   it('registers at General Hospital with client_secret_basic, encrypts the secret, and the secret works', async () => {
     const issuer = await sandboxIssuer(sandbox.general.fhirBase);
@@ -245,18 +268,9 @@ describe('never losing or duplicating a registration', () => {
   });
 
   it('keeps the credential in an encrypted recovery file when the database refuses it after the upstream 201, and recover imports it', async () => {
-    const { issuerId } = await insertIssuer({ registrationEndpoint: `${fake.origin}/register` });
-    const envName = `fault-${uniqueSuffix()}`;
-    const { appId } = await insertApp({ environments: { [envName]: {} } });
-    fake.setBehaviour(registrationAnswer(201, { client_secret: 'recovery-canary-secret', client_secret_expires_at: 0 }));
-    const constraint = `reg_fault_${uniqueSuffix()}`;
-    await getDb().execute(sql.raw(`alter table registrations add constraint ${constraint} check (environment <> '${envName}') not valid`));
-    let error: unknown;
-    try {
-      error = await registerApp(ops.actor, { issuerId, appId, environment: envName, idempotencyKey: key() }, { persistAttempts: 2 }).catch((e: unknown) => e);
-    } finally {
-      await getDb().execute(sql.raw(`alter table registrations drop constraint ${constraint}`));
-    }
+    const setup = await faultyHospitalSetup('fault', 'recovery-canary-secret');
+    const envName = setup.environment;
+    const error = await registerWhileRegistrationsRefused(setup, 2);
     expect(error).toMatchObject({ code: 'NEEDS_RECOVERY' });
     expect(String((error as Error).message)).not.toContain('recovery-canary-secret');
     const files = readdirSync(recoveryDir()).filter((f) => f.endsWith('.json'));
@@ -293,23 +307,17 @@ describe('never losing or duplicating a registration', () => {
   });
 
   it('when neither the database nor the disk takes the answer, the operation still says so (needs recovery, the client to look for), audited', async () => {
-    const { issuerId } = await insertIssuer({ registrationEndpoint: `${fake.origin}/register` });
-    const envName = `nodisk-${uniqueSuffix()}`;
-    const { appId } = await insertApp({ environments: { [envName]: {} } });
     const secret = `nodisk-canary-${uniqueSuffix()}`;
-    fake.setBehaviour(registrationAnswer(201, { client_secret: secret, client_secret_expires_at: 0 }));
-    const constraint = `reg_nodisk_${uniqueSuffix()}`;
+    const setup = await faultyHospitalSetup('nodisk', secret);
     const dir = recoveryDir();
     // The recovery folder cannot be created (a file stands in its place): the write fails as on a full or read-only disk.
     mkdirSync(dir, { recursive: true });
     renameSync(dir, `${dir}.aside`);
     writeFileSync(dir, 'not a folder');
-    await getDb().execute(sql.raw(`alter table registrations add constraint ${constraint} check (environment <> '${envName}') not valid`));
     let error: Error & { code?: string; details?: { operationId: string; clientId: string } };
     try {
-      error = (await registerApp(ops.actor, { issuerId, appId, environment: envName, idempotencyKey: key() }, { persistAttempts: 1 }).catch((e: unknown) => e)) as typeof error;
+      error = (await registerWhileRegistrationsRefused(setup, 1)) as typeof error;
     } finally {
-      await getDb().execute(sql.raw(`alter table registrations drop constraint ${constraint}`));
       rmSync(dir);
       renameSync(`${dir}.aside`, dir);
     }
@@ -324,18 +332,9 @@ describe('never losing or duplicating a registration', () => {
   });
 
   it('recover does not import a renamed copy of a recovery file a second time', async () => {
-    const { issuerId } = await insertIssuer({ registrationEndpoint: `${fake.origin}/register` });
-    const envName = `copy-${uniqueSuffix()}`;
-    const { appId } = await insertApp({ environments: { [envName]: {} } });
-    fake.setBehaviour(registrationAnswer(201, { client_secret: `copy-${uniqueSuffix()}`, client_secret_expires_at: 0 }));
-    const constraint = `reg_copy_${uniqueSuffix()}`;
-    await getDb().execute(sql.raw(`alter table registrations add constraint ${constraint} check (environment <> '${envName}') not valid`));
-    let error: { details: { operationId: string } };
-    try {
-      error = (await registerApp(ops.actor, { issuerId, appId, environment: envName, idempotencyKey: key() }, { persistAttempts: 1 }).catch((e: unknown) => e)) as typeof error;
-    } finally {
-      await getDb().execute(sql.raw(`alter table registrations drop constraint ${constraint}`));
-    }
+    const setup = await faultyHospitalSetup('copy', `copy-${uniqueSuffix()}`);
+    const envName = setup.environment;
+    const error = (await registerWhileRegistrationsRefused(setup, 1)) as { details: { operationId: string } };
     const file = readdirSync(recoveryDir()).find((f) => f.startsWith(error.details.operationId))!;
     const copy = `${randomUUID()}-copy0000.json`;
     copyFileSync(path.join(recoveryDir(), file), path.join(recoveryDir(), copy));
