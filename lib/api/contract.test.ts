@@ -7,7 +7,11 @@ import { apps, auditLog, healthSystems, issuers, registrationOperations, registr
 import { readCurrentCredential } from '@/lib/credentials/store';
 import { addAllowlistEntry } from '@/lib/outbound/allowlist-store';
 import { startSandbox, type Sandbox } from '@/sandbox/index';
+import { MAX_BODY_BYTES } from './handler';
+import { errorStatuses } from './openapi';
+import { operations } from './operations';
 import { call, expectContract, expectProblem, makeToken, type ApiResult } from './testing/client';
+import { dispatch } from './testing/routes';
 
 /**
  * Contract tests for every /api/v1 operation, calling the route handlers in-process (the same
@@ -107,6 +111,41 @@ describe('problem+json and validation', () => {
     expectProblem(await call('POST', '/health-systems', { token: ops.token, rawBody: '{"name":', headers: { 'content-type': 'application/json' } }), 400, 'INVALID');
     expectProblem(await call('POST', '/health-systems', { token: ops.token, rawBody: 'name=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 400, 'INVALID');
     expectProblem(await call('POST', '/health-systems', { token: ops.token }), 400, 'INVALID');
+  });
+
+  it('a body over 1 MB is 413 and nothing is created: counted in bytes, and an endless body is not read to its end', async () => {
+    const before = await countOf(healthSystems);
+    // 400,000 euro signs: 400,000 characters but 1.2 MB of UTF-8.
+    const wide = await call('POST', '/health-systems', { token: ops.token, rawBody: JSON.stringify({ name: `Big ${uniqueSuffix()}`, notes: '€'.repeat(400_000) }), headers: { 'content-type': 'application/json' } });
+    expect(expectProblem(wide, 413, 'INVALID').detail).toBe('The request body is too large (1 MB at most).');
+    // A chunked body that never ends: refused once it passes the limit, with no more than that read.
+    let pulled = 0;
+    const endless = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulled += 64 * 1024;
+        controller.enqueue(new Uint8Array(64 * 1024).fill(0x20));
+      },
+    });
+    const response = await dispatch(
+      new Request('http://registrar.test/api/v1/health-systems', { method: 'POST', headers: { authorization: `Bearer ${ops.token}`, 'content-type': 'application/json' }, body: endless, duplex: 'half' } as RequestInit),
+    );
+    expect(response.status).toBe(413);
+    expect(pulled).toBeLessThan(MAX_BODY_BYTES + 512 * 1024);
+    // A declared length over the limit is refused before the body is read.
+    const declared = await dispatch(
+      new Request('http://registrar.test/api/v1/health-systems', { method: 'POST', headers: { authorization: `Bearer ${ops.token}`, 'content-type': 'application/json', 'content-length': String(MAX_BODY_BYTES + 1) }, body: '{}' }),
+    );
+    expect(declared.status).toBe(413);
+    expect(await countOf(healthSystems)).toBe(before);
+    expect(errorStatuses(operations.createHealthSystem).get(413)).toEqual(['INVALID (request body over 1 MB)']);
+  });
+
+  it('a body that is not UTF-8 is 400 with that reason', async () => {
+    const response = await dispatch(
+      new Request('http://registrar.test/api/v1/health-systems', { method: 'POST', headers: { authorization: `Bearer ${ops.token}`, 'content-type': 'application/json' }, body: new Uint8Array([0x7b, 0x22, 0xff, 0x22, 0x7d]) }),
+    );
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { detail: string }).detail).toBe('The request body is not valid UTF-8.');
   });
 
   it('a malformed id is 400, an unknown one 404, an unknown path 404 problem+json', async () => {

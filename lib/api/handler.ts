@@ -99,7 +99,7 @@ export function apiRoute<S extends OperationSpec>(spec: S, handler: (ctx: ApiCon
       let body: unknown = undefined;
       if (spec.body) {
         const raw = await readJson(request, spec.bodyOptional === true);
-        if (!raw.ok) return withHeaders(problemResponse({ code: 'INVALID', status: 400, detail: raw.message, instance, requestId, extra: { errors: [{ path: '(body)', message: raw.message }] } }), extraHeaders);
+        if (!raw.ok) return withHeaders(problemResponse({ code: 'INVALID', status: raw.status, detail: raw.message, instance, requestId, extra: { errors: [{ path: '(body)', message: raw.message }] } }), extraHeaders);
         const parsed = spec.body.safeParse(raw.value);
         if (!parsed.success) return withHeaders(validationProblem(parsed.error, { instance, requestId, where: 'body' }), extraHeaders);
         body = raw.value;
@@ -137,19 +137,54 @@ function withHeaders(response: Response, headers: Record<string, string>): Respo
   return response;
 }
 
-const MAX_BODY_BYTES = 1_000_000;
+/** The largest request body an operation reads, in bytes (the documented 413). */
+export const MAX_BODY_BYTES = 1_000_000;
 
-async function readJson(request: Request, optional: boolean): Promise<{ ok: true; value: unknown } | { ok: false; message: string }> {
+type BodyRefusal = { ok: false; status: 400 | 413; message: string };
+const TOO_LARGE: BodyRefusal = { ok: false, status: 413, message: 'The request body is too large (1 MB at most).' };
+
+async function readJson(request: Request, optional: boolean): Promise<{ ok: true; value: unknown } | BodyRefusal> {
   const type = request.headers.get('content-type') ?? '';
-  if (type && !/^application\/([\w.+-]+\+)?json\b/i.test(type)) return { ok: false, message: `Send the body as JSON (Content-Type: application/json), not ${type.split(';')[0]}.` };
-  const text = await request.text();
-  if (text.length > MAX_BODY_BYTES) return { ok: false, message: 'The request body is too large (1 MB at most).' };
-  if (text.trim() === '') return optional ? { ok: true, value: {} } : { ok: false, message: 'The request needs a JSON body.' };
+  if (type && !/^application\/([\w.+-]+\+)?json\b/i.test(type)) return { ok: false, status: 400, message: `Send the body as JSON (Content-Type: application/json), not ${type.split(';')[0]}.` };
+  const bytes = await readAtMost(request, MAX_BODY_BYTES);
+  if (bytes === null) return TOO_LARGE;
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return { ok: false, status: 400, message: 'The request body is not valid UTF-8.' };
+  }
+  if (text.trim() === '') return optional ? { ok: true, value: {} } : { ok: false, status: 400, message: 'The request needs a JSON body.' };
   try {
     return { ok: true, value: JSON.parse(text) };
   } catch {
-    return { ok: false, message: 'The request body is not valid JSON.' };
+    return { ok: false, status: 400, message: 'The request body is not valid JSON.' };
   }
+}
+
+/**
+ * The body's bytes, or null once it is longer than `limit`: a declared Content-Length over the
+ * limit is refused before reading, and an undeclared (chunked) body is read only up to the limit,
+ * so an endless or huge body costs at most `limit` bytes of memory.
+ */
+async function readAtMost(request: Request, limit: number): Promise<Uint8Array | null> {
+  const declared = Number(request.headers.get('content-length') ?? NaN);
+  if (declared > limit) return null;
+  if (!request.body) return new Uint8Array();
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      return null;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks);
 }
 
 /** For handlers: refuse with a coded error the same way a domain function would. */

@@ -35,6 +35,7 @@ export function errorStatuses(spec: OperationSpec): Map<number, string[]> {
   const byStatus = new Map<number, string[]>();
   const add = (status: number, code: string) => byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
   if (spec.params || spec.query || spec.body || spec.headers) add(400, 'INVALID (request validation)');
+  if (spec.body) add(413, 'INVALID (request body over 1 MB)');
   for (const code of codes) add((code !== 'INTERNAL' ? spec.statusOverrides?.[code] : undefined) ?? STATUS_BY_CODE[code], code);
   // A domain INVALID (well-formed but impossible) can come from any operation that takes input.
   if (spec.body || spec.params) add(422, 'INVALID');
@@ -81,6 +82,8 @@ const INTRO = `Registrar’s machine interface. JSON in and out; times are ISO 8
 **Authentication.** \`Authorization: Bearer rgt_…\` with an API token an admin created (Settings → API tokens, or \`npm run token:create\`). A token has a role and optionally a subset of that role’s permissions; each operation names the permission it needs (\`x-permission\`). A missing, unknown, revoked or expired token is 401.
 
 **Rate limit.** Each token may make a fixed number of requests per window (default 120 per minute; \`REGISTRAR_API_RATE_LIMIT\`, \`REGISTRAR_API_RATE_WINDOW_SECONDS\`). Every answer carries \`RateLimit-Limit\`, \`RateLimit-Remaining\` and \`RateLimit-Reset\`; over the limit, 429 with \`Retry-After\` (seconds).
+
+**Request bodies** are JSON (\`Content-Type: application/json\`, UTF-8) of at most 1 MB; a larger one is 413 before it is read further.
 
 **Errors** are RFC 9457 problem details (\`application/problem+json\`) with \`type\`, \`title\`, \`status\`, \`detail\` and a stable \`code\`, the same codes the UI uses. A refused call (403) changes nothing and is audited.
 
