@@ -13,7 +13,8 @@ import { startSandbox, type Sandbox } from '@/sandbox/index';
 import { runRotationCleanup } from './cleanup';
 import { planRotation } from './plan';
 import { getRotationPanel, resolveActiveRegistration } from './queries';
-import { resumeRotation, startRotation, type RotationStep } from './run';
+import { MAX_UNFINISHED_RUNS } from './internal';
+import { resumeRotation, retryRotation, startRotation, type RotationStep } from './run';
 import {
   allowlist,
   captureError,
@@ -203,6 +204,25 @@ describe('re-registration at General Hospital (RFC 7592 updates there keep the o
     expect((await registrationRow(reg.registrationId)).replacedByRegistrationId).toBeNull();
   });
 
+  it('a re-registration that stalled and was retried by a person leaves no stale "needs attention" on the replaced registration', async () => {
+    const reg = await registeredAtGeneral();
+    const crash = { afterStep: (step: RotationStep) => void (step === 'new_credential_stored' && throwCrash(step)) };
+    await expect(startRotation(ops.actor, { registrationId: reg.registrationId }, crash)).rejects.toBeInstanceOf(SimulatedCrash);
+    const [rot] = await rotationRows(reg.registrationId);
+    expect(rot?.state).toBe('new_credential_stored');
+    // As if the verification had killed its process every time it ran: the next resume stalls it.
+    await getDb().update(rotations).set({ unfinishedRuns: MAX_UNFINISHED_RUNS }).where(eq(rotations.id, rot!.id));
+    expect((await resumeRotation(rot!.id)).stalledAt).not.toBeNull();
+    expect(await registrationRow(reg.registrationId)).toMatchObject({ status: 'needs_attention', attentionReason: expect.stringMatching(/stopped/) });
+
+    const done = await retryRotation(ops.actor, { rotationId: rot!.id });
+    expect(done).toMatchObject({ state: 'current', strategy: 're_registration' });
+    // The replaced client still works through its grace period: retiring, not a problem to look at.
+    expect(await registrationRow(reg.registrationId)).toMatchObject({ status: 'active', attentionReason: null, replacedByRegistrationId: done.newRegistrationId });
+    expect(await registrationRow(done.newRegistrationId!)).toMatchObject({ status: 'active', attentionReason: null });
+    await tokenWithCurrentCredential(reg.registrationId, tokenEndpoint);
+  });
+
   it('a replaced registration cannot be rotated again; its replacement can', async () => {
     const reg = await registeredAtGeneral();
     const first = await startRotation(ops.actor, { registrationId: reg.registrationId });
@@ -217,3 +237,7 @@ describe('re-registration at General Hospital (RFC 7592 updates there keep the o
     expect(row?.state).toBe('current');
   });
 });
+
+function throwCrash(step: string): never {
+  throw new SimulatedCrash(step);
+}

@@ -291,7 +291,12 @@ export async function runSwitchStep(ctx: Ctx, rot: Rotation): Promise<StepResult
         .set({ state: 'previous' })
         .where(and(eq(credentials.ownerType, 'registration'), eq(credentials.ownerId, reg.id), eq(credentials.kind, 'client_secret'), eq(credentials.state, 'current')));
       cleanupAt = new Date(now.getTime() + t.graceSeconds * 1000);
-      await tx.update(registrations).set({ replacedByRegistrationId: rot.newRegistrationId, retiringUntil: cleanupAt }).where(eq(registrations.id, reg.id));
+      // The replaced client keeps working through its grace period: whatever this rotation's earlier
+      // runs flagged on it (a failure, a stall) is resolved now; a failed clean-up flags it anew.
+      await tx
+        .update(registrations)
+        .set({ replacedByRegistrationId: rot.newRegistrationId, retiringUntil: cleanupAt, ...(reg.status === 'needs_attention' ? { status: 'active' as const, attentionReason: null } : {}) })
+        .where(eq(registrations.id, reg.id));
       await tx.update(registrations).set({ lastRotatedAt: now, ...RENEWAL_TO_RECOMPUTE }).where(eq(registrations.id, rot.newRegistrationId));
     }
     const next = await transition(rot, { state: 'current', finishedAt: now, nextAttemptAt: null, error: null, cleanupAt }, tx);
