@@ -138,6 +138,45 @@ describe('key rollover for private_key_jwt with Registrar’s hosted JWKS (Mercy
   });
 });
 
+describe('registrations sharing one hosted key, rolled over at once (they fall due together)', () => {
+  it('share one new key, both switch without a deadlock, both sign with it, and the old key is retired once', async () => {
+    const reg = await registeredAtMercy();
+    const sibling = await register(ops.actor, mercyIssuerId, reg.appId, { initialAccessToken: await sandbox.mintInitialAccessToken('mercy') });
+    const [oldKey] = await keysOf(reg.appId);
+    // Both runs wait for each other after verifying, so their switches start together.
+    let verified = 0;
+    let release!: () => void;
+    const bothVerified = new Promise<void>((resolve) => (release = resolve));
+    const together = async (step: RotationStep) => {
+      if (step !== 'verified') return;
+      if (++verified === 2) release();
+      await bothVerified;
+    };
+    const started = Date.now();
+    const [a, b] = await Promise.all([reg.registrationId, sibling.registrationId].map((registrationId) => startRotation(ops.actor, { registrationId }, { afterStep: together })));
+    expect(a).toMatchObject({ state: 'current', strategy: 'key_rollover', error: null });
+    expect(b).toMatchObject({ state: 'current', strategy: 'key_rollover', error: null });
+    // PostgreSQL breaks a deadlock only after deadlock_timeout (1 s); taking turns is immediate.
+    expect(Date.now() - started).toBeLessThan(5_000);
+
+    const keys = await keysOf(reg.appId);
+    expect(keys).toHaveLength(2);
+    const newKey = keys.find((k) => k.id !== oldKey!.id)!;
+    expect(newKey.state).toBe('active');
+    for (const id of [reg.registrationId, sibling.registrationId]) {
+      expect((await registrationRow(id)).appKeyId).toBe(newKey.id);
+      await tokenWithCurrentCredential(id, mercyToken);
+    }
+    expect((await publishedJwks(reg.appId, 'production')).keys.map((k) => k.kid).sort()).toEqual([oldKey!.kid, newKey.kid].sort());
+
+    for (const rot of [a, b]) {
+      await getDb().update(rotations).set({ cleanupAt: new Date(Date.now() - 1000) }).where(eq(rotations.id, rot.id));
+      expect(await runRotationCleanup(rot.id)).toBe('done');
+    }
+    expect((await keysOf(reg.appId)).map((k) => k.state).sort()).toEqual(['active', 'retired']);
+  });
+});
+
 describe('no management (Epic-like): a new registration with a new key, after a fresh initial access token', () => {
   async function registeredAtEpic() {
     const { appId } = await insertApp({ environments: { 'non-production': { tokenEndpointAuthMethod: 'private_key_jwt', keyAlgorithm: 'RS384', epicClientId: 'epic-app-nonprod' } } });

@@ -1,7 +1,7 @@
 import 'server-only';
-import { and, eq, ne, sql } from 'drizzle-orm';
-import { getDb } from '@/db/client';
-import { appKeys, credentials, issuers, registrationOperations, registrations, type Registration, type Rotation } from '@/db/schema';
+import { and, eq, ne, notInArray, sql } from 'drizzle-orm';
+import { getDb, type Tx } from '@/db/client';
+import { appKeys, credentials, issuers, registrationOperations, registrations, rotations, type Registration, type Rotation } from '@/db/schema';
 import { getAppOrThrow } from '@/lib/apps/queries';
 import { readAppPrivateKey } from '@/lib/apps/keys';
 import { recordAudit } from '@/lib/audit/record';
@@ -62,6 +62,12 @@ async function prepareKey(ctx: Ctx, rot: Rotation, reg: Registration, mode: 'pub
         .set({ state: 'next' })
         .where(and(eq(appKeys.appId, reg.appId), eq(appKeys.environment, reg.environment), eq(appKeys.purpose, 'client_auth'), eq(appKeys.alg, alg), eq(appKeys.state, 'active')));
     }
+    const shared = mode === 'publish' ? await siblingRolloverKey(tx, rot, reg, alg) : null;
+    if (shared) {
+      const next = await transition(rot, { newAppKeyId: shared.id, oldAppKeyId: reg.appKeyId, state: 'new_credential_stored', newExpiry: { kind: 'none', at: null }, nextAttemptAt: null }, tx);
+      await recordAudit(tx, ctx.actor, { action: 'rotation.key_shared', targetType: 'registration', targetId: reg.id, details: { rotationId: rot.id, kid: shared.kid, alg, withRotationId: shared.rotationId } });
+      return next;
+    }
     const [row] = await tx
       .insert(appKeys)
       .values({ appId: reg.appId, environment: reg.environment, purpose: 'client_auth', kid: generated.kid, alg, publicJwk: generated.publicJwk as Record<string, unknown>, state: mode === 'publish' ? 'next' : 'active' })
@@ -78,6 +84,34 @@ async function prepareKey(ctx: Ctx, rot: Rotation, reg: Registration, mode: 'pub
     return next;
   });
   return afterStep(ctx, { rotation, step: mode === 'publish' ? 'new_credential_stored' : 'key_prepared' });
+}
+
+/**
+ * The new key of another registration's key rollover from the same old key, still waiting to be
+ * switched to: registrations that share a hosted JWKS fall due together, and each rolling over on
+ * its own would publish a key per registration and leave all but the last switched one unused.
+ * They share the first one's key instead (each still verifies it at its own hospital). Called under
+ * prepareKey's lock, so two siblings cannot both miss each other.
+ */
+async function siblingRolloverKey(tx: Tx, rot: Rotation, reg: Registration, alg: string) {
+  if (!reg.appKeyId) return null;
+  const [row] = await tx
+    .select({ id: appKeys.id, kid: appKeys.kid, rotationId: rotations.id })
+    .from(rotations)
+    .innerJoin(appKeys, eq(appKeys.id, rotations.newAppKeyId))
+    .where(
+      and(
+        eq(rotations.strategy, 'key_rollover'),
+        eq(rotations.oldAppKeyId, reg.appKeyId),
+        ne(rotations.id, rot.id),
+        notInArray(rotations.state, ['current', 'failed']),
+        eq(appKeys.state, 'next'),
+        eq(appKeys.alg, alg),
+      ),
+    )
+    .orderBy(rotations.createdAt)
+    .limit(1);
+  return row ?? null;
 }
 
 async function profileKeyAlgorithm(ctx: Ctx, reg: Registration): Promise<'RS384' | 'ES384'> {
@@ -242,6 +276,9 @@ export async function runSwitchStep(ctx: Ctx, rot: Rotation): Promise<StepResult
   const now = new Date();
   const t = ctx.timings;
   const rotation = await getDb().transaction(async (tx) => {
+    // A key rollover's switch also moves the registrations sharing the old key: two such switches
+    // locking their own registration first and then each other's would deadlock, so they take turns.
+    if (rot.strategy === 'key_rollover' && rot.oldAppKeyId) await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`key-rollover-switch:${rot.oldAppKeyId}`}))`);
     const [reg] = await tx.select().from(registrations).where(eq(registrations.id, rot.registrationId)).for('update');
     if (!reg) throw new AppError('NOT_FOUND', 'The registration of this rotation no longer exists.');
     let cleanupAt: Date | null = null;
