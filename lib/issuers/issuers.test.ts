@@ -11,7 +11,7 @@ import { addAllowlistEntry } from '@/lib/outbound/allowlist-store';
 import { startSandbox, type Sandbox } from '@/sandbox/index';
 import { addIssuer } from './add-issuer';
 import { createRefreshAllOperation, runRefreshAll } from './refresh-all';
-import { refreshIssuer } from './refresh-issuer';
+import { acceptIssuerChange, refreshIssuer } from './refresh-issuer';
 
 let sandbox: Sandbox;
 let admin: Awaited<ReturnType<typeof insertUser>>;
@@ -123,7 +123,7 @@ describe('adding issuers', () => {
 });
 
 describe('refreshing issuers', () => {
-  it('flags a moved token endpoint as needing attention and keeps the history', async () => {
+  it('a moved token endpoint is held, not followed: the accepted one stays in use, flagged, until a person accepts the change', async () => {
     const system = await newSystem();
     moving.tokenPath = '/token';
     const added = await addIssuer(ops.actor, { healthSystemId: system.id, url: moving.origin, environment: 'production' });
@@ -131,12 +131,47 @@ describe('refreshing issuers', () => {
     moving.tokenPath = '/oauth2/v2/token';
     const outcome = await refreshIssuer(ops.actor, added.id);
     expect(outcome).toMatchObject({ outcome: 'ok', needsAttention: true });
-    const [row] = await getDb().select().from(issuers).where(eq(issuers.id, added.id));
-    expect(row?.needsAttention).toBe(true);
-    expect(row?.endpoints.token?.value).toBe(`${moving.origin}/oauth2/v2/token`);
+    const row = async () => (await getDb().select().from(issuers).where(eq(issuers.id, added.id)))[0]!;
+    // Secrets and assertions keep going to the endpoint a person accepted.
+    expect((await row()).endpoints.token?.value).toBe(`${moving.origin}/token`);
+    expect(await row()).toMatchObject({ needsAttention: true, attentionReason: expect.stringContaining(`token endpoint ${moving.origin}/token → ${moving.origin}/oauth2/v2/token`) });
+    // A later refresh that finds the same new endpoint does not slip it in either.
+    expect(await refreshIssuer(ops.actor, added.id)).toMatchObject({ changes: 0, needsAttention: true });
+    expect((await row()).endpoints.token?.value).toBe(`${moving.origin}/token`);
     const runs = await getDb().select().from(discoveryRuns).where(eq(discoveryRuns.issuerId, added.id));
-    expect(runs).toHaveLength(3);
-    expect(runs.find((r) => r.needsAttention)?.changes.some((c) => c.attention)).toBe(true);
+    expect(runs).toHaveLength(4);
+    expect(runs.some((r) => r.changes.some((c) => c.field === 'endpoints.token' && c.attention))).toBe(true);
+
+    // Support cannot accept it; ops can, and from then on the new endpoint is the one used.
+    await expect(acceptIssuerChange(support.actor, added.id)).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    expect(await acceptIssuerChange(ops.actor, added.id)).toEqual({ issuerId: added.id, accepted: ['endpoints.token'] });
+    expect(await row()).toMatchObject({ needsAttention: false, attentionReason: null });
+    expect((await row()).endpoints.token?.value).toBe(`${moving.origin}/oauth2/v2/token`);
+    const [audit] = await getDb().select({ details: auditLog.details }).from(auditLog).where(and(eq(auditLog.action, 'issuer.accept_change'), eq(auditLog.targetId, added.id)));
+    expect(audit?.details).toMatchObject({ accepted: [{ field: 'endpoints.token', accepted: `${moving.origin}/token`, published: `${moving.origin}/oauth2/v2/token` }] });
+
+    // The hospital moving back is a change to accept again, not a silent switch.
+    moving.tokenPath = '/token';
+    expect(await refreshIssuer(ops.actor, added.id)).toMatchObject({ needsAttention: true });
+    expect((await row()).endpoints.token?.value).toBe(`${moving.origin}/oauth2/v2/token`);
+  });
+
+  it('a refresh that finds the accepted endpoints again clears a pending flag', async () => {
+    const server = await startMovingServer();
+    await addAllowlistEntry(admin.actor, { entry: `http://${new URL(server.origin).host}` });
+    try {
+      const system = await newSystem();
+      const added = await addIssuer(ops.actor, { healthSystemId: system.id, url: server.origin, environment: 'production' });
+      server.tokenPath = '/elsewhere/token';
+      expect(await refreshIssuer(ops.actor, added.id)).toMatchObject({ needsAttention: true });
+      server.tokenPath = '/token';
+      expect(await refreshIssuer(ops.actor, added.id)).toMatchObject({ needsAttention: false });
+      const [row] = await getDb().select().from(issuers).where(eq(issuers.id, added.id));
+      expect(row).toMatchObject({ needsAttention: false, attentionReason: null });
+      expect(row?.endpoints.token?.value).toBe(`${server.origin}/token`);
+    } finally {
+      await new Promise((r) => server.server.close(r));
+    }
   });
 
   it('keeps the last good metadata and records the error when the server is gone', async () => {

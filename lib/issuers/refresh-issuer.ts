@@ -2,7 +2,7 @@ import 'server-only';
 import { and, desc, eq } from 'drizzle-orm';
 import { getDb } from '@/db/client';
 import { isUniqueViolation } from '@/db/errors';
-import { discoveryRuns, issuers, type DISCOVERY_TRIGGERS } from '@/db/schema';
+import { discoveryRuns, issuers, type DISCOVERY_TRIGGERS, type Issuer } from '@/db/schema';
 import { assertCan, type Actor } from '@/lib/auth/actor';
 import { auditedMutation } from '@/lib/audit/record';
 import { AppError, isAppError } from '@/lib/errors';
@@ -45,7 +45,8 @@ export async function refreshIssuer(
     actor,
     { action: 'issuer.refresh', targetType: 'issuer', targetId: issuerId, details: { trigger: opts.trigger ?? 'manual' } },
     async (tx) => {
-      await tx.select({ id: issuers.id }).from(issuers).where(eq(issuers.id, issuerId)).for('update');
+      const [accepted] = await tx.select({ issuerUrl: issuers.issuerUrl, endpoints: issuers.endpoints }).from(issuers).where(eq(issuers.id, issuerId)).for('update');
+      if (!accepted) throw new AppError('NOT_FOUND', 'That issuer does not exist.');
       const [previous] = await tx
         .select({ result: discoveryRuns.result })
         .from(discoveryRuns)
@@ -54,7 +55,8 @@ export async function refreshIssuer(
         .limit(1);
       const ok = result !== null && error === null;
       const changes = ok ? diffDiscoveries((previous?.result as unknown as DiscoveryResult) ?? null, result!) : [];
-      const attention = changes.some((c) => c.attention);
+      const columns = ok ? issuerColumnsFromDiscovery(result!) : null;
+      const held = columns ? heldChanges(accepted, columns) : [];
       await tx.insert(discoveryRuns).values({
         issuerId,
         trigger: opts.trigger ?? 'manual',
@@ -62,35 +64,90 @@ export async function refreshIssuer(
         startedAt,
         result: (result ?? { failure: error, discoveredAt: new Date().toISOString() }) as unknown as Record<string, unknown>,
         changes,
-        needsAttention: attention,
+        needsAttention: held.length > 0,
       });
-      if (ok) {
-        const reason = attention ? `Changed since the last discovery: ${changes.filter((c) => c.attention).map((c) => c.field).join(', ')}` : undefined;
+      if (columns) {
         await tx
           .update(issuers)
-          .set({ ...issuerColumnsFromDiscovery(result!), updatedAt: new Date(), ...(attention ? { needsAttention: true, attentionReason: reason } : {}) })
-          .where(eq(issuers.id, issuerId))
-          .catch((e: unknown) => {
-            if (isUniqueViolation(e)) throw new AppError('CONFLICT', `The server now calls itself ${result!.issuer}, which another issuer already uses.`);
-            throw e;
-          });
+          .set({ ...withAcceptedIdentity(columns, accepted, held), updatedAt: new Date(), needsAttention: held.length > 0, attentionReason: held.length > 0 ? heldReason(held) : null })
+          .where(eq(issuers.id, issuerId));
       } else {
         await tx.update(issuers).set({ lastError: { ...error!, at: new Date().toISOString() }, updatedAt: new Date() }).where(eq(issuers.id, issuerId));
       }
       return {
-        result: { issuerId, outcome: ok ? 'ok' : 'failed', changes: changes.length, needsAttention: attention, error } satisfies RefreshOutcome,
-        details: result ? discoverySummary(result) : { error: error?.code },
+        result: { issuerId, outcome: ok ? 'ok' : 'failed', changes: changes.length, needsAttention: held.length > 0, error } satisfies RefreshOutcome,
+        details: { ...(result ? discoverySummary(result) : { error: error?.code }), ...(held.length ? { held: held.map((h) => ({ field: h.field, accepted: h.accepted, published: h.published })) } : {}) },
       };
     },
   );
 }
 
-/** A person has looked at a flagged change (e.g. updated registrations after a token endpoint moved). */
-export async function acknowledgeIssuerChange(actor: Actor, issuerId: string) {
+/*
+ * The issuer identifier, the token endpoint and the registration endpoint decide where Registrar
+ * sends client secrets, signed assertions and registration requests. When the hospital's documents
+ * start naming different ones (a move, a misconfiguration, a compromised front end), a refresh does
+ * not follow them: Registrar keeps the values a person accepted, flags the issuer and shows both,
+ * and uses the new ones only once a person accepts them (acceptIssuerChange). Everything else a
+ * refresh finds (scopes, methods, capabilities) is applied at once.
+ */
+type Accepted = { issuerUrl: string | null; endpoints: Issuer['endpoints'] };
+type HeldChange = { field: 'issuer' | 'endpoints.token' | 'endpoints.registration'; accepted: string | null; published: string | null };
+
+function heldChanges(accepted: Accepted, columns: Partial<Issuer>): HeldChange[] {
+  const held: HeldChange[] = [];
+  const compare = (field: HeldChange['field'], before: string | null, after: string | null) => {
+    if (before !== after) held.push({ field, accepted: before, published: after });
+  };
+  compare('issuer', accepted.issuerUrl, columns.issuerUrl ?? null);
+  compare('endpoints.token', accepted.endpoints.token?.value ?? null, columns.endpoints?.token?.value ?? null);
+  compare('endpoints.registration', accepted.endpoints.registration?.value ?? null, columns.endpoints?.registration?.value ?? null);
+  return held;
+}
+
+/** The discovered columns with the held fields kept as accepted. */
+function withAcceptedIdentity(columns: Partial<Issuer>, accepted: Accepted, held: HeldChange[]): Partial<Issuer> {
+  if (held.length === 0) return columns;
+  const endpoints = { ...columns.endpoints };
+  for (const name of ['token', 'registration'] as const) {
+    if (!held.some((h) => h.field === `endpoints.${name}`)) continue;
+    if (accepted.endpoints[name]) endpoints[name] = accepted.endpoints[name];
+    else delete endpoints[name];
+  }
+  return { ...columns, issuerUrl: accepted.issuerUrl, endpoints };
+}
+
+const HELD_LABEL: Record<HeldChange['field'], string> = { issuer: 'issuer identifier', 'endpoints.token': 'token endpoint', 'endpoints.registration': 'registration endpoint' };
+
+function heldReason(held: HeldChange[]): string {
+  const list = held.map((h) => `${HELD_LABEL[h.field]} ${h.accepted ?? '(none)'} → ${h.published ?? '(none)'}`).join('; ');
+  return `The hospital now publishes a different ${list}. Registrar keeps using the accepted value${held.length > 1 ? 's' : ''} (no credential goes to the new address) until someone confirms the change with the hospital and accepts it.`;
+}
+
+/**
+ * A person confirmed with the hospital that its new issuer identifier, token endpoint or registration
+ * endpoint is genuine: Registrar starts using the values of the latest successful discovery.
+ */
+export async function acceptIssuerChange(actor: Actor, issuerId: string) {
   assertCan(actor, 'health-systems:write');
-  return auditedMutation(actor, { action: 'issuer.acknowledge_change', targetType: 'issuer', targetId: issuerId }, async (tx) => {
-    const updated = await tx.update(issuers).set({ needsAttention: false, attentionReason: null, updatedAt: new Date() }).where(eq(issuers.id, issuerId)).returning({ id: issuers.id });
-    if (updated.length === 0) throw new AppError('NOT_FOUND', 'That issuer does not exist.');
-    return { result: { issuerId } };
+  return auditedMutation(actor, { action: 'issuer.accept_change', targetType: 'issuer', targetId: issuerId }, async (tx) => {
+    const [accepted] = await tx.select({ issuerUrl: issuers.issuerUrl, endpoints: issuers.endpoints }).from(issuers).where(eq(issuers.id, issuerId)).for('update');
+    if (!accepted) throw new AppError('NOT_FOUND', 'That issuer does not exist.');
+    const [latest] = await tx
+      .select({ result: discoveryRuns.result })
+      .from(discoveryRuns)
+      .where(and(eq(discoveryRuns.issuerId, issuerId), eq(discoveryRuns.outcome, 'ok')))
+      .orderBy(desc(discoveryRuns.finishedAt))
+      .limit(1);
+    const held = latest ? heldChanges(accepted, issuerColumnsFromDiscovery(latest.result as unknown as DiscoveryResult)) : [];
+    const columns = latest ? issuerColumnsFromDiscovery(latest.result as unknown as DiscoveryResult) : null;
+    await tx
+      .update(issuers)
+      .set({ ...(columns && held.length ? { issuerUrl: columns.issuerUrl, endpoints: columns.endpoints } : {}), needsAttention: false, attentionReason: null, updatedAt: new Date() })
+      .where(eq(issuers.id, issuerId))
+      .catch((e: unknown) => {
+        if (isUniqueViolation(e)) throw new AppError('CONFLICT', `The server now calls itself ${columns?.issuerUrl}, which another issuer already uses.`);
+        throw e;
+      });
+    return { result: { issuerId, accepted: held.map((h) => h.field) }, details: { accepted: held } };
   });
 }

@@ -169,7 +169,7 @@ describe('registrations sharing one hosted key, rolled over at once (they fall d
     }
     expect((await publishedJwks(reg.appId, 'production')).keys.map((k) => k.kid).sort()).toEqual([oldKey!.kid, newKey.kid].sort());
 
-    for (const rot of [a, b]) {
+    for (const rot of [a!, b!]) {
       await getDb().update(rotations).set({ cleanupAt: new Date(Date.now() - 1000) }).where(eq(rotations.id, rot.id));
       expect(await runRotationCleanup(rot.id)).toBe('done');
     }

@@ -7,7 +7,7 @@ import { createHealthSystem, updateHealthSystem } from '@/lib/health-systems/mut
 import { healthSystemInputSchema, updateHealthSystemSchema } from '@/lib/health-systems/schemas';
 import { addIssuer } from '@/lib/issuers/add-issuer';
 import { getBulkOperation, startRefreshAll } from '@/lib/issuers/refresh-all';
-import { acknowledgeIssuerChange, refreshIssuer } from '@/lib/issuers/refresh-issuer';
+import { acceptIssuerChange, refreshIssuer } from '@/lib/issuers/refresh-issuer';
 import { addIssuerSchema, issuerIdSchema } from '@/lib/issuers/schemas';
 
 export const createHealthSystemAction = defineAction({
@@ -54,12 +54,12 @@ export const refreshIssuerAction = defineAction({
   },
 });
 
-export const acknowledgeIssuerChangeAction = defineAction({
-  name: 'acknowledgeIssuerChange',
+export const acceptIssuerChangeAction = defineAction({
+  name: 'acceptIssuerChange',
   permission: 'health-systems:write',
   schema: issuerIdSchema,
   handler: async (actor, { issuerId }) => {
-    const result = await acknowledgeIssuerChange(actor, issuerId);
+    const result = await acceptIssuerChange(actor, issuerId);
     revalidatePath('/health-systems', 'layout');
     return result;
   },

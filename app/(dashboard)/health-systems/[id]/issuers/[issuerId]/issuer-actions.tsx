@@ -3,7 +3,7 @@
 import { useRouter } from 'next/navigation';
 import { useState, useTransition } from 'react';
 import { Button } from '@/components/ui/button';
-import { acknowledgeIssuerChangeAction, refreshIssuerAction } from '../../../actions';
+import { acceptIssuerChangeAction, refreshIssuerAction } from '../../../actions';
 
 export function IssuerActions({ issuerId, needsAttention }: { issuerId: string; needsAttention: boolean }) {
   const router = useRouter();
@@ -18,13 +18,13 @@ export function IssuerActions({ issuerId, needsAttention }: { issuerId: string; 
             disabled={pending}
             onClick={() =>
               startTransition(async () => {
-                const result = await acknowledgeIssuerChangeAction({ issuerId });
-                setMessage(result.ok ? 'Marked as reviewed.' : result.error.message);
+                const result = await acceptIssuerChangeAction({ issuerId });
+                setMessage(result.ok ? (result.data.accepted.length ? 'Accepted: Registrar now uses the new values.' : 'Marked as reviewed.') : result.error.message);
                 router.refresh();
               })
             }
           >
-            Mark change reviewed
+            Accept the change
           </Button>
         ) : null}
         <Button
