@@ -37,6 +37,8 @@ const EnvSchema = z.object({
   /** Sign-in throttle: failures allowed per email within the window. */
   REGISTRAR_SIGNIN_MAX_FAILURES: z.coerce.number().int().min(1).default(5),
   REGISTRAR_SIGNIN_WINDOW_SECONDS: z.coerce.number().int().min(1).default(900),
+  /** Reverse proxies in front of Registrar that append to X-Forwarded-For (0: none; the address limit is then off). */
+  REGISTRAR_TRUSTED_PROXIES: z.coerce.number().int().min(0).max(10).default(0),
   /** /api/v1 rate limit: requests each API token may make per fixed window (shared by every instance). */
   REGISTRAR_API_RATE_LIMIT: z.coerce.number().int().min(1).default(120),
   REGISTRAR_API_RATE_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),

@@ -1,13 +1,13 @@
-import { eq } from 'drizzle-orm';
+import { eq, inArray } from 'drizzle-orm';
 import { afterAll, describe, expect, it } from 'vitest';
 import { closeDb, getDb } from '@/db/client';
 import { insertUser, uniqueSuffix } from '@/db/factories';
-import { auditLog, users } from '@/db/schema';
+import { auditLog, signInThrottle, users } from '@/db/schema';
 import { changeUserRole, createUser, setUserActive } from '@/lib/users/mutations';
 import { AppError } from '@/lib/errors';
 import { can, PERMISSIONS } from './permissions';
 import { hashPassword, verifyPassword } from './password';
-import { verifyCredentials } from './sign-in';
+import { clientAddressFrom, verifyCredentials } from './sign-in';
 
 afterAll(closeDb);
 
@@ -61,6 +61,36 @@ describe('local sign-in', () => {
     expect(await verifyCredentials(user.email, 'a-long-password-1', null)).toEqual({ ok: false, reason: 'throttled' });
     const denied = await getDb().select().from(auditLog).where(eq(auditLog.action, 'auth.sign_in'));
     expect(denied.some((r) => r.outcome === 'denied' && (r.details as { email?: string })?.email === user.email)).toBe(true);
+  });
+});
+
+describe('sign-in throttle under concurrency and behind proxies', () => {
+  it('a burst of concurrent wrong guesses gets no more password checks than the limit allows', async () => {
+    const user = await insertUser({ role: 'ops', password: 'a-long-password-1' });
+    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => verifyCredentials(user.email, `wrong-${i}`, null)));
+    // Each attempt is counted before its password is checked: exactly 5 are checked, the rest refused.
+    expect(results.filter((r) => !r.ok && r.reason === 'invalid')).toHaveLength(5);
+    expect(results.filter((r) => !r.ok && r.reason === 'throttled')).toHaveLength(35);
+    expect(await verifyCredentials(user.email, 'a-long-password-1', null)).toEqual({ ok: false, reason: 'throttled' });
+  });
+
+  it('a successful sign-in clears the email count and takes its own attempt back from the address', async () => {
+    const user = await insertUser({ role: 'ops', password: 'a-long-password-1' });
+    const address = `203.0.113.${Math.floor(Math.random() * 250)}`;
+    for (let i = 0; i < 4; i++) await verifyCredentials(user.email, `wrong-${i}`, address);
+    expect((await verifyCredentials(user.email, 'a-long-password-1', address)).ok).toBe(true);
+    const rows = await getDb().select().from(signInThrottle).where(inArray(signInThrottle.key, [`email:${user.email}`, `addr:${address}`]));
+    expect(rows.map((r) => [r.key, r.failures])).toEqual([[`addr:${address}`, 4]]);
+  });
+
+  it('reads the client address from X-Forwarded-For only as far as the trusted proxies reach', () => {
+    // With no trusted proxy the header is the client's own word: ignored.
+    expect(clientAddressFrom('198.51.100.7', 0)).toBeNull();
+    // One proxy appends the address it saw: the last entry; anything before it is the client's.
+    expect(clientAddressFrom('6.6.6.6, 198.51.100.7', 1)).toBe('198.51.100.7');
+    expect(clientAddressFrom(['6.6.6.6', '198.51.100.7, 10.0.0.2'], 2)).toBe('198.51.100.7');
+    expect(clientAddressFrom('198.51.100.7', 2)).toBeNull();
+    expect(clientAddressFrom(undefined, 1)).toBeNull();
   });
 });
 

@@ -2,7 +2,7 @@ import 'server-only';
 import type { NextAuthOptions } from 'next-auth';
 import CredentialsProvider from 'next-auth/providers/credentials';
 import { env } from '@/lib/env';
-import { verifyCredentials } from './sign-in';
+import { clientAddressFrom, verifyCredentials } from './sign-in';
 import { resolveSsoUser, type SsoProfile } from './sso';
 
 
@@ -37,9 +37,7 @@ export function authOptions(): NextAuthOptions {
         credentials: { email: { label: 'Email', type: 'email' }, password: { label: 'Password', type: 'password' } },
         async authorize(credentials, req) {
           if (!credentials?.email || !credentials.password) return null;
-          const forwarded = req?.headers?.['x-forwarded-for'];
-          const address = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim() ?? null;
-          const result = await verifyCredentials(credentials.email, credentials.password, address);
+          const result = await verifyCredentials(credentials.email, credentials.password, clientAddressFrom(req?.headers?.['x-forwarded-for']));
           return result.ok ? { id: result.user.id, email: result.user.email } : null;
         },
       }),

@@ -9,14 +9,17 @@ import { verifyPassword } from './password';
 export type SignInResult = { ok: true; user: { id: string; email: string; role: string } } | { ok: false; reason: 'invalid' | 'throttled' };
 
 /**
- * Local email + password sign-in. Failures are counted per email and per client address inside a
- * window; past the limit every attempt is refused without checking the password. The caller shows
- * one generic message whatever the reason, so nobody learns which emails exist.
+ * Local email + password sign-in. Attempts are counted per email and per client address inside a
+ * window, and each attempt is counted BEFORE the password is checked, in one atomic statement: a
+ * burst of concurrent guesses cannot all pass the check before the first failure is written. Past
+ * the limit every attempt is refused without checking the password; a successful sign-in clears
+ * the email's count and takes its own attempt back from the address's. The caller shows one
+ * generic message whatever the reason, so nobody learns which emails exist.
  */
 export async function verifyCredentials(emailInput: string, password: string, clientAddress: string | null): Promise<SignInResult> {
   const email = emailInput.trim().toLowerCase();
   const keys = [`email:${email}`, ...(clientAddress ? [`addr:${clientAddress}`] : [])];
-  if (await isThrottled(keys)) {
+  if (await countAttempt(keys)) {
     await recordAudit(getDb(), null, { action: 'auth.sign_in', outcome: 'denied', details: { email, reason: 'throttled' } });
     return { ok: false, reason: 'throttled' };
   }
@@ -27,11 +30,11 @@ export async function verifyCredentials(emailInput: string, password: string, cl
     .limit(1);
   const valid = await verifyPassword(password, user?.passwordHash ?? null);
   if (!user || !valid || !user.isActive) {
-    await countFailure(keys);
     await recordAudit(getDb(), null, { action: 'auth.sign_in', outcome: 'failure', details: { email } });
     return { ok: false, reason: 'invalid' };
   }
   await getDb().delete(signInThrottle).where(eq(signInThrottle.key, `email:${email}`));
+  if (clientAddress) await getDb().update(signInThrottle).set({ failures: sql`greatest(${signInThrottle.failures} - 1, 0)` }).where(eq(signInThrottle.key, `addr:${clientAddress}`));
   await getDb().update(users).set({ lastSignInAt: new Date() }).where(eq(users.id, user.id));
   await recordAudit(
     getDb(),
@@ -41,27 +44,37 @@ export async function verifyCredentials(emailInput: string, password: string, cl
   return { ok: true, user: { id: user.id, email: user.email, role: user.role } };
 }
 
-async function isThrottled(keys: string[]): Promise<boolean> {
+/**
+ * Counts this attempt against every key (a new window when the last one is over) and says whether
+ * any key is now past its limit. The address limit is looser: several people may share an office's
+ * address.
+ */
+async function countAttempt(keys: string[]): Promise<boolean> {
   const { REGISTRAR_SIGNIN_MAX_FAILURES: max, REGISTRAR_SIGNIN_WINDOW_SECONDS: window } = env();
-  const rows = await getDb()
-    .select({ key: signInThrottle.key, failures: signInThrottle.failures })
-    .from(signInThrottle)
-    .where(
-      sql`${signInThrottle.key} in ${keys} and ${signInThrottle.windowStartedAt} > now() - make_interval(secs => ${window})`,
-    );
-  // The address limit is looser: several people may share an office's address.
-  return rows.some((r) => r.failures >= (r.key.startsWith('addr:') ? max * 4 : max));
+  const { rows } = await getDb().execute<{ key: string; failures: number }>(sql`
+    insert into sign_in_throttle (key, failures, window_started_at)
+    values ${sql.join(keys.map((key) => sql`(${key}, 1, now())`), sql`, `)}
+    on conflict (key) do update set
+      failures = case when sign_in_throttle.window_started_at > now() - make_interval(secs => ${window})
+                      then sign_in_throttle.failures + 1 else 1 end,
+      window_started_at = case when sign_in_throttle.window_started_at > now() - make_interval(secs => ${window})
+                      then sign_in_throttle.window_started_at else now() end
+    returning key, failures`);
+  return rows.some((r) => r.failures > (r.key.startsWith('addr:') ? max * 4 : max));
 }
 
-async function countFailure(keys: string[]): Promise<void> {
-  const window = env().REGISTRAR_SIGNIN_WINDOW_SECONDS;
-  for (const key of keys) {
-    await getDb().execute(sql`
-      insert into sign_in_throttle (key, failures, window_started_at) values (${key}, 1, now())
-      on conflict (key) do update set
-        failures = case when sign_in_throttle.window_started_at > now() - make_interval(secs => ${window})
-                        then sign_in_throttle.failures + 1 else 1 end,
-        window_started_at = case when sign_in_throttle.window_started_at > now() - make_interval(secs => ${window})
-                        then sign_in_throttle.window_started_at else now() end`);
-  }
+/**
+ * The client's address for the per-address limit, from X-Forwarded-For only as far as the proxies
+ * this deployment trusts: each appends the address it received the request from, so with N trusted
+ * proxies the client is the N-th entry from the right. Entries left of it are whatever the client
+ * sent (spoofable: a fresh one per request would escape the limit, someone else's would lock them
+ * out), so with no trusted proxy (the default) no address is used and only the email limit applies.
+ */
+export function clientAddressFrom(forwardedFor: string | string[] | undefined, trustedProxies = env().REGISTRAR_TRUSTED_PROXIES): string | null {
+  if (trustedProxies === 0 || forwardedFor === undefined) return null;
+  const entries = (Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor)
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '');
+  return entries.length >= trustedProxies ? entries[entries.length - trustedProxies]! : null;
 }
