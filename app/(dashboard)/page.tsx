@@ -25,9 +25,9 @@ export default async function OverviewPage({ searchParams }: { searchParams: Pro
           {stat('management lost', o.byStatus.management_lost ?? 0, '/registrations?status=management_lost')}
           {stat('deleted', o.byStatus.deleted ?? 0, '/registrations?status=deleted')}
           {stat('expired', o.expiring.expired, '/registrations?expiringWithinDays=0&sort=secretExpiresAt&dir=asc')}
-          {stat('expire in 7 days', o.expiring.d7, '/registrations?expiringWithinDays=7&sort=secretExpiresAt&dir=asc')}
-          {stat('expire in 30 days', o.expiring.d30, '/registrations?expiringWithinDays=30&sort=secretExpiresAt&dir=asc')}
-          {stat('expire in 90 days', o.expiring.d90, '/registrations?expiringWithinDays=90&sort=secretExpiresAt&dir=asc')}
+          {stat('expired or expire within 7 days', o.expiring.d7, '/registrations?expiringWithinDays=7&sort=secretExpiresAt&dir=asc')}
+          {stat('expired or expire within 30 days', o.expiring.d30, '/registrations?expiringWithinDays=30&sort=secretExpiresAt&dir=asc')}
+          {stat('expired or expire within 90 days', o.expiring.d90, '/registrations?expiringWithinDays=90&sort=secretExpiresAt&dir=asc')}
         </section>
         <Card
           title="Expiry forecast (next 180 days, by week)"

@@ -356,6 +356,24 @@ describe('registrations', () => {
     expectProblem(await call('GET', '/registrations?expiresFrom=soon', { token: support.token }), 400, 'INVALID');
   });
 
+  it('expiry filters list only secrets in use: a deleted registration or one replaced by a rotation is left out', async () => {
+    const { issuer, app } = await onboard();
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push(String(expectContract('registerApp', await register(issuer.id, app.id), 201).id));
+    const [inUse, deleted, replaced] = ids as [string, string, string];
+    const tomorrow = new Date(Date.now() + 86_400_000);
+    await getDb().update(registrations).set({ secretExpiresAt: tomorrow }).where(sql`${registrations.id} in (${sql.join(ids.map((id) => sql`${id}::uuid`), sql`, `)})`);
+    await getDb().update(registrations).set({ status: 'deleted' }).where(eq(registrations.id, deleted));
+    await getDb().update(registrations).set({ replacedByRegistrationId: inUse }).where(eq(registrations.id, replaced));
+    const within = expectContract('listRegistrations', await call('GET', `/registrations?appId=${app.id}&expiringWithinDays=2`, { token: support.token }), 200);
+    expect((within.items as Array<{ id: string }>).map((r) => r.id)).toEqual([inUse]);
+    const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+    const inWindow = expectContract('listRegistrations', await call('GET', `/registrations?appId=${app.id}&expiresFrom=${day(0)}&expiresTo=${day(3)}`, { token: support.token }), 200);
+    expect((inWindow.items as Array<{ id: string }>).map((r) => r.id)).toEqual([inUse]);
+    // Without an expiry filter the table still lists all three.
+    expect(expectContract('listRegistrations', await call('GET', `/registrations?appId=${app.id}`, { token: support.token }), 200).total).toBe(3);
+  });
+
   it('refresh reads the hospital’s record; PATCH changes it (RFC 7592 update); DELETE deletes it', async () => {
     const { issuer, app } = await onboard();
     const reg = expectContract('registerApp', await register(issuer.id, app.id), 201);

@@ -39,9 +39,9 @@ export const registrationListQuerySchema = z.object({
   appId: z.uuid().optional(),
   environment: text('The app environment registered (exact).'),
   status: z.enum(REGISTRATION_STATUSES).optional(),
-  expiringWithinDays: z.coerce.number().int().min(0).max(3650).optional().describe('Secrets that expire within this many days (expired ones included).'),
-  expiresFrom: z.iso.date().optional().describe('Secrets that expire on or after this day (UTC).'),
-  expiresTo: z.iso.date().optional().describe('Secrets that expire before this day (UTC).'),
+  expiringWithinDays: z.coerce.number().int().min(0).max(3650).optional().describe('Secrets in use (not deleted, not replaced by a rotation) that expire within this many days (expired ones included).'),
+  expiresFrom: z.iso.date().optional().describe('Secrets in use that expire on or after this day (UTC).'),
+  expiresTo: z.iso.date().optional().describe('Secrets in use that expire before this day (UTC).'),
   hasFindings: z
     .enum(['true', 'false'])
     .optional()

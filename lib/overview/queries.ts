@@ -3,6 +3,7 @@ import { and, desc, eq, inArray, sql } from 'drizzle-orm';
 import { getDb } from '@/db/client';
 import { auditLog, healthSystems, issuers, registrations } from '@/db/schema';
 import { actorCan, assertCan, type Actor } from '@/lib/auth/actor';
+import { secretInUse } from '@/lib/registrations/table';
 
 export type ForecastWeek = { weekStart: string; total: number; byKey: Record<string, number> };
 
@@ -13,7 +14,7 @@ export type ForecastWeek = { weekStart: string; total: number; byKey: Record<str
 export async function getOverview(actor: Actor, opts: { stackBy: 'status' | 'healthSystem' }) {
   assertCan(actor, 'registrations:read');
   const db = getDb();
-  const live = sql`${registrations.status} <> 'deleted'`;
+  const live = secretInUse;
   const [byStatus, expiring, forecastRows, attention, issuerAttention] = await Promise.all([
     db.select({ status: registrations.status, n: sql<number>`count(*)::int` }).from(registrations).groupBy(registrations.status),
     db

@@ -53,6 +53,13 @@ export function parseTableParams(searchParams: Record<string, string | string[] 
   return registrationTableSchema.parse(flat);
 }
 
+/**
+ * Registrations whose secret is the one in use: not deleted, and not replaced by a rotation's new
+ * client (a replaced client keeps working through its grace period, but its expiry no longer
+ * matters). The overview's expiry counts and forecast and the table's expiry filters count only these.
+ */
+export const secretInUse: SQL = sql`(${registrations.status} <> 'deleted' and ${registrations.replacedByRegistrationId} is null)`;
+
 export function tableWhere(p: RegistrationTableParams): SQL | undefined {
   const conditions: Array<SQL | undefined> = [
     p.q
@@ -69,8 +76,9 @@ export function tableWhere(p: RegistrationTableParams): SQL | undefined {
     p.environment ? eq(registrations.environment, p.environment) : undefined,
     p.status ? eq(registrations.status, p.status) : undefined,
     p.expiringWithinDays !== undefined
-      ? and(isNotNull(registrations.secretExpiresAt), lte(registrations.secretExpiresAt, sql`now() + make_interval(days => ${p.expiringWithinDays})`))
+      ? and(secretInUse, isNotNull(registrations.secretExpiresAt), lte(registrations.secretExpiresAt, sql`now() + make_interval(days => ${p.expiringWithinDays})`))
       : undefined,
+    p.expiresFrom || p.expiresTo ? secretInUse : undefined,
     p.expiresFrom ? sql`${registrations.secretExpiresAt} >= ${p.expiresFrom}::date` : undefined,
     p.expiresTo ? sql`${registrations.secretExpiresAt} < ${p.expiresTo}::date` : undefined,
     p.hasFindings === true ? sql`(${registrations.redirectFindingCount} > 0 or ${registrations.scopeLostCount} > 0)` : undefined,
