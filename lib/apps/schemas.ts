@@ -1,5 +1,9 @@
 import { z } from 'zod';
 import { TOKEN_AUTH_METHODS } from '@/db/schema';
+import { environmentNameSchema } from './environments';
+
+// Lives apart so that the app profile form can check a new environment's name without the database schema.
+export { environmentNameSchema };
 
 const optionalUrl = z
   .string()
@@ -16,21 +20,14 @@ const lines = z
   .optional()
   .transform((v) => (typeof v === 'string' ? v.split('\n') : (v ?? [])).map((s) => s.replace(/\r$/, '')).filter((s) => s.trim() !== ''));
 
-export const environmentNameSchema = z
-  .string()
-  .trim()
-  .min(1, 'Name the environment.')
-  .max(50)
-  .regex(/^[a-z0-9][a-z0-9_-]*$/, 'Use lower-case letters, digits, - or _ (e.g. production, staging).');
-
 export const environmentProfileSchema = z.object({
   redirectUris: lines,
   grantTypes: lines.transform((v) => (v.length ? v.map((s) => s.trim()) : ['authorization_code'])),
   responseTypes: lines.transform((v) => (v.length ? v.map((s) => s.trim()) : ['code'])),
   tokenEndpointAuthMethod: z.enum(TOKEN_AUTH_METHODS, { message: 'Choose a token endpoint auth method.' }),
   scope: z.string().max(4000).default('').transform((s) => s.trim().split(/\s+/).filter(Boolean).join(' ')),
-  keyAlgorithm: z.enum(['RS384', 'ES384']).default('ES384'),
-  applicationType: z.enum(['web', 'native']).optional(),
+  keyAlgorithm: z.enum(['RS384', 'ES384'], { message: 'Choose ES384 or RS384 as the key algorithm.' }).default('ES384'),
+  applicationType: z.enum(['web', 'native'], { message: 'Choose web or native as the application type, or leave it unset.' }).optional(),
   epicClientId: z.string().trim().max(200).optional().nullable().transform((v) => v || null),
 });
 
@@ -49,7 +46,10 @@ export const appProfileSchema = z.object({
   policyUri: optionalUrl,
   contacts: lines.pipe(z.array(z.email('Each contact must be an email address.'))),
   environments: z
-    .record(environmentNameSchema, environmentProfileSchema)
+    .record(environmentNameSchema, environmentProfileSchema, {
+      // zod's own "Invalid key in record" says neither which environment nor what is wrong with its name.
+      error: (issue) => (issue.code === 'invalid_key' ? `Environment "${String(issue.input)}": ${issue.issues.map((i) => i.message).join(' ')}` : undefined),
+    })
     .refine((envs) => Object.keys(envs).length > 0, 'Add at least one environment.'),
   softwareStatement: z.object({ enabled: z.boolean() }).default({ enabled: false }),
 });

@@ -38,7 +38,7 @@ export function SetupForm({ token }: { token: string }) {
 
   return (
     <form onSubmit={onSubmit} className="space-y-4 rounded-lg border border-slate-200 bg-white p-6 shadow-sm" aria-label="Create the first admin">
-      <TextField label="Name" name="name" autoComplete="name" />
+      <TextField label="Name" name="name" autoComplete="name" errors={fieldErrors.name} />
       <TextField label="Email" name="email" type="email" required errors={fieldErrors.email} />
       <TextField label="Password" name="password" type="password" required minLength={12} hint="At least 12 characters." errors={fieldErrors.password} />
       <TextField label="Confirm password" name="confirm" type="password" required errors={fieldErrors.confirm} />

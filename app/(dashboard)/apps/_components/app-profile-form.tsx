@@ -6,6 +6,7 @@ import { Button } from '@/components/ui/button';
 import { Alert, Card } from '@/components/ui/card';
 import { SelectField, TextAreaField, TextField } from '@/components/ui/field';
 import type { AppProfile, EnvironmentProfile } from '@/db/schema';
+import { environmentErrors, environmentNameSchema, unplacedEnvironmentErrors, type EnvironmentErrors } from '@/lib/apps/environments';
 import { validateRedirectUris } from '@/lib/redirect-uris';
 import { createAppAction, updateAppAction } from '../actions';
 import { ScopeField } from './scope-picker';
@@ -27,11 +28,18 @@ export function AppProfileForm({ appId, version, initial }: { appId?: string; ve
   const [fieldErrors, setFieldErrors] = useState<Record<string, string[]>>({});
   const [envNames, setEnvNames] = useState<string[]>(initial ? Object.keys(initial.environments) : ['production']);
   const [newEnv, setNewEnv] = useState('');
+  const [newEnvErrors, setNewEnvErrors] = useState<string[] | undefined>();
   const addEnvironment = () => {
-    if (newEnv && !envNames.includes(newEnv)) setEnvNames([...envNames, newEnv]);
+    // Checked here, where it was typed: a name the schema refuses would otherwise get a card, and its error only on saving.
+    const parsed = environmentNameSchema.safeParse(newEnv);
+    if (!parsed.success) return setNewEnvErrors(parsed.error.issues.map((issue) => issue.message));
+    if (envNames.includes(parsed.data)) return setNewEnvErrors([`This app already has an environment named ${parsed.data}.`]);
+    setEnvNames([...envNames, parsed.data]);
     setNewEnv('');
+    setNewEnvErrors(undefined);
   };
   const [saved, setSaved] = useState<string | null>(null);
+  const unplacedErrors = unplacedEnvironmentErrors(fieldErrors, envNames);
 
   function collect(form: FormData) {
     const environments: Record<string, unknown> = {};
@@ -89,7 +97,7 @@ export function AppProfileForm({ appId, version, initial }: { appId?: string; ve
         <div className="grid grid-cols-1 gap-3 md:grid-cols-3">
           <TextField label="Name" name="name" required defaultValue={initial?.name} errors={fieldErrors.name} />
           <TextField label="software_id" name="softwareId" required defaultValue={initial?.softwareId} errors={fieldErrors.softwareId} />
-          <TextField label="software_version" name="softwareVersion" defaultValue={initial?.softwareVersion ?? ''} />
+          <TextField label="software_version" name="softwareVersion" defaultValue={initial?.softwareVersion ?? ''} errors={fieldErrors.softwareVersion} />
           <TextField label="client_uri" name="clientUri" defaultValue={initial?.clientUri ?? ''} errors={fieldErrors.clientUri} />
           <TextField label="logo_uri" name="logoUri" defaultValue={initial?.logoUri ?? ''} errors={fieldErrors.logoUri} />
           <TextField label="tos_uri" name="tosUri" defaultValue={initial?.tosUri ?? ''} errors={fieldErrors.tosUri} />
@@ -101,14 +109,24 @@ export function AppProfileForm({ appId, version, initial }: { appId?: string; ve
         </div>
       </Card>
       {envNames.map((name) => (
-        <EnvironmentFields key={name} name={name} initial={initial?.environments[name] ?? blankEnvironment()} onRemove={envNames.length > 1 ? () => setEnvNames(envNames.filter((n) => n !== name)) : undefined} />
+        <EnvironmentFields
+          key={name}
+          name={name}
+          initial={initial?.environments[name] ?? blankEnvironment()}
+          errors={environmentErrors(fieldErrors, name)}
+          onRemove={envNames.length > 1 ? () => setEnvNames(envNames.filter((n) => n !== name)) : undefined}
+        />
       ))}
       <div className="flex items-end gap-2">
         <TextField
           label="Add environment"
           name="_newEnvironment"
           value={newEnv}
-          onChange={(e) => setNewEnv(e.target.value.toLowerCase())}
+          errors={newEnvErrors}
+          onChange={(e) => {
+            setNewEnv(e.target.value.toLowerCase());
+            setNewEnvErrors(undefined);
+          }}
           // Enter adds the environment; it would otherwise submit the form and save a version without it.
           onKeyDown={(e) => {
             if (e.key !== 'Enter') return;
@@ -121,7 +139,8 @@ export function AppProfileForm({ appId, version, initial }: { appId?: string; ve
           Add
         </Button>
       </div>
-      {fieldErrors.environments ? <Alert>{fieldErrors.environments.join(' ')}</Alert> : null}
+      {/* Only what no environment card shows (e.g. "Add at least one environment."): each field shows its own. */}
+      {unplacedErrors.length ? <Alert>{unplacedErrors.join(' ')}</Alert> : null}
       {error ? <Alert>{error}</Alert> : null}
       {saved ? <Alert tone="success">{saved}</Alert> : null}
       <Button type="submit" disabled={pending}>
@@ -131,16 +150,19 @@ export function AppProfileForm({ appId, version, initial }: { appId?: string; ve
   );
 }
 
-function EnvironmentFields({ name, initial, onRemove }: { name: string; initial: EnvironmentProfile; onRemove?: () => void }) {
+function EnvironmentFields({ name, initial, errors, onRemove }: { name: string; initial: EnvironmentProfile; errors: EnvironmentErrors; onRemove?: () => void }) {
+  const { fields } = errors;
+  const grantTypesErrorId = `field-${name}.grantTypes-error`;
   const [redirects, setRedirects] = useState(initial.redirectUris.join('\n'));
   // The findings follow the application type as selected now, not as saved (http on 127.0.0.1 is fine for native only).
   const [applicationType, setApplicationType] = useState(initial.applicationType ?? '');
   const findings = validateRedirectUris(redirects.split('\n').filter((s) => s.trim() !== ''), { applicationType: applicationType === 'web' || applicationType === 'native' ? applicationType : undefined });
   return (
     <Card title={`Environment: ${name}`} actions={onRemove ? <Button variant="ghost" onClick={onRemove}>Remove</Button> : null}>
+      {errors.environment.length ? <Alert>{errors.environment.join(' ')}</Alert> : null}
       <div className="grid grid-cols-1 gap-4 md:grid-cols-2">
         <div className="space-y-1">
-          <TextAreaField label="Redirect URIs (one per line, exact)" name={`${name}.redirectUris`} rows={3} value={redirects} onChange={(e) => setRedirects(e.target.value)} />
+          <TextAreaField label="Redirect URIs (one per line, exact)" name={`${name}.redirectUris`} rows={3} value={redirects} onChange={(e) => setRedirects(e.target.value)} errors={fields.redirectUris} />
           <ul className="space-y-0.5 text-xs" aria-label={`Redirect URI findings for ${name}`}>
             {findings.flatMap((f) =>
               f.findings.map((finding, i) => (
@@ -151,35 +173,40 @@ function EnvironmentFields({ name, initial, onRemove }: { name: string; initial:
             )}
           </ul>
         </div>
-        <ScopeField name={`${name}.scope`} label="Scopes" defaultValue={initial.scope} />
-        <SelectField label="Token endpoint auth method" name={`${name}.tokenEndpointAuthMethod`} defaultValue={initial.tokenEndpointAuthMethod}>
+        <ScopeField name={`${name}.scope`} label="Scopes" defaultValue={initial.scope} errors={fields.scope} />
+        <SelectField label="Token endpoint auth method" name={`${name}.tokenEndpointAuthMethod`} defaultValue={initial.tokenEndpointAuthMethod} errors={fields.tokenEndpointAuthMethod}>
           <option value="private_key_jwt">private_key_jwt (recommended)</option>
           <option value="client_secret_basic">client_secret_basic</option>
           <option value="client_secret_post">client_secret_post</option>
           <option value="none">none (public client, PKCE)</option>
         </SelectField>
-        <SelectField label="Key algorithm (private_key_jwt)" name={`${name}.keyAlgorithm`} defaultValue={initial.keyAlgorithm}>
+        <SelectField label="Key algorithm (private_key_jwt)" name={`${name}.keyAlgorithm`} defaultValue={initial.keyAlgorithm} errors={fields.keyAlgorithm}>
           <option value="ES384">ES384</option>
           <option value="RS384">RS384</option>
         </SelectField>
-        <fieldset className="text-sm">
+        <fieldset className="text-sm" aria-describedby={fields.grantTypes ? grantTypesErrorId : undefined}>
           <legend className="font-medium text-slate-700">Grant types</legend>
           {GRANT_TYPES.map((g) => (
             <label key={g} className="mr-3 inline-flex items-center gap-1">
               <input type="checkbox" name={`${name}.grantTypes`} value={g} defaultChecked={initial.grantTypes.includes(g)} /> <code className="text-xs">{g}</code>
             </label>
           ))}
+          {fields.grantTypes ? (
+            <p id={grantTypesErrorId} role="alert" className="text-xs text-red-700">
+              {fields.grantTypes.join(' ')}
+            </p>
+          ) : null}
         </fieldset>
         <div className="grid grid-cols-2 gap-3">
           {/* One per line: a response type may itself contain a space ("code id_token"). */}
-          <TextAreaField label="Response types (one per line)" name={`${name}.responseTypes`} rows={2} defaultValue={initial.responseTypes.join('\n')} />
-          <SelectField label="Application type" name={`${name}.applicationType`} value={applicationType} onChange={(e) => setApplicationType(e.target.value)}>
+          <TextAreaField label="Response types (one per line)" name={`${name}.responseTypes`} rows={2} defaultValue={initial.responseTypes.join('\n')} errors={fields.responseTypes} />
+          <SelectField label="Application type" name={`${name}.applicationType`} value={applicationType} onChange={(e) => setApplicationType(e.target.value)} errors={fields.applicationType}>
             <option value="">(not sent)</option>
             <option value="web">web</option>
             <option value="native">native</option>
           </SelectField>
         </div>
-        <TextField label="Epic client id" name={`${name}.epicClientId`} defaultValue={initial.epicClientId ?? ''} hint="Only for Epic apps: the client id Epic assigned for this environment." />
+        <TextField label="Epic client id" name={`${name}.epicClientId`} defaultValue={initial.epicClientId ?? ''} hint="Only for Epic apps: the client id Epic assigned for this environment." errors={fields.epicClientId} />
       </div>
     </Card>
   );

@@ -11,7 +11,7 @@ type Interaction = (typeof INTERACTIONS)[number];
  * Builds SMART scopes (context / resource / interactions, v1 or v2) and appends them to a free-text
  * scope field. Free text stays as typed; the findings below explain anything odd.
  */
-export function ScopeField({ name, label, defaultValue, supported }: { name: string; label: string; defaultValue?: string; supported?: string[] }) {
+export function ScopeField({ name, label, defaultValue, supported, errors }: { name: string; label: string; defaultValue?: string; supported?: string[]; errors?: string[] }) {
   const [value, setValue] = useState(defaultValue ?? '');
   const [context, setContext] = useState<'patient' | 'user' | 'system'>('patient');
   const [resource, setResource] = useState('Patient');
@@ -31,7 +31,22 @@ export function ScopeField({ name, label, defaultValue, supported }: { name: str
       <label htmlFor={id} className="block text-sm font-medium text-slate-700">
         {label}
       </label>
-      <textarea id={id} name={name} rows={2} value={value} onChange={(e) => setValue(e.target.value)} className="block w-full rounded-md border border-slate-300 px-3 py-1.5 font-mono text-xs" />
+      {/* The server's errors are linked like those of components/ui/field.tsx: aria-invalid and aria-describedby. */}
+      <textarea
+        id={id}
+        name={name}
+        rows={2}
+        value={value}
+        onChange={(e) => setValue(e.target.value)}
+        aria-invalid={errors?.length ? true : undefined}
+        aria-describedby={errors?.length ? `${id}-error` : undefined}
+        className="block w-full rounded-md border border-slate-300 px-3 py-1.5 font-mono text-xs aria-invalid:border-red-600"
+      />
+      {errors?.length ? (
+        <p id={`${id}-error`} role="alert" className="text-xs text-red-700">
+          {errors.join(' ')}
+        </p>
+      ) : null}
       <div className="flex flex-wrap items-end gap-2 rounded-md border border-slate-200 bg-slate-50 p-2 text-xs" aria-label="Scope picker" role="group">
         <select aria-label="Context" value={context} onChange={(e) => setContext(e.target.value as typeof context)} className="rounded border px-1 py-0.5">
           <option>patient</option>

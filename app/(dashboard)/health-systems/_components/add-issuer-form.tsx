@@ -51,15 +51,23 @@ export function AddIssuerForm({ healthSystemId, onAdded }: { healthSystemId: str
         errors={fieldErrors.url}
       />
       <div className="grid grid-cols-1 gap-3 md:grid-cols-3">
-        {/* Its own id: this form also opens inside the onboarding wizard, which has an Environment select too. */}
-        <SelectField id="add-issuer-environment" label="Environment" name="environment" value={environment} onChange={(e) => setEnvironment(e.target.value)} errors={fieldErrors.environment}>
+        {/* Its own id: this form also opens inside the onboarding wizard, which has an Environment select too.
+            With "other…" the server checks the name typed below, so its errors are shown there. */}
+        <SelectField
+          id="add-issuer-environment"
+          label="Environment"
+          name="environment"
+          value={environment}
+          onChange={(e) => setEnvironment(e.target.value)}
+          errors={environment === 'other' ? undefined : fieldErrors.environment}
+        >
           <option value="production">production</option>
           <option value="non-production">non-production</option>
           <option value="sandbox">sandbox</option>
           <option value="other">other…</option>
         </SelectField>
-        {environment === 'other' ? <TextField label="Environment name" name="customEnvironment" required /> : <div />}
-        <TextField label="Epic client id (optional)" name="epicClientId" hint="Sent as Epic-Client-ID so Epic reveals its registration endpoint." />
+        {environment === 'other' ? <TextField label="Environment name" name="customEnvironment" required errors={fieldErrors.environment} /> : <div />}
+        <TextField label="Epic client id (optional)" name="epicClientId" hint="Sent as Epic-Client-ID so Epic reveals its registration endpoint." errors={fieldErrors.epicClientId} />
       </div>
       <Button type="submit" disabled={pending}>
         {pending ? 'Discovering…' : 'Discover and add'}

@@ -39,7 +39,7 @@ export function AllowlistPanel({ entries, envEntries }: { entries: Array<{ id: s
         }}
       >
         <TextField label="Entry" name="entry" required errors={fieldErrors.entry} />
-        <TextField label="Note" name="note" />
+        <TextField label="Note" name="note" errors={fieldErrors.note} />
         <Button type="submit" disabled={pending}>
           Add entry
         </Button>

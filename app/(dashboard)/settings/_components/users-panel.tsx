@@ -56,7 +56,7 @@ export function UsersPanel({ users, currentUserId }: { users: UserRow[]; current
         }}
       >
         <TextField label="Email" name="email" type="email" required errors={fieldErrors.email} />
-        <TextField label="Name" name="name" />
+        <TextField label="Name" name="name" errors={fieldErrors.name} />
         <SelectField label="Role" name="role" defaultValue="support" errors={fieldErrors.role}>
           {ROLES.map((r) => (
             <option key={r} value={r}>

@@ -82,6 +82,8 @@ export function RotationSection({ panel, strategyLabels }: { panel: RotationPane
     run(async () => {
       const result = await startRotationAction({ registrationId, ...(plan.needsInitialAccessToken && token ? { initialAccessToken: token } : {}) });
       setToken('');
+      // A refused token (e.g. too long) is shown at the token field, as in the form that supplies one later.
+      setTokenErrors(result.ok ? undefined : result.fieldErrors?.initialAccessToken);
       if (!result.ok) return { tone: 'error', text: result.error.message };
       return result.data.joined ? { tone: 'info', text: 'A rotation of this registration was already running; showing it.' } : describe(result.data);
     });
@@ -274,7 +276,7 @@ export function RotationSection({ panel, strategyLabels }: { panel: RotationPane
           {panel.canRotate && plan.strategy && plan.blockers.length === 0 ? (
             <div className="flex flex-wrap items-end gap-2">
               {plan.needsInitialAccessToken ? (
-                <TextField label="Initial access token" name="initialAccessToken" type="password" autoComplete="off" value={token} onChange={(e) => setToken(e.currentTarget.value)} hint="Optional now: without it the rotation waits for one." />
+                <TextField label="Initial access token" name="initialAccessToken" type="password" autoComplete="off" value={token} onChange={(e) => setToken(e.currentTarget.value)} hint="Optional now: without it the rotation waits for one." errors={tokenErrors} />
               ) : null}
               <Button disabled={pending} onClick={start}>
                 {pending ? 'Rotating…' : 'Rotate now'}
