@@ -35,6 +35,8 @@ export const users = pgTable(
     isActive: boolean('is_active').notNull().default(true),
     deactivatedAt: timestamp('deactivated_at', { withTimezone: true }),
     lastSignInAt: timestamp('last_sign_in_at', { withTimezone: true }),
+    /** Sessions signed in before this (a password reset, a deactivation or reactivation) no longer count. */
+    sessionsValidAfter: timestamp('sessions_valid_after', { withTimezone: true }),
     ...timestamps,
   },
   (t) => [

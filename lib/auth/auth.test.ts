@@ -3,10 +3,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { closeDb, getDb } from '@/db/client';
 import { insertUser, uniqueSuffix } from '@/db/factories';
 import { auditLog, signInThrottle, users } from '@/db/schema';
-import { changeUserRole, createUser, setUserActive } from '@/lib/users/mutations';
+import { changeUserRole, createUser, resetUserPassword, setUserActive } from '@/lib/users/mutations';
+import { findActiveUserById } from '@/lib/users/queries';
 import { AppError } from '@/lib/errors';
 import { can, PERMISSIONS } from './permissions';
 import { hashPassword, verifyPassword } from './password';
+import { sessionStillValid } from './session';
 import { clientAddressFrom, verifyCredentials } from './sign-in';
 
 afterAll(closeDb);
@@ -122,5 +124,26 @@ describe('user administration', () => {
     await expect(setUserActive(admin.actor, { userId: target.id, active: 'false' as unknown as boolean })).rejects.toMatchObject({ name: 'ZodError' });
     const [still] = await getDb().select().from(users).where(eq(users.id, target.id));
     expect(still?.isActive).toBe(false);
+  });
+
+  it('a password reset, a deactivation and a reactivation each end the user’s existing sessions; a later sign-in counts', async () => {
+    const admin = await insertUser({ role: 'admin' });
+    const target = await insertUser({ role: 'ops' });
+    const validAfter = async () => (await findActiveUserById(target.id))?.sessionsValidAfter ?? null;
+    const signedInBefore = Date.now() - 1;
+    expect(sessionStillValid(signedInBefore, await validAfter())).toBe(true);
+
+    await resetUserPassword(admin.actor, { userId: target.id });
+    expect(sessionStillValid(signedInBefore, await validAfter())).toBe(false);
+    // A session from before this check existed (no sign-in time) does not survive it either.
+    expect(sessionStillValid(undefined, await validAfter())).toBe(false);
+    const signedInAfterReset = Date.now() + 1;
+    expect(sessionStillValid(signedInAfterReset, await validAfter())).toBe(true);
+
+    await setUserActive(admin.actor, { userId: target.id, active: false });
+    await setUserActive(admin.actor, { userId: target.id, active: true });
+    // The cookie from before the deactivation does not come back to life with the account.
+    expect(sessionStillValid(signedInAfterReset, await validAfter())).toBe(false);
+    expect(sessionStillValid(Date.now() + 1, await validAfter())).toBe(true);
   });
 });

@@ -51,14 +51,16 @@ export function authOptions(): NextAuthOptions {
       async jwt({ token, user, account, profile }) {
         if (account?.provider === 'sso') {
           token.uid = (await resolveSsoUser(profile as SsoProfile)) ?? undefined;
+          token.signedInAt = Date.now();
         } else if (user) {
           token.uid = user.id;
+          token.signedInAt = Date.now();
         }
         // The role is deliberately not stored in the token: it is read from the database per request.
         return token;
       },
       async session({ session, token }) {
-        return { ...session, uid: typeof token.uid === 'string' ? token.uid : undefined };
+        return { ...session, uid: typeof token.uid === 'string' ? token.uid : undefined, signedInAt: typeof token.signedInAt === 'number' ? token.signedInAt : undefined };
       },
     },
   };

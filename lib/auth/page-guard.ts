@@ -11,7 +11,7 @@ import { getSessionState } from './session';
 export async function requirePageUser(permission?: Permission) {
   const state = await getSessionState();
   if (state.status === 'signed-out') redirect('/signin');
-  if (state.status === 'revoked') redirect('/api/session/end?reason=deactivated');
+  if (state.status === 'revoked') redirect(`/api/session/end?reason=${state.reason}`);
   if (permission && !can(state.actor.role, permission)) redirect('/forbidden');
   return state;
 }

@@ -53,7 +53,8 @@ export async function setUserActive(actor: Actor, input: { userId: string; activ
     if (!active && target.role === 'admin') await assertAnotherActiveAdmin(tx, userId);
     await tx
       .update(users)
-      .set({ isActive: active, deactivatedAt: active ? null : new Date(), updatedAt: new Date() })
+      // Either way the user's existing sessions end: a reactivation must not revive cookies from before.
+      .set({ isActive: active, deactivatedAt: active ? null : new Date(), sessionsValidAfter: new Date(), updatedAt: new Date() })
       .where(eq(users.id, userId));
     return { result: { id: userId, isActive: active } };
   });
@@ -67,7 +68,8 @@ export async function resetUserPassword(actor: Actor, input: { userId: string })
   const passwordHash = await hashPassword(password);
   return auditedMutation(actor, { action: 'user.reset_password', targetType: 'user', targetId: userId }, async (tx) => {
     await lockUserOrThrow(tx, userId);
-    await tx.update(users).set({ passwordHash, updatedAt: new Date() }).where(eq(users.id, userId));
+    // Whoever holds a session of this user (the reason for a reset may be a stolen one) is signed out.
+    await tx.update(users).set({ passwordHash, sessionsValidAfter: new Date(), updatedAt: new Date() }).where(eq(users.id, userId));
     return { result: { password } };
   });
 }

@@ -9,6 +9,7 @@ export const metadata: Metadata = { title: 'Sign in' };
 
 const REASONS: Record<string, string> = {
   deactivated: 'Your account is no longer active, so you were signed out. Ask an admin if this is unexpected.',
+  'session-ended': 'Your session was ended because your password was reset or your account was changed by an admin. Sign in again.',
   'signed-out': 'You are signed out.',
 };
 
