@@ -43,7 +43,7 @@ export function getLockPool(): pg.Pool {
     // instance at the default concurrency 8 (2 batch workers, 2 × 8 runs handed over by failing
     // batches, 8 rotation-run workers); beyond 20 they queue here for a connection rather than
     // push PostgreSQL past max_connections when several instances run.
-    holder.lockPool = new pg.Pool({ connectionString: databaseUrl(), max: 20, idleTimeoutMillis: 30_000 });
+    holder.lockPool = new pg.Pool(poolConfig(databaseUrl(), { max: 20 }));
     holder.lockPool.on('error', () => {
       // An idle lock connection dropped: PostgreSQL released whatever it held; the pool replaces it.
     });
@@ -60,7 +60,7 @@ export function getLockPool(): pg.Pool {
 export function getGenericPlanPool(): pg.Pool {
   const holder = getHolder();
   if (!holder.genericPlanPool) {
-    holder.genericPlanPool = new pg.Pool({ connectionString: databaseUrl(), max: 4, idleTimeoutMillis: 30_000, options: '-c plan_cache_mode=force_generic_plan' });
+    holder.genericPlanPool = new pg.Pool(poolConfig(databaseUrl(), { max: 4, settings: { plan_cache_mode: 'force_generic_plan' } }));
     holder.genericPlanPool.on('error', () => {
       // An idle client lost its connection; the pool replaces it.
     });
@@ -68,9 +68,19 @@ export function getGenericPlanPool(): pg.Pool {
   return holder.genericPlanPool;
 }
 
+/**
+ * Every connection runs in UTC whatever the server's or database's default time zone: the
+ * overview's weeks (date_trunc), the expiry filters' days (::date) and every label say UTC, and a
+ * server brought by DATABASE_URL may be set to its region's zone.
+ */
+export function poolConfig(connectionString: string, opts: { max: number; settings?: Record<string, string> }): pg.PoolConfig {
+  const settings = { TimeZone: 'UTC', ...opts.settings };
+  return { connectionString, max: opts.max, idleTimeoutMillis: 30_000, options: Object.entries(settings).map(([k, v]) => `-c ${k}=${v}`).join(' ') };
+}
+
 function getHolder(): Holder {
   if (!globalHolder.__registrarDb) {
-    const pool = new pg.Pool({ connectionString: databaseUrl(), max: 10, idleTimeoutMillis: 30_000 });
+    const pool = new pg.Pool(poolConfig(databaseUrl(), { max: 10 }));
     pool.on('error', () => {
       // An idle client lost its connection; the pool replaces it. Nothing to do here.
     });
