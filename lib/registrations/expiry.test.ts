@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { expiryOf } from './expiry';
+import { resetEnvCache } from '@/lib/env';
+import { monitorStateOf } from '@/lib/notifications/monitor';
+import { expiringWindowDays, expiryOf } from './expiry';
 
 const now = new Date('2026-11-28T12:00:00Z');
 const days = (n: number) => new Date(now.getTime() + n * 86_400_000);
@@ -20,5 +22,29 @@ describe('expiryOf', () => {
 
   it('never reports an unknown expiry as never', () => {
     expect(expiryOf('unknown', days(10), now).state).toBe('unknown');
+  });
+
+  it('is expiring within the widest configured threshold, on the monitor’s boundary', () => {
+    expect(expiryOf('at', days(30), now, 30).state).toBe('expiring');
+    expect(expiryOf('at', days(45), now, 30).state).toBe('ok');
+    expect(expiryOf('at', days(45), now, 60).state).toBe('expiring');
+    for (const offset of [0.5, 7, 29.9, 30, 30.1, 45]) {
+      const monitored = monitorStateOf('at', days(offset), now, [30, 7, 1])!.state;
+      expect(expiryOf('at', days(offset), now, 30).state, `${offset} days`).toBe(monitored);
+    }
+  });
+
+  it('follows REGISTRAR_EXPIRY_THRESHOLDS_DAYS', () => {
+    const before = process.env.REGISTRAR_EXPIRY_THRESHOLDS_DAYS;
+    process.env.REGISTRAR_EXPIRY_THRESHOLDS_DAYS = '60,14,3';
+    resetEnvCache();
+    try {
+      expect(expiringWindowDays()).toBe(60);
+      expect(expiryOf('at', days(45), now).state).toBe('expiring');
+    } finally {
+      if (before === undefined) delete process.env.REGISTRAR_EXPIRY_THRESHOLDS_DAYS;
+      else process.env.REGISTRAR_EXPIRY_THRESHOLDS_DAYS = before;
+      resetEnvCache();
+    }
   });
 });

@@ -1,19 +1,27 @@
 export type ExpiryState = 'ok' | 'expiring' | 'expired' | 'never' | 'unknown' | 'none';
+import { expiryThresholds } from '@/lib/notifications/monitor';
+
 export type Expiry = { state: ExpiryState; at: string | null; daysLeft: number | null };
 
 const DAY = 86_400_000;
-/** Days before expiry at which a secret counts as expiring (the first threshold of 30/7/1). */
-export const EXPIRING_WITHIN_DAYS = 30;
 
 /**
  * RFC 7591: client_secret_expires_at 0 means never; a secret without it is unknown, never "never".
- * `none` is a client without a secret (public, private_key_jwt, Epic).
+ * `none` is a client without a secret (public, private_key_jwt, Epic). A secret is expiring within
+ * the widest of the monitor's thresholds (REGISTRAR_EXPIRY_THRESHOLDS_DAYS, 30/7/1 by default), with
+ * the monitor's boundary, so the table, the export and the webhooks agree on what "expiring" means.
  */
-export function expiryOf(kind: 'never' | 'at' | 'unknown' | 'none', at: Date | null, now: Date): Expiry {
+export function expiryOf(kind: 'never' | 'at' | 'unknown' | 'none', at: Date | null, now: Date, expiringWithinDays = expiringWindowDays()): Expiry {
   if (kind === 'never') return { state: 'never', at: null, daysLeft: null };
   if (kind === 'none') return { state: 'none', at: null, daysLeft: null };
   if (kind === 'unknown' || !at) return { state: 'unknown', at: null, daysLeft: null };
-  const daysLeft = Math.floor((at.getTime() - now.getTime()) / DAY);
-  const state = at.getTime() <= now.getTime() ? 'expired' : daysLeft < EXPIRING_WITHIN_DAYS ? 'expiring' : 'ok';
+  const left = at.getTime() - now.getTime();
+  const daysLeft = Math.floor(left / DAY);
+  const state = left <= 0 ? 'expired' : left <= expiringWithinDays * DAY ? 'expiring' : 'ok';
   return { state, at: at.toISOString(), daysLeft };
+}
+
+/** The widest expiry threshold configured (days). */
+export function expiringWindowDays(): number {
+  return Math.max(...expiryThresholds(), 0);
 }
