@@ -17,15 +17,21 @@ let sandbox: Sandbox;
 let admin: Awaited<ReturnType<typeof insertUser>>;
 let ops: Awaited<ReturnType<typeof insertUser>>;
 let support: Awaited<ReturnType<typeof insertUser>>;
-let moving: { server: http.Server; origin: string; tokenPath: string };
+let moving: { server: http.Server; origin: string; tokenPath: string; openidStatus: number };
 
 /** A tiny authorization server whose token endpoint can be moved, to see refresh detect it. */
 function startMovingServer(): Promise<typeof moving> {
   // The issuer has a path of its own: ephemeral ports are reused, and an issuer URL can be added once.
   const prefix = `/as-${Math.random().toString(36).slice(2, 10)}`;
-  const state = { server: undefined as unknown as http.Server, origin: '', tokenPath: '/token' };
+  const state = { server: undefined as unknown as http.Server, origin: '', tokenPath: '/token', openidStatus: 200 };
   state.server = http.createServer((req, res) => {
-    if (req.url === `${prefix}/.well-known/openid-configuration` || req.url === `/.well-known/oauth-authorization-server${prefix}`) {
+    const openid = req.url === `${prefix}/.well-known/openid-configuration`;
+    if (openid || req.url === `/.well-known/oauth-authorization-server${prefix}`) {
+      if (openid && state.openidStatus !== 200) {
+        res.statusCode = state.openidStatus;
+        res.end();
+        return;
+      }
       res.setHeader('content-type', 'application/json');
       res.end(
         JSON.stringify({
@@ -35,8 +41,8 @@ function startMovingServer(): Promise<typeof moving> {
           registration_endpoint: `${state.origin}/register`,
           jwks_uri: `${state.origin}/jwks`,
           response_types_supported: ['code'],
-          code_challenge_methods_supported: ['S256'],
-          token_endpoint_auth_methods_supported: ['private_key_jwt'],
+          // The RFC 8414 document is the sparser one: what only the OpenID one says must not be lost.
+          ...(openid ? { code_challenge_methods_supported: ['S256'], token_endpoint_auth_methods_supported: ['private_key_jwt'], scopes_supported: ['openid', 'system/*.rs'] } : {}),
         }),
       );
       return;
@@ -169,6 +175,28 @@ describe('refreshing issuers', () => {
       const [row] = await getDb().select().from(issuers).where(eq(issuers.id, added.id));
       expect(row).toMatchObject({ needsAttention: false, attentionReason: null });
       expect(row?.endpoints.token?.value).toBe(`${server.origin}/token`);
+    } finally {
+      await new Promise((r) => server.server.close(r));
+    }
+  });
+
+  it('a document that errs this time (503) makes the run fail and keeps the last good metadata, while the other one still answers', async () => {
+    const server = await startMovingServer();
+    await addAllowlistEntry(admin.actor, { entry: `http://${new URL(server.origin).host}` });
+    try {
+      const system = await newSystem();
+      const added = await addIssuer(ops.actor, { healthSystemId: system.id, url: server.origin, environment: 'production' });
+      const before = (await getDb().select().from(issuers).where(eq(issuers.id, added.id)))[0]!;
+      expect(before.scopesSupported).toEqual(['openid', 'system/*.rs']);
+      server.openidStatus = 503;
+      const outcome = await refreshIssuer(ops.actor, added.id);
+      expect(outcome).toMatchObject({ outcome: 'failed', error: { code: 'DISCOVERY_FAILED', message: expect.stringContaining('openid-configuration') } });
+      const after = (await getDb().select().from(issuers).where(eq(issuers.id, added.id)))[0]!;
+      expect(after).toMatchObject({ scopesSupported: before.scopesSupported, codeChallengeMethodsSupported: ['S256'], tokenEndpointAuthMethodsSupported: ['private_key_jwt'], lastError: expect.objectContaining({ code: 'DISCOVERY_FAILED' }) });
+      // Gone for good (404) is a real change: the run succeeds with what is left.
+      server.openidStatus = 404;
+      expect(await refreshIssuer(ops.actor, added.id)).toMatchObject({ outcome: 'ok' });
+      expect((await getDb().select().from(issuers).where(eq(issuers.id, added.id)))[0]!.scopesSupported).toEqual([]);
     } finally {
       await new Promise((r) => server.server.close(r));
     }

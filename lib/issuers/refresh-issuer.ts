@@ -53,6 +53,8 @@ export async function refreshIssuer(
         .where(and(eq(discoveryRuns.issuerId, issuerId), eq(discoveryRuns.outcome, 'ok')))
         .orderBy(desc(discoveryRuns.finishedAt))
         .limit(1);
+      const lost = result && error === null ? documentsNowFailing((previous?.result as unknown as DiscoveryResult) ?? null, result) : null;
+      if (lost) error = lost;
       const ok = result !== null && error === null;
       const changes = ok ? diffDiscoveries((previous?.result as unknown as DiscoveryResult) ?? null, result!) : [];
       const columns = ok ? issuerColumnsFromDiscovery(result!) : null;
@@ -80,6 +82,21 @@ export async function refreshIssuer(
       };
     },
   );
+}
+
+/**
+ * A document the last good discovery read that errs this time (a timeout, a 503; not a 404 or 410,
+ * which say it is gone). The other documents may still name a token endpoint, but what the
+ * missing one supplied (scopes, auth methods, PKCE, capabilities, or the winning endpoint values)
+ * would be replaced by less or by lower-precedence values: the run counts as failed and the last
+ * good metadata stays, until a refresh reads every document again or it is really gone.
+ */
+function documentsNowFailing(previous: DiscoveryResult | null, next: DiscoveryResult): { code: string; message: string } | null {
+  if (!previous) return null;
+  const failing = next.attempts.filter((a) => a.outcome === 'error' && a.status !== 404 && a.status !== 410 && a.kind in previous.documents && !(a.kind in next.documents));
+  if (failing.length === 0) return null;
+  const list = failing.map((a) => `${a.url} (${a.message})`).join('; ');
+  return { code: 'DISCOVERY_FAILED', message: `Not every document the last discovery read could be read this time: ${list}. The last good metadata is kept; the next refresh tries again.` };
 }
 
 /*
