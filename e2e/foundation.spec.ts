@@ -95,6 +95,47 @@ test('a deactivated user is signed out on their next request', async ({ browser 
   await leaverContext.close();
 });
 
+test('a password reset ends the user’s existing sessions, and a reactivated user’s old cookie stays dead', async ({ browser }) => {
+  const email = uniqueEmail('reset');
+  const password = createUserWithCli(email, 'ops');
+  const userContext = await browser.newContext();
+  const user = await userContext.newPage();
+  await signIn(user, email, password);
+  // A copy of the cookie, as a thief would hold it.
+  const stolen = await userContext.storageState();
+
+  const admin = await pageAs(browser, 'admin');
+  await admin.page.goto('/settings');
+  await admin.page.getByTestId(`user-row-${email}`).getByRole('button', { name: 'Reset password' }).click();
+  await expect(admin.page.getByTestId('one-time-password')).toBeVisible();
+  await expect.poll(async () => (await query<{ n: number }>('select count(*)::int as n from users where email = $1 and sessions_valid_after is not null', [email]))[0]?.n).toBe(1);
+
+  await user.goto('/health-systems');
+  await expect(user).toHaveURL(/\/signin\?reason=session-ended/);
+  await expect(user.getByText('password was reset')).toBeVisible();
+  const thief = await browser.newContext({ storageState: stolen });
+  const thiefPage = await thief.newPage();
+  await thiefPage.goto('/health-systems');
+  await expect(thiefPage).toHaveURL(/\/signin/);
+
+  // The user signs in with the new password; then the account is deactivated and reactivated:
+  // the cookie from before does not come back to life with the account.
+  const newPassword = (await admin.page.getByTestId('one-time-password').innerText()).trim();
+  await signIn(user, email, newPassword);
+  await user.goto('/health-systems');
+  await expect(user).toHaveURL(/\/health-systems/);
+  const row = admin.page.getByTestId(`user-row-${email}`);
+  await row.getByRole('button', { name: /Deactivate/ }).click();
+  await expect(admin.page.getByText(`${email} deactivated.`)).toBeVisible();
+  await row.getByRole('button', { name: /Reactivate/ }).click();
+  await expect(admin.page.getByText(`${email} reactivated.`)).toBeVisible();
+  await user.goto('/health-systems');
+  await expect(user).toHaveURL(/\/signin\?reason=session-ended/);
+  await admin.context.close();
+  await thief.close();
+  await userContext.close();
+});
+
 test('signing out ends the session', async ({ browser }) => {
   const email = uniqueEmail('signout');
   const password = createUserWithCli(email, 'support');
