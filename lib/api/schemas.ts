@@ -55,6 +55,7 @@ export const auditQuerySchema = z.object({
   outcome: z.enum(AUDIT_OUTCOMES).optional(),
   from: z.iso.date().optional().describe('First day (UTC), inclusive.'),
   to: z.iso.date().optional().describe('Last day (UTC), inclusive.'),
+  asOf: z.coerce.number().int().min(1).optional().describe('Page through a snapshot: only entries with an id up to this one. Pass the id of the first entry of page 1 with every later page, so entries written meanwhile do not shift the pages.'),
   page,
   pageSize: pageSize(500, 50),
 });

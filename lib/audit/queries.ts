@@ -1,5 +1,5 @@
 import 'server-only';
-import { and, count, desc, eq, gte, ilike, lt, or, type SQL } from 'drizzle-orm';
+import { and, count, desc, eq, gte, ilike, lt, lte, or, type SQL } from 'drizzle-orm';
 import { z } from 'zod';
 import { getDb } from '@/db/client';
 import { AUDIT_OUTCOMES, auditLog } from '@/db/schema';
@@ -17,6 +17,12 @@ export const auditFilterSchema = z.object({
   to: z.iso.date().optional().catch(undefined),
   page: z.coerce.number().int().min(1).catch(1).default(1),
   pageSize: z.coerce.number().int().min(1).max(500).catch(50).default(50),
+  /**
+   * Paging through a snapshot: only entries up to this id (the newest one page 1 showed). The log
+   * grows while someone reads it; without it, each new entry shifts every later page by one, and
+   * page 2 repeats the end of page 1.
+   */
+  asOf: z.coerce.number().int().min(1).optional().catch(undefined),
 });
 export type AuditFilters = z.output<typeof auditFilterSchema>;
 
@@ -26,6 +32,7 @@ export function auditWhere(f: AuditFilters): SQL | undefined {
     f.action ? ilike(auditLog.action, `${f.action}%`) : undefined,
     f.target ? or(eq(auditLog.targetId, f.target), ilike(auditLog.targetType, f.target)) : undefined,
     f.outcome ? eq(auditLog.outcome, f.outcome) : undefined,
+    f.asOf ? lte(auditLog.id, f.asOf) : undefined,
     f.from ? gte(auditLog.at, new Date(`${f.from}T00:00:00Z`)) : undefined,
     // `to` is inclusive of the whole day.
     f.to ? lt(auditLog.at, new Date(new Date(`${f.to}T00:00:00Z`).getTime() + 86_400_000)) : undefined,

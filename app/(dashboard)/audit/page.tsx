@@ -9,9 +9,11 @@ export default async function AuditPage({ searchParams }: { searchParams: Promis
   const raw = await searchParams;
   const filters = auditFilterSchema.parse(raw);
   const { rows, total } = await listAudit(actor, filters);
-  const query = new URLSearchParams(Object.entries(raw).filter((e): e is [string, string] => typeof e[1] === 'string' && e[1] !== '' && e[0] !== 'page'));
+  const query = new URLSearchParams(Object.entries(raw).filter((e): e is [string, string] => typeof e[1] === 'string' && e[1] !== '' && e[0] !== 'page' && e[0] !== 'asOf'));
   const pages = Math.max(1, Math.ceil(total / filters.pageSize));
-  const pageLink = (page: number) => `/audit?${new URLSearchParams([...query.entries(), ['page', String(page)]]).toString()}`;
+  // Later pages show the log as page 1 saw it: entries written meanwhile do not shift them.
+  const asOf = filters.asOf ?? rows[0]?.id;
+  const pageLink = (page: number) => `/audit?${new URLSearchParams([...query.entries(), ...(asOf ? [['asOf', String(asOf)]] : []), ['page', String(page)]]).toString()}`;
   const input = 'rounded-md border border-slate-300 bg-white px-2 py-1 text-sm';
   return (
     <>
@@ -67,6 +69,7 @@ export default async function AuditPage({ searchParams }: { searchParams: Promis
               <span className="space-x-3">
                 {filters.page > 1 ? <Link href={pageLink(filters.page - 1)}>Previous</Link> : null}
                 {filters.page < pages ? <Link href={pageLink(filters.page + 1)}>Next</Link> : null}
+                {filters.asOf ? <Link href={`/audit?${query.toString()}`}>Newest entries</Link> : null}
               </span>
             </nav>
           </>
