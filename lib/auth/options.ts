@@ -3,7 +3,7 @@ import type { NextAuthOptions } from 'next-auth';
 import CredentialsProvider from 'next-auth/providers/credentials';
 import { env } from '@/lib/env';
 import { clientAddressFrom, verifyCredentials } from './sign-in';
-import { resolveSsoUser, type SsoProfile } from './sso';
+import { completeSsoSignIn, resolveSsoUser, type SsoProfile } from './sso';
 
 
 function ssoProvider(): NextAuthOptions['providers'] {
@@ -46,7 +46,7 @@ export function authOptions(): NextAuthOptions {
     callbacks: {
       async signIn({ account, profile }) {
         if (account?.provider !== 'sso') return true;
-        return (await resolveSsoUser(profile as SsoProfile)) !== null;
+        return (await completeSsoSignIn(profile as SsoProfile)) !== null;
       },
       async jwt({ token, user, account, profile }) {
         if (account?.provider === 'sso') {

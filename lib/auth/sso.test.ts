@@ -1,10 +1,10 @@
-import { eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import { afterAll, describe, expect, it } from 'vitest';
 import { closeDb, getDb } from '@/db/client';
 import { insertUser, uniqueSuffix } from '@/db/factories';
-import { accounts, users } from '@/db/schema';
+import { accounts, auditLog, users } from '@/db/schema';
 import { putSetting } from '@/lib/settings/store';
-import { resolveSsoUser } from './sso';
+import { completeSsoSignIn, resolveSsoUser } from './sso';
 
 afterAll(closeDb);
 
@@ -35,5 +35,25 @@ describe('single sign-on user matching', () => {
     expect(id).toBeTruthy();
     const [row] = await getDb().select().from(users).where(eq(users.id, id!));
     expect(row).toMatchObject({ role: 'support', email: `new.person@${domain}`, passwordHash: null });
+  });
+
+  it('an SSO sign-in is audited like a password one, with the last sign-in time; a refused one is audited with its reason', async () => {
+    const user = await insertUser({ role: 'ops' });
+    expect(await completeSsoSignIn({ sub: `s-${uniqueSuffix()}`, email: user.email, email_verified: true })).toBe(user.id);
+    const [row] = await getDb().select({ lastSignInAt: users.lastSignInAt }).from(users).where(eq(users.id, user.id));
+    expect(row?.lastSignInAt?.getTime()).toBeGreaterThan(Date.now() - 60_000);
+    const signIns = await getDb().select().from(auditLog).where(and(eq(auditLog.action, 'auth.sign_in'), eq(auditLog.targetId, user.id)));
+    expect(signIns).toEqual([expect.objectContaining({ outcome: 'success', actorId: user.id, role: 'ops', details: { method: 'sso' } })]);
+
+    const inactive = await insertUser({ role: 'ops', isActive: false });
+    expect(await completeSsoSignIn({ sub: `s-${uniqueSuffix()}`, email: inactive.email, email_verified: true })).toBeNull();
+    expect(await completeSsoSignIn({ sub: `s-${uniqueSuffix()}`, email: inactive.email, email_verified: false })).toBeNull();
+    const denied = (await getDb().select({ outcome: auditLog.outcome, details: auditLog.details }).from(auditLog).where(eq(auditLog.action, 'auth.sign_in')).orderBy(auditLog.id)).filter(
+      (r) => (r.details as { email?: string }).email === inactive.email,
+    );
+    expect(denied).toEqual([
+      { outcome: 'denied', details: { email: inactive.email, method: 'sso', reason: 'no_active_user' } },
+      { outcome: 'denied', details: { email: inactive.email, method: 'sso', reason: 'email_not_verified' } },
+    ]);
   });
 });

@@ -39,3 +39,20 @@ export async function resolveSsoUser(profile: SsoProfile): Promise<string | null
   return userId;
 }
 
+/**
+ * The sign-in callback's step: the user an SSO identity signs in as, audited like a password
+ * sign-in (`auth.sign_in`, success or denied with the reason) and with the user's last sign-in
+ * time, so "who signed in when" covers SSO users too. Null refuses the sign-in.
+ */
+export async function completeSsoSignIn(profile: SsoProfile): Promise<string | null> {
+  const userId = await resolveSsoUser(profile);
+  const email = profile.email?.toLowerCase() ?? null;
+  if (!userId) {
+    const reason = !email ? 'no_email' : profile.email_verified !== true ? 'email_not_verified' : 'no_active_user';
+    await recordAudit(getDb(), null, { action: 'auth.sign_in', outcome: 'denied', details: { email, method: 'sso', reason } });
+    return null;
+  }
+  const [user] = await getDb().update(users).set({ lastSignInAt: new Date() }).where(eq(users.id, userId)).returning({ id: users.id, email: users.email, role: users.role });
+  if (user) await recordAudit(getDb(), { type: 'user', id: user.id, email: user.email, role: user.role }, { action: 'auth.sign_in', targetType: 'user', targetId: user.id, details: { method: 'sso' } });
+  return userId;
+}
