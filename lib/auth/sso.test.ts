@@ -49,7 +49,7 @@ describe('single sign-on user matching', () => {
     expect(await completeSsoSignIn({ sub: `s-${uniqueSuffix()}`, email: inactive.email, email_verified: true })).toBeNull();
     expect(await completeSsoSignIn({ sub: `s-${uniqueSuffix()}`, email: inactive.email, email_verified: false })).toBeNull();
     const denied = (await getDb().select({ outcome: auditLog.outcome, details: auditLog.details }).from(auditLog).where(eq(auditLog.action, 'auth.sign_in')).orderBy(auditLog.id)).filter(
-      (r) => (r.details as { email?: string }).email === inactive.email,
+      (r) => (r.details as { email?: string } | null)?.email === inactive.email,
     );
     expect(denied).toEqual([
       { outcome: 'denied', details: { email: inactive.email, method: 'sso', reason: 'no_active_user' } },
