@@ -280,6 +280,18 @@ describe('authorization request checks', () => {
     expect(d.findings.filter((f) => f.severity === 'error').map((f) => f.code)).toEqual([code]);
   });
 
+  it('aud with a trailing slash passes when the FHIR base was entered that way (the hospital publishes it so)', async () => {
+    const slashed = await makeIssuer();
+    await getDb().update(issuers).set({ inputUrl: `${slashed.fhirBase}/` }).where(eq(issuers.id, slashed.issuerId));
+    const cid = `slash-${uniqueSuffix()}`;
+    await insertRegistration(slashed, cid, { redirect_uris: REDIRECTS, scope: SCOPE, response_types: ['code'] });
+    for (const aud of [`${slashed.fhirBase}/`, slashed.fhirBase]) {
+      const d = await diagnose({ mode: 'url', authorizationUrl: authUrl({ client_id: cid, aud }, slashed.authorize, slashed) });
+      expect(d.checks.find((c) => c.subject === 'aud')?.status, aud).toBe('pass');
+      expect(codes(d)).not.toContain('AUD_MISMATCH');
+    }
+  });
+
   it('scope lost and gained against the registered scope, unsupported against the issuer', async () => {
     const d = await diagnose({ mode: 'url', authorizationUrl: authUrl({ scope: 'openid patient/Observation.rs patient/Condition.rs user/Practitioner.r' }) });
     expect(codes(d)).toEqual(expect.arrayContaining(['SCOPE_NOT_REGISTERED', 'SCOPE_NOT_REQUESTED', 'SCOPE_NOT_SUPPORTED']));

@@ -288,6 +288,7 @@ export async function diagnoseAuthorizationRequest(actor: Actor, input: Diagnosi
     registeredScope: typeof primaryRow.scope === 'string' ? primaryRow.scope : null,
     scopesSupported: primaryRow.scopesSupported,
     fhirBaseUrl: primaryRow.fhirBaseUrl,
+    fhirBaseUrlAsEntered: primaryRow.fhirBaseUrl && primaryRow.inputUrl === `${primaryRow.fhirBaseUrl}/` ? primaryRow.inputUrl : null,
   };
   const { scopes, aud } = addRequestChecks(request, ctx, findings, checks);
   return finish({ verdict, presentedRedirectUri: presented, clientId, issuerHint, request: summary(request), primary, candidates: ranked, scopes, aud });
@@ -310,7 +311,7 @@ function redirectCheck(presented: string, comparison: ClosestRegisteredUri, verd
 
 function addRequestChecks(request: ParsedAuthorizationRequest | null, ctx: CheckContext, findings: DiagnosticFinding[], checks: RequestCheck[]) {
   if (request === null) return { scopes: null, aud: null };
-  const results = [checkResponseType(request, ctx), checkScopes(request, ctx), checkPkce(request), checkAud(request, ctx?.fhirBaseUrl ?? null), checkState(request)] as const;
+  const results = [checkResponseType(request, ctx), checkScopes(request, ctx), checkPkce(request), checkAud(request, ctx?.fhirBaseUrl ?? null, ctx?.fhirBaseUrlAsEntered ?? null), checkState(request)] as const;
   for (const r of results) {
     checks.push(r.check);
     findings.push(...r.findings);

@@ -21,6 +21,11 @@ export type CheckContext = {
   registeredScope: string | null;
   scopesSupported: string[];
   fhirBaseUrl: string | null;
+  /**
+   * The FHIR base as ops entered it when it differs from the stored one only by its trailing slash
+   * (stored without): the hospital may publish it that way, and then that is the aud its server wants.
+   */
+  fhirBaseUrlAsEntered?: string | null;
 } | null;
 
 /**
@@ -228,7 +233,7 @@ function describeAudDifference(aud: string, base: string): string {
 }
 
 /** SMART App Launch: `aud` is required and must be the FHIR base URL, compared byte for byte. */
-export function checkAud(req: AuthorizationRequestSummary, fhirBaseUrl: string | null): CheckResult & { aud: { presented: string; expected: string; highlight: ReturnType<typeof compareRedirectUri>['highlight'] } | null } {
+export function checkAud(req: AuthorizationRequestSummary, fhirBaseUrl: string | null, fhirBaseUrlAsEntered: string | null = null): CheckResult & { aud: { presented: string; expected: string; highlight: ReturnType<typeof compareRedirectUri>['highlight'] } | null } {
   const label = 'aud';
   if (req.aud === null || req.aud === '') {
     return {
@@ -251,6 +256,13 @@ export function checkAud(req: AuthorizationRequestSummary, fhirBaseUrl: string |
   const highlight = compareRedirectUri(req.aud, fhirBaseUrl).highlight;
   if (req.aud === fhirBaseUrl) {
     return { check: { subject: 'aud', label, status: 'pass', presented: req.aud, expected: fhirBaseUrl, summary: 'Equals the FHIR base URL.' }, findings: [], aud: { presented: req.aud, expected: fhirBaseUrl, highlight } };
+  }
+  if (fhirBaseUrlAsEntered && req.aud === fhirBaseUrlAsEntered) {
+    return {
+      check: { subject: 'aud', label, status: 'pass', presented: req.aud, expected: fhirBaseUrlAsEntered, summary: 'Equals the FHIR base URL as it was entered for this issuer (with its trailing slash).' },
+      findings: [],
+      aud: { presented: req.aud, expected: fhirBaseUrlAsEntered, highlight: compareRedirectUri(req.aud, fhirBaseUrlAsEntered).highlight },
+    };
   }
   return {
     check: { subject: 'aud', label, status: 'fail', presented: req.aud, expected: fhirBaseUrl, summary: 'Differs from the FHIR base URL.' },
