@@ -113,6 +113,8 @@ function scenarios(origin: string): Record<string, ScenarioHandler> {
   return {
     mismatch: (rest, _req, res) =>
       rest === '/.well-known/openid-configuration' ? send(res, 200, oidcDoc(`${b('mismatch')}/`)) : false,
+    // Serves the metadata of another authorization server, as a compromised or mistaken host might.
+    impostor: (rest, _req, res) => (rest === '/.well-known/openid-configuration' ? send(res, 200, oidcDoc(b('mismatch'))) : false),
     redirect: (rest, _req, res) => {
       if (rest === '/.well-known/smart-configuration') {
         res.writeHead(302, { location: 'http://evil.example/steal/.well-known/smart-configuration', 'content-length': 0 });
@@ -299,7 +301,7 @@ describe('issuer checks', () => {
     expect(r.attempts.find((a) => a.kind === 'openid-configuration')).toMatchObject({ outcome: 'error', errorCode: 'ISSUER_MISMATCH', status: 200 });
   });
 
-  it('uses a well-known URL entered by the user as is, skipping the issuer check with a warning', async () => {
+  it('reads a well-known URL entered by the user as that document, accepting the issuer the URL belongs to (with or without its trailing slash)', async () => {
     const r = await discover(`${O}/mismatch/.well-known/openid-configuration`, opts);
     expect(r.failure).toBeNull();
     expect(r.issuer).toBe(`${O}/mismatch/`);
@@ -308,6 +310,14 @@ describe('issuer checks', () => {
     expect(codes(r)).not.toContain('ISSUER_MISMATCH');
     expect(r.attempts).toHaveLength(1);
     expect(r.udap).toBeNull();
+  });
+
+  it('refuses a well-known URL whose document names another issuer (ISSUER_MISMATCH), and records nothing of it', async () => {
+    const r = await discover(`${O}/impostor/.well-known/openid-configuration`, opts);
+    expect(r.failure?.code).toBe('ISSUER_MISMATCH');
+    expect(withCode(r, 'ISSUER_MISMATCH')[0]?.message).toContain(`"${O}/impostor" or "${O}/impostor/"`);
+    expect(r.issuer).toBeNull();
+    expect(r.endpoints).toEqual({});
   });
 
   it('reads a SMART well-known URL as the SMART document and its prefix as the FHIR base', async () => {

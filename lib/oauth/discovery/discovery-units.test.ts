@@ -163,7 +163,13 @@ describe('discovery URLs', () => {
     expect(parseDiscoveryInput('https://h/.well-known/oauth-authorization-server/t1')).toMatchObject({
       mode: 'issuer-document',
       kind: 'oauth-authorization-server',
+      issuers: ['https://h/t1', 'https://h/t1/'],
     });
+    // The issuer each well-known URL belongs to: appended (OpenID) and inserted (RFC 8414) forms.
+    expect(parseDiscoveryInput('https://h/.well-known/openid-configuration')).toMatchObject({ issuers: ['https://h', 'https://h/'] });
+    expect(parseDiscoveryInput('https://h/tenant/.well-known/openid-configuration')).toMatchObject({ issuers: ['https://h/tenant', 'https://h/tenant/'] });
+    expect(parseDiscoveryInput('https://h/tenant/.well-known/oauth-authorization-server')).toMatchObject({ issuers: ['https://h/tenant', 'https://h/tenant/'] });
+    expect(parseDiscoveryInput('https://h/.well-known/oauth-authorization-server')).toMatchObject({ issuers: ['https://h', 'https://h/'] });
     expect(() => parseDiscoveryInput('https://user:pw@h/fhir')).toThrow(expect.objectContaining({ code: 'INVALID_URL' }));
     expect(() => parseDiscoveryInput('')).toThrow(expect.objectContaining({ code: 'INVALID_URL' }));
   });

@@ -101,7 +101,7 @@ export async function discover(input: string, opts: DiscoverOptions = {}): Promi
   const base = parsed.mode === 'issuer-document' ? null : parsed.base;
 
   /** Fetches one document and decides whether it is accepted; never throws. */
-  const runTask = (kind: DocumentKind, url: string, expectedIssuer: string | null = null): Promise<TaskResult> =>
+  const runTask = (kind: DocumentKind, url: string, expectedIssuer: string | readonly string[] | null = null): Promise<TaskResult> =>
     limit(async () => {
       const fetched: FetchedDocument = await fetchDocument(kind, url, headersFor(kind), init);
       const result: TaskResult = { attempt: fetched.attempt, warnings: [], doc: null, fatal: null, issuerMismatch: false };
@@ -176,10 +176,11 @@ export async function discover(input: string, opts: DiscoverOptions = {}): Promi
     warnings.push(
       warning(
         'WELL_KNOWN_INPUT',
-        `${parsed.input} is a discovery document URL; it was read as the ${DOCUMENT_LABEL[parsed.kind]} itself and its issuer was not checked against the URL. Enter the issuer to have it checked.`,
+        `${parsed.input} is a discovery document URL; it was read as the ${DOCUMENT_LABEL[parsed.kind]} itself, and its issuer had to be the one this URL belongs to (${parsed.issuers.map((i) => `"${i}"`).join(' or ')}). Enter the issuer next time.`,
+        { severity: 'info' },
       ),
     );
-    results.push(await runTask(parsed.kind, parsed.input, null));
+    results.push(await runTask(parsed.kind, parsed.input, parsed.issuers));
   } else {
     if (parsed.mode === 'base-from-well-known') {
       warnings.push(

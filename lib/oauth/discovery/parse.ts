@@ -233,7 +233,8 @@ export function normalizeIssuerDocument(
   kind: 'openid-configuration' | 'oauth-authorization-server',
   json: unknown,
   url: string,
-  expectedIssuer: string | null,
+  /** The issuer the document was requested for; with several, any of them (a well-known URL entered by the user). */
+  expectedIssuer: string | readonly string[] | null,
   warnings: DiscoveryWarning[],
 ): Normalized {
   if (!isJsonObject(json)) return wrongShape(kind, url, `is ${describeJsonType(json)}, not a JSON object`);
@@ -241,12 +242,13 @@ export function normalizeIssuerDocument(
   if (typeof issuerValue !== 'string' || issuerValue === '') {
     return wrongShape(kind, url, 'has no "issuer" string, so it cannot be tied to an authorization server');
   }
-  if (expectedIssuer !== null && issuerValue !== expectedIssuer) {
+  const expected = expectedIssuer === null ? null : typeof expectedIssuer === 'string' ? [expectedIssuer] : expectedIssuer;
+  if (expected !== null && !expected.includes(issuerValue)) {
     return {
       ok: false,
       warning: warning(
         'ISSUER_MISMATCH',
-        `${DOCUMENT_LABEL[kind]} at ${url} says its issuer is "${issuerValue}", but it was requested for "${expectedIssuer}"; ` +
+        `${DOCUMENT_LABEL[kind]} at ${url} says its issuer is "${issuerValue}", but it was requested for ${expected.map((e) => `"${e}"`).join(' or ')}; ` +
           'the two must be identical byte for byte, so the document was not used. If the server is right, enter its issuer exactly as it states it.',
         { document: kind, field: 'issuer' },
       ),
@@ -262,7 +264,7 @@ export function normalizeIssuerDocument(
       issuer: issuerValue,
       ...readEndpoints(reader, ISSUER_DOC_ENDPOINTS),
       lists: readLists(reader),
-      relativeBase: expectedIssuer ?? issuerValue,
+      relativeBase: typeof expectedIssuer === 'string' ? expectedIssuer : issuerValue,
     },
   };
 }

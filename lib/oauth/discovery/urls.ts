@@ -9,8 +9,11 @@ export type ParsedInput =
   | { mode: 'base'; input: string; base: string }
   /** A SMART or UDAP well-known URL: discovery around the FHIR base it names, fetching this URL itself. */
   | { mode: 'base-from-well-known'; input: string; base: string; kind: 'smart-configuration' | 'udap' }
-  /** An OpenID / RFC 8414 well-known URL: only that document, without the issuer check. */
-  | { mode: 'issuer-document'; input: string; kind: 'openid-configuration' | 'oauth-authorization-server' };
+  /**
+   * An OpenID / RFC 8414 well-known URL: only that document, whose issuer must be one this URL is
+   * the well-known URL of (`issuers`: the URL's issuer with and without a trailing slash).
+   */
+  | { mode: 'issuer-document'; input: string; kind: 'openid-configuration' | 'oauth-authorization-server'; issuers: string[] };
 
 const WELL_KNOWN = '/.well-known/';
 const WELL_KNOWN_KINDS: Record<string, DocumentKind> = {
@@ -57,9 +60,21 @@ export function parseDiscoveryInput(raw: string): ParsedInput {
       `"/.well-known/${name}" is not a discovery document the registrar reads; enter the issuer or FHIR base instead.`,
     );
   }
-  if (kind === 'openid-configuration' || kind === 'oauth-authorization-server') return { mode: 'issuer-document', input, kind };
+  if (kind === 'openid-configuration' || kind === 'oauth-authorization-server') return { mode: 'issuer-document', input, kind, issuers: issuersOfWellKnown(url.origin, input.slice(0, at), input.slice(at + WELL_KNOWN.length + name.length)) };
   if (kind === 'smart-configuration' || kind === 'udap') return { mode: 'base-from-well-known', input, base: input.slice(0, at), kind };
   throw new AppError('INVALID_URL', 'Unsupported well-known document.');
+}
+
+/**
+ * The issuers a well-known URL can belong to. Appended form (OpenID Connect Discovery §4, and
+ * servers that use it for RFC 8414 too): `{issuer without its trailing slash}/.well-known/{name}`.
+ * Inserted form (RFC 8414 §3.1): `{origin}/.well-known/{name}{issuer path}`. A trailing slash is
+ * dropped before building the URL, so both spellings of the issuer qualify.
+ */
+function issuersOfWellKnown(origin: string, before: string, after: string): string[] {
+  const issuer = after !== '' && before === origin ? `${origin}${after}` : before;
+  const bare = stripOneTrailingSlash(issuer);
+  return [...new Set([bare, `${bare}/`])];
 }
 
 export function stripOneTrailingSlash(value: string): string {
