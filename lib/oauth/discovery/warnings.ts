@@ -94,7 +94,7 @@ export const WARNING_HELP: Record<WarningCode, { severity: WarningSeverity; help
   },
   WELL_KNOWN_INPUT: {
     severity: 'warning',
-    help: 'A discovery document URL was entered instead of an issuer or FHIR base, so it was read as is and its issuer was not checked; prefer entering the issuer or FHIR base.',
+    help: 'A discovery document URL was entered instead of an issuer or FHIR base: it was read as that document, and its issuer had to be the one the URL belongs to; prefer entering the issuer or FHIR base.',
   },
 };
 
