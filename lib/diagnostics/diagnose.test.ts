@@ -373,3 +373,17 @@ describe('permissions and secrets', () => {
     expect(JSON.stringify(d)).not.toContain('af0ifjsldkj'); // the state value is not echoed either
   });
 });
+
+describe('the loopback port', () => {
+  it('an invalid loopback port is no match (PORT), not "Nothing to change"', async () => {
+    for (const presented of ['http://127.0.0.1:abc/cb', 'http://127.0.0.1:99999/cb']) {
+      const d = await diagnose({ mode: 'pasted', redirectUri: presented, registeredUris: 'http://127.0.0.1:8080/cb' });
+      expect(d.verdict).toBe('no-match');
+      expect(codes(d)).toEqual(['PORT']);
+      expect(d.findings[0]?.message).toMatch(/is not a valid port number/);
+      expect(d.checks.find((c) => c.subject === 'redirect_uri')?.status).toBe('fail');
+    }
+    const valid = await diagnose({ mode: 'pasted', redirectUri: 'http://127.0.0.1:65535/cb', registeredUris: 'http://127.0.0.1:8080/cb' });
+    expect(valid.verdict).toBe('loopback-port-match');
+  });
+});

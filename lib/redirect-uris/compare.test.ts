@@ -297,3 +297,41 @@ describe('helpers', () => {
     expect(diffChars('', '')).toEqual([]);
   });
 });
+
+describe('the loopback port exception needs a valid port (RFC 8252 §7.3; a server refuses an invalid one)', () => {
+  it.each([
+    ['http://127.0.0.1:abc/cb', 'http://127.0.0.1:8080/cb', /the presented URI's port 'abc' is not a valid port number/],
+    ['http://127.0.0.1:99999/cb', 'http://127.0.0.1:8080/cb', /the presented URI's port '99999' is not a valid port number/],
+    ['http://[::1]:123456/cb', 'http://[::1]/cb', /the presented URI's port '123456' is not a valid port number/],
+    ['http://127.0.0.1:8080/cb', 'http://127.0.0.1:8o80/cb', /the registered URI's port '8o80' is not a valid port number/],
+    ['http://127.0.0.1:-1/cb', 'http://127.0.0.1:+1/cb', /the presented URI's port '-1' and the registered URI's port '\+1' are not valid port numbers/],
+  ])('%s vs %s is a PORT difference, not a match', (presented, registered, message) => {
+    const result = compareRedirectUri(presented, registered);
+    expect(result.match).toBe(false);
+    expect(result.findings.map((f) => f.code)).toEqual(['PORT']);
+    expect(result.findings[0]?.message).toMatch(message);
+    expect(result.findings[0]?.message).toMatch(/^[A-Z].*\.$/);
+  });
+
+  it('findClosestRegisteredUri does not report an invalid port as a loopback match', () => {
+    for (const presented of ['http://127.0.0.1:abc/cb', 'http://127.0.0.1:99999/cb']) {
+      const result = findClosestRegisteredUri(presented, ['http://127.0.0.1:8080/cb']);
+      expect(result).toMatchObject({ match: false, candidate: 'http://127.0.0.1:8080/cb' });
+      expect(result.findings.map((f) => f.code)).toEqual(['PORT']);
+      expect(result.perCandidate).toEqual([{ uri: 'http://127.0.0.1:8080/cb', match: false, distance: expect.any(Number) }]);
+    }
+  });
+
+  it.each([
+    ['http://127.0.0.1:65535/cb', 'http://127.0.0.1:8080/cb'],
+    ['http://127.0.0.1:1/cb', 'http://127.0.0.1:8080/cb'],
+    ['http://127.0.0.1:00080/cb', 'http://127.0.0.1/cb'],
+    ['http://127.0.0.1:/cb', 'http://127.0.0.1:8080/cb'],
+    ['http://[::1]:49152/cb', 'http://[::1]:8080/cb'],
+  ])('a valid variable port still matches: %s vs %s', (presented, registered) => {
+    const result = compareRedirectUri(presented, registered);
+    expect(result.match).toBe(true);
+    expect(result.findings.map((f) => f.code)).toEqual(['LOOPBACK_PORT_ALLOWED']);
+    expect(findClosestRegisteredUri(presented, [registered]).match).toBe(true);
+  });
+});

@@ -4,7 +4,7 @@
 // the only exception is the port of a loopback IP redirect (RFC 8252 §7.3). The raw strings are
 // never normalised with `new URL()` first: that would hide host case, `:443`, a trailing `/` and `..`.
 // Differences are explained component by component from the tolerant splitter in ./split.
-import { defaultPortFor, isLoopbackIpHost, splitUri, type SplitUri } from './split';
+import { defaultPortFor, isLoopbackIpHost, isValidPort, splitUri, type SplitUri } from './split';
 import { diffChars, editDistance, type HighlightSegment } from './text-diff';
 
 export type { HighlightSegment, HighlightKind } from './text-diff';
@@ -116,10 +116,22 @@ function compareAuthority(p: SplitUri, r: SplitUri, out: MismatchFinding[]): voi
     const loopback = p.scheme === 'http' && r.scheme === 'http' && isLoopbackIpHost(p.host) && p.host === r.host;
     const pp = p.port ?? '';
     const rp = r.port ?? '';
-    if (loopback) {
+    const invalid = (
+      [
+        ['presented', pp],
+        ['registered', rp],
+      ] as const
+    ).filter(([, port]) => !isValidPort(port));
+    if (loopback && invalid.length === 0) {
       out.push({
         code: 'LOOPBACK_PORT_ALLOWED',
         message: `The ports differ (${pp || 'none'} presented, ${rp || 'none'} registered), which is allowed for a loopback IP redirect (RFC 8252 §7.3).`,
+      });
+    } else if (loopback) {
+      const which = invalid.map(([side, port]) => `the ${side} URI's port ${q(port)}`).join(' and ');
+      out.push({
+        code: 'PORT',
+        message: `The ports differ (${pp || 'none'} presented, ${rp || 'none'} registered), and ${which} ${invalid.length === 1 ? 'is not a valid port number' : 'are not valid port numbers'} (1 to 5 digits, at most 65535). The loopback IP port exception (RFC 8252 §7.3) applies to valid ports only, so the server refuses it.`,
       });
     } else if (pp === '' && rp !== '' && rp === defaultPortFor(r.scheme)) {
       out.push({ code: 'DEFAULT_PORT', message: `The registered URI writes out the default port :${rp}; the presented one leaves it out. They are different strings to the server.` });
@@ -387,6 +399,8 @@ export function compareRedirectUri(presented: string, registered: string): Redir
     r.authority !== null &&
     isLoopbackIpHost(p.host) &&
     p.host === r.host &&
+    isValidPort(p.port) &&
+    isValidPort(r.port) &&
     withoutPort(p) === withoutPort(r);
   if (loopbackMatch) {
     return { match: true, findings: findings.filter((f) => f.code === 'LOOPBACK_PORT_ALLOWED'), highlight, distance };

@@ -16,4 +16,4 @@ export {
   type MismatchFinding,
   type RedirectComparison,
 } from './compare';
-export { splitUri, type SplitUri } from './split';
+export { isValidPort, splitUri, type SplitUri } from './split';

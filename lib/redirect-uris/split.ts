@@ -97,6 +97,15 @@ export function isLoopbackIpHost(host: string | null): boolean {
   return host === '127.0.0.1' || host === '[::1]';
 }
 
+/**
+ * RFC 3986 §3.2.3 (port = *DIGIT) and RFC 793 (16-bit ports): no port, an empty one, or 1 to 5
+ * digits up to 65535. Only such ports get the RFC 8252 §7.3 loopback exception; a server refuses
+ * anything else.
+ */
+export function isValidPort(port: string | null): boolean {
+  return port === null || port === '' || (/^\d{1,5}$/.test(port) && Number(port) <= 65535);
+}
+
 export function defaultPortFor(scheme: string | null): string | null {
   const s = scheme?.toLowerCase();
   return s === 'https' ? '443' : s === 'http' ? '80' : null;
