@@ -536,6 +536,23 @@ describe('diagnostics', () => {
     await expectRefused(call('POST', '/diagnostics/redirect-uri', { token: manager.token, body: { presented: 'https://a/cb', registered: [] } }), manager, 'diagnoseRedirectUri');
   });
 
+  it('redirect-uri: more than 50 registered URIs, or one over 2,048 characters, is 400 naming the limit; the largest request allowed is answered, labelled when partial', async () => {
+    const diagnose = (body: unknown) => call('POST', '/diagnostics/redirect-uri', { token: support.token, body });
+    const uri = (i: number, length = 2048) => `https://app.example.com/${String(i).padStart(4, '0')}/${'x'.repeat(length - 'https://app.example.com/0000/'.length)}`;
+    const many = expectProblem(await diagnose({ presented: uri(0), registered: Array.from({ length: 51 }, (_, i) => uri(i)) }), 400, 'INVALID');
+    expect(many.detail).toMatch(/registered: Give at most 50 registered redirect URIs\./);
+    const long = expectProblem(await diagnose({ presented: uri(0), registered: [uri(1), uri(2, 2049)] }), 400, 'INVALID');
+    expect(long.detail).toMatch(/registered\.1: A registered redirect URI is too long \(2,048 characters at most\)\./);
+    const presented = expectProblem(await diagnose({ presented: uri(0, 2049), registered: [uri(1)] }), 400, 'INVALID');
+    expect(presented.detail).toMatch(/presented: The presented redirect URI is too long \(2,048 characters at most\)\./);
+
+    // At the limits, with the two sides differing at both ends: answered, partial and saying so.
+    const reversed = (s: string) => [...s].reverse().join('');
+    const largest = expectContract('diagnoseRedirectUri', await diagnose({ presented: `https://a.example/${'ab%2f'.repeat(406)}`, registered: Array.from({ length: 50 }, (_, i) => `https://a.example/${reversed(`${i}${'AB%2F'.repeat(406)}`).slice(0, 2030)}`) }), 200);
+    expect(largest).toMatchObject({ match: false, verdict: 'no-match' });
+    expect((largest.findings as Array<{ code: string; message: string }>).at(-1)?.message).toMatch(/^The URIs differ from character 19 on; they are too long to explain character by character/);
+  });
+
   it('scopes: compared on expanded SMART atoms', async () => {
     const same = expectContract('diagnoseScopes', await call('POST', '/diagnostics/scopes', { token: support.token, body: { requested: 'patient/Observation.read', granted: 'patient/Observation.rs' } }), 200);
     expect(same).toMatchObject({ equivalent: true, lost: [], gained: [] });

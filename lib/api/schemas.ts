@@ -4,6 +4,9 @@ import { z } from 'zod';
 import { AUDIT_OUTCOMES, REGISTRATION_STATUSES, ROLES, ROTATION_STATES, ROTATION_STRATEGIES, ROTATION_TRIGGERS, TOKEN_AUTH_METHODS } from '@/db/schema';
 import { SORT_KEYS } from '@/lib/registrations/table';
 import { PERMISSIONS } from '@/lib/auth/permissions';
+import { REDIRECT_URI_MAX_CHARS, REGISTERED_URIS_MAX } from '@/lib/diagnostics/schemas';
+
+const uriChars = REDIRECT_URI_MAX_CHARS.toLocaleString('en-US');
 
 // ---------------------------------------------------------------------------------------------
 // Inputs that are not domain schemas
@@ -69,9 +72,17 @@ export const idempotencyKeyHeaderSchema = z
 /** Either the redirect URI the app sends (with the registered ones, or a client id), or a whole authorization URL. */
 export const redirectDiagnosisBodySchema = z
   .object({
-    presented: z.string().max(8000).optional().describe('The redirect URI the app sends, exactly.'),
+    presented: z
+      .string()
+      .max(REDIRECT_URI_MAX_CHARS, `The presented redirect URI is too long (${uriChars} characters at most).`)
+      .optional()
+      .describe(`The redirect URI the app sends, exactly (${uriChars} characters at most).`),
     authorizationUrl: z.string().max(8000).optional().describe('The whole authorization request URL the app sent.'),
-    registered: z.array(z.string().max(8000)).max(200).optional().describe('The registered redirect URIs to compare with (a registration Registrar does not hold).'),
+    registered: z
+      .array(z.string().max(REDIRECT_URI_MAX_CHARS, `A registered redirect URI is too long (${uriChars} characters at most).`))
+      .max(REGISTERED_URIS_MAX, `Give at most ${REGISTERED_URIS_MAX} registered redirect URIs.`)
+      .optional()
+      .describe(`The registered redirect URIs to compare with (a registration Registrar does not hold): at most ${REGISTERED_URIS_MAX}, each at most ${uriChars} characters.`),
     clientId: z.string().min(1).max(500).optional().describe('Compare with the redirect URIs of this client id’s registrations.'),
     issuer: z.string().max(2000).optional().describe('Narrow to the registrations at this issuer (issuer, FHIR base or input URL).'),
   })

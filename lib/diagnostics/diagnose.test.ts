@@ -387,3 +387,24 @@ describe('the loopback port', () => {
     expect(valid.verdict).toBe('loopback-port-match');
   });
 });
+
+describe('redirect URI diagnosis limits', () => {
+  it('refuses more than 50 pasted URIs, or one longer than 2,048 characters, naming the limit', async () => {
+    const many = Array.from({ length: 51 }, (_, i) => `https://app.example.com/cb${i}`).join('\n');
+    await expect(diagnose({ mode: 'pasted', redirectUri: 'https://app.example.com/cb', registeredUris: many })).rejects.toMatchObject({
+      code: 'INVALID',
+      message: 'Paste at most 50 registered redirect URIs (there are 51).',
+      details: { field: 'registered' },
+    });
+    await expect(diagnose({ mode: 'pasted', redirectUri: 'https://app.example.com/cb', registeredUris: ['https://app.example.com/cb', `https://app.example.com/${'x'.repeat(2030)}`] })).rejects.toMatchObject({
+      code: 'INVALID',
+      message: 'Registered redirect URI 2 is too long (2,048 characters at most).',
+      details: { field: 'registered' },
+    });
+    await expect(diagnose({ mode: 'client', clientId, redirectUri: `https://app.example.com/${'x'.repeat(2030)}` })).rejects.toMatchObject({
+      code: 'INVALID',
+      message: 'That redirect URI is too long (2,048 characters at most).',
+      details: { field: 'redirect_uri' },
+    });
+  });
+});

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseAuthorizationRequestUrl } from './parse-request';
-import { diagnosisQueryString, parseDiagnoseSearchParams, splitPastedUris } from './schemas';
+import { diagnosisInputSchema, diagnosisQueryString, parseDiagnoseSearchParams, splitPastedUris } from './schemas';
 
 describe('parseAuthorizationRequestUrl', () => {
   it('keeps the authorize endpoint as written and decodes the query as a server does', () => {
@@ -56,5 +56,37 @@ describe('splitPastedUris', () => {
     ['broken JSON falls back to lines', '["https://a/cb"', ['["https://a/cb"']],
   ] as const)('%s', (_name, text, expected) => {
     expect(splitPastedUris(text)).toEqual(expected);
+  });
+});
+
+describe('diagnosis input limits (redirect URI diagnosis)', () => {
+  const pasted = (registeredUris: string | string[], redirectUri = 'https://app.example.com/cb') => diagnosisInputSchema.safeParse({ mode: 'pasted', redirectUri, registeredUris });
+  const uri = (length: number) => `https://a.example/${'x'.repeat(length - 'https://a.example/'.length)}`;
+
+  it('takes 50 registered URIs of 2,048 characters, as lines or as an array', () => {
+    const fifty = Array.from({ length: 50 }, (_, i) => `${uri(2044)}/${String(i).padStart(3, '0')}`);
+    expect(fifty.every((u) => u.length === 2048)).toBe(true);
+    expect(pasted(fifty).success).toBe(true);
+    expect(pasted(fifty.slice(0, 15).join('\n')).success).toBe(true); // 15 × 2,049 characters fit in the 32,000 of the text box
+    expect(pasted(`  ${uri(2048)}  \n`, `  ${uri(2048)}\n`).success).toBe(true); // surrounding whitespace is not counted
+  });
+
+  it.each([
+    ['51 lines', Array.from({ length: 51 }, (_, i) => `https://a.example/${i}`).join('\n'), 'Paste at most 50 registered redirect URIs (there are 51).'],
+    ['a JSON array of 51', JSON.stringify(Array.from({ length: 51 }, (_, i) => `https://a.example/${i}`)), 'Paste at most 50 registered redirect URIs (there are 51).'],
+    ['an array of 51', Array.from({ length: 51 }, (_, i) => `https://a.example/${i}`), 'Paste at most 50 registered redirect URIs (there are 51).'],
+    ['a line of 2,049 characters', `https://a.example/cb\n${uri(2049)}`, 'Registered redirect URI 2 is too long (2,048 characters at most).'],
+    ['an array item of 2,049 characters', [uri(2049)], 'Registered redirect URI 1 is too long (2,048 characters at most).'],
+    ['a text of 32,001 characters', 'x'.repeat(32_001), 'The pasted registered URIs are too long (32,000 characters at most).'],
+  ])('refuses %s, naming the limit', (_name, registered, message) => {
+    const result = pasted(registered);
+    expect(result.success).toBe(false);
+    expect(result.error?.issues[0]).toMatchObject({ path: ['registeredUris'], message });
+  });
+
+  it('refuses a typed redirect URI of 2,049 characters, naming the limit', () => {
+    const result = diagnosisInputSchema.safeParse({ mode: 'client', clientId: 'abc', redirectUri: uri(2049) });
+    expect(result.error?.issues[0]).toMatchObject({ path: ['redirectUri'], message: 'That redirect URI is too long (2,048 characters at most).' });
+    expect(diagnosisInputSchema.safeParse({ mode: 'client', clientId: 'abc', redirectUri: uri(2048) }).success).toBe(true);
   });
 });

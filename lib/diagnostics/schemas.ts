@@ -4,6 +4,15 @@ import { z } from 'zod';
 import type { DiagnosisInput, DiagnosisMode } from './types';
 
 const MAX = 8000;
+
+/**
+ * Redirect URI diagnosis limits, shared with the API: 2,048 characters is common practice for a
+ * URL, and a registration rarely has more than a handful of redirect URIs. They keep the
+ * comparator's input small (its character-level work is capped separately, in lib/redirect-uris).
+ */
+export const REDIRECT_URI_MAX_CHARS = 2048;
+export const REGISTERED_URIS_MAX = 50;
+const thousands = (n: number) => n.toLocaleString('en-US');
 const optionalIssuer = z
   .string()
   .max(2000, 'That issuer URL is too long.')
@@ -15,7 +24,25 @@ const optionalIssuer = z
  * The presented redirect URI typed into a field is trimmed (a paste often brings a newline);
  * inside an authorization URL the decoded value is kept byte for byte instead.
  */
-const typedRedirectUri = z.string().trim().min(1, 'Enter the redirect URI the app sends.').max(MAX, 'That redirect URI is too long.');
+const typedRedirectUri = z
+  .string()
+  .trim()
+  .min(1, 'Enter the redirect URI the app sends.')
+  .max(REDIRECT_URI_MAX_CHARS, `That redirect URI is too long (${thousands(REDIRECT_URI_MAX_CHARS)} characters at most).`);
+
+/** Pasted registered URIs: the limits apply to the URIs as split, whether pasted as lines or as a JSON array. */
+const pastedRegisteredUris = z
+  .union([z.string().max(MAX * 4, `The pasted registered URIs are too long (${thousands(MAX * 4)} characters at most).`), z.array(z.string())])
+  .superRefine((value, ctx) => {
+    const uris = splitPastedUris(value);
+    if (uris.length > REGISTERED_URIS_MAX) {
+      ctx.addIssue({ code: 'custom', message: `Paste at most ${REGISTERED_URIS_MAX} registered redirect URIs (there are ${uris.length}).` });
+    }
+    const long = uris.findIndex((uri) => uri.length > REDIRECT_URI_MAX_CHARS);
+    if (long >= 0) {
+      ctx.addIssue({ code: 'custom', message: `Registered redirect URI ${long + 1} is too long (${thousands(REDIRECT_URI_MAX_CHARS)} characters at most).` });
+    }
+  });
 
 export const diagnosisInputSchema = z.discriminatedUnion('mode', [
   z.object({
@@ -32,7 +59,7 @@ export const diagnosisInputSchema = z.discriminatedUnion('mode', [
   z.object({
     mode: z.literal('pasted'),
     redirectUri: typedRedirectUri,
-    registeredUris: z.union([z.string().max(MAX * 4), z.array(z.string().max(MAX)).max(200)]),
+    registeredUris: pastedRegisteredUris,
   }),
 ]);
 export type ParsedDiagnosisInput = z.output<typeof diagnosisInputSchema>;

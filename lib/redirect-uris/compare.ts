@@ -4,10 +4,31 @@
 // the only exception is the port of a loopback IP redirect (RFC 8252 §7.3). The raw strings are
 // never normalised with `new URL()` first: that would hide host case, `:443`, a trailing `/` and `..`.
 // Differences are explained component by component from the tolerant splitter in ./split.
+//
+// The strings come from whoever asks, so all character-level work (edit distances, the highlight)
+// is paid from one `DiffBudget` per call: only the closest registered URI is explained and
+// highlighted, and past the budget the result says it is partial instead of doing the work.
 import { defaultPortFor, isLoopbackIpHost, isValidPort, splitUri, type SplitUri } from './split';
-import { diffChars, editDistance, type HighlightSegment } from './text-diff';
+import {
+  bagDistance,
+  charCounts,
+  createDiffBudget,
+  differingStretch,
+  diffCharsWithin,
+  highlightCells,
+  measureDistance,
+  measureStretch,
+  remainingCells,
+  shareOf,
+  type CharDiff,
+  type DiffBudget,
+  type DifferingStretch,
+  type Distance,
+  type HighlightSegment,
+} from './text-diff';
 
-export type { HighlightSegment, HighlightKind } from './text-diff';
+export type { HighlightSegment, HighlightKind, DiffBudget } from './text-diff';
+export { createDiffBudget, DIFF_BUDGET_CELLS } from './text-diff';
 
 export type MismatchCode =
   | 'SCHEME'
@@ -38,7 +59,33 @@ export type RedirectComparison = {
   highlight: HighlightSegment[];
   /** edit distance between the raw strings */
   distance: number;
+  /**
+   * Set when the strings were too long to compare character by character within the budget: the
+   * highlight, the distance (then an upper bound) or the findings are partial, and a last `PATH`
+   * finding says so. Never set for a match, which is a plain string comparison.
+   */
+  limited?: true;
 };
+
+export type ComparatorOptions = {
+  /** DP cells the call may spend (default: a new budget of `DIFF_BUDGET_CELLS`); pass one to share it */
+  budget?: DiffBudget;
+};
+
+/** What a comparison may spend its character-level work on; distances are remembered per pair. */
+type Work = { budget: DiffBudget; memo: Map<string, Distance>; limited: boolean };
+
+const newWork = (budget: DiffBudget): Work => ({ budget, memo: new Map(), limited: false });
+
+function distanceIn(work: Work, x: string, y: string): Distance {
+  const key = `${x}\u0000${y}`;
+  let d = work.memo.get(key);
+  if (d === undefined) {
+    d = measureDistance(x, y, work.budget);
+    work.memo.set(key, d);
+  }
+  return d;
+}
 
 const q = (s: string) => `'${s}'`;
 
@@ -194,7 +241,7 @@ type Step = { code: MismatchCode; apply: (s: string) => string; message: (p: str
  * Applies each normalisation to both sides in turn; a step is reported when it changed something
  * and brought the two closer. Whatever still differs at the end is reported as `rest`.
  */
-function explain(p: string, r: string, steps: readonly Step[], out: MismatchFinding[]): { p: string; r: string } {
+function explain(p: string, r: string, steps: readonly Step[], out: MismatchFinding[], work: Work): { p: string; r: string } {
   let cp = p;
   let cr = r;
   const reported = new Set<MismatchCode>();
@@ -202,7 +249,7 @@ function explain(p: string, r: string, steps: readonly Step[], out: MismatchFind
     if (cp === cr) break;
     const np = step.apply(cp);
     const nr = step.apply(cr);
-    if ((np !== cp || nr !== cr) && editDistance(np, nr) < editDistance(cp, cr)) {
+    if ((np !== cp || nr !== cr) && closer(work, np, nr, cp, cr)) {
       if (!reported.has(step.code)) out.push({ code: step.code, message: step.message(cp, cr) });
       reported.add(step.code);
     }
@@ -210,6 +257,17 @@ function explain(p: string, r: string, steps: readonly Step[], out: MismatchFind
     cr = nr;
   }
   return { p: cp, r: cr };
+}
+
+/** Whether (np, nr) are fewer edits apart than (cp, cr), which differ. */
+function closer(work: Work, np: string, nr: string, cp: string, cr: string): boolean {
+  if (np === nr) return true; // distance 0, and cp !== cr
+  const after = distanceIn(work, np, nr);
+  const before = distanceIn(work, cp, cr);
+  if (after.exact && before.exact) return after.distance < before.distance;
+  // Past the budget: compare the differing stretches instead (what replacing them would take).
+  work.limited = true;
+  return differingStretch(np, nr).upper < differingStretch(cp, cr).upper;
 }
 
 function hasDotSegment(path: string): boolean {
@@ -261,13 +319,13 @@ function pathSteps(p: SplitUri, r: SplitUri): Step[] {
   ];
 }
 
-function comparePath(p: SplitUri, r: SplitUri, out: MismatchFinding[]): void {
+function comparePath(p: SplitUri, r: SplitUri, out: MismatchFinding[], work: Work): void {
   if (p.path === r.path) return;
   const steps = pathSteps(p, r);
 
   // When the normalisations make the paths equal, each step that helped is a difference.
   const whole: MismatchFinding[] = [];
-  const rest = explain(p.path, r.path, steps, whole);
+  const rest = explain(p.path, r.path, steps, whole, work);
   if (rest.p === rest.r) {
     out.push(...whole);
     return;
@@ -277,7 +335,7 @@ function comparePath(p: SplitUri, r: SplitUri, out: MismatchFinding[]): void {
   // then encoding and case per segment, reported only for segments they make equal. This keeps
   // '/my%20app' vs '/my+app' a plain PATH difference rather than a percent-encoding one.
   const structural = steps.filter((s) => s.code === 'DOT_SEGMENT' || s.code === 'TRAILING_SLASH');
-  const norm = explain(p.path, r.path, structural, out);
+  const norm = explain(p.path, r.path, structural, out, work);
   const pSegs = norm.p.replace(/\/$/, '').split('/');
   const rSegs = norm.r.replace(/\/$/, '').split('/');
   const local = steps.filter((s) => !structural.includes(s));
@@ -287,7 +345,7 @@ function comparePath(p: SplitUri, r: SplitUri, out: MismatchFinding[]): void {
       const other = rSegs[i] ?? '';
       if (seg === other) return;
       const found: MismatchFinding[] = [];
-      const done = explain(seg, other, local, found);
+      const done = explain(seg, other, local, found, work);
       if (done.p !== done.r) return;
       for (const f of found) {
         if (!reported.has(f.code)) out.push(f);
@@ -316,7 +374,7 @@ const queryEncodingSteps: Step[] = [
   },
 ];
 
-function compareQuery(p: SplitUri, r: SplitUri, out: MismatchFinding[]): void {
+function compareQuery(p: SplitUri, r: SplitUri, out: MismatchFinding[], work: Work): void {
   if (p.query === r.query) return;
   if (p.query === null || r.query === null) {
     const [has, lacks, value] = p.query !== null ? ['presented', 'registered', p.query] : ['registered', 'presented', r.query ?? ''];
@@ -326,7 +384,7 @@ function compareQuery(p: SplitUri, r: SplitUri, out: MismatchFinding[]): void {
     });
     return;
   }
-  const norm = explain(p.query, r.query, queryEncodingSteps, out);
+  const norm = explain(p.query, r.query, queryEncodingSteps, out, work);
   if (norm.p === norm.r) return;
 
   const pp = norm.p.split('&');
@@ -336,23 +394,48 @@ function compareQuery(p: SplitUri, r: SplitUri, out: MismatchFinding[]): void {
     out.push({ code: 'QUERY', message: `The query has the same parameters in a different order: presented ${q(`?${p.query}`)}, registered ${q(`?${r.query}`)}.` });
     return;
   }
-  const remaining = [...rp];
-  const extra: string[] = [];
-  for (const item of pp) {
-    const at = remaining.indexOf(item);
-    if (at >= 0) remaining.splice(at, 1);
-    else extra.push(item);
-  }
-  const nameOf = (item: string) => item.split('=')[0] ?? '';
+  // Multiset difference in linear time (a query can hold thousands of parameters): each presented
+  // parameter uses up the first unused equal registered one; the rest of each side is left over.
+  const count = (xs: string[]) => xs.reduce((m, x) => m.set(x, (m.get(x) ?? 0) + 1), new Map<string, number>());
+  const inP = count(pp);
+  const inR = count(rp);
+  const seen = new Map<string, number>();
+  const tally = (x: string) => {
+    const n = (seen.get(x) ?? 0) + 1;
+    seen.set(x, n);
+    return n;
+  };
+  let remaining = rp.filter((x) => tally(x) > Math.min(inP.get(x) ?? 0, inR.get(x) ?? 0));
+  seen.clear();
+  let extra = pp.filter((x) => tally(x) > (inR.get(x) ?? 0));
+
+  // A left-over presented parameter and the first left-over registered one of the same name differ.
+  const nameOf = (item: string) => {
+    const eq = item.indexOf('=');
+    return eq < 0 ? item : item.slice(0, eq);
+  };
+  const byName = new Map<string, { at: number[]; next: number }>();
+  remaining.forEach((x, i) => {
+    const slot = byName.get(nameOf(x));
+    if (slot === undefined) byName.set(nameOf(x), { at: [i], next: 0 });
+    else slot.at.push(i);
+  });
+  const pairedR = new Set<number>();
+  const pairedP = new Set<number>();
   const changed: string[] = [];
-  for (const item of [...extra]) {
-    const twin = remaining.find((x) => nameOf(x) === nameOf(item));
-    if (twin === undefined) continue;
+  extra.forEach((item, i) => {
+    const slot = byName.get(nameOf(item));
+    const twinAt = slot?.at[slot.next];
+    if (slot === undefined || twinAt === undefined) return;
+    slot.next++;
+    const twin = remaining[twinAt] ?? '';
     const caseOnly = item.toLowerCase() === twin.toLowerCase();
     changed.push(`${q(nameOf(item))} is ${q(item)} presented but ${q(twin)} registered${caseOnly ? ' (letter case only)' : ''}`);
-    extra.splice(extra.indexOf(item), 1);
-    remaining.splice(remaining.indexOf(twin), 1);
-  }
+    pairedP.add(i);
+    pairedR.add(twinAt);
+  });
+  remaining = remaining.filter((_x, i) => !pairedR.has(i));
+  extra = extra.filter((_x, i) => !pairedP.has(i));
   if (changed.length > 0) out.push({ code: 'QUERY', message: `A query parameter differs: ${changed.join('; ')}.` });
   if (remaining.length > 0) out.push({ code: 'QUERY', message: `The presented query lacks ${remaining.map(q).join(', ')}, which the registered URI has.` });
   if (extra.length > 0) out.push({ code: 'QUERY', message: `The presented query has ${extra.map(q).join(', ')}, which the registered URI does not.` });
@@ -373,26 +456,9 @@ function withoutPort(u: SplitUri): string {
   return `${u.leading}${u.scheme ?? ''}:${auth}${u.path}${u.query === null ? '' : `?${u.query}`}${u.fragment === null ? '' : `#${u.fragment}`}${u.trailing}`;
 }
 
-/**
- * RFC 9700 §2.1 exact redirect URI matching, with the RFC 8252 §7.3 loopback-IP port exception;
- * every difference is named so a support person can see why the server said no.
- */
-export function compareRedirectUri(presented: string, registered: string): RedirectComparison {
-  const highlight = diffChars(presented, registered);
-  const distance = editDistance(presented, registered);
-  if (presented === registered) return { match: true, findings: [], highlight, distance };
-
-  const p = splitUri(presented);
-  const r = splitUri(registered);
-  const findings: MismatchFinding[] = [];
-  compareWhitespace(p, r, findings);
-  compareScheme(p, r, findings);
-  compareAuthority(p, r, findings);
-  comparePath(p, r, findings);
-  compareQuery(p, r, findings);
-  compareFragment(p, r, findings);
-
-  const loopbackMatch =
+/** RFC 8252 §7.3: the same http loopback IP URI but for the port, and both ports valid. */
+function isLoopbackPortMatch(p: SplitUri, r: SplitUri): boolean {
+  return (
     p.scheme === 'http' &&
     r.scheme === 'http' &&
     p.authority !== null &&
@@ -401,15 +467,71 @@ export function compareRedirectUri(presented: string, registered: string): Redir
     p.host === r.host &&
     isValidPort(p.port) &&
     isValidPort(r.port) &&
-    withoutPort(p) === withoutPort(r);
-  if (loopbackMatch) {
-    return { match: true, findings: findings.filter((f) => f.code === 'LOOPBACK_PORT_ALLOWED'), highlight, distance };
+    withoutPort(p) === withoutPort(r)
+  );
+}
+
+type Explanation = { match: boolean; findings: MismatchFinding[]; limited: boolean };
+
+/** The findings for one pair; the verdict is string comparison only, whatever the budget. */
+function explainPair(presented: string, registered: string, p: SplitUri, r: SplitUri, budget: DiffBudget): Explanation {
+  if (presented === registered) return { match: true, findings: [], limited: false };
+  const work = newWork(budget);
+  const findings: MismatchFinding[] = [];
+  compareWhitespace(p, r, findings);
+  compareScheme(p, r, findings);
+  compareAuthority(p, r, findings);
+  comparePath(p, r, findings, work);
+  compareQuery(p, r, findings, work);
+  compareFragment(p, r, findings);
+
+  if (isLoopbackPortMatch(p, r)) {
+    return { match: true, findings: findings.filter((f) => f.code === 'LOOPBACK_PORT_ALLOWED'), limited: work.limited };
   }
   if (findings.length === 0 || findings.every((f) => f.code === 'LOOPBACK_PORT_ALLOWED')) {
     // Defensive: the strings differ but no component did (should not happen with the splitter).
     findings.push({ code: 'PATH', message: 'The URIs differ; see the highlighted characters.' });
   }
-  return { match: false, findings, highlight, distance };
+  return { match: false, findings, limited: work.limited };
+}
+
+/** Puts the parts together; a mismatch whose parts are partial says so in a last finding. */
+function assemble(explanation: Explanation, distance: Distance, diff: CharDiff): RedirectComparison {
+  const limited = explanation.limited || !distance.exact || !diff.exact;
+  if (!limited || explanation.match) return { match: explanation.match, findings: explanation.findings, highlight: diff.segments, distance: distance.distance };
+  const notes = [
+    diff.exact ? '' : ' The highlight marks everything from there to the last difference as changed.',
+    explanation.limited ? ' The findings above may be incomplete.' : '',
+    distance.exact ? '' : ` They differ in at most ${distance.distance} characters.`,
+  ].join('');
+  return {
+    match: false,
+    findings: [
+      ...explanation.findings,
+      {
+        code: 'PATH',
+        message: `The URIs differ from character ${diff.start + 1} on; they are too long to explain character by character within the limits of one diagnosis.${notes}`,
+      },
+    ],
+    highlight: diff.segments,
+    distance: distance.distance,
+    limited: true,
+  };
+}
+
+const exactMatch = (uri: string): RedirectComparison => ({ match: true, findings: [], highlight: uri === '' ? [] : [{ text: uri, kind: 'same' }], distance: 0 });
+
+/**
+ * RFC 9700 §2.1 exact redirect URI matching, with the RFC 8252 §7.3 loopback-IP port exception;
+ * every difference is named so a support person can see why the server said no.
+ */
+export function compareRedirectUri(presented: string, registered: string, options: ComparatorOptions = {}): RedirectComparison {
+  if (presented === registered) return exactMatch(presented);
+  const budget = options.budget ?? createDiffBudget();
+  // Half of what is left for the findings, half of the rest for the distance, the rest for the highlight.
+  const explanation = explainPair(presented, registered, splitUri(presented), splitUri(registered), shareOf(budget, remainingCells(budget) / 2));
+  const distance = measureDistance(presented, registered, shareOf(budget, remainingCells(budget) / 2));
+  return assemble(explanation, distance, diffCharsWithin(presented, registered, budget));
 }
 
 export type ClosestRegisteredUri = {
@@ -417,15 +539,35 @@ export type ClosestRegisteredUri = {
   candidate: string | null;
   findings: MismatchFinding[];
   highlight: HighlightSegment[];
-  perCandidate: Array<{ uri: string; match: boolean; distance: number }>;
+  /** every registered URI in list order; `approximate` marks a distance that is only an upper bound */
+  perCandidate: Array<{ uri: string; match: boolean; distance: number; approximate?: true }>;
+  /** as in `RedirectComparison`: the closest candidate's explanation is partial */
+  limited?: true;
+};
+
+/** Explained in full when they tie for closest; further ties are decided by list order. */
+const MAX_EXPLAINED = 8;
+/** The share of the budget for finding the closest candidate; the rest explains and highlights it. */
+const RANKING_SHARE = 0.4;
+
+type Candidate = {
+  uri: string;
+  index: number;
+  split: SplitUri;
+  /** 0 exact match, 1 loopback-port match, 2 no match */
+  tier: 0 | 1 | 2;
+  stretch: DifferingStretch;
+  lower: number;
+  distance: Distance | null;
 };
 
 /**
  * Compares a presented redirect URI with every registered one and explains the closest: an exact
  * match first, then a loopback-port match, then the smallest edit distance (fewer findings, then
- * list order, break ties).
+ * list order, break ties). Verdicts are string comparisons; distances are computed once per
+ * distinct URI, closest first by a cheap lower bound, and only the closest are explained.
  */
-export function findClosestRegisteredUri(presented: string, registered: readonly string[]): ClosestRegisteredUri {
+export function findClosestRegisteredUri(presented: string, registered: readonly string[], options: ComparatorOptions = {}): ClosestRegisteredUri {
   if (registered.length === 0) {
     return {
       match: false,
@@ -435,24 +577,66 @@ export function findClosestRegisteredUri(presented: string, registered: readonly
       perCandidate: [],
     };
   }
-  const results = registered.map((uri, index) => ({ uri, index, ...compareRedirectUri(presented, uri) }));
-  const rank = (x: (typeof results)[number]) => [x.match && x.distance === 0 ? 0 : x.match ? 1 : 2, x.distance, x.findings.length, x.index];
-  const best = [...results].sort((a, b) => {
-    const ra = rank(a);
-    const rb = rank(b);
-    for (let i = 0; i < ra.length; i++) {
-      const d = (ra[i] ?? 0) - (rb[i] ?? 0);
-      if (d !== 0) return d;
-    }
-    return 0;
-  })[0];
-  // `registered` is non-empty, so `best` exists.
-  if (best === undefined) throw new Error('unreachable');
+  const budget = options.budget ?? createDiffBudget();
+  const p = splitUri(presented);
+  const presentedChars = Array.from(presented);
+  const presentedCounts = charCounts(presentedChars);
+
+  // One candidate per distinct URI (a duplicate has the same result, and list order prefers the first).
+  const byUri = new Map<string, Candidate>();
+  registered.forEach((uri, index) => {
+    if (byUri.has(uri)) return;
+    const split = splitUri(uri);
+    const tier = uri === presented ? 0 : isLoopbackPortMatch(p, split) ? 1 : 2;
+    const chars = Array.from(uri);
+    const stretch = differingStretch(presentedChars, chars);
+    // the stretches' bag distance equals the whole strings', so one count of the presented URI serves all
+    const lower = stretch.a.length === 0 || stretch.b.length === 0 ? stretch.upper : Math.max(stretch.lower, bagDistance(presentedChars.length, presentedCounts, chars));
+    byUri.set(uri, { uri, index, split, tier, stretch, lower, distance: tier === 0 ? { distance: 0, exact: true } : null });
+  });
+  const candidates = [...byUri.values()];
+  const byLowerBound = (a: Candidate, b: Candidate) => a.lower - b.lower || a.index - b.index;
+
+  // The smallest distance in the best tier: by increasing lower bound, until no later one can reach it.
+  const tier = candidates.reduce((t, c) => Math.min(t, c.tier), 2);
+  const contenders = candidates.filter((c) => c.tier === tier).sort(byLowerBound);
+  const ranking = shareOf(budget, remainingCells(budget) * RANKING_SHARE);
+  let closest = Number.POSITIVE_INFINITY;
+  for (const c of contenders) {
+    if (c.lower > closest) break;
+    c.distance ??= measureStretch(c.stretch, ranking, c.lower);
+    closest = Math.min(closest, c.distance.distance);
+  }
+  const tied = contenders
+    .filter((c) => c.distance?.distance === closest)
+    .sort((a, b) => a.index - b.index)
+    .slice(0, MAX_EXPLAINED);
+
+  // Explain the tied ones (fewer findings wins), keeping the cells for the winner's highlight.
+  const reserve = Math.min(Math.max(...tied.map((c) => highlightCells(c.stretch))), remainingCells(budget) / 2);
+  const explaining = shareOf(budget, remainingCells(budget) - reserve);
+  let best: { candidate: Candidate; explanation: Explanation } | null = null;
+  for (const c of tied) {
+    const explanation = explainPair(presented, c.uri, p, c.split, explaining);
+    if (best === null || explanation.findings.length < best.explanation.findings.length) best = { candidate: c, explanation };
+  }
+  // `registered` is non-empty, so some candidate is in the best tier and has a distance.
+  if (best === null || best.candidate.distance === null) throw new Error('unreachable');
+  const comparison = assemble(best.explanation, best.candidate.distance, diffCharsWithin(presented, best.candidate.uri, budget));
+
+  // The other candidates' distances, for the list beside the verdict, from what is left.
+  for (const c of [...candidates].sort(byLowerBound)) c.distance ??= measureStretch(c.stretch, budget, c.lower);
+
   return {
-    match: best.match,
-    candidate: best.uri,
-    findings: best.findings,
-    highlight: best.highlight,
-    perCandidate: results.map(({ uri, match, distance }) => ({ uri, match, distance })),
+    match: comparison.match,
+    candidate: best.candidate.uri,
+    findings: comparison.findings,
+    highlight: comparison.highlight,
+    perCandidate: registered.map((uri) => {
+      const c = byUri.get(uri);
+      const d = c?.distance ?? { distance: Math.max(uri.length, presented.length), exact: false }; // every candidate has one by now
+      return { uri, match: c !== undefined && c.tier < 2, distance: d.distance, ...(d.exact ? {} : { approximate: true as const }) };
+    }),
+    ...(comparison.limited ? { limited: true as const } : {}),
   };
 }

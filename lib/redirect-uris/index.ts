@@ -8,8 +8,12 @@ export {
 } from './validate';
 export {
   compareRedirectUri,
+  createDiffBudget,
+  DIFF_BUDGET_CELLS,
   findClosestRegisteredUri,
   type ClosestRegisteredUri,
+  type ComparatorOptions,
+  type DiffBudget,
   type HighlightKind,
   type HighlightSegment,
   type MismatchCode,
