@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { TOKEN_AUTH_METHODS } from '@/db/schema';
+import { redirectUriErrors } from '@/lib/redirect-uris/validate';
 import { environmentNameSchema } from './environments';
 
 // Lives apart so that the app profile form can check a new environment's name without the database schema.
@@ -29,6 +30,10 @@ export const environmentProfileSchema = z.object({
   keyAlgorithm: z.enum(['RS384', 'ES384'], { message: 'Choose ES384 or RS384 as the key algorithm.' }).default('ES384'),
   applicationType: z.enum(['web', 'native'], { message: 'Choose web or native as the application type, or leave it unset.' }).optional(),
   epicClientId: z.string().trim().max(200).optional().nullable().transform((v) => v || null),
+}).superRefine((env, ctx) => {
+  // RFC 6749 §3.1.2, RFC 8252, RFC 9700: a URI no server may accept is refused here, at its field,
+  // rather than at every hospital later.
+  for (const message of redirectUriErrors(env.redirectUris, { applicationType: env.applicationType })) ctx.addIssue({ code: 'custom', path: ['redirectUris'], message });
 });
 
 export const appProfileSchema = z.object({

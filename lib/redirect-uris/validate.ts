@@ -232,3 +232,12 @@ export function validateRedirectUris(
     return { uri, index, findings };
   });
 }
+
+/**
+ * The findings that make a list unregistrable (severity error), one message each, for refusing a
+ * save or a registration with a reason that names the URI. Warnings (a duplicate, localhost) do not
+ * refuse: the form shows them live.
+ */
+export function redirectUriErrors(list: readonly string[], opts: RedirectValidationOptions = {}): string[] {
+  return validateRedirectUris(list, opts).flatMap((r) => r.findings.filter((f) => f.severity === 'error').map((f) => `${JSON.stringify(r.uri)}: ${f.message} ${f.fix}`.trim()));
+}

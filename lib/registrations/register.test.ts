@@ -171,6 +171,18 @@ describe('registering at the sandbox hospitals', () => {
   });
 });
 
+describe('redirect URIs no server may accept', () => {
+  it('refuses an override with a fragment before anything is written or sent, at the redirect URI field', async () => {
+    const issuer = await sandboxIssuer(sandbox.general.fhirBase);
+    const { appId } = await insertApp({ environments: { production: { tokenEndpointAuthMethod: 'client_secret_basic' } } });
+    const idempotencyKey = key();
+    const refused = await registerApp(ops.actor, { issuerId: issuer.id, appId, environment: 'production', idempotencyKey, overrides: { redirectUris: ['https://app.example.com/callback#x'] } }).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ code: 'INVALID', details: { field: 'redirectUris' } });
+    expect((refused as Error).message).toContain('"https://app.example.com/callback#x"');
+    expect(await getDb().select().from(registrationOperations).where(eq(registrationOperations.idempotencyKey, idempotencyKey))).toHaveLength(0);
+  });
+});
+
 describe('never losing or duplicating a registration', () => {
   it('ten concurrent identical submissions produce exactly one upstream registration', async () => {
     const { issuerId } = await insertIssuer({ registrationEndpoint: `${fake.origin}/register` });

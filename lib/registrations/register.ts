@@ -14,6 +14,7 @@ import { looksLikeEpicRegistration, registerClient, signSoftwareStatement, type 
 import type { SafeFetchInit } from '@/lib/oauth/safe-fetch';
 import { outboundPolicyFrom } from '@/lib/outbound/policy';
 import { readAppPrivateKey } from '@/lib/apps/keys';
+import { redirectUriErrors } from '@/lib/redirect-uris/validate';
 import { buildRegistrationRequest, maskRequest, type Adaptation, type RegistrationOverrides } from './build-request';
 import { claimOperation } from './claim';
 import { forgetRegistrationContext, registrationContext, type RegistrationContext } from './context';
@@ -172,6 +173,10 @@ async function prepareMetadata({ issuer, app }: RegistrationContext, data: Retur
     }
     prepared = { mode: standard.built.mode, authMethod: standard.built.authMethod, appKeyId: standard.appKeyId, adaptations: standard.built.adaptations, requested: maskRequest(metadata) };
   }
+  // Overrides can bring in a URI the profile never had: one no server may accept is refused before anything is sent.
+  const redirectUris = Array.isArray(prepared.requested.redirect_uris) ? prepared.requested.redirect_uris.filter((u): u is string => typeof u === 'string') : [];
+  const redirectErrors = redirectUriErrors(redirectUris, { applicationType: envProfile.applicationType });
+  if (redirectErrors.length > 0) throw new AppError('INVALID', `A redirect URI cannot be registered: ${redirectErrors.join(' ')}`, { field: 'redirectUris' });
   return { prepared, metadata, registrationEndpoint };
 }
 
