@@ -81,6 +81,24 @@ test('a new app refused for an over-long Epic client id in production shows the 
   await context.close();
 });
 
+test('a redirect URI with a fragment is refused at the Redirect URIs field of its environment, and nothing is saved', async ({ browser }) => {
+  const context = await browser.newContext({ storageState: storageStateFor('ops') });
+  const page = await context.newPage();
+  const name = `Fragment ${Date.now().toString(36)}`;
+  await page.goto('/apps/new');
+  const form = page.getByRole('form', { name: 'New app' });
+  await form.getByLabel('Name', { exact: true }).fill(name);
+  await form.getByLabel('software_id').fill(`com.example.${name.toLowerCase().replace(/\W+/g, '-')}`);
+  const production = environmentCard(form, 'production');
+  await production.getByLabel('Redirect URIs (one per line, exact)').fill('https://app.example.test/cb#done');
+  await production.getByLabel('Token endpoint auth method').selectOption('client_secret_basic');
+  await form.getByRole('button', { name: 'Create app' }).click();
+  await expectFieldError(production.getByLabel('Redirect URIs (one per line, exact)'), /"https:\/\/app\.example\.test\/cb#done": .*fragment/);
+  await expect(production.getByLabel('Redirect URIs (one per line, exact)')).toHaveValue('https://app.example.test/cb#done');
+  expect(await query('select id from apps where name = $1', [name])).toHaveLength(0);
+  await context.close();
+});
+
 test('an environment name the schema refuses is refused at "Add environment" and adds no card', async ({ browser }) => {
   const context = await browser.newContext({ storageState: storageStateFor('ops') });
   const page = await context.newPage();
