@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeDb, getDb } from '@/db/client';
 import { insertApp, insertIssuer, insertUser, uniqueSuffix } from '@/db/factories';
 import { issuers, registrations } from '@/db/schema';
+import { createDiffBudget, DIFF_BUDGET_CELLS } from '@/lib/redirect-uris';
 import { isAppError } from '@/lib/errors';
 import { diagnoseAuthorizationRequest } from './diagnose';
 import type { Diagnosis, DiagnosisInput } from './types';
@@ -235,6 +236,34 @@ describe('pasted registered URIs (registration not in Registrar)', () => {
 
   it('refuses an empty list', async () => {
     await expect(diagnose({ mode: 'pasted', redirectUri: 'https://app.example.com/callback', registeredUris: '\n  \n' })).rejects.toMatchObject({ code: 'INVALID', details: { field: 'registered' } });
+  });
+});
+
+describe('bounded work', () => {
+  it('a client id registered at several hospitals with long redirect URIs shares one budget for the whole diagnosis', async () => {
+    // Letters that differ from the presented URI almost everywhere: every distance is a full-size edit distance.
+    const letters = (seed: number, n: number) => {
+      let x = seed * 2_654_435_761 + 1;
+      return Array.from({ length: n }, () => String.fromCharCode(97 + ((x = (x * 1_103_515_245 + 12_345) % 2_147_483_648) % 26))).join('');
+    };
+    const cid = `long-${uniqueSuffix()}`;
+    for (let h = 0; h < 3; h++) {
+      const issuer = await makeIssuer();
+      await insertRegistration(issuer, cid, { redirect_uris: Array.from({ length: 20 }, (_, i) => `https://app.example.com/${letters(h * 20 + i + 1, 1_900)}`) });
+    }
+    const input = { mode: 'client' as const, clientId: cid, redirectUri: `https://app.example.com/${letters(0, 1_900)}` };
+    const unlimited = createDiffBudget(Number.POSITIVE_INFINITY);
+    await diagnoseAuthorizationRequest(support.actor, input, { budget: unlimited });
+    // Bounded per registration only, the three would spend about three budgets.
+    expect(unlimited.used).toBeGreaterThan(2 * DIFF_BUDGET_CELLS);
+    const budget = createDiffBudget();
+    const d = await diagnoseAuthorizationRequest(support.actor, input, { budget });
+    expect(budget.used).toBeLessThanOrEqual(DIFF_BUDGET_CELLS);
+    // It was this one budget that stopped the work, and the partial results say so.
+    expect(budget.refused).toBeGreaterThan(0);
+    expect(d.candidates.some((c) => c.comparison.limited)).toBe(true);
+    expect(d.candidates).toHaveLength(3);
+    expect(d.verdict).not.toBe('exact-match');
   });
 });
 

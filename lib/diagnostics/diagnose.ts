@@ -1,7 +1,7 @@
 import 'server-only';
 import { assertCan, type Actor } from '@/lib/auth/actor';
 import { AppError } from '@/lib/errors';
-import { findClosestRegisteredUri, type ClosestRegisteredUri } from '@/lib/redirect-uris';
+import { createDiffBudget, findClosestRegisteredUri, type ClosestRegisteredUri, type DiffBudget } from '@/lib/redirect-uris';
 import { parseAuthorizationRequestUrl, type ParsedAuthorizationRequest } from './parse-request';
 import { findNearClientIds, findRegistrationsByClientId, type RegistrationForDiagnosis } from './queries';
 import { redirectFindings } from './redirect-findings';
@@ -101,7 +101,7 @@ function scopeRegistrations(rows: RegistrationForDiagnosis[], issuerHint: string
  * against the registered ones as raw strings (RFC 9700 §2.1 exact match, RFC 8252 §7.3 loopback
  * port exception only), then response_type, scopes, PKCE S256, aud and state (SMART App Launch).
  */
-export async function diagnoseAuthorizationRequest(actor: Actor, input: DiagnosisInput, options: { now?: Date } = {}): Promise<Diagnosis> {
+export async function diagnoseAuthorizationRequest(actor: Actor, input: DiagnosisInput, options: { now?: Date; budget?: DiffBudget } = {}): Promise<Diagnosis> {
   assertCan(actor, 'diagnostics:run');
   const parsed = diagnosisInputSchema.safeParse(input);
   if (!parsed.success) {
@@ -112,6 +112,9 @@ export async function diagnoseAuthorizationRequest(actor: Actor, input: Diagnosi
   }
   const data = parsed.data;
   const now = options.now ?? new Date();
+  // One budget for the whole diagnosis: its character-level work stays bounded however many
+  // registrations of the client id are compared (lib/redirect-uris/text-diff.ts).
+  const budget = options.budget ?? createDiffBudget();
   const findings: DiagnosticFinding[] = [];
   const checks: RequestCheck[] = [];
 
@@ -127,7 +130,7 @@ export async function diagnoseAuthorizationRequest(actor: Actor, input: Diagnosi
   if (data.mode === 'pasted') {
     const registered = splitPastedUris(data.registeredUris);
     if (registered.length === 0) throw new AppError('INVALID', 'Paste at least one registered redirect URI.', { field: 'registered' });
-    const comparison = findClosestRegisteredUri(data.redirectUri, registered);
+    const comparison = findClosestRegisteredUri(data.redirectUri, registered, { budget });
     findings.push(...redirectFindings(data.redirectUri, comparison, { epic: false }));
     const candidate: Candidate = { source: 'pasted', registration: null, inScope: true, redirectUris: registered, comparison };
     const verdict = verdictOf(data.redirectUri, comparison);
@@ -216,7 +219,7 @@ export async function diagnoseAuthorizationRequest(actor: Actor, input: Diagnosi
       registration: toCandidateRegistration(r),
       inScope: inScopeIds.has(r.id),
       redirectUris,
-      comparison: presented === null ? noPresentedUri(redirectUris) : findClosestRegisteredUri(presented, redirectUris),
+      comparison: presented === null ? noPresentedUri(redirectUris) : findClosestRegisteredUri(presented, redirectUris, { budget }),
     };
   });
   const ranked = [...candidates].sort((a, b) => {
