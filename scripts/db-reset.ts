@@ -4,8 +4,16 @@ import { resolveDatabase } from '@/db/bootstrap';
 import { runMigrations } from '@/db/migrate';
 
 const db = await resolveDatabase();
-const host = new URL(db.url).hostname;
-if (!['127.0.0.1', 'localhost', '::1', '[::1]'].includes(host)) {
+// The host pg will connect to, as pg itself reads the URL: it honours ?host= (the URL's hostname
+// alone would let postgres://…@localhost/x?host=db.prod through), and a URL it cannot read is
+// refused here without printing it (it holds the password).
+let host: string | undefined;
+try {
+  host = new pg.Client({ connectionString: db.url }).host;
+} catch {
+  host = undefined;
+}
+if (!host || !(host.startsWith('/') || ['127.0.0.1', 'localhost', '::1', '[::1]'].includes(host))) {
   console.error(`Refusing to reset ${db.description}: db:reset only works against a loopback database.`);
   await db.stop();
   process.exit(1);

@@ -1,3 +1,4 @@
+import { constants as osConstants } from 'node:os';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -54,7 +55,10 @@ export function runNext(mode: 'dev' | 'start', extraEnv: Record<string, string>,
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
-  child.on('exit', (code) => {
-    void onExit().finally(() => process.exit(code ?? 0));
+  child.on('exit', (code, signal) => {
+    // Killed by a signal (out of memory: SIGKILL) is a failure, as a shell reports it (128 + n):
+    // exiting 0 would keep a supervisor's Restart=on-failure from restarting it.
+    const status = code ?? (signal ? 128 + (osConstants.signals[signal] ?? 0) : 1);
+    void onExit().finally(() => process.exit(status));
   });
 }
