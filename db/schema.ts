@@ -217,6 +217,8 @@ export const bulkOperations = pgTable(
     failed: integer('failed').notNull().default(0),
     createdBy: text('created_by'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    /** Bumped by every step of progress: an operation whose process died stops moving (see STALE_BULK_OPERATION_MS). */
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
     finishedAt: timestamp('finished_at', { withTimezone: true }),
   },
   // One running operation of a kind at a time: a second "refresh all" joins the first.

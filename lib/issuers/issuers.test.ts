@@ -224,4 +224,20 @@ describe('refreshing issuers', () => {
     expect(row!.succeeded + row!.failed).toBe(row!.total);
     expect(row!.total).toBeGreaterThanOrEqual(total - 2); // other test files may add issuers meanwhile
   });
+
+  it('a refresh all whose process died (no progress for 20 minutes) is ended, so the next one runs instead of joining it for ever', async () => {
+    const first = await createRefreshAllOperation(ops.actor);
+    expect((await createRefreshAllOperation(ops.actor)).id).toBe(first.id); // alive: joined
+    // Its process is killed here: nothing moves it any more. Twenty-one minutes later:
+    const later = new Date(Date.now() + 21 * 60_000);
+    const next = await createRefreshAllOperation(ops.actor, { now: later });
+    expect(next).toMatchObject({ joined: false });
+    expect(next.id).not.toBe(first.id);
+    const [dead] = await getDb().select().from(bulkOperations).where(eq(bulkOperations.id, first.id));
+    expect(dead).toMatchObject({ status: 'failed' });
+    const audit = await getDb().select().from(auditLog).where(and(eq(auditLog.action, 'issuer.refresh_all.abandon'), eq(auditLog.targetId, first.id)));
+    expect(audit).toHaveLength(1);
+    await runRefreshAll(next.id, { concurrency: 3 });
+    expect((await getDb().select().from(bulkOperations).where(eq(bulkOperations.id, next.id)))[0]?.status).toBe('done');
+  });
 });
