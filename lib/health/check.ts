@@ -2,7 +2,7 @@ import 'server-only';
 import { sql } from 'drizzle-orm';
 import { getDb, getPool } from '@/db/client';
 import { migrationStatus } from '@/db/migrate';
-import { jobsStatus } from '@/lib/jobs/boss';
+import { jobsStatus, type FailingQueue } from '@/lib/jobs/boss';
 import { getSetting } from '@/lib/settings/store';
 import { vaultStatus } from '@/lib/credentials/vault';
 
@@ -10,7 +10,7 @@ export type HealthReport = {
   status: 'ok' | 'degraded';
   database: { reachable: boolean; error?: string };
   migrations: { current: boolean; applied: number; expected: number } | null;
-  jobs: { running: boolean; startedAt: string | null; lastHeartbeatAt: string | null; lastError: string | null };
+  jobs: { running: boolean; startedAt: string | null; lastHeartbeatAt: string | null; lastError: string | null; failing: FailingQueue[] };
   encryptionKey: { status: 'ok' | 'absent' | 'invalid'; keyId: string | null; source: 'env' | 'file' | null; message: string };
 };
 
@@ -29,7 +29,8 @@ export async function checkHealth(): Promise<HealthReport> {
   const jobs = { ...jobsStatus(), lastHeartbeatAt };
   const vault = vaultStatus();
   // Without a usable key Registrar fails closed: credential operations refuse, and health says why.
-  const ok = reachable && Boolean(migrations?.current) && jobs.running && vault.status === 'ok';
+  // A queue whose last run failed (the scan that starts rotations, the daily discovery) is degraded too.
+  const ok = reachable && Boolean(migrations?.current) && jobs.running && jobs.failing.length === 0 && vault.status === 'ok';
   return {
     status: ok ? 'ok' : 'degraded',
     database: { reachable, ...(dbError ? { error: dbError } : {}) },

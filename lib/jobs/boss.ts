@@ -18,11 +18,37 @@ export function onJobsStart(register: Registrar): void {
   registrars.push(register);
 }
 
-type JobsState = { boss: PgBoss | null; startedAt: Date | null; lastError: string | null };
+/** A queue whose last run on this instance failed: what failed and since when (cleared by a success). */
+export type FailingQueue = { queue: string; since: string; error: string };
+
+type JobsState = { boss: PgBoss | null; startedAt: Date | null; lastError: string | null; failing: Map<string, FailingQueue> };
 const state = globalThis as unknown as { __registrarJobs?: JobsState };
 function jobs(): JobsState {
-  state.__registrarJobs ??= { boss: null, startedAt: null, lastError: null };
+  state.__registrarJobs ??= { boss: null, startedAt: null, lastError: null, failing: new Map() };
+  state.__registrarJobs.failing ??= new Map();
   return state.__registrarJobs;
+}
+
+/**
+ * A job handler whose failures are seen: pg-boss 10 records a thrown error only in its own job
+ * table, so a handler that throws on every run (a scan that never starts a rotation) was silent.
+ * The error is logged and the queue reported as failing by /api/health until a run succeeds; it is
+ * rethrown so pg-boss's retry and failure handling stay as they are.
+ */
+export function recordedJob<A extends unknown[]>(queue: string, handler: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    const s = jobs();
+    try {
+      await handler(...args);
+      s.failing.delete(queue);
+    } catch (error) {
+      const summary = errorSummary(error);
+      const previous = s.failing.get(queue);
+      s.failing.set(queue, { queue, since: previous?.since ?? new Date().toISOString(), error: summary.code ?? summary.name ?? 'Error' });
+      logger.error({ queue, err: summary }, 'job failed');
+      throw error;
+    }
+  };
 }
 
 /**
@@ -41,9 +67,12 @@ export async function startJobs(connectionString: string): Promise<PgBoss> {
   await boss.start();
   await boss.createQueue(QUEUES.heartbeat);
   // A no-op job that proves the wiring end to end: scheduled, fetched, completed.
-  await boss.work(QUEUES.heartbeat, async () => {
-    await putSetting(getDb(), 'jobs.lastHeartbeatAt', new Date().toISOString());
-  });
+  await boss.work(
+    QUEUES.heartbeat,
+    recordedJob(QUEUES.heartbeat, async () => {
+      await putSetting(getDb(), 'jobs.lastHeartbeatAt', new Date().toISOString());
+    }),
+  );
   await boss.schedule(QUEUES.heartbeat, '* * * * *');
   await boss.send(QUEUES.heartbeat, {});
   for (const register of registrars) await register(boss);
@@ -57,9 +86,9 @@ export function getBoss(): PgBoss | null {
   return jobs().boss;
 }
 
-export function jobsStatus(): { running: boolean; startedAt: string | null; lastError: string | null } {
+export function jobsStatus(): { running: boolean; startedAt: string | null; lastError: string | null; failing: FailingQueue[] } {
   const s = jobs();
-  return { running: s.boss !== null, startedAt: s.startedAt?.toISOString() ?? null, lastError: s.lastError };
+  return { running: s.boss !== null, startedAt: s.startedAt?.toISOString() ?? null, lastError: s.lastError, failing: [...s.failing.values()] };
 }
 
 export async function stopJobs(): Promise<void> {

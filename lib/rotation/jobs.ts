@@ -2,7 +2,7 @@ import 'server-only';
 import type PgBoss from 'pg-boss';
 import { Slots } from '@/lib/concurrency';
 import { env } from '@/lib/env';
-import { onJobsStart } from '@/lib/jobs/boss';
+import { onJobsStart, recordedJob } from '@/lib/jobs/boss';
 import { errorSummary, logger } from '@/lib/logger';
 import { enqueueDailyDigest } from '@/lib/notifications/digest';
 import { deliverPendingNotifications } from '@/lib/notifications/deliver';
@@ -70,12 +70,19 @@ export function registerRotationJobs(): void {
     await boss.createQueue(ROTATION_QUEUES.batch, { name: ROTATION_QUEUES.batch, policy: 'standard' });
     await boss.createQueue(ROTATION_QUEUES.digest, { name: ROTATION_QUEUES.digest, policy: 'singleton' });
 
-    await boss.work(ROTATION_QUEUES.scan, async () => {
-      await runRotationScan({ dispatchMany: (ids) => enqueueRotationBatches(boss, ids), dispatchResumed: (ids) => enqueueRotationRuns(boss, ids) });
-      await runExpiryMonitor();
-      await runAppCredentialMonitor();
-      await deliverPendingNotifications();
-    });
+    await boss.work(
+      ROTATION_QUEUES.scan,
+      recordedJob(ROTATION_QUEUES.scan, () =>
+        // Each step runs even when one before it failed: a scan that throws must not also stop the
+        // expiry monitor and webhook deliveries. The first failure fails the job (logged, health).
+        runEach([
+          () => runRotationScan({ dispatchMany: (ids) => enqueueRotationBatches(boss, ids), dispatchResumed: (ids) => enqueueRotationRuns(boss, ids) }),
+          runExpiryMonitor,
+          runAppCredentialMonitor,
+          deliverPendingNotifications,
+        ]),
+      ),
+    );
     // `concurrency` workers of one job each (no batch barrier); a worker that found a job looks for
     // the next at once instead of waiting out the polling interval.
     runWorkerIds.clear();
@@ -113,11 +120,22 @@ export function registerRotationJobs(): void {
       });
       batchWorkerIds.add(batchWorker);
     }
-    await boss.work(ROTATION_QUEUES.digest, async () => {
-      await enqueueDailyDigest();
-      await deliverPendingNotifications();
-    });
+    await boss.work(ROTATION_QUEUES.digest, recordedJob(ROTATION_QUEUES.digest, () => runEach([enqueueDailyDigest, deliverPendingNotifications])));
     await boss.schedule(ROTATION_QUEUES.scan, e.REGISTRAR_ROTATION_SCAN_CRON);
     await boss.schedule(ROTATION_QUEUES.digest, e.REGISTRAR_NOTIFY_DIGEST_CRON);
   });
+}
+
+/** Runs every step in order whatever the earlier ones did, then throws the first failure (the others are logged). */
+export async function runEach(steps: ReadonlyArray<() => Promise<unknown>>): Promise<void> {
+  let first: unknown = null;
+  for (const step of steps) {
+    try {
+      await step();
+    } catch (error) {
+      if (first === null) first = error;
+      else logger.error({ err: errorSummary(error) }, 'job step failed');
+    }
+  }
+  if (first !== null) throw first;
 }
