@@ -4,6 +4,18 @@ import { z } from 'zod';
  * The one place that reads process.env. Parsed once, lazily, so that scripts and tests can set
  * variables before first use.
  */
+/**
+ * A cron expression as pg-boss schedules it: 5 fields (or 6 with seconds). Checked here so a typo
+ * stops the start with the variable's name, instead of failing inside pg-boss after some workers
+ * had started.
+ */
+const cron = (fallback: string) =>
+  z
+    .string()
+    .trim()
+    .regex(/^[\w*/,?#-]+(\s+[\w*/,?#-]+){4,5}$/, `must be a cron expression of 5 fields (or 6), such as "${fallback}"`)
+    .default(fallback);
+
 const EnvSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   DATABASE_URL: z.string().min(1).optional(),
@@ -32,7 +44,7 @@ const EnvSchema = z.object({
     .default('0')
     .transform((v) => v === '1' || v === 'true'),
   /** When the daily re-discovery of every issuer runs (cron, UTC). */
-  REGISTRAR_DISCOVERY_CRON: z.string().default('17 3 * * *'),
+  REGISTRAR_DISCOVERY_CRON: cron('17 3 * * *'),
   REGISTRAR_DISCOVERY_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
   /** Sign-in throttle: failures allowed per email within the window. */
   REGISTRAR_SIGNIN_MAX_FAILURES: z.coerce.number().int().min(1).default(5),
@@ -43,7 +55,7 @@ const EnvSchema = z.object({
   REGISTRAR_API_RATE_LIMIT: z.coerce.number().int().min(1).default(120),
   REGISTRAR_API_RATE_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
   /** Credential rotation (lib/rotation): when the scan runs (cron, UTC), renewal lead, retries, grace and key cache windows. */
-  REGISTRAR_ROTATION_SCAN_CRON: z.string().default('*/10 * * * *'),
+  REGISTRAR_ROTATION_SCAN_CRON: cron('*/10 * * * *'),
   REGISTRAR_ROTATION_RENEW_BEFORE_DAYS: z.coerce.number().min(0).default(30),
   REGISTRAR_ROTATION_RENEW_LIFETIME_FRACTION: z.coerce.number().gt(0).lt(1).default(2 / 3),
   REGISTRAR_ROTATION_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(5),
@@ -57,7 +69,7 @@ const EnvSchema = z.object({
   REGISTRAR_EXPIRY_THRESHOLDS_DAYS: z.string().regex(/^\s*\d+(\s*,\s*\d+)*\s*$/).default('30,7,1'),
   /** The age at which an app's private key is due for replacement (key rollover); monitored like an expiry. */
   REGISTRAR_KEY_MAX_AGE_DAYS: z.coerce.number().int().min(1).max(3650).default(365),
-  REGISTRAR_NOTIFY_DIGEST_CRON: z.string().default('0 7 * * *'),
+  REGISTRAR_NOTIFY_DIGEST_CRON: cron('0 7 * * *'),
   REGISTRAR_NOTIFY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(6),
 });
 
