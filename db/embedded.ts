@@ -60,6 +60,14 @@ export async function startEmbeddedPostgres({ dataDir, port, database, log }: Op
     return { url, description: `${description}, already running`, stop: async () => {} };
   }
 
+  // PostgreSQL's own last words: when it does not start, they say why (a full or read-only disk,
+  // a stale postmaster.pid, a half-initialised cluster), not only a port conflict.
+  const recent: string[] = [];
+  const remember = (line: string) => {
+    log?.(line);
+    for (const l of line.split('\n')) if (l.trim() !== '') recent.push(l.trim());
+    if (recent.length > 40) recent.splice(0, recent.length - 40);
+  };
   const server = new EmbeddedPostgres({
     databaseDir,
     port,
@@ -71,8 +79,8 @@ export async function startEmbeddedPostgres({ dataDir, port, database, log }: Op
     // --no-sync: initdb's final fsync costs seconds on a first start; the cluster is fsynced normally from then on.
     initdbFlags: ['--encoding=UTF8', '--no-sync'],
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=`],
-    onLog: (message) => log?.(String(message).trimEnd()),
-    onError: (message) => log?.(String(message instanceof Error ? message.message : message).trimEnd()),
+    onLog: (message) => remember(String(message).trimEnd()),
+    onError: (message) => remember(String(message instanceof Error ? message.message : message).trimEnd()),
   });
 
   if (!existsSync(path.join(databaseDir, 'PG_VERSION'))) {
@@ -81,9 +89,11 @@ export async function startEmbeddedPostgres({ dataDir, port, database, log }: Op
   try {
     await server.start();
   } catch (error) {
+    const said = recent.filter((l) => /FATAL|PANIC|ERROR|could not|No space|Permission denied|Read-only/i.test(l)).slice(-5);
     throw new Error(
-      `The embedded PostgreSQL did not start on 127.0.0.1:${port}. Is the port taken by another program? ` +
-        `Set REGISTRAR_EMBEDDED_PG_PORT to another port or DATABASE_URL to use an existing server.`,
+      `The embedded PostgreSQL did not start on 127.0.0.1:${port} (data in ${databaseDir}).` +
+        (said.length ? ` PostgreSQL said: ${said.join(' | ').replace(/[.]?$/, '.')}` : ' Is the port taken by another program?') +
+        ` Set REGISTRAR_EMBEDDED_PG_PORT to another port, fix what PostgreSQL reports, or set DATABASE_URL to use an existing server.`,
       { cause: error },
     );
   }
