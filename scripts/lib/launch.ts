@@ -49,9 +49,9 @@ export function runNext(mode: 'dev' | 'start', extraEnv: Record<string, string>,
   });
   let stopping = false;
   takeOverShutdownSignals((signal) => {
-    if (stopping) return;
+    // A second signal (Ctrl-C again) does not wait for Next any longer.
+    child.kill(stopping ? 'SIGKILL' : signal);
     stopping = true;
-    child.kill(signal);
   });
   child.on('exit', (code, signal) => {
     // Killed by a signal (out of memory: SIGKILL) is a failure, as a shell reports it (128 + n):
