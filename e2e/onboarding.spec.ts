@@ -1,6 +1,16 @@
-import { expect, test } from '@playwright/test';
+import { expect, test, type Locator, type Page } from '@playwright/test';
 import { e2eContext, query, storageStateFor } from './support/context';
 import { createApp, createHealthSystemWithIssuer, issuerOnPort, onboard } from './support/flows';
+
+/** Opens the wizard with the issuer on this sandbox port and the app (version 1) chosen, not yet prefilled. */
+async function openWizard(page: Page, issuerLabel: RegExp, appName: string): Promise<Locator> {
+  await page.goto('/registrations/new');
+  const wizard = page.getByRole('form', { name: 'Onboard a hospital' });
+  const issuerSelect = wizard.getByLabel('Issuer', { exact: true });
+  await issuerSelect.selectOption((await issuerSelect.locator('option').filter({ hasText: issuerLabel }).first().getAttribute('value'))!);
+  await wizard.getByLabel('App', { exact: true }).selectOption({ label: `${appName} (v1)` });
+  return wizard;
+}
 
 test('ops onboards General Hospital end to end and reveals the secret once, audited', async ({ browser }) => {
   const { sandbox } = e2eContext();
@@ -83,6 +93,140 @@ test('ops onboards Mercy Health with private_key_jwt and an initial access token
   await expect(wizard.getByRole('alert').first()).toBeVisible();
   await expect(wizard.getByLabel(/Initial access token/)).toHaveValue('');
   await expect(wizard.getByLabel('App', { exact: true })).toHaveValue(/.+/);
+  await context.close();
+});
+
+test('an edited redirect URI turns Register off and marks the review stale until "Check again"; then the review shows it and exactly that is registered', async ({ browser }) => {
+  const { sandbox } = e2eContext();
+  const context = await browser.newContext({ storageState: storageStateFor('ops') });
+  const page = await context.newPage();
+  const suffix = Date.now().toString(36);
+  await createHealthSystemWithIssuer(page, `Stale ${suffix}`, sandbox.general.fhirBase);
+  await createApp(page, `Stale review ${suffix}`, { authMethod: 'client_secret_basic', redirect: 'https://app.example.com/callback', scope: 'openid fhirUser launch/patient patient/*.read' });
+  const wizard = await openWizard(page, issuerOnPort(new URL(sandbox.general.origin).port), `Stale review ${suffix}`);
+  await wizard.getByRole('button', { name: 'Prefill from the app profile' }).click();
+  const review = wizard.getByTestId('request-preview');
+  const register = wizard.getByRole('button', { name: 'Register', exact: true });
+  await expect(review).toContainText('https://app.example.com/callback');
+  await expect(register).toBeEnabled();
+
+  // Edited after the prefill: the review no longer shows what would be sent, so Register is off.
+  const edited = 'https://app.example.com/edited-callback';
+  await wizard.getByLabel('Redirect URIs', { exact: true }).fill(edited);
+  await expect(wizard.getByTestId('review-stale')).toHaveText(/Changed since the last check/);
+  await expect(review).toHaveCount(0);
+  await expect(register).toBeDisabled();
+  // Enter in a metadata field does not submit the unchecked values either.
+  await wizard.getByLabel('Client name').press('Enter');
+  await expect(register).toBeDisabled();
+  expect(await query("select o.id from registration_operations o join apps a on a.id = o.app_id where a.name = $1", [`Stale review ${suffix}`])).toHaveLength(0);
+
+  await wizard.getByRole('button', { name: 'Check again' }).click();
+  await expect(wizard.getByTestId('review-stale')).toHaveCount(0);
+  await expect(review).toContainText(edited);
+  await expect(register).toBeEnabled();
+  const shown = JSON.parse((await review.textContent())!) as Record<string, unknown>;
+  expect(shown.redirect_uris).toEqual([edited]);
+
+  await register.click();
+  await expect(page.getByText('Registered. The hospital issued the client below')).toBeVisible();
+  const clientId = (await page.getByTestId('client-id').textContent())!.replace('Copy', '').trim();
+  // What was sent (the intent row's request) is the JSON the review showed, member for member.
+  const [sent] = await query<{ request: Record<string, unknown>; redirect_uris: string[] }>(
+    "select o.request, r.requested_metadata->'redirect_uris' as redirect_uris from registration_operations o join registrations r on r.id = o.registration_id where r.client_id = $1",
+    [clientId],
+  );
+  expect(sent?.request).toEqual(shown);
+  expect(sent?.redirect_uris).toEqual([edited]);
+  await context.close();
+});
+
+test('a health system without an issuer is offered under "Add an issuer to"', async ({ browser }) => {
+  const context = await browser.newContext({ storageState: storageStateFor('ops') });
+  const page = await context.newPage();
+  const name = `No issuer yet ${Date.now().toString(36)}`;
+  await page.goto('/health-systems');
+  await page.getByRole('form', { name: 'New health system' }).getByLabel('Name').fill(name);
+  await page.getByRole('button', { name: 'Create health system' }).click();
+  await expect(page.getByRole('heading', { name })).toBeVisible();
+  expect(await query('select i.id from issuers i join health_systems h on h.id = i.health_system_id where h.name = $1', [name])).toHaveLength(0);
+
+  await page.goto('/registrations/new');
+  const addTo = page.getByLabel('Add an issuer to');
+  await expect(addTo.locator('option').filter({ hasText: name })).toHaveCount(1);
+  await addTo.selectOption({ label: name });
+  const [system] = await query<{ id: string }>('select id::text as id from health_systems where name = $1', [name]);
+  await expect(addTo).toHaveValue(system!.id);
+  await expect(page.getByRole('form', { name: 'Add issuer' }).getByLabel('Issuer or FHIR base URL')).toBeVisible();
+  await context.close();
+});
+
+test('changing the environment after editing the metadata asks first: keeping keeps the edits, discarding starts again from the new environment', async ({ browser }) => {
+  const { sandbox } = e2eContext();
+  const context = await browser.newContext({ storageState: storageStateFor('ops') });
+  const page = await context.newPage();
+  const suffix = Date.now().toString(36);
+  const appName = `Two envs ${suffix}`;
+  await createHealthSystemWithIssuer(page, `Envs ${suffix}`, sandbox.general.fhirBase);
+  // An app with production and staging, each with its own redirect URI.
+  await page.goto('/apps/new');
+  const appForm = page.getByRole('form', { name: 'New app' });
+  await appForm.getByLabel('Name', { exact: true }).fill(appName);
+  await appForm.getByLabel('software_id').fill(`com.example.two-envs-${suffix}`);
+  await appForm.getByLabel('Add environment').fill('staging');
+  await appForm.getByLabel('Add environment').press('Enter');
+  for (const [env, uri] of [['production', 'https://app.example.com/prod-callback'], ['staging', 'https://staging.example.com/callback']] as const) {
+    const card = appForm.locator('section').filter({ has: page.getByRole('heading', { name: `Environment: ${env}`, exact: true }) });
+    await card.getByLabel('Redirect URIs (one per line, exact)').fill(uri);
+    await card.getByLabel('Token endpoint auth method').selectOption('client_secret_basic');
+  }
+  await appForm.getByRole('button', { name: 'Create app' }).click();
+  await expect(page.getByRole('heading', { name: appName })).toBeVisible();
+
+  const wizard = await openWizard(page, issuerOnPort(new URL(sandbox.general.origin).port), appName);
+  const environment = wizard.getByLabel('Environment', { exact: true });
+  const redirectUris = wizard.getByLabel('Redirect URIs', { exact: true });
+  const prefill = wizard.getByRole('button', { name: 'Prefill from the app profile' });
+  const confirm = wizard.getByTestId('discard-edits-confirm');
+  // Nothing prefilled yet: choosing the environment asks nothing.
+  await environment.selectOption('production');
+  await expect(confirm).toHaveCount(0);
+  await prefill.click();
+  await expect(redirectUris).toHaveValue('https://app.example.com/prod-callback');
+
+  // Nothing edited: nothing to lose, so no question.
+  await environment.selectOption('staging');
+  await expect(confirm).toHaveCount(0);
+  await expect(wizard.getByRole('heading', { name: '3. Metadata' })).toHaveCount(0);
+  await environment.selectOption('production');
+  await prefill.click();
+  await expect(redirectUris).toHaveValue('https://app.example.com/prod-callback');
+
+  const edited = 'https://app.example.com/prod-callback-edited';
+  await redirectUris.fill(edited);
+  await environment.selectOption('staging');
+  await expect(confirm).toContainText('Switch the environment to staging?');
+  await expect(environment).toHaveValue('production');
+  await confirm.getByRole('button', { name: 'Keep my edits' }).click();
+  await expect(confirm).toHaveCount(0);
+  await expect(environment).toHaveValue('production');
+  await expect(redirectUris).toHaveValue(edited);
+
+  // Prefilling again would replace the edits too: it asks as well.
+  await prefill.click();
+  await expect(confirm).toContainText('Prefill again?');
+  await confirm.getByRole('button', { name: 'Keep my edits' }).click();
+  await expect(redirectUris).toHaveValue(edited);
+
+  await environment.selectOption('staging');
+  await confirm.getByRole('button', { name: 'Discard my edits and switch' }).click();
+  await expect(environment).toHaveValue('staging');
+  await expect(wizard.getByRole('heading', { name: '3. Metadata' })).toHaveCount(0);
+  await prefill.click();
+  await expect(redirectUris).toHaveValue('https://staging.example.com/callback');
+  await expect(wizard.getByTestId('request-preview')).toContainText('https://staging.example.com/callback');
+  await expect(wizard.getByTestId('request-preview')).not.toContainText('prod-callback');
+  expect(await query('select o.id from registration_operations o join apps a on a.id = o.app_id where a.name = $1', [appName])).toHaveLength(0);
   await context.close();
 });
 
