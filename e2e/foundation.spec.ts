@@ -149,6 +149,26 @@ test('signing out ends the session', async ({ browser }) => {
   await context.close();
 });
 
+test('a signed-out user who opens a shared link signs in and lands on that link, not the overview; a crafted callback cannot leave the site', async ({ browser }) => {
+  const email = uniqueEmail('returnto');
+  const password = createUserWithCli(email, 'support');
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const shared = '/diagnose?mode=client&client_id=shared-link-client';
+  await page.goto(shared);
+  await expect(page).toHaveURL(/\/signin\?callbackUrl=/);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await expect(page).toHaveURL((url) => `${url.pathname}${url.search}` === shared);
+  await expect(page.getByTestId('current-user')).toBeVisible();
+
+  // Signed in, a sign-in link that names another site goes home instead.
+  await page.goto('/signin?callbackUrl=%2F%2Fevil.example%2Fsteal');
+  await expect(page).toHaveURL(/^http:\/\/(localhost|127\.0\.0\.1):\d+\/$/);
+  await context.close();
+});
+
 test('a wrong password gets one generic message', async ({ page }) => {
   await page.goto('/signin');
   await page.getByLabel('Email').fill('nobody@example.test');

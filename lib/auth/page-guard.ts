@@ -1,5 +1,7 @@
 import 'server-only';
+import { headers } from 'next/headers';
 import { redirect } from 'next/navigation';
+import { REQUEST_PATH_HEADER, safeReturnPath } from './return-to';
 import { can, type Permission } from './permissions';
 import { getSessionState } from './session';
 
@@ -10,8 +12,13 @@ import { getSessionState } from './session';
  */
 export async function requirePageUser(permission?: Permission) {
   const state = await getSessionState();
-  if (state.status === 'signed-out') redirect('/signin');
-  if (state.status === 'revoked') redirect(`/api/session/end?reason=${state.reason}`);
+  if (state.status !== 'signed-in') {
+    // Back to this page after signing in: a shared diagnosis link, or a session that ended mid-task.
+    const back = safeReturnPath((await headers()).get(REQUEST_PATH_HEADER));
+    const callback = back && back !== '/' ? `callbackUrl=${encodeURIComponent(back)}` : '';
+    if (state.status === 'signed-out') redirect(`/signin${callback ? `?${callback}` : ''}`);
+    redirect(`/api/session/end?reason=${state.reason}${callback ? `&${callback}` : ''}`);
+  }
   if (permission && !can(state.actor.role, permission)) redirect('/forbidden');
   return state;
 }

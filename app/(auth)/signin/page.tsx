@@ -4,6 +4,7 @@ import { Alert } from '@/components/ui/card';
 import { getSessionState } from '@/lib/auth/session';
 import { env } from '@/lib/env';
 import { SignInForm } from './_components/sign-in-form';
+import { safeReturnPath } from '@/lib/auth/return-to';
 
 export const metadata: Metadata = { title: 'Sign in' };
 
@@ -15,8 +16,9 @@ const REASONS: Record<string, string> = {
 
 export default async function SignInPage({ searchParams }: { searchParams: Promise<Record<string, string | undefined>> }) {
   const state = await getSessionState();
-  if (state.status === 'signed-in') redirect('/');
-  const { reason, error } = await searchParams;
+  const { reason, error, callbackUrl } = await searchParams;
+  const returnTo = safeReturnPath(callbackUrl) ?? '/';
+  if (state.status === 'signed-in') redirect(returnTo);
   const e = env();
   const sso = e.SSO_ISSUER && e.SSO_CLIENT_ID ? { name: e.SSO_NAME } : null;
   return (
@@ -27,7 +29,7 @@ export default async function SignInPage({ searchParams }: { searchParams: Promi
       </div>
       {reason && REASONS[reason] ? <Alert tone="info">{REASONS[reason]}</Alert> : null}
       {error && error !== 'CredentialsSignin' ? <Alert>Single sign-on did not let you in. Your email must be verified and known to Registrar.</Alert> : null}
-      <SignInForm ssoName={sso?.name ?? null} />
+      <SignInForm ssoName={sso?.name ?? null} returnTo={returnTo} />
     </main>
   );
 }

@@ -6,8 +6,10 @@ import { useState } from 'react';
 import { Button } from '@/components/ui/button';
 import { Alert } from '@/components/ui/card';
 import { TextField } from '@/components/ui/field';
+import { safeReturnPath } from '@/lib/auth/return-to';
 
-export function SignInForm({ ssoName }: { ssoName: string | null }) {
+/** `returnTo`: a path of this site (checked by the page with safeReturnPath) to go to once signed in. */
+export function SignInForm({ ssoName, returnTo }: { ssoName: string | null; returnTo: string }) {
   const router = useRouter();
   const [error, setError] = useState<string | null>(null);
   const [pending, setPending] = useState(false);
@@ -28,7 +30,7 @@ export function SignInForm({ ssoName }: { ssoName: string | null }) {
       setError('Sign-in failed. Check your email and password, or wait a few minutes after several failed attempts.');
       return;
     }
-    router.replace('/');
+    router.replace(safeReturnPath(returnTo) ?? '/');
     router.refresh();
   }
 
@@ -43,7 +45,7 @@ export function SignInForm({ ssoName }: { ssoName: string | null }) {
         </Button>
       </form>
       {ssoName ? (
-        <Button variant="secondary" className="w-full" onClick={() => signIn('sso', { callbackUrl: '/' })}>
+        <Button variant="secondary" className="w-full" onClick={() => signIn('sso', { callbackUrl: safeReturnPath(returnTo) ?? '/' })}>
           Sign in with {ssoName}
         </Button>
       ) : null}
