@@ -78,5 +78,20 @@ test('support cannot export (the route refuses) and the overview chart links to 
   const total = await page.getByTestId('table-total').textContent();
   expect(total).toMatch(/^[1-9]/);
   await page.screenshot({ path: 'test-results/artifacts/overview-click-through.png', fullPage: true });
+  // The bar's window has no control above the table: it is shown, and removing it widens the table.
+  const windowChip = page.getByRole('list', { name: 'Other filters' }).getByRole('listitem');
+  await expect(windowChip).toContainText(/Secret expires from \d{4}-\d{2}-\d{2} before \d{4}-\d{2}-\d{2} \(UTC\)/);
+  await windowChip.getByRole('button', { name: /Remove filter/ }).click();
+  await expect(page).not.toHaveURL(/expiresFrom/);
+  await expect(page.getByRole('list', { name: 'Other filters' })).toHaveCount(0);
+
+  // The overview's "expired" tile: the select shows the filter, and "Clear filters" removes every one.
+  await page.goto('/');
+  await page.getByRole('link', { name: /expired$/ }).first().click();
+  const filters = page.getByRole('search', { name: 'Filter registrations' });
+  await expect(filters.getByLabel('Expiring within')).toHaveValue('0');
+  await filters.getByRole('button', { name: 'Clear filters' }).click();
+  await expect(page).not.toHaveURL(/expiringWithinDays/);
+  await expect(filters.getByLabel('Expiring within')).toHaveValue('');
   await context.close();
 });

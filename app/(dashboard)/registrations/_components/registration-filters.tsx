@@ -5,6 +5,36 @@ import { useUrlState } from '@/components/data-table/use-url-state';
 
 type Option = { id: string; name: string };
 
+/** Every URL parameter that narrows the table (not sorting or paging). */
+const FILTER_KEYS = ['q', 'healthSystemId', 'issuerId', 'appId', 'environment', 'status', 'expiringWithinDays', 'expiresFrom', 'expiresTo', 'hasFindings'];
+
+/**
+ * Filters that only links set (the overview's forecast bars, an issuer page) and that have no
+ * control above: shown so the table never looks complete while it is narrowed, each removable.
+ */
+function LinkOnlyFilters({ params, clear }: { params: URLSearchParams; clear: (keys: string[]) => void }) {
+  const from = params.get('expiresFrom');
+  const to = params.get('expiresTo');
+  const issuer = params.get('issuerId');
+  const chips: Array<{ label: string; keys: string[] }> = [
+    ...(from || to ? [{ label: `Secret expires ${from ? `from ${from}` : ''}${from && to ? ' ' : ''}${to ? `before ${to}` : ''} (UTC)`, keys: ['expiresFrom', 'expiresTo'] }] : []),
+    ...(issuer ? [{ label: 'One issuer only', keys: ['issuerId'] }] : []),
+  ];
+  if (chips.length === 0) return null;
+  return (
+    <ul aria-label="Other filters" className="flex w-full flex-wrap gap-2 text-sm">
+      {chips.map((c) => (
+        <li key={c.label} className="flex items-center gap-1 rounded-full border border-slate-300 bg-slate-50 px-2 py-0.5">
+          {c.label}
+          <button type="button" aria-label={`Remove filter: ${c.label}`} className="text-slate-500 hover:text-slate-900" onClick={() => clear(c.keys)}>
+            ×
+          </button>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
 /** Filters of the registrations table; each one is a URL parameter. */
 export function RegistrationFilters({ healthSystems, apps, environments, canExport }: { healthSystems: Option[]; apps: Option[]; environments: string[]; canExport: boolean }) {
   const { params, set } = useUrlState();
@@ -22,7 +52,8 @@ export function RegistrationFilters({ healthSystems, apps, environments, canExpo
     >
       <label className="text-sm">
         <span className="block text-xs text-slate-500">Search</span>
-        <input name="q" defaultValue={value('q')} placeholder="client id, hospital, app, issuer" className={`${select} w-64`} />
+        {/* Keyed by the URL's value: a link or "Clear filters" that changes q replaces stale typed text. */}
+        <input key={value('q')} name="q" defaultValue={value('q')} placeholder="client id, hospital, app, issuer" className={`${select} w-64`} />
       </label>
       <label className="text-sm">
         <span className="block text-xs text-slate-500">Health system</span>
@@ -68,11 +99,16 @@ export function RegistrationFilters({ healthSystems, apps, environments, canExpo
         <span className="block text-xs text-slate-500">Expiring within</span>
         <select aria-label="Expiring within" className={select} value={value('expiringWithinDays')} onChange={(e) => set({ expiringWithinDays: e.target.value })}>
           <option value="">any time</option>
+          <option value="0">already expired</option>
           {[7, 30, 90, 180].map((d) => (
             <option key={d} value={d}>
-              {d} days
+              expired or within {d} days
             </option>
           ))}
+          {/* A value from a link (the overview) that is not in the list is still shown, not "any time". */}
+          {value('expiringWithinDays') && !['0', '7', '30', '90', '180'].includes(value('expiringWithinDays')) ? (
+            <option value={value('expiringWithinDays')}>expired or within {value('expiringWithinDays')} days</option>
+          ) : null}
         </select>
       </label>
       <label className="text-sm">
@@ -86,6 +122,12 @@ export function RegistrationFilters({ healthSystems, apps, environments, canExpo
       <Button type="submit" variant="secondary">
         Search
       </Button>
+      {FILTER_KEYS.some((k) => params.has(k)) ? (
+        <Button variant="ghost" onClick={() => set(Object.fromEntries(FILTER_KEYS.map((k) => [k, null])))}>
+          Clear filters
+        </Button>
+      ) : null}
+      <LinkOnlyFilters params={params} clear={(keys) => set(Object.fromEntries(keys.map((k) => [k, null])))} />
       {canExport ? (
         <a href={`/api/registrations/export?${params.toString()}`} className="ml-auto rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm font-medium" download>
           Export CSV
