@@ -56,7 +56,7 @@ export default async function AuditPage({ searchParams }: { searchParams: Promis
         </a>
       </form>
       <ListTable
-        columns={['Time (UTC)', 'Actor', 'Action', 'Target', 'Outcome']}
+        columns={['Time (UTC)', 'Actor', 'Action', 'Target', 'Outcome', 'Details']}
         label="Audit entries"
         dense
         footer={
@@ -82,13 +82,50 @@ export default async function AuditPage({ searchParams }: { searchParams: Promis
               {row.actorLabel ?? row.actorType} {row.role ? <span className="text-slate-500">({row.role})</span> : null}
             </td>
             <td className="px-3 py-2 font-mono text-xs">{row.action}</td>
-            <td className="px-3 py-2 font-mono text-xs">{row.targetType ? `${row.targetType}:${row.targetId ?? ''}` : ''}</td>
+            <td className="px-3 py-2 font-mono text-xs">
+              <AuditTarget type={row.targetType} id={row.targetId} details={row.details} />
+            </td>
             <td className="px-3 py-2">
               <Badge tone={row.outcome === 'success' ? 'good' : row.outcome === 'denied' ? 'warn' : 'bad'}>{row.outcome}</Badge>
+            </td>
+            <td className="px-3 py-2 text-xs">
+              {row.details && Object.keys(row.details).length > 0 ? (
+                <details>
+                  <summary className="cursor-pointer text-slate-600">details</summary>
+                  {/* Redacted when written (lib/audit/record.ts): what was done, with which ids, never a secret. */}
+                  <pre className="mt-1 max-w-md overflow-x-auto whitespace-pre-wrap break-all font-mono">{JSON.stringify(row.details, null, 2)}</pre>
+                </details>
+              ) : null}
             </td>
           </tr>
         ))}
       </ListTable>
+    </>
+  );
+}
+
+/** Where an entry's target lives in the app, when it has a page: a registration, an app, a health system. */
+const TARGET_PAGES: Record<string, (id: string) => string> = {
+  registration: (id) => `/registrations/${id}`,
+  app: (id) => `/apps/${id}`,
+  health_system: (id) => `/health-systems/${id}`,
+};
+
+function AuditTarget({ type, id, details }: { type: string | null; id: string | null; details: unknown }) {
+  if (!type) return null;
+  const clientId = details && typeof details === 'object' && typeof (details as { clientId?: unknown }).clientId === 'string' ? (details as { clientId: string }).clientId : null;
+  const page = id && TARGET_PAGES[type] && /^[0-9a-f-]{36}$/i.test(id) ? TARGET_PAGES[type](id) : null;
+  const text = `${type}:${id ?? ''}`;
+  return (
+    <>
+      {page ? (
+        <Link href={page} className="underline">
+          {text}
+        </Link>
+      ) : (
+        text
+      )}
+      {clientId ? <span className="block text-slate-500">client {clientId}</span> : null}
     </>
   );
 }
