@@ -17,6 +17,7 @@ test('ops refreshes, edits and deletes a registration at General Hospital; a man
   const clientId = (await page.getByTestId('client-id').textContent())!.replace('Copy', '').trim();
   const [{ id: registrationId } = { id: '' }] = await query<{ id: string }>('select id::text as id from registrations where client_id = $1', [clientId]);
   expect(registrationId).not.toBe('');
+  await expect(page.getByRole('navigation', { name: 'Related' }).getByRole('link', { name: 'Diagnose this client' })).toHaveAttribute('href', `/diagnose?mode=client&client_id=${encodeURIComponent(clientId)}`);
   await expect(page.getByTestId('last-checked')).toContainText('never');
 
   // Refresh from server: the hospital's record matches Registrar's.
@@ -69,6 +70,11 @@ test('ops refreshes, edits and deletes a registration at General Hospital; a man
   await expect(managerPage.getByTestId('drift-table')).toContainText(newUri);
   await expect(managerPage.getByTestId('last-checked')).not.toContainText('never');
   for (const name of MANAGEMENT_BUTTONS) await expect(managerPage.getByRole('button', { name })).toHaveCount(0);
+  // The page links to what it names; a manager runs no diagnosis, so that link is not offered.
+  const related = managerPage.getByRole('navigation', { name: 'Related' });
+  await expect(related.getByRole('link', { name: 'App profile' })).toHaveAttribute('href', /^\/apps\/[0-9a-f-]{36}$/);
+  await expect(related.getByRole('link', { name: 'Issuer' })).toHaveAttribute('href', /^\/health-systems\/[0-9a-f-]{36}\/issuers\/[0-9a-f-]{36}$/);
+  await expect(related.getByRole('link', { name: 'Diagnose this client' })).toHaveCount(0);
   const before = await query<{ last_checked_at: Date }>('select last_checked_at from registrations where id = $1', [registrationId]);
   const forged = await manager.request.post(registrationUrl, {
     headers: { 'Next-Action': refreshRequest.headers()['next-action']!, 'Content-Type': refreshRequest.headers()['content-type'] ?? 'text/plain;charset=UTF-8', Accept: 'text/x-component' },

@@ -191,7 +191,10 @@ test('an abandoned registration: managers read what to look for, support cannot,
 
   const ops = await browser.newContext({ storageState: storageStateFor('ops') });
   const page = await ops.newPage();
-  await page.goto('/registrations/operations');
+  // Found from the overview, as ops would: its "Needs attention" card links to the operations page.
+  await page.goto('/');
+  await page.getByRole('link', { name: /registration requests? needs? a person/ }).click();
+  await expect(page).toHaveURL(/\/registrations\/operations$/);
   await page.locator(`a[href="${url}"]`).click();
   await expect(page.getByTestId('operation-guidance')).toContainText(lookFor);
   const form = page.getByRole('form', { name: 'Record what the hospital shows' });

@@ -1,14 +1,16 @@
+import { utcMinute } from '@/lib/format-time';
 import Link from 'next/link';
 import { ForecastChart } from '@/components/overview-forecast-chart';
 import { Badge, Card, PageHeader } from '@/components/ui/card';
 import { requirePageUser } from '@/lib/auth/page-guard';
 import { ROLE_DESCRIPTIONS } from '@/lib/auth/permissions';
 import { getOverview } from '@/lib/overview/queries';
+import { countOperationsNeedingAttention } from '@/lib/registrations/reconcile';
 
 export default async function OverviewPage({ searchParams }: { searchParams: Promise<{ stackBy?: string }> }) {
   const { actor } = await requirePageUser();
   const stackBy = (await searchParams).stackBy === 'healthSystem' ? 'healthSystem' : 'status';
-  const o = await getOverview(actor, { stackBy });
+  const [o, operations] = await Promise.all([getOverview(actor, { stackBy }), countOperationsNeedingAttention(actor)]);
   const stat = (label: string, value: number, href: string) => (
     <Link href={href} className="rounded-lg border border-slate-200 bg-white p-4 shadow-sm hover:border-slate-400">
       <div className="text-2xl font-semibold">{value}</div>
@@ -48,8 +50,17 @@ export default async function OverviewPage({ searchParams }: { searchParams: Pro
         </Card>
         <div className="grid grid-cols-1 gap-6 lg:grid-cols-2">
           <Card title="Needs attention">
-            {o.attention.length + o.issuerAttention.length === 0 ? <p className="text-sm text-slate-500">Nothing needs attention.</p> : null}
+            {o.attention.length + o.issuerAttention.length + (operations ?? 0) === 0 ? <p className="text-sm text-slate-500">Nothing needs attention.</p> : null}
             <ul className="space-y-1 text-sm">
+              {operations ? (
+                <li>
+                  <Badge tone="bad">operations</Badge>{' '}
+                  <Link href="/registrations/operations" className="underline">
+                    {operations} registration {operations === 1 ? 'request needs' : 'requests need'} a person
+                  </Link>{' '}
+                  <span className="text-slate-500">— the hospital may hold a client Registrar could not record</span>
+                </li>
+              ) : null}
               {o.attention.map((a) => (
                 <li key={a.id}>
                   <Badge tone="bad">{a.status}</Badge>{' '}
@@ -77,7 +88,7 @@ export default async function OverviewPage({ searchParams }: { searchParams: Pro
               <ul className="space-y-1 text-sm">
                 {o.recent.map((r) => (
                   <li key={r.id}>
-                    <span className="font-mono text-xs text-slate-500">{r.at.toISOString().slice(0, 16).replace('T', ' ')}</span> {r.actorLabel ?? 'anonymous'} ·{' '}
+                    <span className="font-mono text-xs text-slate-500">{utcMinute(r.at)}</span> {r.actorLabel ?? 'anonymous'} ·{' '}
                     <span className="font-mono text-xs">{r.action}</span> <Badge tone={r.outcome === 'success' ? 'good' : 'warn'}>{r.outcome}</Badge>
                   </li>
                 ))}

@@ -8,7 +8,7 @@ import { insertApp, insertIssuer, insertUser, uniqueSuffix } from '@/db/factorie
 import { auditLog, credentials, registrationOperationResolutions, registrationOperations, registrations } from '@/db/schema';
 import { addAllowlistEntry } from '@/lib/outbound/allowlist-store';
 import { registrationAnswer, startFakeRegistrationServer } from '@/test/support/fake-registration-server';
-import { findOperationByIdempotencyKey, findStaleOperations, getOperationOrThrow, reconcileOperation } from './reconcile';
+import { countOperationsNeedingAttention, findOperationByIdempotencyKey, findStaleOperations, getOperationOrThrow, reconcileOperation } from './reconcile';
 import { registerApp } from './register';
 
 const CHILD = path.resolve(import.meta.dirname, 'testing/register-then-crash.ts');
@@ -224,5 +224,18 @@ describe('resolving operations with an unknown outcome', () => {
     expect(await rejection(reconcileOperation(support.actor, { operationId: randomUUID() }))).toMatchObject({ code: 'FORBIDDEN' });
     expect(await rejection(reconcileOperation(ops.actor, { operationId: randomUUID() }))).toMatchObject({ code: 'NOT_FOUND' });
     expect(await rejection(getOperationOrThrow(manager.actor, randomUUID()))).toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it('counts what needs a person for the links to it (an abandoned in-flight one once it is stale), and tells support nothing', async () => {
+    const { issuerId } = await insertIssuer({ registrationEndpoint: `${fake.origin}/register` });
+    const { appId } = await insertApp({ environments: { production: {} } });
+    const before = (await countOperationsNeedingAttention(ops.actor))!;
+    await getDb().insert(registrationOperations).values({ idempotencyKey: `count-${randomUUID()}`, requestHash: 'x', status: 'outcome_unknown', issuerId, appId, environment: 'production', request: {}, createdBy: 'test' });
+    await getDb().insert(registrationOperations).values({ idempotencyKey: `count-${randomUUID()}`, requestHash: 'x', status: 'in_flight', issuerId, appId, environment: 'production', request: {}, createdBy: 'test' });
+    // Other test files may add some meanwhile: at least the unknown one, and the fresh in-flight one only once stale.
+    expect(await countOperationsNeedingAttention(ops.actor)).toBeGreaterThanOrEqual(before + 1);
+    const later = new Date(Date.now() + 60 * 60_000);
+    expect(await countOperationsNeedingAttention(manager.actor, { now: later })).toBeGreaterThanOrEqual(before + 2);
+    expect(await countOperationsNeedingAttention(support.actor)).toBeNull();
   });
 });

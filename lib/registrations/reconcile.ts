@@ -340,6 +340,17 @@ export async function findOperationByIdempotencyKey(actor: Actor, idempotencyKey
   return op ?? null;
 }
 
+/** How many operations need a person, for the links to their page (null: the actor may not see them). */
+export async function countOperationsNeedingAttention(actor: Actor, opts: { now?: Date } = {}): Promise<number | null> {
+  if (!canReadOperations(actor)) return null;
+  const cutoff = new Date((opts.now ?? new Date()).getTime() - STALE_OPERATION_MS);
+  const [row] = await getDb()
+    .select({ n: sql<number>`count(*)::int` })
+    .from(registrationOperations)
+    .where(sql`${registrationOperations.status} in ('outcome_unknown', 'needs_recovery') or (${registrationOperations.status} = 'in_flight' and ${registrationOperations.updatedAt} < ${cutoff})`);
+  return row?.n ?? 0;
+}
+
 /** Operations that need a person (unknown outcome, recovery, or abandoned in flight), newest first. */
 export async function listOperationsNeedingAttention(actor: Actor, opts: { now?: Date; limit?: number } = {}) {
   assertCanReadOperations(actor);

@@ -1,5 +1,6 @@
 'use client';
 
+import { utcMinute } from '@/lib/format-time';
 import { useRouter } from 'next/navigation';
 import { useEffect, useState, useTransition } from 'react';
 import { Button } from '@/components/ui/button';
@@ -59,7 +60,7 @@ export function RefreshAllButton({ initial }: { initial: Operation | null }) {
           </div>
           <p className="mt-1 text-xs text-slate-600" data-testid="refresh-all-status">
             {active ? `${settled} of ${operation.total} issuers` : `Last refresh: ${operation.succeeded} ok, ${operation.failed} failed`}
-            {operation.finishedAt ? ` · ${new Date(operation.finishedAt).toLocaleString()}` : ''}
+            {operation.finishedAt ? ` · ${utcMinute(operation.finishedAt)}` : ''}
           </p>
         </div>
       ) : null}

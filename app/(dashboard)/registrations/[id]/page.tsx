@@ -1,3 +1,5 @@
+import { utcMinute } from '@/lib/format-time';
+import Link from 'next/link';
 import { notFound } from 'next/navigation';
 import { Alert, Badge, Card, PageHeader } from '@/components/ui/card';
 import { CopyButton } from '@/components/ui/copy-button';
@@ -34,7 +36,25 @@ export default async function RegistrationPage({ params, searchParams }: { param
   const fields = [...new Set([...Object.keys(reg.requestedMetadata), ...Object.keys(reg.registeredMetadata)])].sort();
   return (
     <>
-      <PageHeader title={`${reg.appName} at ${reg.healthSystemName}`} description={`${reg.environment} · ${reg.issuerUrl ?? ''}`} />
+      <PageHeader
+        title={`${reg.appName} at ${reg.healthSystemName}`}
+        description={`${reg.environment} · ${reg.issuerUrl ?? ''}`}
+        actions={
+          <nav aria-label="Related" className="flex flex-wrap gap-3 text-sm">
+            <Link href={`/apps/${reg.appId}`} className="underline">
+              App profile
+            </Link>
+            <Link href={`/health-systems/${reg.healthSystemId}/issuers/${reg.issuerId}`} className="underline">
+              Issuer
+            </Link>
+            {can(actor.role, 'diagnostics:run') ? (
+              <Link href={`/diagnose?mode=client&client_id=${encodeURIComponent(reg.clientId)}`} className="underline">
+                Diagnose this client
+              </Link>
+            ) : null}
+          </nav>
+        }
+      />
       <div className="space-y-6">
         {manage.status === 'management_lost' ? (
           <div data-testid="management-lost">
@@ -189,7 +209,7 @@ export default async function RegistrationPage({ params, searchParams }: { param
                   <td className="py-1 font-mono text-xs">{c.fingerprint}</td>
                   <td className="py-1">v{c.version}</td>
                   <td className="py-1">{c.state}</td>
-                  <td className="py-1">{c.expiresAt ? c.expiresAt.toISOString() : '—'}</td>
+                  <td className="py-1">{utcMinute(c.expiresAt)}</td>
                 </tr>
               ))}
             </tbody>
@@ -201,7 +221,7 @@ export default async function RegistrationPage({ params, searchParams }: { param
             <ul className="space-y-1 text-sm" data-testid="activity">
               {activity.map((a) => (
                 <li key={a.id}>
-                  <span className="font-mono text-xs text-slate-500">{a.at.toISOString().slice(0, 19).replace('T', ' ')}</span> {a.actorLabel ?? 'anonymous'} ·{' '}
+                  <span className="font-mono text-xs text-slate-500">{utcMinute(a.at)}</span> {a.actorLabel ?? 'anonymous'} ·{' '}
                   <span className="font-mono text-xs">{a.action}</span> <Badge tone={a.outcome === 'success' ? 'good' : 'warn'}>{a.outcome}</Badge>
                 </li>
               ))}

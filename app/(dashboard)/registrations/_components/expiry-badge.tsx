@@ -1,3 +1,4 @@
+import { utcDay, utcMinute } from '@/lib/format-time';
 import { Badge } from '@/components/ui/card';
 import type { Expiry } from '@/lib/registrations/expiry';
 
@@ -14,9 +15,9 @@ export function ExpiryBadge({ expiry }: { expiry: Expiry }) {
       const days = expiry.daysLeft ?? 0;
       const tone = expiry.state === 'expired' || days <= 7 ? 'bad' : expiry.state === 'expiring' ? 'warn' : 'good';
       return (
-        <span title={expiry.at ?? ''}>
+        <span title={utcMinute(expiry.at, '')}>
           <Badge tone={tone}>{expiry.state === 'expired' ? `expired ${-days} d ago` : `in ${days} d`}</Badge>{' '}
-          <span className="font-mono text-xs text-slate-500">{expiry.at?.slice(0, 10)}</span>
+          <span className="font-mono text-xs text-slate-500">{utcDay(expiry.at)} UTC</span>
         </span>
       );
     }

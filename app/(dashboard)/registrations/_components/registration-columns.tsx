@@ -1,5 +1,6 @@
 'use client';
 
+import { utcDay, utcMinute } from '@/lib/format-time';
 import type { ColumnDef } from '@tanstack/react-table';
 import Link from 'next/link';
 import { Badge } from '@/components/ui/card';
@@ -7,7 +8,7 @@ import { CopyButton } from '@/components/ui/copy-button';
 import type { RegistrationTableRow } from '@/lib/registrations/table';
 import { ExpiryBadge } from './expiry-badge';
 
-const date = (iso: string | null) => (iso ? <span title={iso}>{iso.slice(0, 10)}</span> : <span className="text-slate-400">never</span>);
+const date = (iso: string | null) => (iso ? <span title={utcMinute(iso)}>{utcDay(iso)}</span> : <span className="text-slate-400">never</span>);
 
 /** Columns of the registrations table; `meta.sortKey` names the server-side sort it maps to. */
 export function getRegistrationColumns(): Array<ColumnDef<RegistrationTableRow>> {
@@ -43,7 +44,7 @@ export function getRegistrationColumns(): Array<ColumnDef<RegistrationTableRow>>
       header: 'Redirect URIs',
       cell: ({ row }) => (row.original.redirectFindingCount ? <Badge tone="warn">{row.original.redirectFindingCount} findings</Badge> : <Badge tone="good">ok</Badge>),
     },
-    { id: 'lastRotatedAt', header: 'Last rotated', meta: { sortKey: 'lastRotatedAt' }, cell: ({ row }) => date(row.original.lastRotatedAt) },
-    { id: 'lastCheckedAt', header: 'Last checked', meta: { sortKey: 'lastCheckedAt' }, cell: ({ row }) => date(row.original.lastCheckedAt) },
+    { id: 'lastRotatedAt', header: 'Last rotated (UTC)', meta: { sortKey: 'lastRotatedAt' }, cell: ({ row }) => date(row.original.lastRotatedAt) },
+    { id: 'lastCheckedAt', header: 'Last checked (UTC)', meta: { sortKey: 'lastCheckedAt' }, cell: ({ row }) => date(row.original.lastCheckedAt) },
   ];
 }

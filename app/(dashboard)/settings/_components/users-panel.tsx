@@ -1,5 +1,6 @@
 'use client';
 
+import { utcMinute } from '@/lib/format-time';
 import { useState, useTransition } from 'react';
 import { Button } from '@/components/ui/button';
 import { Alert, Badge } from '@/components/ui/card';
@@ -119,7 +120,7 @@ export function UsersPanel({ users, currentUserId }: { users: UserRow[]; current
                 </select>
               </td>
               <td className="py-2">{user.isActive ? <Badge tone="good">active</Badge> : <Badge tone="bad">deactivated</Badge>}</td>
-              <td className="py-2 text-slate-500">{user.lastSignInAt ? new Date(user.lastSignInAt).toLocaleString() : 'never'}</td>
+              <td className="py-2 text-slate-500">{utcMinute(user.lastSignInAt, 'never')}</td>
               <td className="space-x-2 py-2 text-right">
                 {user.id !== currentUserId ? (
                   <>

@@ -1,3 +1,4 @@
+import { utcMinute } from '@/lib/format-time';
 import Link from 'next/link';
 import { notFound } from 'next/navigation';
 import { Alert, Badge, Card, PageHeader } from '@/components/ui/card';
@@ -30,7 +31,7 @@ export default async function IssuerPage({ params }: { params: Promise<{ id: str
     <>
       <PageHeader
         title={issuer.issuerUrl ?? issuer.inputUrl}
-        description={`${issuer.healthSystemName} · ${issuer.environment}${issuer.lastDiscoveredAt ? ` · discovered ${issuer.lastDiscoveredAt.toISOString()}` : ''}`}
+        description={`${issuer.healthSystemName} · ${issuer.environment}${issuer.lastDiscoveredAt ? ` · discovered ${utcMinute(issuer.lastDiscoveredAt)}` : ''}`}
         actions={canWrite ? <IssuerActions issuerId={issuer.id} needsAttention={issuer.needsAttention} /> : null}
       />
       <p className="-mt-4 mb-6 text-sm">
