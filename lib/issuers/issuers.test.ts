@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { and, eq } from 'drizzle-orm';
+import { and, eq, or } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeDb, getDb } from '@/db/client';
 import { insertUser, uniqueSuffix } from '@/db/factories';
@@ -8,10 +8,13 @@ import { auditLog, bulkOperations, discoveryRuns, issuers } from '@/db/schema';
 import { createHealthSystem } from '@/lib/health-systems/mutations';
 import { listHealthSystems } from '@/lib/health-systems/queries';
 import { addAllowlistEntry } from '@/lib/outbound/allowlist-store';
+import { toActionFailure } from '@/lib/actions/define-action';
+import { startEpicServer, type EpicServer } from '@/sandbox/epic';
 import { startSandbox, type Sandbox } from '@/sandbox/index';
 import { addIssuer } from './add-issuer';
 import { createRefreshAllOperation, runRefreshAll } from './refresh-all';
 import { acceptIssuerChange, refreshIssuer } from './refresh-issuer';
+import { setIssuerEpicClientId } from './set-issuer-epic-client-id';
 
 let sandbox: Sandbox;
 let admin: Awaited<ReturnType<typeof insertUser>>;
@@ -239,5 +242,110 @@ describe('refreshing issuers', () => {
     expect(audit).toHaveLength(1);
     await runRefreshAll(next.id, { concurrency: 3 });
     expect((await getDb().select().from(bulkOperations).where(eq(bulkOperations.id, next.id)))[0]?.status).toBe('done');
+  });
+});
+
+describe('setting the Epic client id', () => {
+  const servers: EpicServer[] = [];
+  afterAll(async () => {
+    await Promise.all(servers.map((s) => s.close()));
+  });
+
+  /**
+   * An Epic-like server of the test's own, added without its Epic client id. The sandbox's one is
+   * already added above (an issuer URL can be added once), and an ephemeral port another test file
+   * used earlier in this run may carry an issuer already: such a port is skipped, kept open meanwhile
+   * so the next try gets another.
+   */
+  async function epicIssuerWithoutClientId() {
+    for (;;) {
+      const epic = await startEpicServer({ port: 0, adminToken: 'not-used', log: () => {} });
+      servers.push(epic);
+      const taken = await getDb().select({ id: issuers.id }).from(issuers).where(or(eq(issuers.issuerUrl, epic.info.issuer), eq(issuers.inputUrl, epic.info.fhirBase)));
+      if (taken.length > 0) continue;
+      await addAllowlistEntry(admin.actor, { entry: `http://${new URL(epic.info.origin).host}` }).catch(() => {});
+      const system = await newSystem();
+      const added = await addIssuer(ops.actor, { healthSystemId: system.id, url: epic.info.fhirBase, environment: 'production' });
+      return { id: added.id, epic: epic.info };
+    }
+  }
+  const issuerRow = async (id: string) => (await getDb().select().from(issuers).where(eq(issuers.id, id)))[0]!;
+  const auditsOf = (id: string, action: string) => getDb().select().from(auditLog).where(and(eq(auditLog.action, action), eq(auditLog.targetId, id))).orderBy(auditLog.at);
+  const runsOf = async (id: string) => (await getDb().select({ id: discoveryRuns.id }).from(discoveryRuns).where(eq(discoveryRuns.issuerId, id))).length;
+
+  it('an Epic issuer added without its Epic client id has no registration endpoint; setting the id discovers again and uses the one Epic now shows', async () => {
+    const { id, epic } = await epicIssuerWithoutClientId();
+    const before = await issuerRow(id);
+    expect(before.endpoints.registration).toBeUndefined();
+    expect(before.warnings.map((w) => w.code)).toContain('NO_REGISTRATION_ENDPOINT');
+
+    // Pasted with Epic's stray spaces: stored trimmed.
+    const result = await setIssuerEpicClientId(ops.actor, { issuerId: id, epicClientId: '  epic-prod-client-1  ' });
+    expect(result).toMatchObject({ epicClientId: 'epic-prod-client-1', changed: true, refresh: { outcome: 'ok', needsAttention: false }, registrationEndpoint: { before: null, after: epic.registrationEndpoint } });
+    const after = await issuerRow(id);
+    expect(after).toMatchObject({ epicClientId: 'epic-prod-client-1', needsAttention: false, attentionReason: null });
+    // Applied, not held: the person's own change of the Epic client id is what made Epic show it.
+    expect(after.endpoints.registration?.value).toBe(epic.registrationEndpoint);
+    expect(after.warnings.map((w) => w.code)).not.toContain('NO_REGISTRATION_ENDPOINT');
+    expect(after.endpoints.token?.value).toBe(before.endpoints.token?.value);
+
+    const [set] = await auditsOf(id, 'issuer.set_epic_client_id');
+    expect(set).toMatchObject({ outcome: 'success', actorId: ops.actor.id, details: expect.objectContaining({ epicClientId: 'epic-prod-client-1', previous: null, changed: true }) });
+    const [refreshed] = await auditsOf(id, 'issuer.refresh');
+    expect(refreshed?.details).toMatchObject({ appliedWithoutHold: [{ field: 'endpoints.registration', before: null, after: epic.registrationEndpoint }] });
+  });
+
+  it('refuses support with FORBIDDEN and changes nothing', async () => {
+    const { id } = await epicIssuerWithoutClientId();
+    const runs = await runsOf(id);
+    await expect(setIssuerEpicClientId(support.actor, { issuerId: id, epicClientId: 'epic-prod-client-1' })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    const row = await issuerRow(id);
+    expect(row.epicClientId).toBeNull();
+    expect(row.endpoints.registration).toBeUndefined();
+    expect(await runsOf(id)).toBe(runs);
+    expect(await auditsOf(id, 'issuer.set_epic_client_id')).toHaveLength(0);
+  });
+
+  it('refuses an Epic client id over 200 characters with an error at the field, and changes nothing', async () => {
+    const { id } = await epicIssuerWithoutClientId();
+    const runs = await runsOf(id);
+    const error = await setIssuerEpicClientId(ops.actor, { issuerId: id, epicClientId: 'e'.repeat(201) }).catch((e: unknown) => e);
+    expect(toActionFailure('setIssuerEpicClientId', error)).toMatchObject({ ok: false, error: { code: 'INVALID' }, fieldErrors: { epicClientId: ['Keep the Epic client ID to 200 characters or fewer.'] } });
+    expect((await issuerRow(id)).epicClientId).toBeNull();
+    expect(await runsOf(id)).toBe(runs);
+    // 200 is still allowed.
+    expect(await setIssuerEpicClientId(ops.actor, { issuerId: id, epicClientId: 'e'.repeat(200) })).toMatchObject({ changed: true, epicClientId: 'e'.repeat(200) });
+  });
+
+  it('clearing the Epic client id discovers again without it: Epic hides register and Registrar stops using it', async () => {
+    const { id } = await epicIssuerWithoutClientId();
+    await setIssuerEpicClientId(ops.actor, { issuerId: id, epicClientId: 'epic-prod-client-1' });
+    const cleared = await setIssuerEpicClientId(ops.actor, { issuerId: id, epicClientId: '   ' });
+    expect(cleared).toMatchObject({ epicClientId: null, changed: true, refresh: { outcome: 'ok', needsAttention: false }, registrationEndpoint: { after: null } });
+    const row = await issuerRow(id);
+    expect(row).toMatchObject({ epicClientId: null, needsAttention: false });
+    expect(row.endpoints.registration).toBeUndefined();
+    expect(await setIssuerEpicClientId(ops.actor, { issuerId: id, epicClientId: null })).toMatchObject({ changed: false, epicClientId: null });
+
+    const audits = await auditsOf(id, 'issuer.set_epic_client_id');
+    expect(audits.map((a) => [a.outcome, a.details?.epicClientId, a.details?.previous, a.details?.changed])).toEqual([
+      ['success', 'epic-prod-client-1', null, true],
+      ['success', null, 'epic-prod-client-1', true],
+      ['success', null, null, false],
+    ]);
+  });
+
+  it('only a change of the Epic client id applies the registration endpoint: a plain refresh, or saving the same id again, still holds it for a person to accept', async () => {
+    const { id, epic } = await epicIssuerWithoutClientId();
+    // The id stored some other way (as before this feature, by hand in the database); then a refresh.
+    await getDb().update(issuers).set({ epicClientId: 'epic-prod-client-1' }).where(eq(issuers.id, id));
+    expect(await refreshIssuer(ops.actor, id)).toMatchObject({ outcome: 'ok', needsAttention: true });
+    expect((await issuerRow(id)).endpoints.registration).toBeUndefined();
+
+    expect(await setIssuerEpicClientId(ops.actor, { issuerId: id, epicClientId: 'epic-prod-client-1' })).toMatchObject({ changed: false, refresh: { needsAttention: true }, registrationEndpoint: { before: null, after: null } });
+    expect(await issuerRow(id)).toMatchObject({ needsAttention: true, attentionReason: expect.stringContaining(`registration endpoint (none) → ${epic.registrationEndpoint}`) });
+
+    expect(await acceptIssuerChange(ops.actor, id)).toMatchObject({ accepted: ['endpoints.registration'] });
+    expect((await issuerRow(id)).endpoints.registration?.value).toBe(epic.registrationEndpoint);
   });
 });

@@ -20,7 +20,15 @@ export type RefreshOutcome = { issuerId: string; outcome: 'ok' | 'failed'; chang
 export async function refreshIssuer(
   actor: Actor,
   issuerId: string,
-  opts: { trigger?: (typeof DISCOVERY_TRIGGERS)[number]; policy?: OutboundPolicy } = {},
+  opts: {
+    trigger?: (typeof DISCOVERY_TRIGGERS)[number];
+    policy?: OutboundPolicy;
+    /**
+     * Held fields a person's own audited action asked to change, which this run applies instead of
+     * holding (setIssuerEpicClientId: Epic publishes `register` only to the client id it is sent).
+     */
+    accept?: readonly HeldField[];
+  } = {},
 ): Promise<RefreshOutcome> {
   assertCan(actor, 'health-systems:write');
   const [issuer] = await getDb()
@@ -58,7 +66,9 @@ export async function refreshIssuer(
       const ok = result !== null && error === null;
       const changes = ok ? diffDiscoveries((previous?.result as unknown as DiscoveryResult) ?? null, result!) : [];
       const columns = ok ? issuerColumnsFromDiscovery(result!) : null;
-      const held = columns ? heldChanges(accepted, columns) : [];
+      const published = columns ? heldChanges(accepted, columns) : [];
+      const applied = published.filter((h) => opts.accept?.includes(h.field));
+      const held = published.filter((h) => !opts.accept?.includes(h.field));
       await tx.insert(discoveryRuns).values({
         issuerId,
         trigger: opts.trigger ?? 'manual',
@@ -78,7 +88,11 @@ export async function refreshIssuer(
       }
       return {
         result: { issuerId, outcome: ok ? 'ok' : 'failed', changes: changes.length, needsAttention: held.length > 0, error } satisfies RefreshOutcome,
-        details: { ...(result ? discoverySummary(result) : { error: error?.code }), ...(held.length ? { held: held.map((h) => ({ field: h.field, accepted: h.accepted, published: h.published })) } : {}) },
+        details: {
+          ...(result ? discoverySummary(result) : { error: error?.code }),
+          ...(held.length ? { held: held.map((h) => ({ field: h.field, accepted: h.accepted, published: h.published })) } : {}),
+          ...(applied.length ? { appliedWithoutHold: applied.map((h) => ({ field: h.field, before: h.accepted, after: h.published })) } : {}),
+        },
       };
     },
   );
@@ -104,11 +118,13 @@ function documentsNowFailing(previous: DiscoveryResult | null, next: DiscoveryRe
  * sends client secrets, signed assertions and registration requests. When the hospital's documents
  * start naming different ones (a move, a misconfiguration, a compromised front end), a refresh does
  * not follow them: Registrar keeps the values a person accepted, flags the issuer and shows both,
- * and uses the new ones only once a person accepts them (acceptIssuerChange). Everything else a
- * refresh finds (scopes, methods, capabilities) is applied at once.
+ * and uses the new ones only once a person accepts them (acceptIssuerChange), or when a person's own
+ * audited change asked for them (setIssuerEpicClientId passes `accept`). Everything else a refresh
+ * finds (scopes, methods, capabilities) is applied at once.
  */
 type Accepted = { issuerUrl: string | null; endpoints: Issuer['endpoints'] };
-type HeldChange = { field: 'issuer' | 'endpoints.token' | 'endpoints.registration'; accepted: string | null; published: string | null };
+export type HeldField = 'issuer' | 'endpoints.token' | 'endpoints.registration';
+type HeldChange = { field: HeldField; accepted: string | null; published: string | null };
 
 function heldChanges(accepted: Accepted, columns: Partial<Issuer>): HeldChange[] {
   const held: HeldChange[] = [];

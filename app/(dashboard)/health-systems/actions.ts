@@ -8,7 +8,8 @@ import { healthSystemInputSchema, updateHealthSystemSchema } from '@/lib/health-
 import { addIssuer } from '@/lib/issuers/add-issuer';
 import { getBulkOperation, startRefreshAll } from '@/lib/issuers/refresh-all';
 import { acceptIssuerChange, refreshIssuer } from '@/lib/issuers/refresh-issuer';
-import { addIssuerSchema, issuerIdSchema } from '@/lib/issuers/schemas';
+import { addIssuerSchema, issuerIdSchema, setIssuerEpicClientIdSchema } from '@/lib/issuers/schemas';
+import { setIssuerEpicClientId } from '@/lib/issuers/set-issuer-epic-client-id';
 
 export const createHealthSystemAction = defineAction({
   name: 'createHealthSystem',
@@ -60,6 +61,18 @@ export const acceptIssuerChangeAction = defineAction({
   schema: issuerIdSchema,
   handler: async (actor, { issuerId }) => {
     const result = await acceptIssuerChange(actor, issuerId);
+    revalidatePath('/health-systems', 'layout');
+    return result;
+  },
+});
+
+/** Sets or clears the issuer's Epic client id and discovers again with it. */
+export const setIssuerEpicClientIdAction = defineAction({
+  name: 'setIssuerEpicClientId',
+  permission: 'health-systems:write',
+  schema: setIssuerEpicClientIdSchema,
+  handler: async (actor, input) => {
+    const result = await setIssuerEpicClientId(actor, input);
     revalidatePath('/health-systems', 'layout');
     return result;
   },

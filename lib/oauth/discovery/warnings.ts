@@ -10,7 +10,7 @@ export const WARNING_HELP: Record<WarningCode, { severity: WarningSeverity; help
   },
   NO_REGISTRATION_ENDPOINT: {
     severity: 'warning',
-    help: 'No document advertises a registration endpoint, so dynamic registration is impossible here; record registrations for this server by hand (for Epic, discover again with the Epic client ID).',
+    help: 'No document advertises a registration endpoint, so dynamic registration is impossible here; for Epic, set the app’s Epic client ID on the issuer page (saving it discovers again), otherwise ask the hospital how to register the app outside Registrar.',
   },
   HTTP_ENDPOINT: {
     severity: 'warning',

@@ -7,10 +7,14 @@ import { requirePageUser } from '@/lib/auth/page-guard';
 import { can } from '@/lib/auth/permissions';
 import { isAppError } from '@/lib/errors';
 import { getIssuerOrThrow, listDiscoveryRuns } from '@/lib/issuers/queries';
-import { describePrecedence, type Attempt } from '@/lib/oauth/discovery';
+import { describePrecedence, WARNING_HELP, type Attempt } from '@/lib/oauth/discovery';
+import { EpicClientIdForm } from './epic-client-id-form';
 import { IssuerActions } from './issuer-actions';
 
 const SEVERITY_TONE = { error: 'bad', warning: 'warn', info: 'info' } as const;
+
+/** A stored warning's code is a plain string (runs recorded by older versions may use retired codes). */
+const helpFor = (code: string): string | null => (WARNING_HELP as Partial<Record<string, { help: string }>>)[code]?.help ?? null;
 
 export default async function IssuerPage({ params }: { params: Promise<{ id: string; issuerId: string }> }) {
   const { actor } = await requirePageUser('health-systems:read');
@@ -92,8 +96,21 @@ export default async function IssuerPage({ params }: { params: Promise<{ id: str
             </tbody>
           </table>
           {!issuer.endpoints.registration ? (
-            <p className="mt-3 text-sm text-amber-800">No registration endpoint: dynamic registration is impossible here; registrations must be recorded by hand.</p>
+            <p className="mt-3 text-sm text-amber-800">
+              No registration endpoint: Registrar cannot register clients here. For Epic, the app’s Epic client ID must be set (below): Epic shows its registration endpoint only to the client it names.
+            </p>
           ) : null}
+        </Card>
+
+        <Card title="Epic client ID">
+          {canWrite ? (
+            <EpicClientIdForm issuerId={issuer.id} epicClientId={issuer.epicClientId} />
+          ) : (
+            <p className="text-sm" data-testid="epic-client-id">
+              {issuer.epicClientId ? <span className="font-mono text-xs">{issuer.epicClientId}</span> : <span className="text-slate-500">Not set.</span>}
+              <span className="mt-1 block text-xs text-slate-500">Sent as the Epic-Client-ID header during discovery. Ops and admins can change it.</span>
+            </p>
+          )}
         </Card>
 
         <div className="grid grid-cols-1 gap-6 lg:grid-cols-2">
@@ -114,6 +131,8 @@ export default async function IssuerPage({ params }: { params: Promise<{ id: str
                 <li key={`${w.code}-${i}`}>
                   <Badge tone={SEVERITY_TONE[w.severity]}>{w.code}</Badge> <span>{w.message}</span>
                   {w.document ? <span className="text-slate-500"> ({w.document})</span> : null}
+                  {/* What to do about it (once per code): the message says what was found, the help what ops can do. */}
+                  {helpFor(w.code) && issuer.warnings.findIndex((x) => x.code === w.code) === i ? <span className="mt-0.5 block text-xs text-slate-500">{helpFor(w.code)}</span> : null}
                 </li>
               ))}
             </ul>
