@@ -1,6 +1,6 @@
 import 'server-only';
 import { and, desc, eq } from 'drizzle-orm';
-import { getDb } from '@/db/client';
+import { getDb, type Tx } from '@/db/client';
 import { isUniqueViolation } from '@/db/errors';
 import { discoveryRuns, issuers, type DISCOVERY_TRIGGERS, type Issuer } from '@/db/schema';
 import { assertCan, type Actor } from '@/lib/auth/actor';
@@ -53,18 +53,11 @@ export async function refreshIssuer(
     actor,
     { action: 'issuer.refresh', targetType: 'issuer', targetId: issuerId, details: { trigger: opts.trigger ?? 'manual' } },
     async (tx) => {
-      const [accepted] = await tx.select({ issuerUrl: issuers.issuerUrl, endpoints: issuers.endpoints }).from(issuers).where(eq(issuers.id, issuerId)).for('update');
-      if (!accepted) throw new AppError('NOT_FOUND', 'That issuer does not exist.');
-      const [previous] = await tx
-        .select({ result: discoveryRuns.result })
-        .from(discoveryRuns)
-        .where(and(eq(discoveryRuns.issuerId, issuerId), eq(discoveryRuns.outcome, 'ok')))
-        .orderBy(desc(discoveryRuns.finishedAt))
-        .limit(1);
-      const lost = result && error === null ? documentsNowFailing((previous?.result as unknown as DiscoveryResult) ?? null, result) : null;
+      const { accepted, lastGood: previous } = await lockIssuerWithLastGoodDiscovery(tx, issuerId);
+      const lost = result && error === null ? documentsNowFailing(previous, result) : null;
       if (lost) error = lost;
       const ok = result !== null && error === null;
-      const changes = ok ? diffDiscoveries((previous?.result as unknown as DiscoveryResult) ?? null, result!) : [];
+      const changes = ok ? diffDiscoveries(previous, result!) : [];
       const columns = ok ? issuerColumnsFromDiscovery(result!) : null;
       const published = columns ? heldChanges(accepted, columns) : [];
       const applied = published.filter((h) => opts.accept?.includes(h.field));
@@ -163,16 +156,9 @@ function heldReason(held: HeldChange[]): string {
 export async function acceptIssuerChange(actor: Actor, issuerId: string) {
   assertCan(actor, 'health-systems:write');
   return auditedMutation(actor, { action: 'issuer.accept_change', targetType: 'issuer', targetId: issuerId }, async (tx) => {
-    const [accepted] = await tx.select({ issuerUrl: issuers.issuerUrl, endpoints: issuers.endpoints }).from(issuers).where(eq(issuers.id, issuerId)).for('update');
-    if (!accepted) throw new AppError('NOT_FOUND', 'That issuer does not exist.');
-    const [latest] = await tx
-      .select({ result: discoveryRuns.result })
-      .from(discoveryRuns)
-      .where(and(eq(discoveryRuns.issuerId, issuerId), eq(discoveryRuns.outcome, 'ok')))
-      .orderBy(desc(discoveryRuns.finishedAt))
-      .limit(1);
-    const held = latest ? heldChanges(accepted, issuerColumnsFromDiscovery(latest.result as unknown as DiscoveryResult)) : [];
-    const columns = latest ? issuerColumnsFromDiscovery(latest.result as unknown as DiscoveryResult) : null;
+    const { accepted, lastGood: latest } = await lockIssuerWithLastGoodDiscovery(tx, issuerId);
+    const columns = latest ? issuerColumnsFromDiscovery(latest) : null;
+    const held = columns ? heldChanges(accepted, columns) : [];
     await tx
       .update(issuers)
       .set({ ...(columns && held.length ? { issuerUrl: columns.issuerUrl, endpoints: columns.endpoints } : {}), needsAttention: false, attentionReason: null, updatedAt: new Date() })
@@ -183,4 +169,17 @@ export async function acceptIssuerChange(actor: Actor, issuerId: string) {
       });
     return { result: { issuerId, accepted: held.map((h) => h.field) }, details: { accepted: held } };
   });
+}
+
+/** The issuer's accepted identity, locked for the change, and its latest successful discovery (null before any). */
+async function lockIssuerWithLastGoodDiscovery(tx: Tx, issuerId: string): Promise<{ accepted: Accepted; lastGood: DiscoveryResult | null }> {
+  const [accepted] = await tx.select({ issuerUrl: issuers.issuerUrl, endpoints: issuers.endpoints }).from(issuers).where(eq(issuers.id, issuerId)).for('update');
+  if (!accepted) throw new AppError('NOT_FOUND', 'That issuer does not exist.');
+  const [lastGood] = await tx
+    .select({ result: discoveryRuns.result })
+    .from(discoveryRuns)
+    .where(and(eq(discoveryRuns.issuerId, issuerId), eq(discoveryRuns.outcome, 'ok')))
+    .orderBy(desc(discoveryRuns.finishedAt))
+    .limit(1);
+  return { accepted, lastGood: (lastGood?.result as unknown as DiscoveryResult | undefined) ?? null };
 }
