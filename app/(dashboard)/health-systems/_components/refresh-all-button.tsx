@@ -18,11 +18,24 @@ export function RefreshAllButton({ initial }: { initial: Operation | null }) {
 
   useEffect(() => {
     if (!active || !operation) return;
+    let misses = 0;
     const timer = setInterval(async () => {
-      const result = await getRefreshAllProgressAction({ operationId: operation.id });
-      if (result.ok && result.data) {
+      const result = await getRefreshAllProgressAction({ operationId: operation.id }).catch(() => null);
+      if (result?.ok && result.data) {
+        misses = 0;
+        setError(null);
         setOperation(result.data);
         if (result.data.status === 'done' || result.data.status === 'failed') router.refresh();
+        return;
+      }
+      // The progress cannot be read (signed out, the server restarting): say so, and stop after a
+      // while instead of polling every second for ever behind a button that stays disabled.
+      misses += 1;
+      setError(result && !result.ok ? result.error.message : 'The progress cannot be read right now.');
+      if (misses >= 10) {
+        clearInterval(timer);
+        setOperation((op) => (op ? { ...op, status: 'unknown' } : op));
+        setError('Stopped following the refresh: its progress could not be read ten times in a row. Reload the page to see where it is.');
       }
     }, 1000);
     return () => clearInterval(timer);
