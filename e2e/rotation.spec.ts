@@ -106,6 +106,17 @@ test('ops rotate a selection from the registrations table and follow its progres
   const rows = await query<{ state: string }>('select state from rotations where registration_id in ($1, $2)', [first.id, second.id]);
   expect(rows.map((r) => r.state)).toEqual(['current', 'current']);
 
+  // A selection that cannot be rotated (the first one was just replaced): the progress page says
+  // which and why, instead of a message that vanished with the selection.
+  await page.goto(`/registrations?q=${encodeURIComponent(appName)}`);
+  await table.getByLabel(`Select ${first.clientId}`).check();
+  await bar.getByRole('button', { name: 'Rotate selected' }).click();
+  await bar.getByRole('button', { name: 'Rotate 1' }).click();
+  await page.waitForURL(/\/registrations\/rotations\/[0-9a-f-]{36}$/);
+  await expect(page.getByTestId('bulk-rotation-counts')).toContainText('0 of 0 rotated');
+  await expect(page.getByTestId('bulk-rotation-counts')).toContainText('1 not started');
+  await expect(page.getByRole('list', { name: 'Registrations not started' })).toContainText(first.clientId);
+
   // A manager: no selection column, and the action replayed with a manager's session changes nothing.
   const spare = await onboardOne();
   const manager = await browser.newContext({ storageState: storageStateFor('manager') });

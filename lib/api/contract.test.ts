@@ -464,6 +464,15 @@ describe('bulk rotation', () => {
     }
     expect(progress.counts).toEqual({ total: 2, current: 2, failed: 0, waiting: 0, running: 0 });
     expect((progress.rows as Array<{ registrationId: string }>).map((r) => r.registrationId).sort()).toEqual([...ids].sort());
+    // What was not started stays listed with its reason on the progress.
+    expect(progress).toMatchObject({ notStarted: [{ registrationId: unknown, clientId: null, reason: 'That registration does not exist.' }], joined: 0 });
+    // A bulk rotation that started nothing still has a progress page saying why.
+    const none = expectContract('startBulkRotation', await call('POST', '/rotations/bulk', { token: ops.token, body: { registrationIds: [randomUUID()] } }), 202);
+    expect(expectContract('getBulkRotation', await call('GET', `/rotations/bulk/${none.bulkId}`, { token: support.token }), 200)).toMatchObject({
+      counts: { total: 0 },
+      done: true,
+      notStarted: [{ reason: 'That registration does not exist.' }],
+    });
     expectProblem(await call('GET', `/rotations/bulk/${randomUUID()}`, { token: ops.token }), 404, 'NOT_FOUND');
   });
 });

@@ -400,6 +400,10 @@ export const bulkRotationProgressSchema = z.object({
       finishedAt: nullableDateTime,
     }),
   ),
+  notStarted: z
+    .array(z.object({ registrationId: z.string(), clientId: z.string().nullable(), reason: z.string() }))
+    .describe('Selected registrations this bulk rotation did not start, with the reason.'),
+  joined: z.number().int().describe('Selected registrations that were already rotating (their own rotation goes on).'),
 });
 
 export const credentialsSchema = z.object({

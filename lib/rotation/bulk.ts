@@ -1,10 +1,11 @@
 import 'server-only';
 import { randomUUID } from 'node:crypto';
-import { asc, eq } from 'drizzle-orm';
+import { and, asc, eq, inArray } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import { z } from 'zod';
 import { getDb } from '@/db/client';
-import { apps, healthSystems, issuers, registrations, rotations, type Rotation } from '@/db/schema';
+import { apps, auditLog, healthSystems, issuers, registrations, rotations, type Rotation } from '@/db/schema';
+import { isUuid } from '@/lib/ids';
 import { recordAudit } from '@/lib/audit/record';
 import { assertCan, type Actor } from '@/lib/auth/actor';
 import { AppError } from '@/lib/errors';
@@ -42,7 +43,14 @@ export async function startBulkRotation(actor: Actor, input: BulkRotationInput):
     action: 'rotation.bulk_start',
     targetType: 'bulk_rotation',
     targetId: bulkId,
-    details: { selected: new Set(registrationIds).size, started: started.length, joined: created.rotations.length - started.length, refused: created.refused.length },
+    details: {
+      selected: new Set(registrationIds).size,
+      started: started.length,
+      joined: created.rotations.length - started.length,
+      refused: created.refused.length,
+      // Kept for the progress page, which lists what was not started and why.
+      refusedItems: created.refused.map((r) => ({ registrationId: r.registrationId, reason: r.reason })),
+    },
   });
   const boss = getBoss();
   if (boss) {
@@ -78,6 +86,10 @@ export type BulkRotationProgress = {
   counts: { total: number; current: number; failed: number; waiting: number; running: number };
   done: boolean;
   rows: BulkRotationRow[];
+  /** Selected registrations this bulk rotation did not start, and why (from its start's audit row). */
+  notStarted: Array<{ registrationId: string; clientId: string | null; reason: string }>;
+  /** Selected registrations that were already rotating: their own rotation goes on. */
+  joined: number;
 };
 
 /** The registration a re-registration creates, joined beside the one it replaces. */
@@ -115,7 +127,20 @@ export async function bulkRotationProgress(actor: Actor, input: { bulkId: string
     .leftJoin(replacement, eq(replacement.id, rotations.newRegistrationId))
     .where(eq(rotations.bulkId, bulkId))
     .orderBy(asc(healthSystems.name), asc(registrations.clientId));
-  if (rows.length === 0) throw new AppError('NOT_FOUND', 'That bulk rotation does not exist (or started no rotation).');
+  const [start] = await getDb()
+    .select({ at: auditLog.at, actorLabel: auditLog.actorLabel, details: auditLog.details })
+    .from(auditLog)
+    .where(and(eq(auditLog.action, 'rotation.bulk_start'), eq(auditLog.targetType, 'bulk_rotation'), eq(auditLog.targetId, bulkId)))
+    .limit(1);
+  if (rows.length === 0 && !start) throw new AppError('NOT_FOUND', 'That bulk rotation does not exist.');
+  const startDetails = (start?.details ?? {}) as { joined?: number; refusedItems?: Array<{ registrationId: string; reason: string }> };
+  const refusedItems = Array.isArray(startDetails.refusedItems) ? startDetails.refusedItems : [];
+  const refusedIds = refusedItems.map((r) => r.registrationId).filter(isUuid);
+  const clientIds = new Map(
+    refusedIds.length
+      ? (await getDb().select({ id: registrations.id, clientId: registrations.clientId }).from(registrations).where(inArray(registrations.id, refusedIds))).map((r) => [r.id, r.clientId] as const)
+      : [],
+  );
   const counts = { total: rows.length, current: 0, failed: 0, waiting: 0, running: 0 };
   for (const r of rows) {
     if (r.state === 'current') counts.current++;
@@ -126,10 +151,12 @@ export async function bulkRotationProgress(actor: Actor, input: { bulkId: string
   }
   return {
     bulkId,
-    startedAt: rows[0]!.createdAt.toISOString(),
-    startedBy: rows[0]!.createdBy,
+    startedAt: (rows[0]?.createdAt ?? start!.at).toISOString(),
+    startedBy: rows[0]?.createdBy ?? start?.actorLabel ?? null,
     counts,
     done: counts.running === 0,
+    notStarted: refusedItems.map((r) => ({ registrationId: r.registrationId, clientId: clientIds.get(r.registrationId) ?? null, reason: r.reason })),
+    joined: typeof startDetails.joined === 'number' ? startDetails.joined : 0,
     rows: rows.map((r) => ({
       rotationId: r.rotationId,
       registrationId: r.registrationId,

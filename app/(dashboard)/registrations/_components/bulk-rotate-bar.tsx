@@ -19,13 +19,10 @@ export function BulkRotateBar({ registrationIds, onDone }: { registrationIds: st
       const result = await startBulkRotationAction({ registrationIds });
       setConfirming(false);
       if (!result.ok) return setMessage({ tone: 'error', text: result.error.message });
-      const { started, joined, refused, bulkId } = result.data;
-      if (started > 0) {
-        onDone();
-        return router.push(`/registrations/rotations/${bulkId}`);
-      }
-      const parts = [joined ? `${joined} already rotating (see their pages)` : '', ...refused.map((r) => r.reason)].filter(Boolean);
-      setMessage({ tone: 'info', text: `No rotation started. ${parts.join(' ')}` });
+      // The progress page lists what started and, with the reasons, what did not: the selection is
+      // cleared by the refresh, so a message here would vanish with it.
+      onDone();
+      router.push(`/registrations/rotations/${result.data.bulkId}`);
     });
 
   return (

@@ -7,6 +7,7 @@ import { isAppError } from '@/lib/errors';
 import { bulkRotationProgress, type BulkRotationProgress } from '@/lib/rotation/bulk';
 import { STRATEGY_LABELS } from '@/lib/rotation/plan';
 import { AutoRefresh } from './_components/auto-refresh';
+import { utcMinute } from '@/lib/format-time';
 
 const TONE = { current: 'good', failed: 'bad', waiting_for_verification: 'warn', waiting_for_initial_access_token: 'warn' } as const;
 
@@ -22,12 +23,12 @@ export default async function BulkRotationPage({ params }: { params: Promise<{ b
   }
   const { counts } = progress;
   const settled = counts.current + counts.failed + counts.waiting;
-  const percent = Math.round((settled / counts.total) * 100);
+  const percent = counts.total === 0 ? 100 : Math.round((settled / counts.total) * 100);
   return (
     <>
       <PageHeader
         title="Bulk rotation"
-        description={`Started ${progress.startedAt.slice(0, 16).replace('T', ' ')} UTC${progress.startedBy ? ` by ${progress.startedBy}` : ''}. Each registration keeps working until its new credential is in place.`}
+        description={`Started ${utcMinute(progress.startedAt)}${progress.startedBy ? ` by ${progress.startedBy}` : ''}. Each registration keeps working until its new credential is in place.`}
       />
       <AutoRefresh active={!progress.done} />
       <Card title={progress.done ? 'Finished' : 'In progress'}>
@@ -36,8 +37,30 @@ export default async function BulkRotationPage({ params }: { params: Promise<{ b
         </div>
         <p className="mt-2 text-sm" data-testid="bulk-rotation-counts">
           {counts.current} of {counts.total} rotated · {counts.failed} failed · {counts.waiting} waiting for a person · {counts.running} in progress
+          {progress.notStarted.length ? ` · ${progress.notStarted.length} not started` : ''}
+          {progress.joined ? ` · ${progress.joined} already rotating (on their own pages)` : ''}
         </p>
       </Card>
+      {progress.notStarted.length ? (
+        <div className="mt-4">
+        <Card title="Not started">
+          <ul className="space-y-1 text-sm" aria-label="Registrations not started">
+            {progress.notStarted.map((r) => (
+              <li key={r.registrationId}>
+                {r.clientId ? (
+                  <Link href={`/registrations/${r.registrationId}`} className="font-mono text-xs underline">
+                    {r.clientId}
+                  </Link>
+                ) : (
+                  <span className="font-mono text-xs">{r.registrationId}</span>
+                )}{' '}
+                — {r.reason}
+              </li>
+            ))}
+          </ul>
+        </Card>
+        </div>
+      ) : null}
       <ListTable columns={['Health system', 'App', 'Client id', 'Strategy', 'State', 'Problem']} label="Rotations of this bulk rotation" dense className="mt-4">
         {progress.rows.map((row) => (
           <tr key={row.rotationId}>
