@@ -144,7 +144,7 @@ async function prepareAndClaim(actor: Actor, data: ReturnType<typeof registerSch
 async function prepareMetadata({ issuer, app }: RegistrationContext, data: ReturnType<typeof registerSchema.parse>) {
   const registrationEndpoint = issuer.endpoints.registration?.value;
   if (!registrationEndpoint) {
-    throw new AppError('INVALID', 'This issuer has no registration endpoint: dynamic registration is impossible; record the registration by hand.', { field: 'issuerId' });
+    throw new AppError('INVALID', 'This issuer has no registration endpoint, so Registrar cannot register the app there. For an Epic issuer, set the app’s Epic client ID on the issuer page (discovery runs again with it); otherwise ask the hospital how to register the app.', { field: 'issuerId' });
   }
   const envProfile = app.profile.environments[data.environment];
   if (!envProfile) throw new AppError('INVALID', `The app has no "${data.environment}" environment.`, { field: 'environment' });

@@ -451,7 +451,7 @@ describe('sloppy but usable documents', () => {
       token: { value: `${O}/caponly/token`, source: 'capability-statement', conflicts: [] },
     });
     const [noReg] = withCode(r, 'NO_REGISTRATION_ENDPOINT');
-    expect(noReg?.message).toMatch(/recorded by hand/);
+    expect(noReg?.message).toMatch(/Epic client ID on the issuer page/);
     expect(codes(r)).toEqual(expect.arrayContaining(['S256_MISSING', 'NO_PRIVATE_KEY_JWT']));
     const metadataRequest = server.requests.find((q) => q.rest === '/metadata');
     expect(metadataRequest?.headers.accept).toBe('application/fhir+json');

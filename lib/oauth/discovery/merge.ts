@@ -167,7 +167,7 @@ export function checkServer(
     warnings.push(
       warning(
         'NO_REGISTRATION_ENDPOINT',
-        'No document advertises a registration endpoint, so dynamic client registration is impossible at this server; registrations here must be recorded by hand.',
+        'No document advertises a registration endpoint, so dynamic client registration is impossible at this server as discovered. For Epic, set the app’s Epic client ID on the issuer page (discovery runs again with it); otherwise ask the hospital how to register the app outside Registrar.',
         { field: 'endpoints.registration' },
       ),
     );
