@@ -11,6 +11,7 @@ import { looksLikeEpicRegistration } from '@/lib/oauth/registration';
 import { validateRedirectUris } from '@/lib/redirect-uris';
 import { validateScopeString } from '@/lib/smart';
 import { buildRegistrationRequest, maskRequest } from './build-request';
+import { registrationContext } from './context';
 import { previewSchema, type PreviewInput } from './schemas';
 
 /**
@@ -51,6 +52,8 @@ export async function previewRegistration(actor: Actor, raw: PreviewInput) {
     scopeFindings: validateScopeString(String(built.metadata.scope ?? ''), issuer.scopesSupported.length ? issuer.scopesSupported : undefined),
     issuerAuthMethods: issuer.tokenEndpointAuthMethodsSupported,
     appVersion: app.currentVersion,
+    /** Sent back with Register, which refuses if the issuer or app row changed since this review. */
+    reviewedVersions: (await registrationContext(issuer.id, app.id, { fresh: true })).versions,
     /** UDAP registration: whether the issuer publishes UDAP metadata, and the app's certificate for this environment. */
     udap: {
       advertised: issuer.documentsFound.includes('udap'),

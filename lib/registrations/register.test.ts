@@ -22,6 +22,7 @@ import { startSandbox, type Sandbox } from '@/sandbox/index';
 import { registrationAnswer, startFakeRegistrationServer } from '@/test/support/fake-registration-server';
 import { claimOperation } from './claim';
 import { importRecoveryFiles, recoveryDir } from './recovery';
+import { previewRegistration } from './preview';
 import { registerApp } from './register';
 
 let sandbox: Sandbox;
@@ -180,6 +181,29 @@ describe('redirect URIs no server may accept', () => {
     expect(refused).toMatchObject({ code: 'INVALID', details: { field: 'redirectUris' } });
     expect((refused as Error).message).toContain('"https://app.example.com/callback#x"');
     expect(await getDb().select().from(registrationOperations).where(eq(registrationOperations.idempotencyKey, idempotencyKey))).toHaveLength(0);
+  });
+});
+
+describe('registering what was reviewed', () => {
+  it('refuses, before anything is written or sent, when the app profile changed after the review; a fresh review registers', async () => {
+    const issuer = await sandboxIssuer(sandbox.general.fhirBase);
+    const { appId } = await insertApp({ environments: { production: { tokenEndpointAuthMethod: 'client_secret_basic' } } });
+    const input = { issuerId: issuer.id, appId, environment: 'production' };
+    const reviewed = (await previewRegistration(ops.actor, input)).reviewedVersions;
+    // The review's versions register (and leave the context in the recent-context cache).
+    expect((await registerApp(ops.actor, { ...input, idempotencyKey: key(), reviewedVersions: reviewed })).clientId).toBeTruthy();
+
+    // Someone saves the app meanwhile: the cached context is now older than the database.
+    await getDb().update(apps).set({ updatedAt: new Date() }).where(eq(apps.id, appId));
+    const idempotencyKey = key();
+    const refused = await registerApp(ops.actor, { ...input, idempotencyKey, reviewedVersions: reviewed }).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ code: 'CONFLICT', details: { field: 'review' } });
+    expect((refused as Error).message).toMatch(/changed after you checked the request/);
+    expect(await getDb().select().from(registrationOperations).where(eq(registrationOperations.idempotencyKey, idempotencyKey))).toHaveLength(0);
+
+    const again = (await previewRegistration(ops.actor, input)).reviewedVersions;
+    expect(again.app).not.toBe(reviewed.app);
+    expect((await registerApp(ops.actor, { ...input, idempotencyKey: key(), reviewedVersions: again })).clientId).toBeTruthy();
   });
 });
 

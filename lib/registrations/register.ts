@@ -121,6 +121,19 @@ type Prepared = { mode: 'standard' | 'epic' | 'udap'; authMethod: string; appKey
 async function prepareAndClaim(actor: Actor, data: ReturnType<typeof registerSchema.parse>, requestHash: string) {
   for (let attempt = 0; ; attempt++) {
     const context = await registrationContext(data.issuerId, data.appId, { fresh: attempt > 0 });
+    const reviewed = data.reviewedVersions;
+    if (reviewed && (reviewed.issuer !== context.versions.issuer || reviewed.app !== context.versions.app)) {
+      // A recent-context cache entry may be older than the review: only fresh rows can refuse.
+      if (attempt === 0) {
+        forgetRegistrationContext(data.issuerId, data.appId);
+        continue;
+      }
+      throw new AppError(
+        'CONFLICT',
+        'The app profile or the issuer’s metadata changed after you checked the request, so what would be sent is no longer what you reviewed. Check again, review, then register.',
+        { field: 'review' },
+      );
+    }
     let built: Awaited<ReturnType<typeof prepareMetadata>>;
     try {
       built = await prepareMetadata(context, data);

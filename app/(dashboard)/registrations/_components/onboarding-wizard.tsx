@@ -23,7 +23,7 @@ type Overrides = NonNullable<PreviewInput['overrides']>;
 type MetadataFields = { clientName: string; tokenEndpointAuthMethod: string; redirectUris: string; scope: string };
 type Target = { issuerId: string; appId: string; environment: string };
 /** What the shown preview was built from. Register sends exactly this, so it sends what step 5 shows. */
-type Checked = { target: Target; fields: MetadataFields; overrides: Overrides | undefined };
+type Checked = { target: Target; fields: MetadataFields; overrides: Overrides | undefined; reviewedVersions: Preview['reviewedVersions'] };
 /** A change that would throw the edited metadata away, waiting for the person to confirm it. */
 type Switch = { kind: 'issuer' | 'app' | 'environment'; value: string; label: string } | { kind: 'prefill' };
 
@@ -76,12 +76,12 @@ export function OnboardingWizard({ issuers, apps, healthSystems }: { issuers: Is
       setOperationId(null);
       setPreview(result.data);
       if (sentFields) {
-        setChecked({ target, fields: sentFields, overrides });
+        setChecked({ target, fields: sentFields, overrides, reviewedVersions: result.data.reviewedVersions });
       } else {
         const initial = fieldsFrom(result.data);
         setFields(initial);
         setPrefilled(initial);
-        setChecked({ target, fields: initial, overrides: undefined });
+        setChecked({ target, fields: initial, overrides: undefined, reviewedVersions: result.data.reviewedVersions });
       }
       // Epic takes no statement (the select is disabled there); an issuer that publishes UDAP
       // metadata, with an app that has a certificate: UDAP is the natural choice.
@@ -199,6 +199,7 @@ export function OnboardingWizard({ issuers, apps, healthSystems }: { issuers: Is
           const result = await registerAction({
             ...checked.target,
             overrides: checked.overrides,
+            reviewedVersions: checked.reviewedVersions,
             initialAccessToken: String(data.get('initialAccessToken') ?? ''),
             softwareStatement: statementMode === 'sign' || statementMode === 'udap' ? statementMode : statementMode === 'paste' ? String(data.get('softwareStatement') ?? '') : null,
             idempotencyKey,
