@@ -1,11 +1,11 @@
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dropDatabase, recreateDatabase } from './embedded';
-import { poolConfig } from './client';
+import { databaseUrl, poolConfig } from './client';
 
 /** A database of its own whose default time zone is not UTC, as a regional server's may be. */
 const name = `registrar_tz_${process.pid}`;
-const adminUrl = process.env.DATABASE_URL!;
+const adminUrl = databaseUrl();
 
 afterAll(async () => {
   await dropDatabase(adminUrl, name);

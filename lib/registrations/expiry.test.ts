@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { resetEnvCache } from '@/lib/env';
+import { withEnv } from '@/test/support/env';
 import { monitorStateOf } from '@/lib/notifications/monitor';
 import { expiringWindowDays, expiryOf } from './expiry';
 
@@ -34,17 +34,10 @@ describe('expiryOf', () => {
     }
   });
 
-  it('follows REGISTRAR_EXPIRY_THRESHOLDS_DAYS', () => {
-    const before = process.env.REGISTRAR_EXPIRY_THRESHOLDS_DAYS;
-    process.env.REGISTRAR_EXPIRY_THRESHOLDS_DAYS = '60,14,3';
-    resetEnvCache();
-    try {
+  it('follows REGISTRAR_EXPIRY_THRESHOLDS_DAYS', async () => {
+    await withEnv({ REGISTRAR_EXPIRY_THRESHOLDS_DAYS: '60,14,3' }, () => {
       expect(expiringWindowDays()).toBe(60);
       expect(expiryOf('at', days(45), now).state).toBe('expiring');
-    } finally {
-      if (before === undefined) delete process.env.REGISTRAR_EXPIRY_THRESHOLDS_DAYS;
-      else process.env.REGISTRAR_EXPIRY_THRESHOLDS_DAYS = before;
-      resetEnvCache();
-    }
+    });
   });
 });
