@@ -450,7 +450,7 @@ function overridesOf(fields: MetadataFields, mode: Preview['mode']): Overrides |
   };
 }
 
-/** Exact comparison: any change, even whitespace the server would ignore, needs a new check. */
+/** Exact comparison: every change, even whitespace the server would ignore, needs a new check. */
 function sameFields(a: MetadataFields, b: MetadataFields): boolean {
   return a.clientName === b.clientName && a.tokenEndpointAuthMethod === b.tokenEndpointAuthMethod && a.redirectUris === b.redirectUris && a.scope === b.scope;
 }
