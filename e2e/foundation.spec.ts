@@ -43,6 +43,8 @@ test("a support user's direct POST to an admin-only server action is refused and
   // Capture the real action request the admin's browser sends when creating a user...
   const admin = await pageAs(browser, 'admin');
   await admin.page.goto('/settings');
+  // Which key seals secrets is shown to admins here (the public /api/health no longer names it).
+  await expect(admin.page.getByTestId('vault-status')).toContainText(/Encryption key \S+ \(version \d+\)/);
   const adminEmail = uniqueEmail('made-by-admin');
   const form = admin.page.getByRole('form', { name: 'Create user' });
   await form.getByLabel('Email').fill(adminEmail);

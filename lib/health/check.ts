@@ -11,8 +11,15 @@ export type HealthReport = {
   database: { reachable: boolean; error?: string };
   migrations: { current: boolean; applied: number; expected: number } | null;
   jobs: { running: boolean; startedAt: string | null; lastHeartbeatAt: string | null; lastError: string | null; failing: FailingQueue[] };
-  encryptionKey: { status: 'ok' | 'absent' | 'invalid'; keyId: string | null; source: 'env' | 'file' | null; message: string };
+  encryptionKey: { status: 'ok' | 'absent' | 'invalid'; source: 'env' | 'file' | null; message: string };
 };
+
+/**
+ * /api/health answers anyone who can reach it (load balancers, uptime checks), so when the key is
+ * usable it says only that: which key is current, and the key file's path, are for Settings. When
+ * it is not, it says why (the vault's message never holds key material), for whoever must fix it.
+ */
+const KEY_OK_MESSAGE = 'A usable encryption key is configured.';
 
 /** What /api/health reports. No secrets, no connection strings. */
 export async function checkHealth(): Promise<HealthReport> {
@@ -36,6 +43,6 @@ export async function checkHealth(): Promise<HealthReport> {
     database: { reachable, ...(dbError ? { error: dbError } : {}) },
     migrations,
     jobs,
-    encryptionKey: { status: vault.status, keyId: vault.keyId, source: vault.source, message: vault.message },
+    encryptionKey: { status: vault.status, source: vault.source, message: vault.status === 'ok' ? KEY_OK_MESSAGE : vault.message },
   };
 }
