@@ -22,6 +22,8 @@ const EnvSchema = z.object({
   /** Where the embedded PostgreSQL keeps its data when DATABASE_URL is unset. */
   REGISTRAR_DATA_DIR: z.string().min(1).default('.data'),
   REGISTRAR_EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
+  /** How long a migration waits for a table lock before it rolls back and tries again (db/migrate.ts). */
+  REGISTRAR_MIGRATION_LOCK_TIMEOUT_SECONDS: z.coerce.number().gt(0).max(600).default(10),
   NEXTAUTH_URL: z.string().url().optional(),
   NEXTAUTH_SECRET: z.string().min(16).optional(),
   REGISTRAR_PUBLIC_URL: z.string().url().default('http://localhost:3000'),
