@@ -15,7 +15,13 @@ import { runRotationScan } from './scan';
 export const ROTATION_QUEUES = {
   /** The periodic scan (renewals, due rotations, retries, clean-ups), then expiry monitoring and deliveries. */
   scan: 'rotation-scan',
-  /** One job per rotation step run; `stately` + singletonKey = rotation id: one queued and one active per rotation. */
+  /**
+   * One job per rotation step run; `short` + singletonKey = rotation id: one queued per rotation.
+   * Not `stately` (one queued and one active per key): there a run left active by a crashed instance
+   * makes every fetch that meets the same rotation's next job fail on pg-boss's unique index, which
+   * stops the whole queue until the dead job expires (pg-boss #535). Two runs of one rotation at
+   * once are harmless: they take turns on the registration lock and every step is idempotent.
+   */
   run: 'rotation-run',
   /** Many rotations in one job (what the scan starts): their database work shared, their PUTs `concurrency` at a time. */
   batch: 'rotation-batch',
@@ -66,7 +72,9 @@ export function registerRotationJobs(): void {
   onJobsStart(async (boss) => {
     const e = env();
     await boss.createQueue(ROTATION_QUEUES.scan, { name: ROTATION_QUEUES.scan, policy: 'singleton' });
-    await boss.createQueue(ROTATION_QUEUES.run, { name: ROTATION_QUEUES.run, policy: 'stately' });
+    await boss.createQueue(ROTATION_QUEUES.run, { name: ROTATION_QUEUES.run, policy: 'short' });
+    // A queue created as `stately` by an earlier version: new jobs get the queue's policy from now on.
+    await boss.updateQueue(ROTATION_QUEUES.run, { name: ROTATION_QUEUES.run, policy: 'short' });
     await boss.createQueue(ROTATION_QUEUES.batch, { name: ROTATION_QUEUES.batch, policy: 'standard' });
     await boss.createQueue(ROTATION_QUEUES.digest, { name: ROTATION_QUEUES.digest, policy: 'singleton' });
 

@@ -162,6 +162,36 @@ describe('rotation through the job queue', () => {
   });
 });
 
+describe('a run left active by a crashed instance', () => {
+  it('does not hold up the queue: the rotation queued again runs at once, and so do the others', async () => {
+    const { appId } = await clientCredentialsApp();
+    const regs = [await register(ops.actor, issuerId, appId), await register(ops.actor, issuerId, appId)];
+    const created = await createRotations(ops.actor, regs.map((r) => r.registrationId), 'bulk');
+    const [crashed, other] = created.rotations.map((r) => r.rotation.id) as [string, string];
+
+    registerRotationJobs();
+    await startJobs(databaseUrl());
+    const boss = getBoss()!;
+    // An instance fetched this rotation's run and died: its job stays active until it expires
+    // (15 minutes). Queued not to start before then, so no live worker takes it first.
+    const deadJob = await boss.send(ROTATION_QUEUES.run, { rotationId: crashed }, { singletonKey: crashed, retryLimit: 0, startAfter: 3600 });
+    expect(deadJob).not.toBeNull();
+    await getDb().execute(sql`update pgboss.job set state = 'active', started_on = now() where name = ${ROTATION_QUEUES.run} and id = ${deadJob}::uuid`);
+
+    // The scan resumes both (it does so for a rotation that made no progress for two minutes).
+    await enqueueRotationRuns(boss, [crashed, other]);
+    const deadline = Date.now() + 20_000;
+    let states: Array<{ id: string; state: string }> = [];
+    while (Date.now() < deadline) {
+      states = await getDb().select({ id: rotations.id, state: rotations.state }).from(rotations).where(inArray(rotations.id, [crashed, other]));
+      if (states.every((r) => r.state === 'current')) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(Object.fromEntries(states.map((r) => [r.id, r.state]))).toEqual({ [crashed]: 'current', [other]: 'current' });
+    await getDb().execute(sql`update pgboss.job set state = 'failed' where id = ${deadJob}::uuid`);
+  });
+});
+
 describe('a rotation batch', () => {
   async function dueRotations(n: number) {
     const { appId } = await clientCredentialsApp();
