@@ -2,7 +2,8 @@ import 'server-only';
 import { databaseUrl } from '@/db/client';
 import { issueSetupTokenIfNoUsers } from '@/lib/auth/setup';
 import { env } from '@/lib/env';
-import { startJobs } from '@/lib/jobs/boss';
+import { startJobs, stopJobs } from '@/lib/jobs/boss';
+import { drainJobsOnShutdown } from '@/lib/jobs/drain';
 import { registerJobHandlers } from '@/lib/jobs/handlers';
 import { errorSummary, logger } from '@/lib/logger';
 
@@ -12,6 +13,8 @@ export async function startServer(): Promise<void> {
     registerJobHandlers();
     try {
       await startJobs(databaseUrl());
+      // A deploy's SIGTERM lets running jobs (a rotation batch's PUTs) finish before the process exits.
+      drainJobsOnShutdown((timeoutMs) => stopJobs(timeoutMs));
       logger.info('job queue started');
     } catch (error) {
       logger.error({ err: errorSummary(error) }, 'job queue failed to start');

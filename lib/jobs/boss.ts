@@ -91,10 +91,11 @@ export function jobsStatus(): { running: boolean; startedAt: string | null; last
   return { running: s.boss !== null, startedAt: s.startedAt?.toISOString() ?? null, lastError: s.lastError, failing: [...s.failing.values()] };
 }
 
-export async function stopJobs(): Promise<void> {
+/** Stops taking jobs and waits up to `timeoutMs` for the running ones to finish (pg-boss graceful stop). */
+export async function stopJobs(timeoutMs = 5_000): Promise<void> {
   const s = jobs();
   if (!s.boss) return;
   const boss = s.boss;
   s.boss = null;
-  await boss.stop({ graceful: true, timeout: 5_000 });
+  await boss.stop({ graceful: true, timeout: timeoutMs });
 }
