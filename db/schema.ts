@@ -717,6 +717,10 @@ export const registrationOperationResolutions = pgTable('registration_operation_
   note: text('note'),
   resolvedBy: text('resolved_by').notNull(),
   resolvedAt: timestamp('resolved_at', { withTimezone: true }).notNull().defaultNow(),
+  /** A client the hospital shows but Registrar never stored, dealt with at the hospital afterwards: who closed the operation, when, and how. */
+  closedBy: text('closed_by'),
+  closedAt: timestamp('closed_at', { withTimezone: true }),
+  closeNote: text('close_note'),
 });
 
 export type RegistrationOperationResolution = typeof registrationOperationResolutions.$inferSelect;

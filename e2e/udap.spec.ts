@@ -209,5 +209,15 @@ test('an abandoned registration: managers read what to look for, support cannot,
   expect(row).toEqual({ status: 'needs_recovery', outcome: 'registered', client_id: `hospital-client-${suffix}` });
   const audit = await query<{ outcome: string }>("select outcome from audit_log where action = 'registration.operation.resolve' and target_id = $1", [op!.id]);
   expect(audit).toEqual([{ outcome: 'success' }]);
+
+  // The hospital deletes that client; ops close the operation, and it no longer waits for a person.
+  const close = page.getByRole('form', { name: 'Close this operation' });
+  await close.getByRole('textbox', { name: 'What the hospital did (optional)' }).fill('Deleted by the hospital');
+  await close.getByRole('button', { name: 'Close this operation' }).click();
+  await expect(page.getByTestId('operation-guidance')).toContainText(`Closed: client hospital-client-${suffix} was dealt with at the hospital.`);
+  await expect(page.getByTestId('operation-status')).toContainText('failed');
+  await expect(page.getByRole('form', { name: 'Close this operation' })).toHaveCount(0);
+  await page.goto('/registrations/operations');
+  await expect(page.locator(`a[href="${url}"]`)).toHaveCount(0);
   await ops.close();
 });

@@ -8,7 +8,7 @@ import { insertApp, insertIssuer, insertUser, uniqueSuffix } from '@/db/factorie
 import { auditLog, credentials, registrationOperationResolutions, registrationOperations, registrations } from '@/db/schema';
 import { addAllowlistEntry } from '@/lib/outbound/allowlist-store';
 import { registrationAnswer, startFakeRegistrationServer } from '@/test/support/fake-registration-server';
-import { countOperationsNeedingAttention, findOperationByIdempotencyKey, findStaleOperations, getOperationOrThrow, reconcileOperation } from './reconcile';
+import { closeOperation, countOperationsNeedingAttention, findOperationByIdempotencyKey, findStaleOperations, getOperationOrThrow, listOperationsNeedingAttention, reconcileOperation } from './reconcile';
 import { registerApp } from './register';
 
 const CHILD = path.resolve(import.meta.dirname, 'testing/register-then-crash.ts');
@@ -218,6 +218,36 @@ describe('resolving operations with an unknown outcome', () => {
     expect(view).toMatchObject({ status: 'succeeded', registration: { id: existing.registrationId, clientId: existing.clientId } });
     // No credentials were invented for it.
     expect(await credentialCount()).toBe(credentialsBefore);
+  });
+
+  it('an orphan client (recorded, never stored) waits for a person until they close it once the hospital dealt with it; then it leaves the list', async () => {
+    const { issuerId } = await insertIssuer({ registrationEndpoint: `${fake.origin}/register` });
+    const { appId } = await insertApp({ environments: { production: {} } });
+    fake.setBehaviour(() => {});
+    const lost = await rejection(registerApp(ops.actor, { issuerId, appId, environment: 'production', idempotencyKey: key() }, { fetchInit: { headersTimeoutMs: 300, totalTimeoutMs: 500 } }));
+    const operationId = String(lost.details?.operationId);
+    // Closing is for an orphan client only: not for an unknown outcome nobody has looked into.
+    expect(await rejection(closeOperation(ops.actor, { operationId }))).toMatchObject({ code: 'CONFLICT', message: expect.stringMatching(/this one is outcome unknown/) });
+
+    const orphan = `orphan-${uniqueSuffix()}`;
+    const recorded = await reconcileOperation(ops.actor, { operationId, resolution: { outcome: 'registered', clientId: orphan } });
+    expect(recorded).toMatchObject({ status: 'needs_recovery', canClose: true, canResolve: false });
+    expect(recorded.guidance.steps.join(' ')).toMatch(/close this operation/);
+    expect((await listOperationsNeedingAttention(ops.actor)).map((o) => o.id)).toContain(operationId);
+    expect((await getOperationOrThrow(manager.actor, operationId)).canClose).toBe(false);
+    expect(await rejection(closeOperation(manager.actor, { operationId }))).toMatchObject({ code: 'FORBIDDEN' });
+    expect(await rejection(closeOperation(support.actor, { operationId }))).toMatchObject({ code: 'FORBIDDEN' });
+
+    const closed = await closeOperation(ops.actor, { operationId, note: '  Hospital deleted it (ticket 4411)  ' });
+    expect(closed).toMatchObject({ status: 'failed', canClose: false, resolution: { outcome: 'registered', clientId: orphan, closed: { note: 'Hospital deleted it (ticket 4411)' } } });
+    expect(closed.guidance.headline).toBe(`Closed: client ${orphan} was dealt with at the hospital.`);
+    expect(closed.error?.message).toMatch(/Registrar stored nothing from this submission/);
+    expect((await listOperationsNeedingAttention(ops.actor)).map((o) => o.id)).not.toContain(operationId);
+    const [audit] = await getDb().select().from(auditLog).where(and(eq(auditLog.targetId, operationId), eq(auditLog.action, 'registration.operation.close')));
+    expect(audit).toMatchObject({ actorLabel: expect.any(String), details: expect.objectContaining({ previousStatus: 'needs_recovery', clientId: orphan, note: 'Hospital deleted it (ticket 4411)' }) });
+    // Once only.
+    expect(await rejection(closeOperation(ops.actor, { operationId }))).toMatchObject({ code: 'CONFLICT', message: expect.stringMatching(/already closed/) });
+    expect(await rejection(closeOperation(ops.actor, { operationId: randomUUID() }))).toMatchObject({ code: 'NOT_FOUND' });
   });
 
   it('refuses support and unknown operations', async () => {

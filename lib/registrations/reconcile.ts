@@ -8,7 +8,7 @@ import { actorCan, actorLabel, assertCan, systemActor, type Actor } from '@/lib/
 import { recordAudit } from '@/lib/audit/record';
 import { AppError } from '@/lib/errors';
 import { recoveryDir } from './recovery';
-import { reconcileOperationSchema, type ReconcileOperationInput } from './schemas';
+import { closeOperationSchema, reconcileOperationSchema, type CloseOperationInput, type ReconcileOperationInput } from './schemas';
 import { isUuid } from '@/lib/ids';
 
 /**
@@ -165,11 +165,24 @@ export async function getOperationOrThrow(actor: Actor, operationId: string, opt
     error: op.error ? { code: op.error.code, message: op.error.message } : null,
     registration: op.registrationId ? { id: op.registrationId, clientId: row.clientId } : null,
     resolution: row.resolution
-      ? { outcome: row.resolution.outcome, clientId: row.resolution.clientId, note: row.resolution.note, resolvedBy: row.resolution.resolvedBy, resolvedAt: row.resolution.resolvedAt.toISOString() }
+      ? {
+          outcome: row.resolution.outcome,
+          clientId: row.resolution.clientId,
+          note: row.resolution.note,
+          resolvedBy: row.resolution.resolvedBy,
+          resolvedAt: row.resolution.resolvedAt.toISOString(),
+          closed: row.resolution.closedAt ? { by: row.resolution.closedBy ?? '', at: row.resolution.closedAt.toISOString(), note: row.resolution.closeNote } : null,
+        }
       : null,
     recoveryFile,
   };
-  return { ...view, guidance: guidanceFor(view), canResolve: actorCan(actor, 'registrations:write') && (op.status === 'outcome_unknown' || stale) };
+  const canWrite = actorCan(actor, 'registrations:write');
+  return { ...view, guidance: guidanceFor(view), canResolve: canWrite && (op.status === 'outcome_unknown' || stale), canClose: canWrite && closable(op.status, view.resolution, recoveryFile) };
+}
+
+/** An orphan client (the hospital shows it, Registrar never stored it) with nothing left to import: a person can close the operation once the hospital has dealt with it. */
+function closable(status: RegistrationOperation['status'], resolution: { outcome: string; closed: unknown } | null, recoveryFile: string | null): boolean {
+  return status === 'needs_recovery' && resolution?.outcome === 'registered' && !resolution.closed && !recoveryFile;
 }
 
 function guidanceFor(v: {
@@ -180,7 +193,7 @@ function guidanceFor(v: {
   registrationEndpoint: string | null;
   error: { code: string; message: string } | null;
   registration: { id: string; clientId: string | null } | null;
-  resolution: { outcome: string; clientId: string | null; resolvedBy: string; resolvedAt: string } | null;
+  resolution: { outcome: string; clientId: string | null; resolvedBy: string; resolvedAt: string; closed: { by: string; at: string; note: string | null } | null } | null;
   recoveryFile: string | null;
 }): OperationGuidance {
   const lookFor = whatToLookFor(v.request);
@@ -205,6 +218,14 @@ function guidanceFor(v: {
     case 'succeeded':
       return { tone: 'success', headline: `Registered: the hospital issued client ${v.registration?.clientId ?? ''}.`.replace(' .', '.'), steps: [] };
     case 'failed':
+      if (v.resolution?.closed) {
+        const { closed } = v.resolution;
+        return {
+          tone: 'info',
+          headline: `Closed: client ${v.resolution.clientId ?? ''} was dealt with at the hospital.`,
+          steps: [`${closed.by} closed this on ${closed.at.slice(0, 16).replace('T', ' ')} UTC${closed.note ? `: “${closed.note}”` : '.'}`, 'Start a new registration from the onboarding page if the app still needs one there.'],
+        };
+      }
       return v.resolution?.outcome === 'not_registered'
         ? {
             tone: 'info',
@@ -228,6 +249,7 @@ function guidanceFor(v: {
             `${v.resolution.resolvedBy} recorded this on ${v.resolution.resolvedAt.slice(0, 16).replace('T', ' ')} UTC.`,
             'Registrar never stored the hospital’s answer, so any client secret or registration access token it carried is lost.',
             'Ask the hospital to delete that client (or to issue new credentials for it), then start a new registration.',
+            'Once the hospital has done so, close this operation: it then no longer waits for a person.',
           ],
         };
       }
@@ -324,6 +346,53 @@ export async function reconcileOperation(actor: Actor, raw: ReconcileOperationIn
       status: next.status,
       ...(next.registrationId ? { registrationId: next.registrationId } : {}),
       ...(input.note ? { note: input.note } : {}),
+    });
+  });
+  return getOperationOrThrow(actor, input.operationId, { now });
+}
+
+/**
+ * Closes an operation whose client the hospital shows but Registrar never stored (a person recorded
+ * it with reconcileOperation), once the hospital has dealt with it — deleted the client or issued
+ * new credentials for a new registration: the operation becomes `failed` (this submission stored
+ * nothing) with who closed it and why, and leaves the list of operations that need a person.
+ * Refused while a recovery file for it exists (`npm run recover` imports its credentials), and for
+ * any other state. Audited in the same transaction.
+ */
+export async function closeOperation(actor: Actor, raw: CloseOperationInput, opts: { now?: Date } = {}): Promise<OperationView> {
+  assertCan(actor, 'registrations:write');
+  const input = closeOperationSchema.parse(raw);
+  const now = opts.now ?? new Date();
+  const recoveryFile = await findRecoveryFile(input.operationId);
+  await getDb().transaction(async (tx) => {
+    const [row] = await tx
+      .select({ op: registrationOperations, resolution: registrationOperationResolutions })
+      .from(registrationOperations)
+      .leftJoin(registrationOperationResolutions, eq(registrationOperationResolutions.operationId, registrationOperations.id))
+      .where(eq(registrationOperations.id, input.operationId))
+      .for('update', { of: registrationOperations });
+    if (!row) throw new AppError('NOT_FOUND', 'That registration operation does not exist.');
+    const { op, resolution } = row;
+    if (recoveryFile) {
+      throw new AppError('CONFLICT', `Registrar still holds this registration’s answer in ${recoveryFile}: import it with \`npm run recover\` instead of closing the operation.`);
+    }
+    if (!closable(op.status, resolution ? { outcome: resolution.outcome, closed: resolution.closedAt } : null, null)) {
+      throw new AppError(
+        'CONFLICT',
+        resolution?.closedAt
+          ? `This operation was already closed by ${resolution.closedBy ?? 'someone'}.`
+          : `Only an operation whose client the hospital shows but Registrar never stored can be closed; this one is ${op.status.replace('_', ' ')}.`,
+      );
+    }
+    const by = actorLabel(actor);
+    const message = `Closed by ${by} on ${now.toISOString().slice(0, 16).replace('T', ' ')} UTC: client ${resolution!.clientId ?? ''} was dealt with at the hospital${input.note ? ` (${input.note})` : ''}. Registrar stored nothing from this submission.`;
+    await tx.update(registrationOperationResolutions).set({ closedBy: by, closedAt: now, closeNote: input.note }).where(eq(registrationOperationResolutions.operationId, op.id));
+    await tx.update(registrationOperations).set({ status: 'failed', error: { code: 'CONFLICT', message }, updatedAt: now }).where(eq(registrationOperations.id, op.id));
+    await recordAudit(tx, actor, {
+      action: 'registration.operation.close',
+      targetType: 'registration_operation',
+      targetId: op.id,
+      details: { previousStatus: op.status, issuerId: op.issuerId, appId: op.appId, clientId: resolution!.clientId, ...(input.note ? { note: input.note } : {}) },
     });
   });
   return getOperationOrThrow(actor, input.operationId, { now });

@@ -63,3 +63,15 @@ export const reconcileOperationSchema = z.object({
     .transform((v) => v || null),
 });
 export type ReconcileOperationInput = z.input<typeof reconcileOperationSchema>;
+
+export const closeOperationSchema = z.object({
+  operationId: z.uuid(),
+  note: z
+    .string()
+    .trim()
+    .max(2000)
+    .optional()
+    .nullable()
+    .transform((v) => v || null),
+});
+export type CloseOperationInput = z.input<typeof closeOperationSchema>;

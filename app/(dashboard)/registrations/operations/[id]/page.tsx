@@ -4,6 +4,7 @@ import { Alert, Badge, Card, PageHeader } from '@/components/ui/card';
 import { requirePageUser } from '@/lib/auth/page-guard';
 import { isAppError } from '@/lib/errors';
 import { getOperationOrThrow } from '@/lib/registrations/reconcile';
+import { CloseOperationForm } from '../_components/close-operation-form';
 import { ResolveOperationForm } from '../_components/resolve-operation-form';
 
 const STATUS_TONE = { pending: 'neutral', in_flight: 'info', succeeded: 'good', failed: 'bad', outcome_unknown: 'warn', needs_recovery: 'bad' } as const;
@@ -84,9 +85,15 @@ export default async function OperationPage({ params }: { params: Promise<{ id: 
               Resolved by {op.resolution.resolvedBy} on {when(op.resolution.resolvedAt)}:{' '}
               {op.resolution.outcome === 'registered' ? `the hospital shows client ${op.resolution.clientId ?? ''}` : 'nothing was registered'}
               {op.resolution.note ? ` — “${op.resolution.note}”` : ''}
+              {op.resolution.closed ? `. Closed by ${op.resolution.closed.by} on ${when(op.resolution.closed.at)}${op.resolution.closed.note ? ` — “${op.resolution.closed.note}”` : ''}` : ''}
             </p>
           ) : null}
         </Card>
+        {op.canClose ? (
+          <Card title="Close this operation">
+            <CloseOperationForm operationId={op.id} clientId={op.resolution?.clientId ?? null} />
+          </Card>
+        ) : null}
         {op.canResolve ? (
           <Card title="Record what the hospital shows">
             <ResolveOperationForm operationId={op.id} clientName={op.clientName} softwareId={op.softwareId} />
