@@ -493,9 +493,11 @@ export const apiTokens = pgTable(
     lastUsedAt: timestamp('last_used_at', { withTimezone: true }),
     revokedAt: timestamp('revoked_at', { withTimezone: true }),
     createdBy: text('created_by'),
+    /** The person who created it (null: the CLI). Their deactivation, or a role below the token's, revokes it. */
+    createdByUserId: uuid('created_by_user_id').references(() => users.id, { onDelete: 'set null' }),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [uniqueIndex('api_tokens_hash_key').on(t.tokenHash), check('api_tokens_role_check', sql`${t.role} in ('admin', 'ops', 'manager', 'support')`)],
+  (t) => [uniqueIndex('api_tokens_hash_key').on(t.tokenHash), index('api_tokens_creator_idx').on(t.createdByUserId), check('api_tokens_role_check', sql`${t.role} in ('admin', 'ops', 'manager', 'support')`)],
 );
 
 /** Fixed-window request counters per token (shared by every instance). */

@@ -7,7 +7,8 @@ import { systemActor } from '@/lib/auth/actor';
 import { resetEnvCache } from '@/lib/env';
 import { isAppError } from '@/lib/errors';
 import { call, expectContract, expectProblem, makeToken } from './testing/client';
-import { createApiToken, hashApiToken, listApiTokens, revokeApiToken } from './tokens';
+import { changeUserRole, setUserActive } from '@/lib/users/mutations';
+import { authenticateApiToken, createApiToken, hashApiToken, listApiTokens, revokeApiToken } from './tokens';
 
 let admin: Awaited<ReturnType<typeof insertUser>>;
 
@@ -63,6 +64,46 @@ describe('API tokens', () => {
     await expect(revokeApiToken(ops.actor, { id: t.id })).rejects.toMatchObject({ code: 'FORBIDDEN' });
     const [row] = await getDb().select({ revokedAt: apiTokens.revokedAt }).from(apiTokens).where(eq(apiTokens.id, t.id));
     expect(row!.revokedAt).toBeNull();
+  });
+});
+
+describe('API tokens end with their creator’s access', () => {
+  it('a lowered role revokes the tokens that can do more than it; deactivation revokes the rest; a CLI token and other people’s stay', async () => {
+    const creator = await insertUser({ role: 'admin' });
+    const adminToken = await createApiToken(creator.actor, { name: 'creator-admin', role: 'admin' });
+    const opsToken = await createApiToken(creator.actor, { name: 'creator-ops', role: 'ops' });
+    const narrowed = await createApiToken(creator.actor, { name: 'creator-admin-read-only', role: 'admin', permissions: ['registrations:read'] });
+    const others = await createApiToken(admin.actor, { name: 'someone-else', role: 'admin' });
+    const cli = await createApiToken(systemActor('cli:token:create'), { name: 'deploy', role: 'admin' });
+    const alive = async (token: string) =>
+      authenticateApiToken(`Bearer ${token}`, 'test').then(
+        () => true,
+        (e: unknown) => (isAppError(e) && e.code === 'UNAUTHENTICATED' ? false : Promise.reject(e)),
+      );
+
+    const demoted = await changeUserRole(admin.actor, { userId: creator.id, role: 'ops' });
+    expect(demoted.revokedApiTokens).toEqual(['creator-admin']);
+    expect(await alive(adminToken.token)).toBe(false);
+    expect(await alive(opsToken.token)).toBe(true);
+    // Its permissions are narrowed to what ops may do as well: kept.
+    expect(await alive(narrowed.token)).toBe(true);
+
+    const deactivated = await setUserActive(admin.actor, { userId: creator.id, active: false });
+    expect(deactivated.revokedApiTokens.sort()).toEqual(['creator-admin-read-only', 'creator-ops']);
+    for (const t of [opsToken, narrowed]) expect(await alive(t.token)).toBe(false);
+    expect(await alive(others.token)).toBe(true);
+    expect(await alive(cli.token)).toBe(true);
+
+    const revocations = await getDb()
+      .select({ targetId: auditLog.targetId, details: auditLog.details })
+      .from(auditLog)
+      .where(and(eq(auditLog.action, 'api_token.revoke'), eq(auditLog.actorId, admin.id)));
+    const byToken = new Map(revocations.map((r) => [r.targetId, r.details]));
+    expect(byToken.get(adminToken.id)).toMatchObject({ reason: "its creator's role is now ops", creatorId: creator.id });
+    expect(byToken.get(opsToken.id)).toMatchObject({ reason: 'its creator was deactivated' });
+    // Reactivating the person does not bring their tokens back.
+    expect((await setUserActive(admin.actor, { userId: creator.id, active: true })).revokedApiTokens).toEqual([]);
+    expect(await alive(opsToken.token)).toBe(false);
   });
 });
 

@@ -1,8 +1,8 @@
 import 'server-only';
 import { createHash, randomBytes } from 'node:crypto';
-import { desc, eq, sql } from 'drizzle-orm';
-import { getDb } from '@/db/client';
-import { apiTokens, type ApiToken } from '@/db/schema';
+import { and, desc, eq, isNull, sql } from 'drizzle-orm';
+import { getDb, type Tx } from '@/db/client';
+import { apiTokens, type ApiToken, type Role } from '@/db/schema';
 import { actorLabel, assertCan, type Actor } from '@/lib/auth/actor';
 import { permissionsOf, type Permission } from '@/lib/auth/permissions';
 import { auditedMutation, recordAudit } from '@/lib/audit/record';
@@ -70,7 +70,7 @@ export async function createApiToken(actor: Actor, input: CreateApiTokenInput): 
     async (tx) => {
       const [row] = await tx
         .insert(apiTokens)
-        .values({ name: data.name, role: data.role, permissions, tokenHash: hashApiToken(token), prefix, expiresAt, createdBy: actorLabel(actor) })
+        .values({ name: data.name, role: data.role, permissions, tokenHash: hashApiToken(token), prefix, expiresAt, createdBy: actorLabel(actor), createdByUserId: actor.type === 'user' ? actor.id : null })
         .returning({ id: apiTokens.id });
       if (!row) throw new AppError('CONFLICT', 'The token could not be created.');
       return { result: { id: row.id, token, prefix, name: data.name, role: data.role, permissions, expiresAt }, targetId: row.id };
@@ -95,6 +95,32 @@ export async function revokeApiToken(actor: Actor, input: { id: string }): Promi
     const [updated] = await tx.update(apiTokens).set({ revokedAt: sql`now()` }).where(eq(apiTokens.id, id)).returning({ revokedAt: apiTokens.revokedAt });
     return { result: { id, revokedAt: updated!.revokedAt! }, details: { name: row.name } };
   });
+}
+
+/**
+ * A person's API tokens must not outlive their access: when they are deactivated (`role` null) every
+ * live token they created is revoked, and when their role is lowered, each one that can do more
+ * than the new role allows. Runs in the caller's transaction (the user change and the revocations
+ * commit together), audited per token. Returns the revoked tokens' names.
+ */
+export async function revokeTokensBeyondCreator(tx: Tx, actor: Actor, userId: string, role: Role | null): Promise<string[]> {
+  const live = await tx
+    .select({ id: apiTokens.id, name: apiTokens.name, role: apiTokens.role, permissions: apiTokens.permissions })
+    .from(apiTokens)
+    .where(and(eq(apiTokens.createdByUserId, userId), isNull(apiTokens.revokedAt), sql`(${apiTokens.expiresAt} is null or ${apiTokens.expiresAt} > now())`))
+    .for('update');
+  const allowed = role ? permissionsOf(role) : [];
+  const beyond = live.filter((t) => ((t.permissions as Permission[] | null) ?? permissionsOf(t.role)).some((p) => !allowed.includes(p)));
+  for (const token of beyond) {
+    await tx.update(apiTokens).set({ revokedAt: sql`now()` }).where(eq(apiTokens.id, token.id));
+    await recordAudit(tx, actor, {
+      action: 'api_token.revoke',
+      targetType: 'api_token',
+      targetId: token.id,
+      details: { name: token.name, reason: role ? `its creator's role is now ${role}` : 'its creator was deactivated', creatorId: userId },
+    });
+  }
+  return beyond.map((t) => t.name);
 }
 
 export type TokenActor = Extract<Actor, { type: 'api_token' }>;

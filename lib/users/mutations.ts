@@ -6,6 +6,7 @@ import { isUniqueViolation } from '@/db/errors';
 import { assertCan, type Actor } from '@/lib/auth/actor';
 import { generatePassword, hashPassword } from '@/lib/auth/password';
 import { auditedMutation } from '@/lib/audit/record';
+import { revokeTokensBeyondCreator } from '@/lib/api/tokens';
 import { AppError } from '@/lib/errors';
 import { changeRoleSchema, createUserSchema, setUserActiveSchema, userIdSchema, type CreateUserInput } from './schemas';
 
@@ -37,7 +38,8 @@ export async function changeUserRole(actor: Actor, input: { userId: string; role
     const target = await lockUserOrThrow(tx, data.userId);
     if (target.role === 'admin' && data.role !== 'admin') await assertAnotherActiveAdmin(tx, data.userId);
     await tx.update(users).set({ role: data.role, updatedAt: new Date() }).where(eq(users.id, data.userId));
-    return { result: { id: data.userId, role: data.role }, details: { previousRole: target.role } };
+    const revokedApiTokens = await revokeTokensBeyondCreator(tx, actor, data.userId, data.role);
+    return { result: { id: data.userId, role: data.role, revokedApiTokens }, details: { previousRole: target.role, ...(revokedApiTokens.length ? { revokedApiTokens } : {}) } };
   });
 }
 
@@ -56,7 +58,9 @@ export async function setUserActive(actor: Actor, input: { userId: string; activ
       // Either way the user's existing sessions end: a reactivation must not revive cookies from before.
       .set({ isActive: active, deactivatedAt: active ? null : new Date(), sessionsValidAfter: new Date(), updatedAt: new Date() })
       .where(eq(users.id, userId));
-    return { result: { id: userId, isActive: active } };
+    // Their API tokens end with their access (a reactivation does not bring them back).
+    const revokedApiTokens = active ? [] : await revokeTokensBeyondCreator(tx, actor, userId, null);
+    return { result: { id: userId, isActive: active, revokedApiTokens }, ...(revokedApiTokens.length ? { details: { revokedApiTokens } } : {}) };
   });
 }
 

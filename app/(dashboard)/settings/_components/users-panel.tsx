@@ -11,6 +11,11 @@ type Role = 'admin' | 'ops' | 'manager' | 'support';
 type UserRow = { id: string; email: string; name: string | null; role: Role; isActive: boolean; lastSignInAt: string | null };
 const ROLES: Role[] = ['admin', 'ops', 'manager', 'support'];
 
+/** A person's API tokens end with their access (lib/api/tokens revokeTokensBeyondCreator): say which did. */
+function revokedNote(names: string[]): string {
+  return names.length ? ` API tokens they created that can do more than they now may were revoked: ${names.map((n) => `“${n}”`).join(', ')}.` : '';
+}
+
 export function UsersPanel({ users, currentUserId }: { users: UserRow[]; currentUserId: string }) {
   const [pending, startTransition] = useTransition();
   const [message, setMessage] = useState<{ tone: 'error' | 'success'; text: string } | null>(null);
@@ -109,7 +114,10 @@ export function UsersPanel({ users, currentUserId }: { users: UserRow[]; current
                   className="rounded border border-slate-300 px-2 py-1"
                   onChange={(event) => {
                     const role = event.target.value as Role;
-                    run(() => changeUserRoleAction({ userId: user.id, role }), () => setMessage({ tone: 'success', text: `${user.email} is now ${role}.` }));
+                    run(
+                      () => changeUserRoleAction({ userId: user.id, role }),
+                      (data) => setMessage({ tone: 'success', text: `${user.email} is now ${role}.${revokedNote(data.revokedApiTokens)}` }),
+                    );
                   }}
                 >
                   {ROLES.map((r) => (
@@ -142,7 +150,7 @@ export function UsersPanel({ users, currentUserId }: { users: UserRow[]; current
                       onClick={() =>
                         run(
                           () => setUserActiveAction({ userId: user.id, active: !user.isActive }),
-                          () => setMessage({ tone: 'success', text: `${user.email} ${user.isActive ? 'deactivated' : 'reactivated'}.` }),
+                          (data) => setMessage({ tone: 'success', text: `${user.email} ${user.isActive ? 'deactivated' : 'reactivated'}.${revokedNote(data.revokedApiTokens)}` }),
                         )
                       }
                     >
