@@ -111,7 +111,13 @@ export async function supplyInitialAccessToken(actor: Actor, input: SupplyInitia
   return toRotationView(await runRotation(rotationId, context(actor, { ...deps, force: true }, initialAccessToken)));
 }
 
-/** Stops a rotation that cannot go on (e.g. no initial access token will come). The old credential stays current. */
+/**
+ * Stops a rotation that cannot go on (e.g. no initial access token will come). The old credential
+ * stays current — unless an RFC 7592 update was sent and its outcome is not known (`putStartedAt`):
+ * the hospital may then have replaced the secret (RFC 7592 §2.2 voids the old one at once), and
+ * abandoning does not undo that. The rotation then ends saying so, and the registration needs
+ * attention with what to do (refresh it from the hospital, which stores whatever secret it holds).
+ */
 export async function abandonRotation(actor: Actor, input: RotationIdInput): Promise<RotationView> {
   assertCan(actor, 'registrations:write');
   const { rotationId } = rotationIdSchema.parse(input);
@@ -119,10 +125,21 @@ export async function abandonRotation(actor: Actor, input: RotationIdInput): Pro
   const rotation = await withRegistrationLock(before.registrationId, async () => {
     const rot = await loadRotation(rotationId);
     if (rot.state === 'current' || rot.state === 'failed') throw new AppError('CONFLICT', 'This rotation has already finished.');
+    const unusedClient = rot.newRegistrationId ? ` The new client registered by this rotation (registration ${rot.newRegistrationId}) is not used: delete it.` : '';
+    const updateOutcomeUnknown = rot.putStartedAt !== null;
+    const message = updateOutcomeUnknown
+      ? `Abandoned by ${actorLabel(actor)} after an RFC 7592 update was sent whose outcome is not known: the old secret may no longer work. Refresh this registration from the hospital (Registrar then stores the secret it holds); if the hospital refuses the registration access token, ask it for new credentials.${unusedClient}`
+      : `Abandoned by ${actorLabel(actor)}; the old credential is still current.${unusedClient}`;
     return getDb().transaction(async (tx) => {
-      const message = `Abandoned by ${actorLabel(actor)}; the old credential is still current.${rot.newRegistrationId ? ` The new client registered by this rotation (registration ${rot.newRegistrationId}) is not used: delete it.` : ''}`;
       const next = await transition(rot, { state: 'failed', finishedAt: new Date(), nextAttemptAt: null, error: { code: 'ABANDONED', message, at: new Date().toISOString() } }, tx);
-      await recordAudit(tx, actor, { action: 'rotation.abandon', targetType: 'registration', targetId: rot.registrationId, details: { rotationId, state: rot.state } });
+      if (updateOutcomeUnknown) {
+        const [reg] = await tx.select({ status: registrations.status }).from(registrations).where(eq(registrations.id, rot.registrationId));
+        // management_lost keeps its own runbook; deleted stays deleted.
+        if (reg && (reg.status === 'active' || reg.status === 'needs_attention')) {
+          await tx.update(registrations).set({ status: 'needs_attention', attentionReason: message }).where(eq(registrations.id, rot.registrationId));
+        }
+      }
+      await recordAudit(tx, actor, { action: 'rotation.abandon', targetType: 'registration', targetId: rot.registrationId, details: { rotationId, state: rot.state, ...(updateOutcomeUnknown ? { updateOutcomeUnknown } : {}) } });
       return next;
     });
   });

@@ -18,6 +18,8 @@ export type RotationView = {
   /** Stopped after too many unfinished runs: waits for a person's retry (or abandon). */
   stalledAt: string | null;
   error: { code: string; message: string; at: string } | null;
+  /** An RFC 7592 update was sent at this time and its outcome is not known yet (its run will ask the hospital). */
+  updateSentAt: string | null;
   newRegistrationId: string | null;
   newClientId: string | null;
   newExpiry: { kind: 'never' | 'at' | 'unknown' | 'none'; at: string | null } | null;
@@ -49,6 +51,7 @@ export async function toRotationView(rot: Rotation): Promise<RotationView> {
     nextAttemptAt: rot.nextAttemptAt?.toISOString() ?? null,
     stalledAt: rot.stalledAt?.toISOString() ?? null,
     error: rot.error ?? null,
+    updateSentAt: rot.state === 'current' || rot.state === 'failed' ? null : (rot.putStartedAt?.toISOString() ?? null),
     newRegistrationId: rot.newRegistrationId,
     newClientId,
     newExpiry: rot.newExpiry ?? null,

@@ -6,6 +6,7 @@ import { Button } from '@/components/ui/button';
 import { Alert, Badge } from '@/components/ui/card';
 import { TextField } from '@/components/ui/field';
 import { usePageAction, type ActionMessage } from '@/components/ui/use-page-action';
+import { utcMinute } from '@/lib/format-time';
 import type { RotationPanel } from '@/lib/rotation/queries';
 import {
   abandonRotationAction,
@@ -237,13 +238,19 @@ export function RotationSection({ panel, strategyLabels }: { panel: RotationPane
                   Retry now
                 </Button>
               ) : null}
+              {active.updateSentAt ? (
+                <p className="basis-full text-xs text-amber-800" data-testid="rotation-update-outstanding">
+                  An update was sent to the hospital at {utcMinute(active.updateSentAt)} and its outcome is not known: the hospital may already hold a new secret.
+                  Retry asks it; abandoning does not bring the old secret back.
+                </p>
+              ) : null}
               <Button
                 variant="ghost"
                 disabled={pending}
                 onClick={() =>
                   run(async () => {
                     const result = await abandonRotationAction({ registrationId, rotationId: active.id });
-                    return result.ok ? { tone: 'info', text: 'Rotation abandoned; the old credential is still current.' } : { tone: 'error', text: result.error.message };
+                    return result.ok ? { tone: active.updateSentAt ? 'error' : 'info', text: result.data.error?.message ?? 'Rotation abandoned.' } : { tone: 'error', text: result.error.message };
                   })
                 }
               >
