@@ -322,6 +322,16 @@ export async function runSwitchStep(ctx: Ctx, rot: Rotation): Promise<StepResult
       cleanupAt = new Date(now.getTime() + t.keyCacheSeconds * 1000);
     } else {
       if (!rot.newRegistrationId) throw new AppError('INVALID', 'There is no new registration to switch to.');
+      // A client deleted (or lost) since it was registered must not become the one Registrar hands
+      // out: the switch would also schedule the old client's deletion, leaving none that works.
+      const [target] = await tx.select({ status: registrations.status, clientId: registrations.clientId }).from(registrations).where(eq(registrations.id, rot.newRegistrationId)).for('update');
+      if (!target || (target.status !== 'active' && target.status !== 'needs_attention')) {
+        throw new AppError(
+          'INVALID',
+          `The new client registered by this rotation (${target ? `client ${target.clientId}, now ${target.status.replace(/_/g, ' ')}` : 'its registration is gone'}) cannot be switched to. The old credential stays current; start a new rotation.`,
+          { newRegistrationId: rot.newRegistrationId },
+        );
+      }
       // Exactly one current secret across the old and the new client: the old one becomes previous.
       await tx
         .update(credentials)

@@ -1,7 +1,7 @@
 import 'server-only';
-import { eq } from 'drizzle-orm';
+import { and, eq, notInArray } from 'drizzle-orm';
 import { getDb } from '@/db/client';
-import { registrations } from '@/db/schema';
+import { registrations, rotations } from '@/db/schema';
 import { recordAudit } from '@/lib/audit/record';
 import { assertCan, type Actor } from '@/lib/auth/actor';
 import { AppError } from '@/lib/errors';
@@ -9,6 +9,26 @@ import { deleteClientRegistration } from '@/lib/oauth/registration';
 import { withRegistrationLock } from './lock';
 import { deleteRegistrationSchema, type DeleteRegistrationInput } from './schemas';
 import { currentRegistrationAccessToken, failManagementCall, loadManageableRegistration, managementFetchInit, type ManageDeps } from './shared';
+
+/**
+ * A client that a rotation registered and has not switched to yet is that rotation's to use or
+ * drop: deleting it under the rotation would leave it switching to a dead client (and then retiring
+ * the old one). The rotation is abandoned first (the old client stays current), then this deleted.
+ */
+async function assertNotAwaitedByRotation(registrationId: string): Promise<void> {
+  const [pending] = await getDb()
+    .select({ id: rotations.id, registrationId: rotations.registrationId })
+    .from(rotations)
+    .where(and(eq(rotations.newRegistrationId, registrationId), notInArray(rotations.state, ['current', 'failed'])))
+    .limit(1);
+  if (pending) {
+    throw new AppError(
+      'CONFLICT',
+      `This client was registered by a rotation of registration ${pending.registrationId} that has not switched to it yet. Abandon that rotation first (its old client stays current), then delete this one.`,
+      { rotationId: pending.id, registrationId: pending.registrationId },
+    );
+  }
+}
 
 export const DELETE_NOT_ALLOWED_MESSAGE = 'This server does not allow deletion; revoke the client with the hospital.';
 
@@ -24,6 +44,7 @@ export async function deleteRegistration(actor: Actor, input: DeleteRegistration
   const { registrationId } = deleteRegistrationSchema.parse(input);
   return withRegistrationLock(registrationId, async () => {
     const reg = await loadManageableRegistration(registrationId);
+    await assertNotAwaitedByRotation(reg.id);
     const rat = await currentRegistrationAccessToken(reg);
     let outcome: Awaited<ReturnType<typeof deleteClientRegistration>>;
     try {
