@@ -2,7 +2,7 @@ import 'server-only';
 import { createHash, randomBytes } from 'node:crypto';
 import { and, desc, eq, isNull, sql } from 'drizzle-orm';
 import { getDb, type Tx } from '@/db/client';
-import { apiTokens, type ApiToken, type Role } from '@/db/schema';
+import { apiTokens, auditLog, type ApiToken, type Role } from '@/db/schema';
 import { actorLabel, assertCan, type Actor } from '@/lib/auth/actor';
 import { permissionsOf, type Permission } from '@/lib/auth/permissions';
 import { auditedMutation, recordAudit } from '@/lib/audit/record';
@@ -155,7 +155,13 @@ export async function authenticateApiToken(authorization: string | null, request
   };
   if (row.revokedAt || row.expired) {
     const reason = row.revokedAt ? 'revoked' : 'expired';
-    await recordAudit(getDb(), actor, { action: 'api.authenticate', targetType: 'api_token', targetId: row.id, outcome: 'denied', details: { reason } }).catch(() => {});
+    // Audited at most once a minute per token: whoever holds a leaked, revoked token must not be able to flood the audit log.
+    const [recent] = await getDb()
+      .select({ at: auditLog.at })
+      .from(auditLog)
+      .where(and(eq(auditLog.targetType, 'api_token'), eq(auditLog.targetId, row.id), eq(auditLog.action, 'api.authenticate'), sql`${auditLog.at} > now() - interval '1 minute'`))
+      .limit(1);
+    if (!recent) await recordAudit(getDb(), actor, { action: 'api.authenticate', targetType: 'api_token', targetId: row.id, outcome: 'denied', details: { reason } }).catch(() => {});
     throw new AppError('UNAUTHENTICATED', row.revokedAt ? 'This API token was revoked.' : 'This API token has expired.', { reason: 'invalid_token' });
   }
   // Throttled: at most one write a minute per token.
