@@ -305,7 +305,7 @@ export const operations = {
     tag: 'Registrations',
     summary: 'Rotate the registration’s credential (secret or key) with the strategy planned for its issuer',
     description:
-      'Starts a rotation and runs it as far as it can go now: 201 with the rotation (state `current` when done; `waiting_for_initial_access_token` or `waiting_for_verification` when a person is needed; other states continue on the job queue). One rotation per registration at a time: a request while one is active joins it (200, `joined: true`) and the hospital sees one change. `initialAccessToken` (Epic, Mercy) is used once and never stored. A registration that cannot be rotated is 422 with the reason.',
+      'Starts a rotation and runs it as far as it can go now: 201 with the rotation (state `current` when done; `waiting_for_initial_access_token` or `waiting_for_verification` when a person is needed; other states continue on the job queue). One rotation per registration at a time: a request while one is active joins it (200, `joined: true`) and the hospital sees one change. `initialAccessToken` (Epic, Mercy) is used once and never stored; sent while the active rotation waits for one, it is given to that rotation (200, `joined: true`, the rotation as far as it got); sent while it does not, it is a 409 and nothing is sent. A registration that cannot be rotated is 422 with the reason.',
     permission: 'registrations:write',
     params: idParamsSchema,
     body: startRotationSchema.pick({ initialAccessToken: true }),

@@ -236,4 +236,19 @@ describe('no management (Epic-like): a new registration with a new key, after a 
     const confirmAgain = await captureError(() => confirmRotationVerified(ops.actor, { rotationId: waiting.id }));
     expect(confirmAgain.code).toBe('CONFLICT');
   });
+
+  it('a start request with a token joins the rotation waiting for one and gives it the token (the API’s only way to); one that no longer waits refuses a token', async () => {
+    const reg = await registeredAtEpic();
+    const waiting = await startRotation(ops.actor, { registrationId: reg.registrationId });
+    expect(waiting).toMatchObject({ state: 'waiting_for_initial_access_token', joined: false });
+
+    const joined = await startRotation(ops.actor, { registrationId: reg.registrationId, initialAccessToken: await sandbox.mintInitialAccessToken('epic') });
+    expect(joined).toMatchObject({ id: waiting.id, joined: true, state: 'waiting_for_verification', newClientId: expect.stringMatching(/^G/) });
+
+    const before = await rotationOperations(waiting.id);
+    const refused = await captureError(() => startRotation(ops.actor, { registrationId: reg.registrationId, initialAccessToken: 'another-token' }));
+    expect(refused.code).toBe('CONFLICT');
+    expect(refused.message).toMatch(/already waiting for verification and does not need an initial access token; nothing was sent/);
+    expect(await rotationOperations(waiting.id)).toHaveLength(before.length);
+  });
 });

@@ -52,7 +52,17 @@ export async function startRotation(actor: Actor, input: StartRotationInput, dep
   const data = startRotationSchema.parse(input);
   assertVaultOpen();
   const created = await createRotation(actor, data.registrationId, data.trigger);
-  if (!created.created) return { ...(await toRotationView(created.rotation)), joined: true };
+  if (!created.created) {
+    // A token sent to a rotation that waits for one is that rotation's to use (the API has no other
+    // way to give it), not dropped in silence; sent to one that does not wait for it, it is refused.
+    if (data.initialAccessToken) {
+      if (created.rotation.state !== 'waiting_for_initial_access_token') {
+        throw new AppError('CONFLICT', `A rotation of this registration is already ${created.rotation.state.replace(/_/g, ' ')} and does not need an initial access token; nothing was sent.`, { rotationId: created.rotation.id });
+      }
+      return { ...(await supplyInitialAccessToken(actor, { rotationId: created.rotation.id, initialAccessToken: data.initialAccessToken }, deps)), joined: true };
+    }
+    return { ...(await toRotationView(created.rotation)), joined: true };
+  }
   const rotation = await runRotation(created.rotation.id, context(actor, deps, data.initialAccessToken));
   return { ...(await toRotationView(rotation)), joined: false };
 }
