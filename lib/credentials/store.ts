@@ -200,10 +200,20 @@ export function currentCredentialsColumn(ownerType: CredentialOwnerType, ownerId
       from ${credentials} c where c.owner_type = ${ownerType} and c.owner_id = ${ownerId} and c.kind in ${[...kinds]} and c.state = 'current')`;
 }
 
-/** A query column holding the fingerprint of the owner's current credential of one kind (nothing to open). */
-export function currentFingerprintColumn(ownerType: CredentialOwnerType, ownerId: SQL | AnyColumn, kind: CredentialKind): SQL<string | null> {
-  return sql<string | null>`(select c.fingerprint from ${credentials} c where c.owner_type = ${ownerType} and c.owner_id = ${ownerId} and c.kind = ${kind} and c.state = 'current')`;
+/**
+ * A query column holding the fingerprint of the owner's current credential of one kind and the id
+ * of the key it was made under (nothing to open). That key is the envelope's kid: a row's envelope
+ * and fingerprint are always written together under the same key (sealed or re-wrapped by
+ * keys:rotate). Compare a value with it by `fingerprintSecret(value, { keyId })`, never under the
+ * current key alone: while keys change, the stored fingerprint may be under a previous one.
+ */
+export function currentFingerprintColumn(ownerType: CredentialOwnerType, ownerId: SQL | AnyColumn, kind: CredentialKind): SQL<StoredFingerprint | null> {
+  return sql<StoredFingerprint | null>`(select json_build_object('fingerprint', c.fingerprint, 'keyId', c.envelope->>'kid') from ${credentials} c
+      where c.owner_type = ${ownerType} and c.owner_id = ${ownerId} and c.kind = ${kind} and c.state = 'current')`;
 }
+
+/** A stored fingerprint and the key id it was made under (currentFingerprintColumn). */
+export type StoredFingerprint = { fingerprint: string; keyId: string | null };
 
 export function openCurrentCredentials(ownerType: CredentialOwnerType, value: unknown): Map<CredentialKind, OpenedCredential> {
   const rows = Array.isArray(value) ? (value as Array<{ id: string; kind: CredentialKind; envelope: Envelope; fingerprint: string; version: number; expiresAt: string | null; ownerId: string }>) : [];

@@ -240,6 +240,42 @@ describe('fingerprintSecret', () => {
     configureKeys({ REGISTRAR_KEY: generateKeyMaterial() });
     expect(fingerprintSecret(SECRET)).not.toBe(fp);
   });
+
+  it('with a key id, fingerprints under that configured key (a previous one too), so a value compares equal to its fingerprint stored before the current key changed', () => {
+    const a = generateKeyMaterial();
+    const b = generateKeyMaterial();
+    const kidA = deriveKeyId(Buffer.from(a, 'base64'));
+    const kidB = deriveKeyId(Buffer.from(b, 'base64'));
+    configureKeys({ REGISTRAR_KEY: a });
+    const underA = fingerprintSecret(SECRET);
+    expect(fingerprintSecret(SECRET, { keyId: kidA })).toBe(underA);
+
+    // B is current now, A only in REGISTRAR_PREVIOUS_KEYS: the default moves to B, keyId A still reproduces A's.
+    configureKeys({ REGISTRAR_KEY: b, REGISTRAR_PREVIOUS_KEYS: a });
+    const underB = fingerprintSecret(SECRET);
+    expect(underB).not.toBe(underA);
+    expect(fingerprintSecret(SECRET, { keyId: kidA })).toBe(underA);
+    expect(fingerprintSecret(`${SECRET}x`, { keyId: kidA })).not.toBe(underA);
+    expect(fingerprintSecret(SECRET, { keyId: kidB })).toBe(underB);
+    // The fingerprint of a row sealed under B is made under B (the key of its envelope).
+    expect(fingerprintSecret(SECRET, { keyId: sealSecret(SECRET, AAD).kid })).toBe(underB);
+
+    // No key id, or one that is not configured: the current key (such a fingerprint cannot be reproduced).
+    expect(fingerprintSecret(SECRET, { keyId: null })).toBe(underB);
+    expect(fingerprintSecret(SECRET, { keyId: 'kek-0000000000000000' })).toBe(underB);
+    configureKeys({ REGISTRAR_KEY: b });
+    expect(fingerprintSecret(SECRET, { keyId: kidA })).toBe(underB);
+
+    // A key file's keys by their kid, as written by keys:rotate -- --new-key-file-entry.
+    const file = createKeyFile(path.join(tmp, 'keys.json'));
+    configureKeys({ REGISTRAR_KEY_FILE: file.path });
+    const underFirst = fingerprintSecret(SECRET);
+    const added = addKeyToFile(file.path);
+    resetVaultCache();
+    expect(fingerprintSecret(SECRET)).not.toBe(underFirst);
+    expect(fingerprintSecret(SECRET, { keyId: file.kid })).toBe(underFirst);
+    expect(fingerprintSecret(SECRET, { keyId: added.kid })).toBe(fingerprintSecret(SECRET));
+  });
 });
 
 describe('rewrapEnvelope', () => {

@@ -236,17 +236,26 @@ export function rewrapEnvelope(envelope: Envelope, aad: string): Envelope {
 }
 
 /**
- * A keyed fingerprint for display and comparison: HMAC-SHA256 under a key derived (HKDF) from the
- * current KEK, so it reveals nothing without the key. It changes when the current KEK changes.
+ * A keyed fingerprint for display and comparison: HMAC-SHA256 under a key derived (HKDF) from a
+ * KEK, so it reveals nothing without the key. Stored fingerprints are made under the KEK that
+ * wrapped the row's envelope (the current one when stored; keys:rotate recomputes both together),
+ * so a fingerprint changes when the current KEK changes.
+ *
+ * `keyId`: fingerprint under that configured key instead of the current one — to compare a value
+ * with a stored fingerprint, pass the stored row's envelope kid (a fingerprint made under another
+ * key never matches, even for the same value). A key id that is not configured (or null) falls
+ * back to the current key: such a stored fingerprint cannot be reproduced, so the value compares
+ * as different.
  */
-export function fingerprintSecret(plaintext: string): string {
+export function fingerprintSecret(plaintext: string, opts: { keyId?: string | null } = {}): string {
   if (typeof plaintext !== 'string') throw new AppError('INVALID', 'Only text values can be fingerprinted.');
   const ring = requireRing();
+  const kek = (opts.keyId ? ring.keys.get(opts.keyId) : undefined) ?? ring.current;
   const keys = cache!.fingerprintKeys;
-  let key = keys.get(ring.current.kid);
+  let key = keys.get(kek.kid);
   if (!key) {
-    key = createSecretKey(Buffer.from(hkdfSync('sha256', ring.current.key, Buffer.alloc(0), `${DOMAIN}/fingerprint`, 32)));
-    keys.set(ring.current.kid, key);
+    key = createSecretKey(Buffer.from(hkdfSync('sha256', kek.key, Buffer.alloc(0), `${DOMAIN}/fingerprint`, 32)));
+    keys.set(kek.kid, key);
   }
   return `fp_${createHmac('sha256', key).update(plaintext, 'utf8').digest('hex').slice(0, 16)}`;
 }

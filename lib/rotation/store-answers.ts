@@ -21,8 +21,8 @@ export type AnswerToStore = {
   reg: ManagedRegistration;
   renewal: RenewalPolicy;
   response: RegistrationResponse;
-  /** The registration access token the request used and the current secret's fingerprint. */
-  used: { rat: string; secretFingerprint: string | null };
+  /** The registration access token the request used, the current secret's stored fingerprint and the key id it was made under. */
+  used: { rat: string; secretFingerprint: string | null; secretFingerprintKeyId: string | null };
   op: 'read' | 'update';
 };
 
@@ -33,7 +33,13 @@ export type StoredAnswer = { rotation: Rotation; newSecret: boolean; rat: string
 function plan(a: AnswerToStore, now: Date) {
   const { response } = a;
   const newRat = response.registrationAccessToken !== null && response.registrationAccessToken !== a.used.rat ? response.registrationAccessToken : null;
-  const newSecret = response.clientSecret !== null && fingerprintSecret(response.clientSecret) !== a.used.secretFingerprint ? response.clientSecret : null;
+  // The answer's secret is fingerprinted under the key the stored fingerprint was made with: under
+  // the current key, an unchanged secret would look new whenever the current key differs from it
+  // (a new REGISTRAR_KEY before or during keys:rotate, or instances that disagree). A stored key
+  // that is no longer configured falls back to the current key: the secret is then stored as new
+  // (never lost), as it was before key ids were compared.
+  const newSecret =
+    response.clientSecret !== null && fingerprintSecret(response.clientSecret, { keyId: a.used.secretFingerprintKeyId }) !== a.used.secretFingerprint ? response.clientSecret : null;
   const expiry = response.secretExpiry;
   const expiresAt = expiry.kind === 'at' ? expiry.at : null;
   const renewal = newSecret ? computeRenewal({ kind: expiry.kind, expiresAt, issuedAt: now }, a.renewal) : null;

@@ -4,7 +4,7 @@ import { uuidIn } from '@/db/any-of';
 import { getDb } from '@/db/client';
 import { appSettings, healthSystems, issuers, registrations, type Rotation } from '@/db/schema';
 import { recordAudit } from '@/lib/audit/record';
-import { currentCredentialsColumn, currentFingerprintColumn, openCurrentCredentials } from '@/lib/credentials/store';
+import { currentCredentialsColumn, currentFingerprintColumn, openCurrentCredentials, type StoredFingerprint } from '@/lib/credentials/store';
 import { AppError, isAppError } from '@/lib/errors';
 import { readClientRegistration, updateClientRegistration, type RegistrationResponse } from '@/lib/oauth/registration';
 import type { OutboundPolicy } from '@/lib/oauth/safe-fetch';
@@ -26,7 +26,8 @@ import { APP_SETTINGS_PREFIX, effectivePolicy, ISSUER_SETTINGS_PREFIX, learnUpda
  * The steps that commit: in flight with the PUT marked as sent → current.
  */
 
-type Credentials = { rat: string; secretFingerprint: string | null };
+/** The registration access token to use, and the current secret's stored fingerprint with the key id it was made under (null: no secret stored). */
+type Credentials = { rat: string; secretFingerprint: string | null; secretFingerprintKeyId: string | null };
 
 /** Everything one run of the step needs, in one query: the registration, its current credentials, the outbound allowlist and the renewal overrides. */
 export type UpdateContext = { reg: ManagedRegistration; used: Credentials; policy: OutboundPolicy; renewal: RenewalPolicy };
@@ -42,7 +43,8 @@ export async function loadContexts(registrationIds: readonly string[]): Promise<
   const rows = await getDb()
     .select({
       ...manageableColumns,
-      // The secret itself is not needed (the answer's is compared by fingerprint), so it stays sealed.
+      // The secret itself is not needed (the answer's is compared by fingerprint, under the key the
+      // stored one was made with), so it stays sealed.
       credentials: currentCredentialsColumn('registration', registrations.id, ['registration_access_token']),
       secretFingerprint: currentFingerprintColumn('registration', registrations.id, 'client_secret'),
       allowlist: allowlistEntriesColumn,
@@ -69,7 +71,7 @@ export async function loadContexts(registrationIds: readonly string[]): Promise<
 }
 
 function toContext(
-  row: Parameters<typeof toManageable>[0] & { credentials: unknown; secretFingerprint: string | null; allowlist: string[]; overrides: Record<string, unknown> | null },
+  row: Parameters<typeof toManageable>[0] & { credentials: unknown; secretFingerprint: StoredFingerprint | null; allowlist: string[]; overrides: Record<string, unknown> | null },
   shared: { policies: Map<string, OutboundPolicy>; renewals: Map<string, RenewalPolicy> },
 ): UpdateContext {
   const reg = toManageable(row);
@@ -90,7 +92,8 @@ function toContext(
     const parse = (key: string) => rotationOverridesSchema.safeParse(overrides[key] ?? {}).data;
     shared.renewals.set(renewalKey, (renewal = effectivePolicy(parse(issuerKey), parse(appKey))));
   }
-  return { reg, used: { rat: rat.plaintext, secretFingerprint: row!.secretFingerprint }, policy, renewal };
+  const secret = row!.secretFingerprint;
+  return { reg, used: { rat: rat.plaintext, secretFingerprint: secret?.fingerprint ?? null, secretFingerprintKeyId: secret?.keyId ?? null }, policy, renewal };
 }
 
 /**

@@ -1,0 +1,222 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type http from 'node:http';
+import { and, eq } from 'drizzle-orm';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { closeDb, getDb } from '@/db/client';
+import { insertIssuer, insertUser } from '@/db/factories';
+import { auditLog, credentials, rotations } from '@/db/schema';
+import { deriveKeyId } from '@/lib/credentials/keyring';
+import { readCurrentCredential } from '@/lib/credentials/store';
+import { fingerprintSecret, generateKeyMaterial } from '@/lib/credentials/vault';
+import { startFakeRegistrationServer } from '@/test/support/fake-registration-server';
+import { currentVaultKeys, setVaultKeys } from '@/test/support/vault-keys';
+import { runRotationBatch } from './batch';
+import { createRotations } from './create';
+import { planRotation } from './plan';
+import { resumeRotation, startRotation } from './run';
+import { readOverrides, setRotationOverrides } from './settings';
+import { allowlist, clientCredentialsApp, register, rotationRows, tokenWithCurrentCredential } from './test-support';
+import { VERIFIED_BY } from './store-answers';
+
+/**
+ * Whether an RFC 7592 answer carries a NEW client secret is decided by comparing its keyed
+ * fingerprint with the stored one. Fingerprints are keyed by a KEK: while the current key differs
+ * from the key a stored fingerprint was made with (REGISTRAR_KEY changed, the old key in
+ * REGISTRAR_PREVIOUS_KEYS, before or during keys:rotate), an unchanged secret must still compare
+ * as unchanged. A hand-written RFC 7592 server on loopback that keeps the secret on update (or
+ * issues a new one, as each test chooses), with a token endpoint that accepts only the current one.
+ */
+type FakeClient = { record: Record<string, unknown>; secret: string; rat: string; puts: number };
+type Faults = { issueNewSecretOnPut?: boolean; dropPutAnswer?: boolean };
+
+let fake: Awaited<ReturnType<typeof startFakeRegistrationServer>>;
+const clients = new Map<string, FakeClient>();
+let faults: Faults = {};
+const token = () => randomBytes(18).toString('base64url');
+
+function json(res: http.ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}) {
+  res.writeHead(status, { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers });
+  res.end(body === undefined ? undefined : JSON.stringify(body));
+}
+
+// Like many servers that do not rotate on update, the answer repeats the (unchanged) client_secret.
+function answer(client: FakeClient) {
+  return { ...client.record, client_secret: client.secret, registration_access_token: client.rat, registration_client_uri: `${fake.origin}/manage/${String(client.record.client_id)}` };
+}
+
+function behaviour(req: http.IncomingMessage, body: string, res: http.ServerResponse) {
+  const url = req.url ?? '';
+  if (req.method === 'POST' && url === '/register') {
+    const now = Math.floor(Date.now() / 1000);
+    const clientId = `fpk-${randomUUID()}`;
+    const client: FakeClient = { record: { ...(JSON.parse(body) as Record<string, unknown>), client_id: clientId, client_id_issued_at: now, client_secret_expires_at: now + 3600 }, secret: `s-${token()}`, rat: token(), puts: 0 };
+    clients.set(clientId, client);
+    return json(res, 201, answer(client));
+  }
+  if (req.method === 'POST' && url === '/token') {
+    const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    const [id, secret] = basic ? Buffer.from(basic, 'base64').toString('utf8').split(':').map((s) => decodeURIComponent(s.replace(/\+/g, ' '))) : [];
+    const client = id ? clients.get(id) : undefined;
+    if (!client || client.secret !== secret) return json(res, 401, { error: 'invalid_client' });
+    return json(res, 200, { access_token: token(), token_type: 'Bearer', expires_in: 300 });
+  }
+  const match = /^\/manage\/([^/?]+)$/.exec(url);
+  const client = match ? clients.get(decodeURIComponent(match[1]!)) : undefined;
+  if (!client) return json(res, 404, { error: 'not_found' });
+  if (req.headers.authorization !== `Bearer ${client.rat}`) return json(res, 401, { error: 'invalid_token' }, { 'www-authenticate': 'Bearer error="invalid_token"' });
+  if (req.method === 'GET') return json(res, 200, answer(client));
+  if (req.method === 'PUT') {
+    const sent = JSON.parse(body) as Record<string, unknown>;
+    client.puts++;
+    client.record = { ...sent, client_id_issued_at: client.record.client_id_issued_at, client_secret_expires_at: client.record.client_secret_expires_at };
+    if (faults.issueNewSecretOnPut) client.secret = `s-${token()}`;
+    if (faults.dropPutAnswer) {
+      res.socket?.destroy(); // committed, but the answer never arrives
+      return;
+    }
+    return json(res, 200, answer(client));
+  }
+  return json(res, 405);
+}
+
+const saved = currentVaultKeys();
+let admin: Awaited<ReturnType<typeof insertUser>>;
+let ops: Awaited<ReturnType<typeof insertUser>>;
+
+beforeAll(async () => {
+  fake = await startFakeRegistrationServer();
+  fake.setBehaviour(behaviour);
+  admin = await insertUser({ role: 'admin' });
+  ops = await insertUser({ role: 'ops' });
+  await allowlist(admin.actor, fake.origin);
+});
+
+afterEach(() => {
+  faults = {};
+  setVaultKeys(saved);
+});
+
+afterAll(async () => {
+  setVaultKeys(saved);
+  await fake.close();
+  await closeDb();
+});
+
+const kidOf = (key: string) => deriveKeyId(Buffer.from(key, 'base64'));
+
+/** Which keys are configured when the secret is registered, and which when the rotation runs. */
+type KeyChange = { name: string; before: (k1: string, k2: string) => Record<string, string>; during: (k1: string, k2: string) => Record<string, string> };
+const SAME_KEY: KeyChange = { name: 'the key the stored fingerprint was made with is current', before: (k1) => ({ REGISTRAR_KEY: k1 }), during: (k1) => ({ REGISTRAR_KEY: k1 }) };
+const NEW_KEY: KeyChange = {
+  name: 'REGISTRAR_KEY changed since (the old key in REGISTRAR_PREVIOUS_KEYS, keys:rotate not run yet)',
+  before: (k1) => ({ REGISTRAR_KEY: k1 }),
+  during: (k1, k2) => ({ REGISTRAR_KEY: k2, REGISTRAR_PREVIOUS_KEYS: k1 }),
+};
+const OLDER_INSTANCE: KeyChange = {
+  name: 'written by an instance already on a new key, rotated by one still on the old key (the new one among its previous keys)',
+  before: (_k1, k2) => ({ REGISTRAR_KEY: k2 }),
+  during: (k1, k2) => ({ REGISTRAR_KEY: k1, REGISTRAR_PREVIOUS_KEYS: k2 }),
+};
+
+/** A registration at the fake (its own issuer, which is said to issue secrets on update) with its secret stored under `change.before`, then the keys of `change.during`. */
+async function registeredUnder(change: KeyChange) {
+  const k1 = generateKeyMaterial();
+  const k2 = generateKeyMaterial();
+  const { issuerId } = await insertIssuer({ registrationEndpoint: `${fake.origin}/register`, tokenEndpoint: `${fake.origin}/token` });
+  await setRotationOverrides(ops.actor, { kind: 'issuer', id: issuerId, overrides: { updateIssuesSecret: true } });
+  const { appId } = await clientCredentialsApp();
+  setVaultKeys(change.before(k1, k2));
+  const reg = await register(ops.actor, issuerId, appId);
+  const stored = await storedSecret(reg.registrationId);
+  setVaultKeys(change.during(k1, k2));
+  return { ...reg, issuerId, client: clients.get(reg.clientId)!, stored, k1, k2 };
+}
+
+/** The current client_secret row as stored (its fingerprint and the key of its envelope). */
+async function storedSecret(registrationId: string) {
+  const [row] = await getDb()
+    .select({ id: credentials.id, version: credentials.version, fingerprint: credentials.fingerprint, envelope: credentials.envelope })
+    .from(credentials)
+    .where(and(eq(credentials.ownerId, registrationId), eq(credentials.kind, 'client_secret'), eq(credentials.state, 'current')));
+  return { id: row!.id, version: row!.version, fingerprint: row!.fingerprint, kid: row!.envelope.kid };
+}
+
+async function secretRows(registrationId: string) {
+  return getDb().select({ id: credentials.id, state: credentials.state }).from(credentials).where(and(eq(credentials.ownerId, registrationId), eq(credentials.kind, 'client_secret')));
+}
+
+async function expectKeptSecretLearned(reg: Awaited<ReturnType<typeof registeredUnder>>, rotationId: string) {
+  const [rot] = await getDb().select().from(rotations).where(eq(rotations.id, rotationId));
+  expect(rot).toMatchObject({ strategy: 're_registration', fallbackFrom: 'rfc7592_update' });
+  expect(rot!.verifiedBy).not.toBe(VERIFIED_BY);
+  expect((await readOverrides('issuer', reg.issuerId)).updateIssuesSecret).toBe(false);
+  // The kept secret was not stored as a new one: the registration still has its one secret row.
+  expect(await secretRows(reg.registrationId)).toEqual([{ id: reg.stored.id, state: expect.any(String) }]);
+  const fallback = await getDb()
+    .select({ details: auditLog.details })
+    .from(auditLog)
+    .where(and(eq(auditLog.targetId, reg.registrationId), eq(auditLog.action, 'rotation.fallback')));
+  expect(fallback).toEqual([{ details: expect.objectContaining({ rotationId, reason: 'no_new_secret' }) }]);
+}
+
+describe('an RFC 7592 update that keeps the old secret is not a new secret, whichever key is current', () => {
+  it.each([SAME_KEY, NEW_KEY, OLDER_INSTANCE])('$name: the rotation falls back to re-registration and learns updateIssuesSecret=false', async (change) => {
+    const reg = await registeredUnder(change);
+    expect(reg.stored.kid).toBe(kidOf(change.before(reg.k1, reg.k2).REGISTRAR_KEY!));
+    if (change !== SAME_KEY) expect(fingerprintSecret(reg.client.secret)).not.toBe(reg.stored.fingerprint); // the case at issue: under the current key it would look new
+    expect((await planRotation(ops.actor, { registrationId: reg.registrationId })).strategy).toBe('rfc7592_update');
+
+    const result = await startRotation(ops.actor, { registrationId: reg.registrationId });
+    expect(reg.client.puts).toBe(1);
+    expect(result).toMatchObject({ strategy: 're_registration', fallbackFrom: 'rfc7592_update' });
+    expect(result.verifiedBy).not.toBe(VERIFIED_BY);
+    await expectKeptSecretLearned(reg, result.id);
+    // The re-registration's new client is what works now.
+    expect(result.state).toBe('current');
+    expect(result.newRegistrationId).not.toBeNull();
+    await tokenWithCurrentCredential(reg.registrationId, `${fake.origin}/token`);
+  });
+
+  it('a bulk rotation (batch path, group-committed answers) after REGISTRAR_KEY changed: same fallback, nothing stored as a new secret', async () => {
+    const reg = await registeredUnder(NEW_KEY);
+    const [created] = (await createRotations(ops.actor, [reg.registrationId], 'bulk')).rotations;
+    const result = await runRotationBatch([created!.rotation.id]);
+    // Not rotated in the batch: a kept secret is handed to the rotation's own run, which re-registers.
+    expect(result).toEqual({ rotated: [], individually: [created!.rotation.id] });
+    expect(reg.client.puts).toBe(1);
+    await expectKeptSecretLearned(reg, created!.rotation.id);
+  });
+
+  it('the PUT answer is lost after REGISTRAR_KEY changed: the GET shows the same secret, so the update did not take effect (not current, nothing stored); sent again, it falls back', async () => {
+    const reg = await registeredUnder(NEW_KEY);
+    faults = { dropPutAnswer: true };
+    const first = await startRotation(ops.actor, { registrationId: reg.registrationId });
+    expect(reg.client.puts).toBe(1);
+    expect(fake.requests.filter((r) => r.url === `/manage/${reg.clientId}` && r.method === 'GET').length).toBeGreaterThanOrEqual(1);
+    expect(first).toMatchObject({ state: 'in_flight', strategy: 'rfc7592_update', error: { code: 'UPSTREAM_UNREACHABLE' } });
+    expect(first.verifiedBy).not.toBe(VERIFIED_BY);
+    expect(await secretRows(reg.registrationId)).toEqual([{ id: reg.stored.id, state: 'current' }]);
+    expect((await readCurrentCredential(getDb(), 'registration', reg.registrationId, 'client_secret'))!.plaintext).toBe(reg.client.secret);
+
+    faults = {};
+    const done = await resumeRotation(first.id, { force: true });
+    expect(reg.client.puts).toBe(2);
+    expect(done).toMatchObject({ strategy: 're_registration', fallbackFrom: 'rfc7592_update' });
+    await expectKeptSecretLearned(reg, first.id);
+  });
+
+  it.each([NEW_KEY, OLDER_INSTANCE])('$name: an update that DOES issue a new secret still rotates in place (the new secret is fingerprinted under the current key)', async (change) => {
+    const reg = await registeredUnder(change);
+    faults = { issueNewSecretOnPut: true };
+    const result = await startRotation(ops.actor, { registrationId: reg.registrationId });
+    expect(result).toMatchObject({ state: 'current', strategy: 'rfc7592_update', verifiedBy: VERIFIED_BY, fallbackFrom: null });
+    const after = await storedSecret(reg.registrationId);
+    expect(after.version).toBe(2);
+    expect(after.kid).toBe(kidOf(change.during(reg.k1, reg.k2).REGISTRAR_KEY!));
+    expect(after.fingerprint).toBe(fingerprintSecret(reg.client.secret));
+    expect((await readCurrentCredential(getDb(), 'registration', reg.registrationId, 'client_secret'))!.plaintext).toBe(reg.client.secret);
+    expect((await readOverrides('issuer', reg.issuerId)).updateIssuesSecret).toBe(true);
+    await tokenWithCurrentCredential(reg.registrationId, `${fake.origin}/token`);
+    expect(await rotationRows(reg.registrationId)).toHaveLength(1);
+  });
+});
