@@ -295,8 +295,9 @@ export async function plan(api, inv, opts) {
       else actions.push({ ...who, op: 'update', reason: 'drift', appVersion: sync.appVersion, changes: differing.map((d) => ({ field: d.field, from: d.server === null ? null : JSON.parse(d.server), to: d.profile === null ? null : JSON.parse(d.profile) })) });
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
-      warnings.push(`${appAction.name} @ ${url} [${reg.environment}] (client ${current.clientId}): drift could not be checked: ${describeError(error).replace(/^Error: /, '')}`);
-      actions.push({ ...who, op: 'noop', note: 'drift not checked' });
+      // Not "unchanged": the hospital could not be read (an outage) or this token may not ask (401,
+      // 403). An outcome of its own, so a plan that could not look never reads as "in sync".
+      actions.push({ ...who, op: 'unchecked', note: `drift not checked: ${firstLine(error)}`, error: errorSummary(error) });
     }
   }
 
@@ -313,12 +314,23 @@ export async function plan(api, inv, opts) {
 }
 
 export const countChanges = (p) => p.actions.filter((a) => a.op === 'create' || a.op === 'update' || a.op === 'delete').length;
+export const countUnchecked = (p) => p.actions.filter((a) => a.op === 'unchecked').length;
+
+/** describeError's first line without "Error: ": the message, code and status, for one line of output. */
+const firstLine = (error) => describeError(error).split('\n')[0].replace(/^Error: /, '');
+
+/** An error as the JSON summary reports it. */
+const errorSummary = (error) =>
+  error instanceof ApiError ? { code: error.code, status: error.status, message: error.message, ...(error.problem?.requestId ? { requestId: error.problem.requestId } : {}) } : { code: null, status: null, message: String(error?.message ?? error) };
+
+/** An action as JSON shows it: without the inventory's profile and registration spec (the file has them). */
+const publicAction = ({ profile: _p, spec: _s, ...a }) => a;
 
 // ---------------------------------------------------------------------------------------------
 // Printing
 
 const show = (v) => (v === null || v === undefined ? '(absent)' : JSON.stringify(v));
-const SIGN = { create: '+', update: '~', delete: '-', orphan: '?', noop: '=' };
+const SIGN = { create: '+', update: '~', delete: '-', orphan: '?', noop: '=', unchecked: '!' };
 
 function label(a) {
   switch (a.kind) {
@@ -337,7 +349,7 @@ export function printPlan(p, out, { file, url, prune }) {
   out.write(`Plan for ${file} against ${url}\n\n`);
   const visible = p.actions.filter((a) => a.op !== 'noop');
   for (const a of visible) {
-    const suffix = a.op === 'orphan' ? ' exists but is not in the file (kept; --prune deletes it)' : a.op === 'update' && a.reason ? ` (${a.reason})` : '';
+    const suffix = a.op === 'orphan' ? ' exists but is not in the file (kept; --prune deletes it)' : a.op === 'unchecked' ? `: ${a.note}` : a.op === 'update' && a.reason ? ` (${a.reason})` : '';
     out.write(`  ${SIGN[a.op]} ${label(a)}${suffix}\n`);
     for (const c of a.changes ?? []) out.write(`      ${c.field}: ${show(c.from)} → ${show(c.to)}\n`);
   }
@@ -347,8 +359,10 @@ export function printPlan(p, out, { file, url, prune }) {
   for (const w of p.warnings) out.write(`  ! ${w}\n`);
   const n = (op) => p.actions.filter((a) => a.op === op).length;
   const orphans = n('orphan');
+  const unchecked = n('unchecked');
   out.write(
     `\nPlan: ${n('create')} to create, ${n('update')} to update, ${n('delete')} to delete, ${unchanged.length} unchanged` +
+      `${unchecked ? `, ${unchecked} not checked` : ''}` +
       `${orphans ? `; ${orphans} not in the file${prune ? '' : ' (kept)'}` : ''}` +
       `${p.ignored ? `; ${p.ignored} registration${p.ignored === 1 ? '' : 's'} of apps not in the file ignored` : ''}.\n`,
   );
@@ -357,111 +371,194 @@ export function printPlan(p, out, { file, url, prune }) {
 // ---------------------------------------------------------------------------------------------
 // Carrying it out
 
-async function execute(api, p, inv, opts, log) {
+/**
+ * Carries out the plan's changes in order. `progress` records each action once its request has
+ * succeeded, and the one in flight, so a failure part-way can say what was done and what failed.
+ */
+async function execute(api, p, inv, opts, log, progress) {
   const hsIds = new Map(p.actions.filter((a) => a.kind === 'healthSystem' && a.id).map((a) => [a.name.toLowerCase(), a.id]));
   const issuerIds = new Map(p.actions.filter((a) => a.kind === 'issuer' && a.id).map((a) => [a.url, a.id]));
   const appState = new Map(p.actions.filter((a) => a.kind === 'app' && a.id).map((a) => [a.softwareId, { id: a.id, version: a.version }]));
+  const step = async (a, run) => {
+    progress.current = a;
+    await run();
+    progress.done.push(a);
+    progress.current = null;
+  };
 
   for (const a of p.actions.filter((x) => x.kind === 'healthSystem' && x.op === 'create')) {
-    const created = await api.post('/health-systems', { name: a.name });
-    hsIds.set(a.name.toLowerCase(), created.id);
-    log(`+ created health system “${a.name}” (${created.id})`);
+    await step(a, async () => {
+      const created = await api.post('/health-systems', { name: a.name });
+      hsIds.set(a.name.toLowerCase(), created.id);
+      log(`+ created health system “${a.name}” (${created.id})`);
+    });
   }
   for (const a of p.actions.filter((x) => x.kind === 'issuer' && x.op === 'create')) {
-    const issuer = await api.post('/issuers', { healthSystemId: hsIds.get(a.healthSystem.toLowerCase()), url: a.url, environment: a.environment, ...(a.epicClientId ? { epicClientId: a.epicClientId } : {}) });
-    issuerIds.set(a.url, issuer.id);
-    log(`+ added issuer ${a.url} → ${issuer.issuer ?? '(no issuer identifier)'} (${issuer.id})${issuer.endpoints.registration ? '' : ' — no registration endpoint: dynamic registration impossible'}`);
+    await step(a, async () => {
+      const issuer = await api.post('/issuers', { healthSystemId: hsIds.get(a.healthSystem.toLowerCase()), url: a.url, environment: a.environment, ...(a.epicClientId ? { epicClientId: a.epicClientId } : {}) });
+      issuerIds.set(a.url, issuer.id);
+      log(`+ added issuer ${a.url} → ${issuer.issuer ?? '(no issuer identifier)'} (${issuer.id})${issuer.endpoints.registration ? '' : ' — no registration endpoint: dynamic registration impossible'}`);
+    });
   }
   for (const a of p.actions.filter((x) => x.kind === 'app' && (x.op === 'create' || x.op === 'update'))) {
-    if (a.op === 'create') {
-      const created = await api.post('/apps', a.profile);
-      appState.set(a.softwareId, { id: created.id, version: created.version });
-      log(`+ created app “${a.name}” (${created.id})`);
-    } else {
-      const saved = await api.put(`/apps/${a.id}`, { expectedVersion: a.version, profile: a.profile });
-      appState.set(a.softwareId, { id: saved.id, version: saved.version });
-      log(`~ saved app “${a.name}” as v${saved.version}`);
-    }
+    await step(a, async () => {
+      if (a.op === 'create') {
+        const created = await api.post('/apps', a.profile);
+        appState.set(a.softwareId, { id: created.id, version: created.version });
+        log(`+ created app “${a.name}” (${created.id})`);
+      } else {
+        const saved = await api.put(`/apps/${a.id}`, { expectedVersion: a.version, profile: a.profile });
+        appState.set(a.softwareId, { id: saved.id, version: saved.version });
+        log(`~ saved app “${a.name}” as v${saved.version}`);
+      }
+    });
   }
   for (const a of p.actions.filter((x) => x.kind === 'registration' && x.op === 'create')) {
-    const app = appState.get(a.softwareId);
-    const body = { issuerId: issuerIds.get(a.issuer), appId: app.id, environment: a.environment };
-    const iat = initialAccessTokenOf(a.spec, opts.env);
-    if (iat) body.initialAccessToken = iat;
-    if (a.spec.softwareStatement) body.softwareStatement = a.spec.softwareStatement;
-    if (a.spec.overrides) body.overrides = a.spec.overrides;
-    const reg = await api.post('/registrations', body, { 'Idempotency-Key': opts.newKey() });
-    log(`+ registered ${a.app} @ ${a.issuer} [${a.environment}]: client ${reg.clientId} (${reg.authMethod}${reg.secretExpiresAt ? `, secret expires ${reg.secretExpiresAt}` : ''})`);
-    for (const w of reg.warnings) log(`    warning ${w.code}: ${w.message}`);
+    await step(a, async () => {
+      const app = appState.get(a.softwareId);
+      const body = { issuerId: issuerIds.get(a.issuer), appId: app.id, environment: a.environment };
+      const iat = initialAccessTokenOf(a.spec, opts.env);
+      if (iat) body.initialAccessToken = iat;
+      if (a.spec.softwareStatement) body.softwareStatement = a.spec.softwareStatement;
+      if (a.spec.overrides) body.overrides = a.spec.overrides;
+      const reg = await api.post('/registrations', body, { 'Idempotency-Key': opts.newKey() });
+      log(`+ registered ${a.app} @ ${a.issuer} [${a.environment}]: client ${reg.clientId} (${reg.authMethod}${reg.secretExpiresAt ? `, secret expires ${reg.secretExpiresAt}` : ''})`);
+      for (const w of reg.warnings) log(`    warning ${w.code}: ${w.message}`);
+    });
   }
   for (const a of p.actions.filter((x) => x.kind === 'registration' && x.op === 'update')) {
-    const app = appState.get(a.softwareId);
-    const result = await api.post(`/registrations/${a.id}/sync`, { confirm: true, appVersion: app.version });
-    log(`~ updated ${a.app} @ ${a.issuer} [${a.environment}] client ${a.clientId}: ${result.changedFields.length ? result.changedFields.join(', ') : 'already matched the profile'}`);
-    for (const w of result.update?.warnings ?? []) log(`    warning ${w.code}: ${w.message}`);
+    await step(a, async () => {
+      const app = appState.get(a.softwareId);
+      const result = await api.post(`/registrations/${a.id}/sync`, { confirm: true, appVersion: app.version });
+      log(`~ updated ${a.app} @ ${a.issuer} [${a.environment}] client ${a.clientId}: ${result.changedFields.length ? result.changedFields.join(', ') : 'already matched the profile'}`);
+      for (const w of result.update?.warnings ?? []) log(`    warning ${w.code}: ${w.message}`);
+    });
   }
   for (const a of p.actions.filter((x) => x.kind === 'registration' && x.op === 'delete')) {
-    await api.delete(`/registrations/${a.id}`);
-    log(`- deleted ${a.app} @ ${a.issuer} [${a.environment}] client ${a.clientId} at the hospital`);
+    await step(a, async () => {
+      await api.delete(`/registrations/${a.id}`);
+      log(`- deleted ${a.app} @ ${a.issuer} [${a.environment}] client ${a.clientId} at the hospital`);
+    });
   }
 }
 
-/** Everything the apply will need from the environment, checked before the first change. */
-function preflight(p, env) {
-  for (const a of p.actions) if (a.kind === 'registration' && a.op === 'create') initialAccessTokenOf(a.spec, env);
+/**
+ * Runs execute; a failure part-way is returned, not thrown, with what was done before it: the
+ * changes already made are real (at Registrar and at hospitals), so the caller must report them.
+ */
+async function carryOut(api, p, inv, opts, log) {
+  const progress = { done: [], current: null };
+  try {
+    await execute(api, p, inv, { ...opts, env: process.env }, log, progress);
+    return null;
+  } catch (error) {
+    return { error, done: progress.done, failed: progress.current };
+  }
 }
 
-/** Exit code: 0 nothing to do or applied, 2 changes planned (--detailed-exitcode, without --yes), 1 error. */
+/** Everything the apply will need from the environment, checked before the first change; false (reported) when something is missing. */
+function preflight(p, env, err) {
+  try {
+    for (const a of p.actions) if (a.kind === 'registration' && a.op === 'create') initialAccessTokenOf(a.spec, env);
+    return true;
+  } catch (error) {
+    if (!(error instanceof InventoryError)) throw error;
+    err.write(`${error.message} Nothing was changed.\n`);
+    return false;
+  }
+}
+
+/**
+ * Exit code once the plan is printed (and applied, with --yes). Without --detailed-exitcode, 0.
+ * With it: 4 when drift could not be checked for some registration — whether they are in sync is
+ * unknown, which outweighs anything else the plan says — else 2 for changes left to make (a plan
+ * without --yes), else 0.
+ */
+function exitCode(changes, unchecked, opts) {
+  if (!opts.detailedExitcode) return 0;
+  if (unchecked > 0) return 4;
+  return changes > 0 && !opts.yes ? 2 : 0;
+}
+
+/** On stderr as well, so it is seen even when stdout is JSON for a machine or scrolled past. */
+function warnUnchecked(unchecked, err) {
+  err.write(`Warning: drift could not be checked for ${unchecked} registration${unchecked === 1 ? '' : 's'} (marked ! in the plan); they may differ at the hospital. With --detailed-exitcode this exits 4.\n`);
+}
+
+/** Text: which action failed, with what error, and what had been done before it. */
+function printFailure(out, failure, changes) {
+  const { error, done, failed } = failure;
+  out.write(`\nFailed${failed ? ` at ${SIGN[failed.op]} ${label(failed)}` : ''}: ${firstLine(error)}\n`);
+  if (done.length === 0) out.write('No change was made before it.\n');
+  else {
+    out.write(`Already done (${done.length} of ${changes} change${changes === 1 ? '' : 's'}):\n`);
+    for (const a of done) out.write(`  ${SIGN[a.op]} ${label(a)}\n`);
+  }
+  const after = changes - done.length - (failed ? 1 : 0);
+  out.write(`Not applied: ${failed ? 'that change' : 'the change that failed'}${after > 0 ? ` and the ${after} after it` : ''}. Fix the cause and run apply again: it plans only what is left.\n`);
+}
+
+/** Exit code: 0 nothing to do or applied, 2 changes planned (--detailed-exitcode, without --yes), 4 drift not checked (--detailed-exitcode), 1 error. */
 export async function runApply(api, file, opts) {
+  const err = opts.err ?? process.stderr;
   let inv;
   try {
     inv = await loadInventory(file);
   } catch (error) {
     if (error instanceof InventoryError) {
-      process.stderr.write(`${error.message}\n`);
+      err.write(`${error.message}\n`);
       return 1;
     }
     throw error;
   }
   const p = await plan(api, inv, opts);
-  const changes = countChanges(p);
-  try {
-    return await report(api, file, p, changes, inv, opts);
-  } catch (error) {
-    if (error instanceof InventoryError) {
-      process.stderr.write(`${error.message} Nothing was changed.\n`);
-      return 1;
-    }
-    throw error;
-  }
+  return opts.format === 'json' ? reportJson(api, p, inv, { ...opts, err }) : reportText(api, file, p, inv, { ...opts, err });
 }
 
-async function report(api, file, p, changes, inv, opts) {
-  const out = opts.out;
-  if (opts.format === 'json') {
-    const summary = { changes, actions: p.actions.map(({ profile: _p, spec: _s, ...a }) => a), warnings: p.warnings, ignored: p.ignored, applied: false };
-    if (changes > 0 && opts.yes) {
-      preflight(p, process.env);
-      const log = [];
-      await execute(api, p, inv, { ...opts, env: process.env }, (line) => log.push(line));
-      summary.applied = true;
-      summary.log = log;
+async function reportJson(api, p, inv, opts) {
+  const changes = countChanges(p);
+  const unchecked = countUnchecked(p);
+  const summary = { changes, unchecked, actions: p.actions.map(publicAction), warnings: p.warnings, ignored: p.ignored, applied: false };
+  if (unchecked) warnUnchecked(unchecked, opts.err);
+  if (changes > 0 && opts.yes) {
+    if (!preflight(p, process.env, opts.err)) return 1;
+    const log = [];
+    const failure = await carryOut(api, p, inv, opts, (line) => log.push(line));
+    summary.log = log;
+    if (failure) {
+      // "partial": some changes are made and the rest are not; a script must not read this as either.
+      summary.applied = failure.done.length ? 'partial' : false;
+      summary.failed = { action: failure.failed ? publicAction(failure.failed) : null, error: errorSummary(failure.error) };
+      opts.out.write(JSON.stringify(summary, null, 2) + '\n');
+      throw failure.error; // main reports it on stderr and exits 1
     }
-    out.write(JSON.stringify(summary, null, 2) + '\n');
-    return changes > 0 && !opts.yes && opts.detailedExitcode ? 2 : 0;
+    summary.applied = true;
   }
+  opts.out.write(JSON.stringify(summary, null, 2) + '\n');
+  return exitCode(changes, unchecked, opts);
+}
+
+async function reportText(api, file, p, inv, opts) {
+  const out = opts.out;
+  const changes = countChanges(p);
+  const unchecked = countUnchecked(p);
   printPlan(p, out, { file, url: api.base, prune: opts.prune });
+  if (unchecked) warnUnchecked(unchecked, opts.err);
   if (changes === 0) {
-    out.write('\nNothing to do.\n');
-    return 0;
+    out.write(unchecked ? `\nNothing to do among what could be checked; drift was NOT checked for ${unchecked} registration${unchecked === 1 ? '' : 's'} (! above).\n` : '\nNothing to do.\n');
+    return exitCode(changes, unchecked, opts);
   }
   if (!opts.yes) {
     out.write('\nRun again with --yes to apply.\n');
-    return opts.detailedExitcode ? 2 : 0;
+    return exitCode(changes, unchecked, opts);
   }
-  preflight(p, process.env);
+  if (!preflight(p, process.env, opts.err)) return 1;
   out.write('\nApplying…\n');
-  await execute(api, p, inv, { ...opts, env: process.env }, (line) => out.write(`  ${line}\n`));
+  const failure = await carryOut(api, p, inv, opts, (line) => out.write(`  ${line}\n`));
+  if (failure) {
+    printFailure(out, failure, changes);
+    throw failure.error; // main reports it on stderr and exits 1
+  }
   out.write('\nApplied.\n');
-  return 0;
+  return exitCode(changes, unchecked, opts);
 }

@@ -21,7 +21,27 @@ export async function readConfig(env = process.env) {
     if (error && error.code !== 'ENOENT') throw new Error(`Cannot read ${configPath(env)}: ${error.message}`);
   }
   // The environment wins (CI): REGISTRAR_URL and REGISTRAR_TOKEN.
-  return { url: env.REGISTRAR_URL || stored.url || null, token: env.REGISTRAR_TOKEN || stored.token || null };
+  const url = env.REGISTRAR_URL || stored.url || null;
+  if (env.REGISTRAR_TOKEN) return { url, token: env.REGISTRAR_TOKEN };
+  // The saved token was checked against the saved URL at login and belongs to that server alone:
+  // REGISTRAR_URL pointing elsewhere must not carry it to another host.
+  if (stored.token && url && !sameOrigin(url, stored.url)) {
+    return {
+      url,
+      token: null,
+      problem: `REGISTRAR_URL (${url}) is not the server you logged in to (${stored.url ?? 'none'}), so the saved token is not sent there. Set REGISTRAR_TOKEN to a token for ${url}, or run \`registrar login --url ${url} --token TOKEN\`.`,
+    };
+  }
+  return { url, token: stored.token || null };
+}
+
+/** Same scheme, host and port (the URL standard's origin: lower-cased host, default port dropped); anything unparsable is not. */
+export function sameOrigin(a, b) {
+  try {
+    return new URL(a).origin === new URL(b).origin;
+  } catch {
+    return false;
+  }
 }
 
 /** Written to a temporary file with mode 0600 and renamed over the old one, so it is never readable by others. */

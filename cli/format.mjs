@@ -1,4 +1,4 @@
-// Output: an aligned text table, CSV (RFC 4180) or JSON.
+// Output: an aligned text table, CSV (RFC 4180, formulas defused) or JSON.
 
 const cell = (value) => {
   if (value === null || value === undefined) return '';
@@ -15,8 +15,18 @@ export function toTable(rows, columns) {
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
 }
 
+/**
+ * A cell a spreadsheet would run as a formula (= + - @, or a leading tab or carriage return) gets a
+ * leading quote: names and client ids come from hospitals and users. The same rule as the server's
+ * CSV export (lib/csv.ts csvCell), so both files open the same way.
+ */
+export const defuseFormula = (s) => (/^[=+\-@\t\r]/.test(s) ? `'${s}` : s);
+
 export function toCsv(rows, columns) {
-  const quote = (s) => (/[",\r\n]/.test(s) || /^\s|\s$/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+  const quote = (raw) => {
+    const s = defuseFormula(raw);
+    return /[",\r\n]/.test(s) || /^\s|\s$/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  };
   return [columns.map((c) => quote(c.label)).join(','), ...rows.map((r) => columns.map((c) => quote(cell(c.get(r)))).join(','))].join('\r\n');
 }
 

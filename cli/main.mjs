@@ -1,5 +1,6 @@
 // registrar <command>: see USAGE. Exit codes: 0 success, 1 error, 2 `apply --detailed-exitcode`
-// with changes to make, 3 `diagnose redirect-uri` without a match.
+// with changes to make, 3 `diagnose redirect-uri` without a match, 4 `apply --detailed-exitcode`
+// when drift could not be checked for some registration.
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { runApply } from './apply.mjs';
@@ -23,10 +24,12 @@ export const USAGE = `Usage: registrar <command> [options]
   apply FILE [--yes] [--prune] [--detailed-exitcode] [--format text|json]
 
 The URL and token come from \`registrar login\` (${configPath()}),
-or from REGISTRAR_URL and REGISTRAR_TOKEN.
+or from REGISTRAR_URL and REGISTRAR_TOKEN. The saved token is only sent to the saved URL's origin:
+a REGISTRAR_URL elsewhere needs REGISTRAR_TOKEN too.
 
 Exit codes: 0 done (or nothing to do), 1 error, 2 apply --detailed-exitcode: the plan has changes,
-3 diagnose: the redirect URI does not match.`;
+3 diagnose: the redirect URI does not match, 4 apply --detailed-exitcode: drift could not be
+checked for some registration (the hospital or the sync was unavailable; wins over 2).`;
 
 class UsageError extends Error {}
 
@@ -48,6 +51,7 @@ function format(values, allowed = FORMATS) {
 
 async function connect() {
   const config = await readConfig();
+  if (config.problem) throw new Error(config.problem);
   if (!config.url || !config.token) throw new UsageError('Not logged in: run `registrar login --url URL --token TOKEN` (or set REGISTRAR_URL and REGISTRAR_TOKEN).');
   return createClient(config);
 }
@@ -300,7 +304,7 @@ export async function main(argv, io = { out: process.stdout, err: process.stderr
         if (positionals.length !== 1) throw new UsageError('apply needs one FILE (YAML or JSON)');
         const f = values.format ?? 'text';
         if (!['text', 'json'].includes(f)) throw new UsageError('--format must be text or json');
-        return await runApply(await connect(), positionals[0], { yes: Boolean(values.yes), prune: Boolean(values.prune), detailedExitcode: Boolean(values['detailed-exitcode']), format: f, out: io.out, newKey: randomUUID });
+        return await runApply(await connect(), positionals[0], { yes: Boolean(values.yes), prune: Boolean(values.prune), detailedExitcode: Boolean(values['detailed-exitcode']), format: f, out: io.out, err: io.err, newKey: randomUUID });
       }
       default:
         throw new UsageError(`Unknown command: ${command}`);

@@ -280,6 +280,23 @@ describe('registrar apply', () => {
     expect(json.changes).toBe(0);
   });
 
+  it('a token that may read but not sync (support): drift is reported as not checked, never as in sync; --detailed-exitcode exits 4', async () => {
+    const support = await makeToken('support', { name: `cli-support-${suffix}` });
+    const asSupport = { REGISTRAR_URL: server.url, REGISTRAR_TOKEN: support.token };
+    const res = await cli(['apply', file, '--detailed-exitcode'], asSupport);
+    expect(res.code, res.stderr + res.stdout).toBe(4);
+    // General and Mercy are managed (RFC 7592) and need the sync, which a support token may not call; Epic is not managed.
+    expect(res.stdout).toMatch(new RegExp(`! registration Portal ${suffix} @ .* client \\S+: drift not checked: .*HTTP 403`));
+    expect(res.stdout).toMatch(new RegExp(`! registration Backend ${suffix} @ .* client \\S+: drift not checked: .*HTTP 403`));
+    expect(res.stdout).toMatch(/Plan: 0 to create, 0 to update, 0 to delete, 10 unchanged, 2 not checked[.;]/);
+    expect(res.stdout).not.toContain('Nothing to do.\n');
+    expect(res.stderr).toContain('Warning: drift could not be checked for 2 registrations');
+    // Without --detailed-exitcode, still a success, with the warning.
+    const plain = await cli(['apply', file], asSupport);
+    expect(plain.code).toBe(0);
+    expect(plain.stderr).toContain('Warning: drift could not be checked');
+  });
+
   it('a changed redirect URI in the file plans exactly one registration update (and the app profile version carrying it), then applies it', async () => {
     await writeFile(file, toYaml(inventory('https://app.example.com/portal/callback-v2')));
     const res = await cli(['apply', file, '--detailed-exitcode', '--format', 'json'], env);
@@ -353,6 +370,35 @@ describe('registrar apply', () => {
     expect(res.stderr).toContain('Nothing was changed.');
     const apps = ((await call('GET', '/apps?pageSize=100', { token: ops.token })).body as { items: Array<{ softwareId: string }> }).items;
     expect(apps.some((a) => a.softwareId === app.softwareId)).toBe(false);
+  });
+});
+
+describe('registrar apply, failing part-way', () => {
+  it('reports what was done before the failure and which change failed (JSON: applied "partial"), exit 1', async () => {
+    // Health systems and issuers may be written with this token, apps may not: the third change is refused.
+    const narrow = await makeToken('ops', { name: 'cli-narrow', permissions: ['health-systems:read', 'health-systems:write', 'registrations:read'] });
+    const suffix = uniqueSuffix();
+    const file = path.join(configHome, `partial-${suffix}.yaml`);
+    await writeFile(file, toYaml({
+      healthSystems: [{ name: `Partial ${suffix}`, issuers: [{ url: other.mercy.fhirBase, environment: 'sandbox' }] }],
+      apps: [{ name: `Partial App ${suffix}`, softwareId: `com.example.partial.${suffix}`, environments: { production: { redirectUris: ['https://app.example.com/cb'], tokenEndpointAuthMethod: 'client_secret_basic', scope: 'openid' } } }],
+    }));
+    const env = { REGISTRAR_URL: server.url, REGISTRAR_TOKEN: narrow.token };
+
+    const json = await cli(['apply', file, '--yes', '--format', 'json'], env);
+    expect(json.code).toBe(1);
+    const summary = JSON.parse(json.stdout);
+    expect(summary).toMatchObject({ changes: 3, applied: 'partial', failed: { action: { kind: 'app', op: 'create', softwareId: `com.example.partial.${suffix}` }, error: { status: 403 } } });
+    expect(summary.log).toEqual([expect.stringContaining(`+ created health system “Partial ${suffix}”`), expect.stringContaining(`+ added issuer ${other.mercy.fhirBase}`)]);
+    expect(json.stderr).toContain('HTTP 403');
+
+    // Run again: the health system and issuer are there, the app fails first; text says nothing was done before it.
+    const text = await cli(['apply', file, '--yes'], env);
+    expect(text.code).toBe(1);
+    expect(text.stdout).toMatch(/Plan: 1 to create, 0 to update, 0 to delete, 2 unchanged/);
+    expect(text.stdout).toMatch(new RegExp(`Failed at \\+ app “Partial App ${suffix}” \\(com\\.example\\.partial\\.${suffix}\\): .*HTTP 403\\)`));
+    expect(text.stdout).toContain('No change was made before it.');
+    expect(text.stdout).not.toContain('Applied.');
   });
 });
 
