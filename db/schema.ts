@@ -17,6 +17,17 @@ import {
 export const ROLES = ['admin', 'ops', 'manager', 'support'] as const;
 export type Role = (typeof ROLES)[number];
 
+/** The onboarding form's changes to an app profile for one registration (lib/registrations/build-request RegistrationOverrides). */
+export type RegistrationOverridesRecord = {
+  redirectUris?: string[];
+  grantTypes?: string[];
+  responseTypes?: string[];
+  tokenEndpointAuthMethod?: string;
+  scope?: string;
+  keyAlgorithm?: string;
+  clientName?: string;
+};
+
 const timestamps = {
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
@@ -393,6 +404,14 @@ export const registrations = pgTable(
     registrationClientUri: text('registration_client_uri'),
     /** What Registrar sent (never a secret) and what the server answered (secrets removed). */
     requestedMetadata: jsonb('requested_metadata').$type<Record<string, unknown>>().notNull(),
+    /**
+     * What the person changed from the app profile when registering (the onboarding form's
+     * overrides) and how the request was signed: re-registration and "sync to app profile" start
+     * from the profile with these applied, so neither undoes them. Null: none / made before this was kept.
+     */
+    registrationOverrides: jsonb('registration_overrides').$type<RegistrationOverridesRecord>(),
+    /** `sign` (Registrar signed a statement) or `udap`; `provided`: a statement pasted by a person, which Registrar cannot make again. */
+    softwareStatementMode: text('software_statement_mode', { enum: ['sign', 'udap', 'provided'] }),
     registeredMetadata: jsonb('registered_metadata').$type<Record<string, unknown>>().notNull(),
     clientIdIssuedAt: timestamp('client_id_issued_at', { withTimezone: true }),
     /** never | at | unknown | none (no secret). `secret_expires_at` is set only for `at`. */

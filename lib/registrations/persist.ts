@@ -7,7 +7,7 @@ import { actorLabel, type Actor } from '@/lib/auth/actor';
 import { auditRow } from '@/lib/audit/record';
 import { sealInitialCredentials } from '@/lib/credentials/store';
 import type { RegistrationResponse } from '@/lib/oauth/registration';
-import type { Adaptation } from './build-request';
+import type { Adaptation, RegistrationOverrides } from './build-request';
 import { registrationFindings } from './findings';
 import { placeholdersFor, preparedStatement, shapeOf, valuesFor } from './prepared';
 import { AppError } from '@/lib/errors';
@@ -25,6 +25,9 @@ export type PersistInput = {
   response: RegistrationResponse;
   audit: { action: string; targetType: string; targetId: string; details: Record<string, unknown> };
   attempts: number;
+  /** The form's changes to the profile and how the request was signed, kept for re-registration and sync. */
+  overrides?: RegistrationOverrides | null;
+  statementMode?: 'sign' | 'udap' | 'provided' | null;
 };
 
 /** The unique index that makes a second import of the same answer find the first (db/schema.ts). */
@@ -94,6 +97,8 @@ function persistRows(actor: Actor, input: Omit<PersistInput, 'attempts'>, id: st
     scopeLostCount: findings.scopeLostCount,
     operationId: input.operationId,
     createdBy: actorLabel(actor),
+    registrationOverrides: input.overrides && Object.keys(input.overrides).length > 0 ? input.overrides : null,
+    softwareStatementMode: input.statementMode ?? null,
   } satisfies typeof registrations.$inferInsert;
   // Always a response_body row, so the credentials insert is never empty.
   const secrets = sealInitialCredentials('registration', id, [

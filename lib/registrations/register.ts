@@ -107,6 +107,8 @@ export async function registerApp(actor: Actor, input: RegisterInput, deps: Regi
     response,
     audit: auditBase,
     attempts: deps.persistAttempts ?? 3,
+    overrides: data.overrides ?? null,
+    statementMode: data.softwareStatement === 'sign' || data.softwareStatement === 'udap' ? data.softwareStatement : data.softwareStatement ? 'provided' : null,
   });
   return { operationId: operation.id, registrationId, clientId: response.clientId, replayed: false };
 }

@@ -9,6 +9,7 @@ import { promoteCredential, readCredentialById, readCurrentCredential, storeCred
 import { AppError } from '@/lib/errors';
 import { generateClientKeyPair, requestClientCredentialsToken, type TokenEndpointAuth } from '@/lib/oauth/registration';
 import { currentOutboundPolicy } from '@/lib/outbound/policy';
+import type { RegistrationOverrides } from '@/lib/registrations/build-request';
 import { registerApp } from '@/lib/registrations/register';
 import { afterStep, isBearerRefusal, transientError, transition, type Ctx, type StepResult } from './internal';
 import { canVerifyByTokenRequest, isHostedJwksUri } from './plan';
@@ -171,13 +172,28 @@ export async function runRegisterStep(ctx: Ctx, rot: Rotation): Promise<StepResu
       const rotation = await transition(rot, { state: 'waiting_for_initial_access_token' });
       return afterStep(ctx, { rotation, step: 'waiting_for_initial_access_token' });
     }
+    if (reg.softwareStatementMode === 'provided') {
+      throw new AppError(
+        'INVALID',
+        'This client was registered with a software statement that a person pasted: Registrar cannot make it again, so it cannot register the replacement by itself. Register a new client from the onboarding page with a current statement, then delete this one.',
+      );
+    }
     // An initial access token is good for one attempt: a refused one is not tried again in this run.
     const initialAccessToken = ctx.initialAccessToken;
     ctx.initialAccessToken = null;
     try {
       const result = await registerApp(
         ctx.actor,
-        { issuerId: reg.issuerId, appId: reg.appId, environment: reg.environment, idempotencyKey: key, initialAccessToken },
+        {
+          issuerId: reg.issuerId,
+          appId: reg.appId,
+          environment: reg.environment,
+          idempotencyKey: key,
+          initialAccessToken,
+          // The replacement is the client the person registered: the profile with their changes, signed the same way.
+          overrides: (reg.registrationOverrides as RegistrationOverrides | null) ?? undefined,
+          softwareStatement: reg.softwareStatementMode ?? undefined,
+        },
         { fetchInit: ctx.deps.fetchInit },
       );
       newRegistrationId = result.registrationId;

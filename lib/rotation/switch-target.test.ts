@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeDb, getDb } from '@/db/client';
@@ -6,6 +7,7 @@ import { registrations, rotations } from '@/db/schema';
 import { readCurrentCredential } from '@/lib/credentials/store';
 import { isAppError } from '@/lib/errors';
 import { deleteRegistration } from '@/lib/registrations/manage/delete';
+import { registerApp } from '@/lib/registrations/register';
 import { startSandbox, type Sandbox } from '@/sandbox/index';
 import { resolveActiveRegistration } from './queries';
 import { confirmRotationVerified, startRotation } from './run';
@@ -77,5 +79,31 @@ describe('the new client of a rotation that has not switched yet', () => {
     expect(old.replacedByRegistrationId).toBeNull();
     const [row] = await getDb().select({ cleanupAt: rotations.cleanupAt }).from(rotations).where(eq(rotations.id, rotation.id));
     expect(row!.cleanupAt).toBeNull();
+  });
+});
+
+describe('re-registration reproduces the registration the person made', () => {
+  it('with the overrides they chose at onboarding (not the bare app profile)', async () => {
+    const { appId } = await insertApp({
+      environments: { production: { tokenEndpointAuthMethod: 'client_secret_basic', grantTypes: ['authorization_code', 'client_credentials'], scope: 'system/*.read', redirectUris: ['https://app.example.com/callback'] } },
+    });
+    const overrides = { redirectUris: ['https://override.example.com/cb'], clientName: 'Override name' };
+    const reg = await registerApp(ops.actor, { issuerId, appId, environment: 'production', idempotencyKey: randomUUID() + randomUUID(), overrides });
+    const rotation = await startRotation(ops.actor, { registrationId: reg.registrationId });
+    expect(rotation).toMatchObject({ strategy: 're_registration', state: 'current' });
+    const replacement = await registrationRow(rotation.newRegistrationId!);
+    expect(replacement.registeredMetadata).toMatchObject({ redirect_uris: ['https://override.example.com/cb'], client_name: 'Override name' });
+    // Kept for the next rotation too.
+    expect(replacement.registrationOverrides).toEqual(overrides);
+  });
+
+  it('refuses, and says what to do, when it was made with a software statement a person pasted (Registrar cannot make it again)', async () => {
+    const { appId } = await insertApp({ environments: { production: { tokenEndpointAuthMethod: 'client_secret_basic', grantTypes: ['authorization_code', 'client_credentials'], scope: 'system/*.read' } } });
+    const reg = await register(ops.actor, issuerId, appId);
+    await getDb().update(registrations).set({ softwareStatementMode: 'provided' }).where(eq(registrations.id, reg.registrationId));
+    const rotation = await startRotation(ops.actor, { registrationId: reg.registrationId });
+    expect(rotation.state).toBe('failed');
+    expect(rotation.error?.message).toMatch(/software statement that a person pasted: Registrar cannot make it again/);
+    expect(rotation.newRegistrationId).toBeNull();
   });
 });

@@ -206,6 +206,20 @@ describe('RFC 7592 management at General Hospital', () => {
     expect(again.changedFields).toEqual([]);
   });
 
+  it('sync keeps the changes the person made at registration: a narrowed scope and a replaced redirect URI are not drift, a profile change elsewhere is', async () => {
+    const { appId, profile } = await insertApp({ environments: { production: { redirectUris: ['https://app.example.com/callback'], scope: 'openid fhirUser launch/patient patient/*.read' } } });
+    const overrides = { scope: 'openid launch/patient', redirectUris: ['https://override.example.com/cb'] };
+    const reg = await registerApp(ops.actor, { issuerId: generalIssuerId, appId, environment: 'production', idempotencyKey: randomUUID() + randomUUID(), overrides });
+    expect((await row(reg.registrationId)).registrationOverrides).toEqual(overrides);
+    expect((await syncRegistrationToProfile(ops.actor, { registrationId: reg.registrationId })).changedFields).toEqual([]);
+
+    const production = profile.environments.production!;
+    await updateApp(ops.actor, { appId, expectedVersion: 1, profile: { ...profile, environments: { production: { ...production, grantTypes: ['authorization_code', 'refresh_token'] } } } });
+    const preview = await syncRegistrationToProfile(ops.actor, { registrationId: reg.registrationId });
+    expect(preview.changedFields).toEqual(['grant_types']);
+    expect(preview.diff.find((d) => d.field === 'scope')).toMatchObject({ differs: false });
+  });
+
   it('a delete answered 204 marks the registration deleted and keeps it with its credentials', async () => {
     const reg = await registerAtGeneral();
     const credentialsBefore = await getDb().select({ id: credentials.id, state: credentials.state }).from(credentials).where(eq(credentials.ownerId, reg.registrationId));

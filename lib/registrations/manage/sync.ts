@@ -6,7 +6,7 @@ import { getAppOrThrow } from '@/lib/apps/queries';
 import { recordAudit } from '@/lib/audit/record';
 import { assertCan, type Actor } from '@/lib/auth/actor';
 import { AppError } from '@/lib/errors';
-import { buildRegistrationRequest } from '../build-request';
+import { buildRegistrationRequest, type RegistrationOverrides } from '../build-request';
 import { compareMetadataRecords } from './drift';
 import { withRegistrationLock } from './lock';
 import { syncRegistrationSchema, type SyncRegistrationInput } from './schemas';
@@ -35,7 +35,8 @@ const NOT_SYNCED = new Set(['jwks', 'jwks_uri', 'software_statement']);
 
 /**
  * Brings a registration in line with the current app profile for its environment: the metadata
- * the profile would register today (the same build as onboarding, adapted to the issuer) against
+ * the profile would register today (the same build as onboarding, adapted to the issuer, with the
+ * changes the person made when registering this client) against
  * the server's record. Without `confirm`, only the diff; with it, the differing fields are sent
  * as an RFC 7592 update and the registration records the profile version. Fields the profile
  * does not define are left as the server has them.
@@ -56,7 +57,10 @@ export async function syncRegistrationToProfile(actor: Actor, input: SyncRegistr
     }
     const [issuer] = await getDb().select().from(issuers).where(eq(issuers.id, reg.issuerId)).limit(1);
     if (!issuer) throw new AppError('NOT_FOUND', 'The issuer of this registration does not exist.');
-    const built = buildRegistrationRequest({ issuer, profile: app.profile, environment: reg.environment, jwksUri: null, inlineJwks: null });
+    // The profile as this registration was made from it: the person's changes at registration stay
+    // (a sync must not widen a scope they narrowed, nor swap back a redirect URI they replaced).
+    const overrides = (reg.registrationOverrides as RegistrationOverrides | null) ?? undefined;
+    const built = buildRegistrationRequest({ issuer, profile: app.profile, environment: reg.environment, overrides, jwksUri: null, inlineJwks: null });
     const profileMetadata = Object.fromEntries(Object.entries(built.metadata).filter(([field]) => !NOT_SYNCED.has(field)));
 
     let server: Record<string, unknown>;
