@@ -484,7 +484,14 @@ export const registrationOperations = pgTable(
     createdBy: text('created_by'),
     ...timestamps,
   },
-  (t) => [uniqueIndex('registration_operations_key').on(t.idempotencyKey), index('registration_operations_status_idx').on(t.status)],
+  (t) => [
+    uniqueIndex('registration_operations_key').on(t.idempotencyKey),
+    index('registration_operations_status_idx').on(t.status),
+    // The claim's check for an earlier submission whose outcome nobody knows yet (lib/registrations/claim.ts).
+    index('registration_operations_unresolved_idx')
+      .on(t.issuerId, t.appId, t.environment)
+      .where(sql`${t.status} in ('outcome_unknown', 'needs_recovery', 'in_flight')`),
+  ],
 );
 
 export type App = typeof apps.$inferSelect;

@@ -7,12 +7,15 @@ import { AppError, isAppError, type ErrorCode } from '@/lib/errors';
 import { errorSummary, logger } from '@/lib/logger';
 import { recordAudit } from '@/lib/audit/record';
 import { getDb } from '@/db/client';
+import { isUuid } from '@/lib/ids';
 
 export type ActionError = {
   code: ErrorCode | 'INTERNAL';
   message: string;
   /** What was tried, for failures that need explaining (e.g. each discovery attempt). Never secrets. */
   attempts?: Array<{ kind: string; url: string; outcome: string; message: string }>;
+  /** The registration operation the failure is about, when it names one (the form links to its page). */
+  operationId?: string;
 };
 export type ActionResult<T> =
   | { ok: true; data: T }
@@ -63,9 +66,10 @@ export function toActionFailure(name: string, error: unknown): { ok: false; erro
   if (isAppError(error)) {
     const field = typeof error.details?.field === 'string' ? error.details.field : undefined;
     const attempts = Array.isArray(error.details?.attempts) ? (error.details.attempts as ActionError['attempts']) : undefined;
+    const operationId = typeof error.details?.operationId === 'string' && isUuid(error.details.operationId) ? error.details.operationId : undefined;
     return {
       ok: false,
-      error: { code: error.code, message: error.message, ...(attempts ? { attempts } : {}) },
+      error: { code: error.code, message: error.message, ...(attempts ? { attempts } : {}), ...(operationId ? { operationId } : {}) },
       ...(field ? { fieldErrors: { [field]: [error.message] } } : {}),
     };
   }

@@ -24,7 +24,18 @@ export type Claim =
   /** An earlier submission with the same key owns it: wait for its result. */
   | { kind: 'duplicate'; id: string }
   /** The issuer or the app changed since the context was read: rebuild the request. */
-  | { kind: 'outdated' };
+  | { kind: 'outdated' }
+  /**
+   * An earlier submission of this app at this issuer and environment (another key) has an outcome
+   * nobody knows yet — the hospital may hold a client Registrar does not — so this one is not sent.
+   */
+  | { kind: 'blocked'; id: string; status: string };
+
+/**
+ * How long an operation may stay in flight before it counts as abandoned (its process is gone):
+ * the same threshold as reconcile.ts STALE_OPERATION_MS (2 minutes), which turns it into an unknown outcome.
+ */
+const IN_FLIGHT_STALE_SECONDS = 120;
 
 /**
  * Writes the intent row (in flight: the request leaves right after this commits) only if the
@@ -34,15 +45,25 @@ export type Claim =
  * parses and plans it once.
  */
 const CLAIM = namedStatement(`
-insert into registration_operations (idempotency_key, request_hash, issuer_id, app_id, environment, request, status, created_by)
-select $1::text, $2::text, $3::uuid, $4::uuid, $5::text, $6::jsonb, 'in_flight', $7::text
-where exists (select 1 from issuers where id = $3::uuid and xmin::text = $8::text)
-  and exists (select 1 from apps where id = $4::uuid and xmin::text = $9::text)
-returning id, (select coalesce(array_agg(entry), '{}') from outbound_allowlist) as allowlist`);
+with blocking as (
+  select id, status from registration_operations
+   where $10::boolean and issuer_id = $3::uuid and app_id = $4::uuid and environment = $5::text and idempotency_key <> $1::text
+     and (status in ('outcome_unknown', 'needs_recovery') or (status = 'in_flight' and updated_at < now() - make_interval(secs => ${IN_FLIGHT_STALE_SECONDS})))
+   order by created_at limit 1),
+claimed as (
+  insert into registration_operations (idempotency_key, request_hash, issuer_id, app_id, environment, request, status, created_by)
+  select $1::text, $2::text, $3::uuid, $4::uuid, $5::text, $6::jsonb, 'in_flight', $7::text
+  where exists (select 1 from issuers where id = $3::uuid and xmin::text = $8::text)
+    and exists (select 1 from apps where id = $4::uuid and xmin::text = $9::text)
+    and not exists (select 1 from blocking)
+  returning id)
+select (select id from claimed) as id, (select id from blocking) as blocking_id, (select status from blocking) as blocking_status,
+       (select coalesce(array_agg(entry), '{}') from outbound_allowlist) as allowlist`);
 
-export async function claimOperation(fields: ClaimFields, versions: RegistrationContext['versions']): Promise<Claim> {
+/** `guardUnresolved`: refuse while an earlier submission's outcome is unknown (interactive registrations; a rotation has its own recovery). */
+export async function claimOperation(fields: ClaimFields, versions: RegistrationContext['versions'], opts: { guardUnresolved?: boolean } = {}): Promise<Claim> {
   try {
-    const { rows } = await runNamed<{ id: string; allowlist: string[] }>(CLAIM, [
+    const { rows } = await runNamed<{ id: string | null; blocking_id: string | null; blocking_status: string | null; allowlist: string[] }>(CLAIM, [
       fields.idempotencyKey,
       fields.requestHash,
       fields.issuerId,
@@ -52,9 +73,12 @@ export async function claimOperation(fields: ClaimFields, versions: Registration
       fields.createdBy,
       versions.issuer,
       versions.app,
+      opts.guardUnresolved ?? true,
     ]);
     const row = rows[0];
-    return row ? { kind: 'claimed', id: row.id, allowlist: row.allowlist } : { kind: 'outdated' };
+    if (row?.id) return { kind: 'claimed', id: row.id, allowlist: row.allowlist };
+    if (row?.blocking_id) return { kind: 'blocked', id: row.blocking_id, status: row.blocking_status ?? 'unknown' };
+    return { kind: 'outdated' };
   } catch (error) {
     if (!isUniqueViolation(error)) throw error;
     const [existing] = await getDb()

@@ -178,6 +178,29 @@ describe('resolving operations with an unknown outcome', () => {
     expect(fake.requests.length).toBe(before + 1);
   });
 
+  it('a new submission of the same app at the same issuer is refused while an earlier one’s outcome is unknown (it could leave a second client); once resolved it registers; a rotation is not held up', async () => {
+    const { issuerId } = await insertIssuer({ registrationEndpoint: `${fake.origin}/register` });
+    const { appId } = await insertApp({ environments: { production: {}, staging: {} } });
+    fake.setBehaviour(() => {});
+    const lost = await rejection(registerApp(ops.actor, { issuerId, appId, environment: 'production', idempotencyKey: key() }, { fetchInit: { headersTimeoutMs: 300, totalTimeoutMs: 500 } }));
+    const operationId = String(lost.details?.operationId);
+
+    fake.setBehaviour(registrationAnswer(201, { client_secret: 'second', client_secret_expires_at: 0 }));
+    const before = fake.requests.length;
+    const refused = await rejection(registerApp(ops.actor, { issuerId, appId, environment: 'production', idempotencyKey: key() }));
+    expect(refused).toMatchObject({ code: 'CONFLICT', details: { operationId } });
+    expect(refused.message).toMatch(/may have created a client at the hospital that Registrar does not know: registering again could leave a second client there\. Resolve that operation first/);
+    expect(fake.requests.length).toBe(before);
+    // Another environment is another client: not held up.
+    await registerApp(ops.actor, { issuerId, appId, environment: 'staging', idempotencyKey: key() });
+    // A rotation's replacement registration is not held up either (it has its own recovery).
+    await registerApp(ops.actor, { issuerId, appId, environment: 'production', idempotencyKey: key() }, { guardUnresolved: false });
+
+    await reconcileOperation(ops.actor, { operationId, resolution: { outcome: 'not_registered' } });
+    const after = await registerApp(ops.actor, { issuerId, appId, environment: 'production', idempotencyKey: key() });
+    expect(after.replayed).toBe(false);
+  });
+
   it('a retry of an abandoned in-flight submission gets its unknown outcome at once instead of waiting for it', async () => {
     const { issuerId } = await insertIssuer({ registrationEndpoint: `${fake.origin}/register` });
     const { appId } = await insertApp({ environments: { production: {} } });

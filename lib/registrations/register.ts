@@ -42,6 +42,12 @@ export type RegisterDeps = {
    * which a crash leaves the intent row in flight (crash tests kill the process here).
    */
   afterResponse?: (info: { operationId: string; clientId: string }) => void | Promise<void>;
+  /**
+   * Refuse while an earlier submission of the same app at the same issuer and environment has an
+   * outcome nobody knows yet (default). A rotation registers its replacement with false: it has its
+   * own recovery, and the client it replaces must keep working whatever else is pending.
+   */
+  guardUnresolved?: boolean;
 };
 
 /**
@@ -59,8 +65,16 @@ export async function registerApp(actor: Actor, input: RegisterInput, deps: Regi
   if (vault.status !== 'ok') throw new AppError('VAULT_LOCKED', `Credentials cannot be stored safely: ${vault.message}`);
 
   const requestHash = hashRequest({ issuerId: data.issuerId, appId: data.appId, environment: data.environment, overrides: data.overrides ?? null, statement: data.softwareStatement ?? null });
-  const { context, prepared, metadata, registrationEndpoint, claim } = await prepareAndClaim(actor, data, requestHash);
+  const { context, prepared, metadata, registrationEndpoint, claim } = await prepareAndClaim(actor, data, requestHash, deps.guardUnresolved ?? true);
   if (claim.kind === 'duplicate') return waitForOperation(claim.id);
+  if (claim.kind === 'blocked') {
+    const what = claim.status === 'needs_recovery' ? 'was registered at the hospital but its answer is not stored yet' : 'may have created a client at the hospital that Registrar does not know';
+    throw new AppError(
+      'CONFLICT',
+      `An earlier registration of this app at this issuer (${data.environment}) ${what}: registering again could leave a second client there. Resolve that operation first (record what the hospital shows, or import its recovery file), then register.`,
+      { operationId: claim.id },
+    );
+  }
   const { issuer, app } = context;
   const operation = { id: claim.id };
 
@@ -120,7 +134,7 @@ type Prepared = { mode: 'standard' | 'epic' | 'udap'; authMethod: string; appKey
  * only if neither changed since they were read (usually from the recent-context cache); when one
  * did, the request is rebuilt from fresh rows, so what is sent is what the intent row records.
  */
-async function prepareAndClaim(actor: Actor, data: ReturnType<typeof registerSchema.parse>, requestHash: string) {
+async function prepareAndClaim(actor: Actor, data: ReturnType<typeof registerSchema.parse>, requestHash: string, guardUnresolved: boolean) {
   for (let attempt = 0; ; attempt++) {
     const context = await registrationContext(data.issuerId, data.appId, { fresh: attempt > 0 });
     const reviewed = data.reviewedVersions;
@@ -149,6 +163,7 @@ async function prepareAndClaim(actor: Actor, data: ReturnType<typeof registerSch
     const claim = await claimOperation(
       { idempotencyKey: data.idempotencyKey, requestHash, issuerId: context.issuer.id, appId: context.app.id, environment: data.environment, request: prepared.requested, createdBy: actorLabel(actor) },
       context.versions,
+      { guardUnresolved },
     );
     if (claim.kind !== 'outdated') return { context, prepared, metadata, registrationEndpoint, claim };
     forgetRegistrationContext(data.issuerId, data.appId);

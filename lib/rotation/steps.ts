@@ -194,7 +194,7 @@ export async function runRegisterStep(ctx: Ctx, rot: Rotation): Promise<StepResu
           overrides: (reg.registrationOverrides as RegistrationOverrides | null) ?? undefined,
           softwareStatement: reg.softwareStatementMode ?? undefined,
         },
-        { fetchInit: ctx.deps.fetchInit },
+        { fetchInit: ctx.deps.fetchInit, guardUnresolved: false },
       );
       newRegistrationId = result.registrationId;
     } catch (error) {

@@ -53,6 +53,8 @@ const operationForSubmission = defineAction({
 export async function registerAction(raw: unknown): Promise<ActionResult<RegisterResult> & { operationId?: string }> {
   const result = await register(raw);
   if (result.ok || result.error.code === 'UNAUTHENTICATED' || result.error.code === 'FORBIDDEN') return result;
+  // Refused because of another operation (an earlier submission whose outcome is unknown): link to that one.
+  if (result.error.operationId) return { ...result, operationId: result.error.operationId };
   const idempotencyKey = typeof raw === 'object' && raw !== null && 'idempotencyKey' in raw ? String(raw.idempotencyKey) : '';
   const operation = await operationForSubmission({ idempotencyKey });
   return operation.ok && operation.data && operation.data.status !== 'succeeded' ? { ...result, operationId: operation.data.id } : result;

@@ -1,0 +1,1 @@
+CREATE INDEX "registration_operations_unresolved_idx" ON "registration_operations" USING btree ("issuer_id","app_id","environment") WHERE "registration_operations"."status" in ('outcome_unknown', 'needs_recovery', 'in_flight');
