@@ -9,6 +9,7 @@ import type { OperationSpec } from './operation';
 import { problemFromError, problemResponse, validationProblem } from './problem';
 import { consumeRateLimit } from './rate-limit';
 import { authenticateApiToken, type TokenActor } from './tokens';
+import { unknownFields } from './unknown-fields';
 
 type Output<T> = T extends z.ZodType ? z.output<T> : undefined;
 type Input<T> = T extends z.ZodType ? z.input<T> : undefined;
@@ -102,6 +103,15 @@ export function apiRoute<S extends OperationSpec>(spec: S, handler: (ctx: ApiCon
         if (!raw.ok) return withHeaders(problemResponse({ code: 'INVALID', status: raw.status, detail: raw.message, instance, requestId, extra: { errors: [{ path: '(body)', message: raw.message }] } }), extraHeaders);
         const parsed = spec.body.safeParse(raw.value);
         if (!parsed.success) return withHeaders(validationProblem(parsed.error, { instance, requestId, where: 'body' }), extraHeaders);
+        // A misspelt field would otherwise be dropped in silence (zod objects strip unknown keys).
+        const unknown = unknownFields(spec.body, raw.value);
+        if (unknown.length > 0) {
+          const detail = `${unknown.length === 1 ? 'A field is' : `${unknown.length} fields are`} not part of this request: ${unknown.slice(0, 10).join(', ')}. Check the spelling against the API reference (/api-docs).`;
+          return withHeaders(
+            problemResponse({ code: 'INVALID', status: 400, detail, instance, requestId, extra: { errors: unknown.map((p) => ({ path: p, message: 'Unknown field.' })) } }),
+            extraHeaders,
+          );
+        }
         body = raw.value;
       }
 

@@ -111,7 +111,7 @@ export function buildOpenApiDocument(): JsonSchema {
     info: {
       title: 'Registrar API',
       version: '1.0.0',
-      description: `${INTRO}\n\n| code | status | title |\n| --- | --- | --- |\n${codes}\n\nRequest validation errors are 400 \`INVALID\` with \`errors: [{path, message}]\`; a well-formed request the domain refuses is 422 \`INVALID\`. POST /issuers answers discovery transport failures with 422.`,
+      description: `${INTRO}\n\n| code | status | title |\n| --- | --- | --- |\n${codes}\n\nRequest validation errors are 400 \`INVALID\` with \`errors: [{path, message}]\`, including a body field the operation does not know (a misspelling is refused, never ignored); a well-formed request the domain refuses is 422 \`INVALID\`. POST /issuers answers discovery transport failures with 422.`,
     },
     servers: [{ url: `${env().REGISTRAR_PUBLIC_URL.replace(/\/$/, '')}/api/v1` }],
     security: [{ bearerAuth: [] }],
