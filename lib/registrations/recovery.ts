@@ -5,15 +5,32 @@ import { mkdir, readdir, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { eq } from 'drizzle-orm';
 import { getDb } from '@/db/client';
-import { registrationOperations } from '@/db/schema';
+import { registrationOperations, registrations } from '@/db/schema';
 import { systemActor } from '@/lib/auth/actor';
+import { recordAudit } from '@/lib/audit/record';
+import { readCurrentCredential, storeCredential } from '@/lib/credentials/store';
 import { currentKey, openSecret, rewrapEnvelope, sealSecret } from '@/lib/credentials/vault';
 import { createFileDurably, fsyncDir, writeTemp } from '@/lib/durable-file';
 import { env } from '@/lib/env';
 import { persistRegistration, type PersistInput } from './persist';
 
 /** Everything needed to store the registration later, exactly as the failed persist had it. */
-type RecoveryPayload = Omit<PersistInput, 'attempts'> & { actor: string };
+type RecoveryPayload = Omit<PersistInput, 'attempts'> & { actor: string; kind?: 'registration' };
+
+/**
+ * What an RFC 7592 answer (read or update) carried that Registrar could not store: the new
+ * registration access token (the old one is dead) and/or the new secret, for one registration.
+ */
+export type ManagementRecoveryPayload = {
+  kind: 'management';
+  registrationId: string;
+  clientId: string;
+  op: string;
+  rat: string | null;
+  secret: string | null;
+  secretExpiresAt: string | null;
+  actor: string;
+};
 
 export function recoveryDir(): string {
   return path.resolve(env().REGISTRAR_DATA_DIR, 'recovery');
@@ -36,6 +53,44 @@ export async function writeRecoveryFile(payload: RecoveryPayload, dir = recovery
   return path.relative(process.cwd(), file);
 }
 
+/**
+ * The same last line of defence for an RFC 7592 answer whose new credentials the database refused
+ * (lib/registrations/manage/shared.ts persistIssuedCredentials): `npm run recover` stores them.
+ */
+export async function writeManagementRecoveryFile(payload: Omit<ManagementRecoveryPayload, 'kind'>, dir = recoveryDir()): Promise<string> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const fileId = `management-${payload.registrationId}-${randomUUID().slice(0, 8)}`;
+  const envelope = sealSecret(JSON.stringify({ kind: 'management', ...payload } satisfies ManagementRecoveryPayload), aadFor(fileId));
+  const file = path.join(dir, `${fileId}.json`);
+  createFileDurably(file, JSON.stringify({ fileId, envelope }), 0o600);
+  return path.relative(process.cwd(), file);
+}
+
+/**
+ * Stores a management answer's credentials as current (old → previous), each only if it is not
+ * already the current one (a second import changes nothing), with an audit row, in one transaction.
+ */
+async function importManagementAnswer(payload: ManagementRecoveryPayload): Promise<string[]> {
+  const actor = systemActor(`recover (for ${payload.actor})`);
+  return getDb().transaction(async (tx) => {
+    const stored: string[] = [];
+    if (payload.rat && (await readCurrentCredential(tx, 'registration', payload.registrationId, 'registration_access_token'))?.plaintext !== payload.rat) {
+      await storeCredential(tx, { ownerType: 'registration', ownerId: payload.registrationId, kind: 'registration_access_token', plaintext: payload.rat });
+      stored.push('registration_access_token');
+    }
+    if (payload.secret && (await readCurrentCredential(tx, 'registration', payload.registrationId, 'client_secret'))?.plaintext !== payload.secret) {
+      const expiresAt = payload.secretExpiresAt ? new Date(payload.secretExpiresAt) : null;
+      await storeCredential(tx, { ownerType: 'registration', ownerId: payload.registrationId, kind: 'client_secret', plaintext: payload.secret, expiresAt });
+      await tx.update(registrations).set({ secretExpiryKind: expiresAt ? 'at' : 'unknown', secretExpiresAt: expiresAt, lastRotatedAt: new Date(), updatedAt: new Date() }).where(eq(registrations.id, payload.registrationId));
+      stored.push('client_secret');
+    }
+    if (stored.length) {
+      await recordAudit(tx, actor, { action: 'registration.credentials_recovered', targetType: 'registration', targetId: payload.registrationId, details: { op: payload.op, clientId: payload.clientId, rotated: stored } });
+    }
+    return stored;
+  });
+}
+
 /** Imports every pending recovery file (idempotent: a registration already stored is not duplicated). */
 export async function importRecoveryFiles(log: (line: string) => void = () => {}): Promise<{ imported: number; failed: number }> {
   const dir = recoveryDir();
@@ -48,7 +103,16 @@ export async function importRecoveryFiles(log: (line: string) => void = () => {}
       const { fileId, envelope } = JSON.parse(await readFile(file, 'utf8')) as { fileId: string; envelope: Parameters<typeof openSecret>[0] };
       // The name is what the envelope is bound to: a renamed copy is not imported a second time.
       if (`${fileId}.json` !== name) throw new Error('the file name does not match the answer it holds');
-      const payload = JSON.parse(openSecret(envelope, aadFor(fileId))) as RecoveryPayload;
+      const opened = JSON.parse(openSecret(envelope, aadFor(fileId))) as RecoveryPayload | ManagementRecoveryPayload;
+      if (opened.kind === 'management') {
+        const stored = await importManagementAnswer(opened);
+        await mkdir(path.join(dir, 'imported'), { recursive: true, mode: 0o700 });
+        await rename(file, path.join(dir, 'imported', name));
+        log(`imported ${name}: client ${opened.clientId} → ${stored.length ? stored.join(' and ').replace(/_/g, ' ') : 'nothing new'} stored for registration ${opened.registrationId}`);
+        imported++;
+        continue;
+      }
+      const payload = opened;
       payload.response.clientIdIssuedAt = payload.response.clientIdIssuedAt ? new Date(payload.response.clientIdIssuedAt) : null;
       if (payload.response.secretExpiry.kind === 'at') payload.response.secretExpiry = { kind: 'at', at: new Date(payload.response.secretExpiry.at) };
       const actor = systemActor(`recover (for ${payload.actor})`);

@@ -3,12 +3,14 @@ import { eq } from 'drizzle-orm';
 import { getDb } from '@/db/client';
 import { healthSystems, issuers, registrations, type Registration } from '@/db/schema';
 import { recordAudit } from '@/lib/audit/record';
-import type { Actor } from '@/lib/auth/actor';
+import { actorLabel, type Actor } from '@/lib/auth/actor';
 import { readCurrentCredential, storeCredential } from '@/lib/credentials/store';
 import { vaultStatus } from '@/lib/credentials/vault';
 import { AppError, isAppError } from '@/lib/errors';
+import { errorSummary, logger } from '@/lib/logger';
 import { readClientRegistration, type RegistrationErrorInfo, type RegistrationFetchInit, type RegistrationResponse, type RegistrationWarning } from '@/lib/oauth/registration';
 import { currentOutboundPolicy } from '@/lib/outbound/policy';
+import { writeManagementRecoveryFile } from '../recovery';
 import { compareMetadataRecords } from './drift';
 
 /** Transport overrides for tests (timeouts, resolver); the outbound policy in force is always applied. */
@@ -180,10 +182,21 @@ export async function persistIssuedCredentials(
       if (attempt < 3) await new Promise((r) => setTimeout(r, 200 * 2 ** (attempt - 1)));
     }
   }
+  // The database would not take them: kept, encrypted, on disk for `npm run recover` (the old token
+  // is dead, so asking the hospital again is the last resort, not the first).
+  const what = `a new ${rotated.join(' and a new ').replace(/_/g, ' ')}`;
+  let file: string | null = null;
+  try {
+    file = await writeManagementRecoveryFile({ registrationId: reg.id, clientId: reg.clientId, op, rat: newRat, secret: newSecret, secretExpiresAt: expiresAt?.toISOString() ?? null, actor: actorLabel(actor) });
+  } catch (writeError) {
+    logger.error({ registrationId: reg.id, err: errorSummary(writeError) }, 'management answer not saved and no recovery file written');
+  }
   throw new AppError(
     'NEEDS_RECOVERY',
-    `The hospital issued a new ${rotated.join(' and a new ').replace(/_/g, ' ')} for client ${reg.clientId}, but Registrar could not store it${newRat ? '; the old registration access token no longer works, so ask the hospital for a new one' : ''}.`,
-    { registrationId: reg.id, rotated },
+    file
+      ? `The hospital issued ${what} for client ${reg.clientId}, but the database would not store it; it is kept encrypted in ${file}. Run \`npm run recover\` once the database is healthy.`
+      : `The hospital issued ${what} for client ${reg.clientId}, but Registrar could neither store it nor write its recovery file${newRat ? '; the old registration access token no longer works, so ask the hospital for a new one' : ''}.`,
+    { registrationId: reg.id, rotated, ...(file ? { recoveryFile: file } : {}) },
     { cause: lastError },
   );
 }
