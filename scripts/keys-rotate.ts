@@ -6,7 +6,8 @@
  * not touched, and a run with nothing to do says "0 to rewrap".
  *
  * With a key file (REGISTRAR_KEY_FILE): `--new-key-file-entry` adds a new key, makes it current,
- * keeps the old ones, then re-wraps (it creates the file when it does not exist yet).
+ * keeps the old ones, then re-wraps (it creates the file when it does not exist yet). It refuses
+ * while an earlier rotation is unfinished: resume that one by running again without the flag.
  * With REGISTRAR_KEY: move the old key into REGISTRAR_PREVIOUS_KEYS, set a new REGISTRAR_KEY
  * (`openssl rand -base64 32`), then run this.
  * Remove an old key only after every Registrar instance runs with the new one and a run of this
@@ -71,6 +72,18 @@ if (addKey) {
 const db = await prepareDatabase();
 let exitCode = 0;
 try {
+  if (addKey && keyFile && existsSync(keyFile)) {
+    // Run again after an interruption, the flag would add yet another key and start over: the
+    // unfinished rotation is finished first (the header says "safe to run again" — without the flag).
+    const before = await pendingRewrapSummary();
+    const unfinished = before.byKey.filter((k) => k.configured).reduce((n, k) => n + k.count, 0);
+    if (unfinished > 0) {
+      // Thrown to the catch below: the database is stopped cleanly, the exit code is 1.
+      throw new Error(
+        `A key rotation is unfinished: ${unfinished} stored value${unfinished === 1 ? ' is' : 's are'} still wrapped by an older key of ${keyFile}, so no key was added. Finish it with \`npm run keys:rotate\` (without --new-key-file-entry), then add a new key.`,
+      );
+    }
+  }
   if (addKey && keyFile) {
     if (dryRun) {
       console.info(`Dry run: would add a new key to ${keyFile} and make it current; every credential would then be re-wrapped.`);

@@ -10,7 +10,7 @@ import type { Db } from '@/db/client';
 import { runMigrations } from '@/db/migrate';
 import * as schema from '@/db/schema';
 import { writeRecoveryFile } from '@/lib/registrations/recovery';
-import { createKeyFile } from './keyring';
+import { addKeyToFile, createKeyFile } from './keyring';
 import { openSecret } from './vault';
 import { listCredentialMeta, readCredentialById, storeCredential } from './store';
 import { currentVaultKeys, setVaultKeys, VAULT_KEY_VARS } from '@/test/support/vault-keys';
@@ -117,6 +117,28 @@ describe('npm run keys:rotate', () => {
       for (const p of plaintexts.values()) expect(output).not.toContain(p);
       for (const k of ring.keys) expect(output).not.toContain(k.key);
     }
+  });
+
+  it('run again with --new-key-file-entry after an interruption, it finishes nothing and adds no key: it says to resume without the flag', { timeout: 120_000 }, async () => {
+    const file = path.join(tmp, 'interrupted.key');
+    createKeyFile(file);
+    configureKeyFile(file);
+    const ownerId = randomUUID();
+    await storeCredential(db, { ownerType: 'registration', ownerId, kind: 'client_secret', plaintext: `canary-${randomUUID()}` });
+    // A run that added its key and stopped before re-wrapping anything.
+    addKeyToFile(file);
+    const keysBefore = JSON.parse(fs.readFileSync(file, 'utf8')).keys.length;
+
+    const refused = await rotate(['--new-key-file-entry'], { REGISTRAR_KEY_FILE: file });
+    expect(refused.code).toBe(1);
+    expect(refused.out).toMatch(/A key rotation is unfinished: 1 stored value is still wrapped by an older key .*so no key was added\. Finish it with `npm run keys:rotate` \(without --new-key-file-entry\)/);
+    expect(JSON.parse(fs.readFileSync(file, 'utf8')).keys).toHaveLength(keysBefore);
+
+    const resumed = await rotate([], { REGISTRAR_KEY_FILE: file });
+    expect(resumed.out, resumed.out).toContain('Done: 1 rewrapped.');
+    const next = await rotate(['--new-key-file-entry'], { REGISTRAR_KEY_FILE: file });
+    expect(next.out, next.out).toMatch(/Added key kek-[0-9a-f]{16}/);
+    expect(JSON.parse(fs.readFileSync(file, 'utf8')).keys).toHaveLength(keysBefore + 1);
   });
 
   it('re-wraps the recovery files waiting to be imported, so removing the old key leaves them readable', { timeout: 120_000 }, async () => {
