@@ -46,7 +46,10 @@ export async function runRotationCleanup(rotationId: string, deps: RotationDeps 
       .from(registrations)
       .where(and(eq(registrations.appKeyId, rot.oldAppKeyId), ne(registrations.status, 'deleted')));
     if ((pinned?.n ?? 0) > 0) {
-      return finish(`The old key is still used by ${pinned!.n} registration(s) that registered it inline (jwks), so it stays published; rotate those by re-registration.`, 'manual');
+      // Looked at again every day: once those are re-registered or deleted, the key is retired.
+      const message = `The old key is still used by ${pinned!.n} registration(s) that registered it inline (jwks), so it stays published; rotate those by re-registration.`;
+      await getDb().update(rotations).set({ cleanupAt: new Date(now.getTime() + DAY_MS), cleanupError: message, updatedAt: new Date() }).where(eq(rotations.id, rot.id));
+      return 'retry';
     }
     await getDb().update(appKeys).set({ state: 'retired', retiredAt: new Date() }).where(eq(appKeys.id, rot.oldAppKeyId));
     return finish(null, 'done');

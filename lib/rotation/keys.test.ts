@@ -88,6 +88,30 @@ describe('key rollover for private_key_jwt with Registrar’s hosted JWKS (Mercy
     await tokenWithCurrentCredential(reg.registrationId, mercyToken);
   });
 
+  it('an old key a registration still uses inline stays published, and is looked at again each day until it can be retired', async () => {
+    const reg = await registeredAtMercy();
+    const oldKeyId = (await registrationRow(reg.registrationId)).appKeyId!;
+    const result = await startRotation(ops.actor, { registrationId: reg.registrationId });
+    expect(result.state).toBe('current');
+    // Another registration of the app that sent the old key inline (jwks) at registration.
+    const inline = await register(ops.actor, mercyIssuerId, reg.appId, { initialAccessToken: await sandbox.mintInitialAccessToken('mercy') });
+    await getDb().update(registrations).set({ appKeyId: oldKeyId }).where(eq(registrations.id, inline.registrationId));
+
+    await getDb().update(rotations).set({ cleanupAt: new Date(Date.now() - 1000) }).where(eq(rotations.id, result.id));
+    expect(await runRotationCleanup(result.id)).toBe('retry');
+    const [waiting] = await getDb().select().from(rotations).where(eq(rotations.id, result.id));
+    expect(waiting!.cleanupDoneAt).toBeNull();
+    expect(waiting!.cleanupError).toMatch(/still used by 1 registration\(s\) that registered it inline/);
+    expect(waiting!.cleanupAt!.getTime()).toBeGreaterThan(Date.now() + 23 * 3600_000);
+    expect((await keysOf(reg.appId)).find((k) => k.id === oldKeyId)?.state).toBe('next');
+
+    // That registration is gone: the next look retires the key.
+    await getDb().update(registrations).set({ status: 'deleted', deletedAt: new Date() }).where(eq(registrations.id, inline.registrationId));
+    await getDb().update(rotations).set({ cleanupAt: new Date(Date.now() - 1000) }).where(eq(rotations.id, result.id));
+    expect(await runRotationCleanup(result.id)).toBe('done');
+    expect((await keysOf(reg.appId)).find((k) => k.id === oldKeyId)?.state).toBe('retired');
+  });
+
   const BOUNDARIES: RotationStep[] = ['in_flight', 'new_credential_stored', 'verified', 'current'];
   it.each(BOUNDARIES)('a crash right after “%s” resumes and converges: one active key, used by the registration', async (boundary) => {
     const reg = await registeredAtMercy();
