@@ -267,7 +267,10 @@ async function diagnose(args, out) {
   if (values.registered !== undefined) body.registered = values.registered;
   if (values['client-id'] !== undefined) body.clientId = values['client-id'];
   if (values.issuer !== undefined) body.issuer = values.issuer;
-  if (body.presented !== undefined && body.registered === undefined && body.clientId === undefined) body.registered = [];
+  // A presented URI alone has nothing to be compared with: not a "no match" but a missing argument.
+  if (body.presented !== undefined && body.registered === undefined && body.clientId === undefined && body.authorizationUrl === undefined) {
+    throw new UsageError('diagnose redirect-uri --presented needs what to compare it with: --registered URI (repeatable), or --client-id ID to use that client’s registrations');
+  }
   const api = await connect();
   const d = await api.post('/diagnostics/redirect-uri', body);
   if (f === 'json') out.write(JSON.stringify(d, null, 2) + '\n');

@@ -175,8 +175,11 @@ describe('registrar issuers, registrations and diagnose', () => {
     expect(miss.stdout).toMatch(/^NO MATCH/);
     expect(miss.stdout).toContain('closest:    "https://app.example.com/cb"');
     expect(miss.stdout).toContain('TRAILING_SLASH');
-    const none = JSON.parse((await cli(['diagnose', 'redirect-uri', '--presented', 'https://a.example/cb', '--format', 'json'], env())).stdout);
-    expect(none).toMatchObject({ match: false, findings: [{ code: 'NOT_REGISTERED' }] });
+    // Nothing to compare with is a usage error, not a misleading NO MATCH (exit 3).
+    const none = await cli(['diagnose', 'redirect-uri', '--presented', 'https://a.example/cb', '--format', 'json'], env());
+    expect(none.code).not.toBe(3);
+    expect(none.code).not.toBe(0);
+    expect(none.stderr).toMatch(/--presented needs what to compare it with: --registered URI \(repeatable\), or --client-id ID/);
   });
 });
 

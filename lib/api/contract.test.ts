@@ -518,14 +518,17 @@ describe('diagnostics', () => {
     expect(loopback).toMatchObject({ match: true, verdict: 'loopback-port-match', findings: [{ code: 'LOOPBACK_PORT_ALLOWED' }] });
     const slash = expectContract('diagnoseRedirectUri', await diagnose({ presented: 'https://app.example.com/cb/', registered: ['https://other.example.com/x', 'https://app.example.com/cb'] }), 200);
     expect(slash).toMatchObject({ match: false, candidate: 'https://app.example.com/cb', findings: [{ code: 'TRAILING_SLASH' }] });
+    // With the same fix the page gives.
+    expect((slash.findings as Array<{ fix?: string }>)[0]?.fix).toMatch(/final slash.*Either change the app to send exactly/);
     const host = expectContract('diagnoseRedirectUri', await diagnose({ presented: 'https://App.example.com/cb', registered: ['https://app.example.com/cb'] }), 200);
     expect((host.findings as Array<{ code: string }>).map((f) => f.code)).toContain('HOST_CASE');
     const localhost = expectContract('diagnoseRedirectUri', await diagnose({ presented: 'http://localhost:1234/cb', registered: ['http://localhost:8080/cb'] }), 200);
     expect(localhost).toMatchObject({ match: false, findings: [{ code: 'PORT' }] });
     const space = expectContract('diagnoseRedirectUri', await diagnose({ presented: 'https://app.example.com/cb', registered: [' https://app.example.com/cb'] }), 200);
     expect(space).toMatchObject({ match: false, findings: [{ code: 'WHITESPACE' }] });
-    const nothing = expectContract('diagnoseRedirectUri', await diagnose({ presented: 'https://app.example.com/cb', registered: [] }), 200);
-    expect(nothing).toMatchObject({ match: false, candidate: null, findings: [{ code: 'NOT_REGISTERED' }] });
+    // Nothing to compare with: not a "no match" but a request that says what to give.
+    const nothing = expectProblem(await diagnose({ presented: 'https://app.example.com/cb', registered: [] }), 422, 'INVALID');
+    expect(nothing.detail).toMatch(/nothing to compare the redirect URI with: give the registered redirect URIs/);
   });
 
   it('redirect-uri by client id uses the registration’s redirect URIs', async () => {

@@ -366,7 +366,8 @@ export const operations = {
     permission: 'diagnostics:run',
     body: redirectDiagnosisBodySchema,
     responses: { 200: { description: 'The diagnosis.', schema: redirectDiagnosisSchema } },
-    errors: [],
+    // An empty `registered` list: nothing to compare with (422).
+    errors: ['INVALID'],
   }),
   diagnoseScopes: defineOperation({
     operationId: 'diagnoseScopes',

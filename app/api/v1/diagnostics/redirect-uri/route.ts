@@ -1,13 +1,19 @@
 import { apiRoute, jsonResponse } from '@/lib/api/handler';
 import { operations } from '@/lib/api/operations';
-import { diagnoseAuthorizationRequest } from '@/lib/diagnostics';
+import { diagnoseAuthorizationRequest, redirectFindings } from '@/lib/diagnostics';
+import { AppError } from '@/lib/errors';
 import { findClosestRegisteredUri } from '@/lib/redirect-uris';
 
 export const dynamic = 'force-dynamic';
 
 export const POST = apiRoute(operations.diagnoseRedirectUri, async ({ actor, body }) => {
   if (body.presented !== undefined && body.registered !== undefined) {
-    // Registered URIs given by the caller: the comparator itself, on the raw strings (nothing trimmed).
+    // Nothing to compare with is not "no match": say what to give instead.
+    if (body.registered.length === 0) {
+      throw new AppError('INVALID', 'There is nothing to compare the redirect URI with: give the registered redirect URIs (`registered`), or `clientId` or `authorizationUrl` for Registrar to look the registration up.', { field: 'registered' });
+    }
+    // Registered URIs given by the caller: the comparator itself, on the raw strings (nothing
+    // trimmed, so a stray space on either side is found); findings carry the same fixes as the page.
     const closest = findClosestRegisteredUri(body.presented, body.registered);
     const exact = closest.match && closest.candidate === body.presented;
     return jsonResponse({
@@ -17,7 +23,7 @@ export const POST = apiRoute(operations.diagnoseRedirectUri, async ({ actor, bod
       candidate: closest.candidate,
       registeredUris: body.registered,
       registration: null,
-      findings: closest.findings.map((f) => ({ code: f.code, severity: f.code === 'LOOPBACK_PORT_ALLOWED' ? 'info' : 'error', message: f.message })),
+      findings: redirectFindings(body.presented, closest, { epic: false }).map((f) => ({ code: f.code, severity: f.severity, message: f.message, fix: f.fix })),
     });
   }
   // A client id or a whole authorization URL: the diagnostics domain finds the registrations.
