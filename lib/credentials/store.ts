@@ -40,6 +40,16 @@ export function credentialAad(row: { id: string; kind: CredentialKind; ownerType
   return `credential:${row.id.toLowerCase()}:${row.kind}:${row.ownerType}:${row.ownerId.toLowerCase()}`;
 }
 
+/**
+ * A value sealed, and its fingerprint made under the key that sealed it: the two are read as a
+ * pair (a fresh value is compared under the envelope's key), so they must not differ even if the
+ * key file changes between the two calls.
+ */
+function sealedWithFingerprint(plaintext: string, aad: string): { fingerprint: string; envelope: Envelope } {
+  const envelope = sealSecret(plaintext, aad);
+  return { fingerprint: fingerprintSecret(plaintext, { keyId: envelope.kid }), envelope };
+}
+
 /** The transaction lock that serialises stores of one owner's credentials of one kind. */
 function lockCall(ownerType: string, ownerId: string, kind: string): SQL {
   return sql`pg_advisory_xact_lock(hashtextextended(${`credentials:${ownerType}:${ownerId}:${kind}`}, 0))`;
@@ -71,7 +81,8 @@ export async function storeCredential(
   const makeCurrent = input.makeCurrent ?? true;
   const row = { id: randomUUID(), ownerType: input.ownerType, ownerId: input.ownerId.toLowerCase(), kind: input.kind };
   const envelope = sealSecret(input.plaintext, credentialAad(row));
-  const fingerprint = fingerprintSecret(input.plaintext);
+  // Under the key that sealed it, even if the key file changed in between (the two stay in step).
+  const fingerprint = fingerprintSecret(input.plaintext, { keyId: envelope.kid });
 
   // A savepoint inside the caller's transaction, or a transaction of its own when given the pool.
   return tx.transaction(async (t) => {
@@ -127,7 +138,7 @@ export async function replaceCurrentCredentials(
   const latest = new Map(versions.rows.map((r) => [r.kind, Number(r.version)]));
   const rows = items.map((item) => {
     const row = { id: randomUUID(), ownerType, ownerId: owner, kind: item.kind };
-    return { ...row, state: 'current' as const, version: (latest.get(item.kind) ?? 0) + 1, fingerprint: fingerprintSecret(item.plaintext), envelope: sealSecret(item.plaintext, credentialAad(row)), expiresAt: item.expiresAt ?? null };
+    return { ...row, state: 'current' as const, version: (latest.get(item.kind) ?? 0) + 1, ...sealedWithFingerprint(item.plaintext, credentialAad(row)), expiresAt: item.expiresAt ?? null };
   });
   await tx.insert(credentials).values(rows);
   return rows.map((r) => ({ id: r.id, kind: r.kind, fingerprint: r.fingerprint, version: r.version }));
@@ -150,7 +161,7 @@ export function sealReplacementCredentials(
     const owner = ownerId.toLowerCase();
     return items.map((item) => {
       const row = { id: randomUUID(), ownerType, ownerId: owner, kind: item.kind };
-      return { id: row.id, owner_id: owner, kind: row.kind, fingerprint: fingerprintSecret(item.plaintext), envelope: sealSecret(item.plaintext, credentialAad(row)), expires_at: item.expiresAt?.toISOString() ?? null };
+      return { id: row.id, owner_id: owner, kind: row.kind, ...sealedWithFingerprint(item.plaintext, credentialAad(row)), expires_at: item.expiresAt?.toISOString() ?? null };
     });
   });
   return {
@@ -414,8 +425,9 @@ export async function rewrapCredentials(
           const aad = credentialAad(row);
           try {
             // Opening first proves the whole envelope is intact before anything is rewritten.
-            const fingerprint = fingerprintSecret(openSecret(row.envelope, aad));
-            updates.push({ id: row.id, envelope: rewrapEnvelope(row.envelope, aad), fingerprint });
+            const plaintext = openSecret(row.envelope, aad);
+            const envelope = rewrapEnvelope(row.envelope, aad);
+            updates.push({ id: row.id, envelope, fingerprint: fingerprintSecret(plaintext, { keyId: envelope.kid }) });
             fromKeys.add(`${row.envelope.kid}@${row.envelope.kv}`);
           } catch (error) {
             if (!isAppError(error) || (error.code !== 'VAULT_TAMPERED' && error.code !== 'VAULT_LOCKED')) throw error;
@@ -492,6 +504,6 @@ export function sealInitialCredentials(
   if (new Set(items.map((i) => i.kind)).size !== items.length) throw new AppError('INVALID', 'One initial credential per kind.');
   return items.map((item) => {
     const row = { id: randomUUID(), ownerType, ownerId: ownerId.toLowerCase(), kind: item.kind };
-    return { ...row, state: 'current' as const, version: 1, fingerprint: fingerprintSecret(item.plaintext), envelope: sealSecret(item.plaintext, credentialAad(row)), expiresAt: item.expiresAt ?? null };
+    return { ...row, state: 'current' as const, version: 1, ...sealedWithFingerprint(item.plaintext, credentialAad(row)), expiresAt: item.expiresAt ?? null };
   });
 }
