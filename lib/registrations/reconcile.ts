@@ -1,13 +1,11 @@
 import 'server-only';
-import { readdir } from 'node:fs/promises';
-import path from 'node:path';
 import { and, asc, eq, lt, sql } from 'drizzle-orm';
 import { getDb, type DbOrTx } from '@/db/client';
 import { apps, healthSystems, issuers, registrationOperationResolutions, registrationOperations, registrations, type RegistrationOperation } from '@/db/schema';
 import { actorCan, actorLabel, assertCan, systemActor, type Actor } from '@/lib/auth/actor';
 import { recordAudit } from '@/lib/audit/record';
 import { AppError } from '@/lib/errors';
-import { recoveryDir } from './recovery';
+import { findRecoveryFile } from './recovery';
 import { closeOperationSchema, reconcileOperationSchema, type CloseOperationInput, type ReconcileOperationInput } from './schemas';
 import { isUuid } from '@/lib/ids';
 
@@ -107,11 +105,6 @@ export async function findStaleOperations(opts: { now?: Date; olderThanMs?: numb
   });
 }
 
-async function findRecoveryFile(operationId: string): Promise<string | null> {
-  const names = await readdir(recoveryDir()).catch(() => [] as string[]);
-  const name = names.find((n) => n.startsWith(`${operationId}-`) && n.endsWith('.json'));
-  return name ? path.relative(process.cwd(), path.join(recoveryDir(), name)) : null;
-}
 
 export type OperationGuidance = { tone: 'info' | 'warning' | 'error' | 'success'; headline: string; steps: string[] };
 

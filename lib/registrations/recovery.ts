@@ -130,6 +130,13 @@ export async function importRecoveryFiles(log: (line: string) => void = () => {}
   return { imported, failed };
 }
 
+/** The recovery file waiting for a registration operation, relative to the working directory, or null. */
+export async function findRecoveryFile(operationId: string): Promise<string | null> {
+  const names = await readdir(recoveryDir()).catch(() => [] as string[]);
+  const name = names.find((n) => n.startsWith(`${operationId}-`) && n.endsWith('.json'));
+  return name ? path.relative(process.cwd(), path.join(recoveryDir(), name)) : null;
+}
+
 /** Recovery files waiting to be imported. */
 export async function pendingRecoveryFileCount(): Promise<number> {
   return (await readdir(recoveryDir()).catch(() => [] as string[])).filter((n) => n.endsWith('.json')).length;

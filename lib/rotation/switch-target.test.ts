@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { eq } from 'drizzle-orm';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeDb, getDb } from '@/db/client';
 import { insertApp, insertUser } from '@/db/factories';
@@ -7,10 +10,12 @@ import { registrations, rotations } from '@/db/schema';
 import { readCurrentCredential } from '@/lib/credentials/store';
 import { isAppError } from '@/lib/errors';
 import { deleteRegistration } from '@/lib/registrations/manage/delete';
+import { importRecoveryFiles } from '@/lib/registrations/recovery';
 import { registerApp } from '@/lib/registrations/register';
+import { withEnv } from '@/test/support/env';
 import { startSandbox, type Sandbox } from '@/sandbox/index';
 import { resolveActiveRegistration } from './queries';
-import { confirmRotationVerified, startRotation } from './run';
+import { confirmRotationVerified, resumeRotation, startRotation } from './run';
 import { allowlist, register, registrationRow, sandboxIssuer } from './test-support';
 
 /**
@@ -105,5 +110,45 @@ describe('re-registration reproduces the registration the person made', () => {
     expect(rotation.state).toBe('failed');
     expect(rotation.error?.message).toMatch(/software statement that a person pasted: Registrar cannot make it again/);
     expect(rotation.newRegistrationId).toBeNull();
+  });
+});
+
+describe('a replacement client the database would not store (kept in a recovery file)', () => {
+  it('the rotation waits for `npm run recover` instead of failing, then goes on with that very client', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'registrar-rotation-recovery-'));
+    try {
+      await withEnv({ REGISTRAR_DATA_DIR: dataDir }, async () => {
+        const { appId } = await insertApp({ environments: { production: { tokenEndpointAuthMethod: 'client_secret_basic', grantTypes: ['authorization_code', 'client_credentials'], scope: 'system/*.read' } } });
+        const reg = await register(ops.actor, issuerId, appId);
+        // The database refuses new registrations of this app (a full disk, say) while the rotation registers.
+        await getDb().execute(sql.raw(`create function refuse_app_registrations() returns trigger language plpgsql as $$ begin if new.app_id = '${appId}' then raise exception 'disk full (simulated)'; end if; return new; end $$`));
+        await getDb().execute(sql`create trigger refuse_app_registrations before insert on registrations for each row execute function refuse_app_registrations()`);
+        let waiting;
+        try {
+          waiting = await startRotation(ops.actor, { registrationId: reg.registrationId });
+        } finally {
+          await getDb().execute(sql`drop trigger refuse_app_registrations on registrations`);
+          await getDb().execute(sql`drop function refuse_app_registrations()`);
+        }
+        expect(waiting.state).not.toBe('failed');
+        expect(waiting.error).toMatchObject({ code: 'NEEDS_RECOVERY', message: expect.stringMatching(/kept encrypted in .*recovery.*\. Run `npm run recover` once the database is healthy: this rotation then goes on/) });
+        expect(new Date(waiting.nextAttemptAt!).getTime()).toBeGreaterThan(Date.now() + 50 * 60_000);
+        expect((await registrationRow(reg.registrationId)).status).toBe('needs_attention');
+        // Not resumed before its time, and still waiting when resumed while the file is pending.
+        expect((await resumeRotation(waiting.id)).state).toBe(waiting.state);
+
+        expect(await importRecoveryFiles()).toEqual({ imported: 1, failed: 0 });
+        await getDb().update(rotations).set({ nextAttemptAt: new Date(Date.now() - 1000) }).where(eq(rotations.id, waiting.id));
+        const done = await resumeRotation(waiting.id);
+        expect(done.state).toBe('current');
+        const active = await resolveActiveRegistration(reg.registrationId);
+        const recovered = await registrationRow(active.registrationId);
+        expect(recovered.id).not.toBe(reg.registrationId);
+        expect(recovered.replacesRegistrationId).toBe(reg.registrationId);
+        expect((await registrationRow(reg.registrationId)).status).toBe('active');
+      });
+    } finally {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
