@@ -1,18 +1,17 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createScratchDatabase } from '@/test/support/scratch-database';
 import { migrationStatus, runMigrations } from './migrate';
 
 /**
  * Migrations against a database of their own, from a migrations folder written here in drizzle-kit's
  * format: the first creates a table, the second alters it while another session holds it.
  */
-let adminUrl: string;
+let scratch: Awaited<ReturnType<typeof createScratchDatabase>>;
 let url: string;
-let dbName: string;
 let folder: string;
 
 function writeMigrations(entries: Array<{ tag: string; sql: string }>) {
@@ -26,23 +25,13 @@ const FIRST = { tag: '0000_first', sql: 'create table lock_probe (id int primary
 const SECOND = { tag: '0001_second', sql: 'alter table lock_probe add column note text;' };
 
 beforeAll(async () => {
-  adminUrl = process.env.DATABASE_URL!;
-  dbName = `registrar_migrate_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`create database "${dbName}"`);
-  await admin.end();
-  const u = new URL(adminUrl);
-  u.pathname = `/${dbName}`;
-  url = u.toString();
+  scratch = await createScratchDatabase('registrar_migrate');
+  url = scratch.url;
   folder = fs.mkdtempSync(path.join(os.tmpdir(), 'registrar-migrations-'));
 });
 
 afterAll(async () => {
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`drop database if exists "${dbName}" with (force)`);
-  await admin.end();
+  await scratch.drop();
   fs.rmSync(folder, { recursive: true, force: true });
 });
 

@@ -13,6 +13,7 @@ import { writeRecoveryFile } from '@/lib/registrations/recovery';
 import { addKeyToFile, createKeyFile } from './keyring';
 import { openSecret } from './vault';
 import { listCredentialMeta, readCredentialById, storeCredential } from './store';
+import { createScratchDatabase } from '@/test/support/scratch-database';
 import { currentVaultKeys, setVaultKeys, VAULT_KEY_VARS } from '@/test/support/vault-keys';
 
 /**
@@ -24,23 +25,15 @@ const saved = currentVaultKeys();
 const configureKeyFile = (file: string | undefined) => setVaultKeys(file ? { REGISTRAR_KEY_FILE: file } : {});
 
 let tmp: string;
-let adminUrl: string;
+let scratch: Awaited<ReturnType<typeof createScratchDatabase>>;
 let url: string;
-let dbName: string;
 let pool: pg.Pool;
 let db: Db;
 
 beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'registrar-rotate-'));
-  adminUrl = process.env.DATABASE_URL!;
-  dbName = `registrar_rotate_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`create database "${dbName}"`);
-  await admin.end();
-  const u = new URL(adminUrl);
-  u.pathname = `/${dbName}`;
-  url = u.toString();
+  scratch = await createScratchDatabase('registrar_rotate');
+  url = scratch.url;
   await runMigrations(url);
   pool = new pg.Pool({ connectionString: url, max: 2 });
   db = drizzle(pool, { schema });
@@ -49,10 +42,7 @@ beforeAll(async () => {
 afterAll(async () => {
   setVaultKeys(saved);
   await pool?.end();
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`drop database if exists "${dbName}" with (force)`);
-  await admin.end();
+  await scratch?.drop();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 

@@ -51,27 +51,21 @@ export const operationResolutionSchema = z.discriminatedUnion('outcome', [
   }),
 ]);
 
+/** A person's optional note on an operation (where they looked, what the hospital did): blank is none. */
+const operationNote = z
+  .string()
+  .trim()
+  .max(2000)
+  .optional()
+  .nullable()
+  .transform((v) => v || null);
+
 export const reconcileOperationSchema = z.object({
   operationId: z.uuid(),
   resolution: operationResolutionSchema.optional(),
-  note: z
-    .string()
-    .trim()
-    .max(2000)
-    .optional()
-    .nullable()
-    .transform((v) => v || null),
+  note: operationNote,
 });
 export type ReconcileOperationInput = z.input<typeof reconcileOperationSchema>;
 
-export const closeOperationSchema = z.object({
-  operationId: z.uuid(),
-  note: z
-    .string()
-    .trim()
-    .max(2000)
-    .optional()
-    .nullable()
-    .transform((v) => v || null),
-});
+export const closeOperationSchema = z.object({ operationId: z.uuid(), note: operationNote });
 export type CloseOperationInput = z.input<typeof closeOperationSchema>;
