@@ -4,21 +4,17 @@ import { closeDb, getDb } from '@/db/client';
 import { insertUser } from '@/db/factories';
 import { auditLog, rotations } from '@/db/schema';
 import { readCurrentCredential } from '@/lib/credentials/store';
-import { startSandbox, type Sandbox } from '@/sandbox/index';
+import type { Sandbox } from '@/sandbox/index';
 import { createRotations } from './create';
 import { abandonRotation } from './run';
-import { allowlist, clientCredentialsApp, register, registrationRow, sandboxIssuer } from './test-support';
+import { clientCredentialsApp, generalSandbox, register, registrationRow } from './test-support';
 
 let sandbox: Sandbox;
 let ops: Awaited<ReturnType<typeof insertUser>>;
 let issuerId: string;
 
 beforeAll(async () => {
-  sandbox = await startSandbox({ log: () => {}, generalIssuesSecretOnUpdate: true });
-  const admin = await insertUser({ role: 'admin' });
-  ops = await insertUser({ role: 'ops' });
-  await allowlist(admin.actor, sandbox.general.origin);
-  issuerId = (await sandboxIssuer(ops.actor, sandbox.general.fhirBase)).id;
+  ({ sandbox, ops, issuerId } = await generalSandbox({ generalIssuesSecretOnUpdate: true }));
 });
 
 afterAll(async () => {

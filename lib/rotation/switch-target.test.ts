@@ -13,10 +13,10 @@ import { deleteRegistration } from '@/lib/registrations/manage/delete';
 import { importRecoveryFiles } from '@/lib/registrations/recovery';
 import { registerApp } from '@/lib/registrations/register';
 import { withEnv } from '@/test/support/env';
-import { startSandbox, type Sandbox } from '@/sandbox/index';
+import type { Sandbox } from '@/sandbox/index';
 import { resolveActiveRegistration } from './queries';
 import { confirmRotationVerified, resumeRotation, startRotation } from './run';
-import { allowlist, register, registrationRow, sandboxIssuer } from './test-support';
+import { generalSandbox, register, registrationRow } from './test-support';
 
 /**
  * Re-registration at General Hospital for an app without client_credentials: the new client waits
@@ -28,11 +28,7 @@ let ops: Awaited<ReturnType<typeof insertUser>>;
 let issuerId: string;
 
 beforeAll(async () => {
-  sandbox = await startSandbox({ log: () => {} });
-  const admin = await insertUser({ role: 'admin' });
-  ops = await insertUser({ role: 'ops' });
-  await allowlist(admin.actor, sandbox.general.origin);
-  issuerId = (await sandboxIssuer(ops.actor, sandbox.general.fhirBase)).id;
+  ({ sandbox, ops, issuerId } = await generalSandbox());
 });
 
 afterAll(async () => {

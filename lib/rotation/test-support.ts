@@ -8,7 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { and, eq, inArray, like, sql } from 'drizzle-orm';
 import { getDb } from '@/db/client';
-import { insertApp, uniqueSuffix } from '@/db/factories';
+import { insertApp, insertUser, uniqueSuffix } from '@/db/factories';
 import { appKeys, credentials, registrationOperations, registrations, rotations, type EnvironmentProfile } from '@/db/schema';
 import { readAppPrivateKey } from '@/lib/apps/keys';
 import { publishedJwks } from '@/lib/apps/queries';
@@ -22,9 +22,20 @@ import { requestClientCredentialsToken } from '@/lib/oauth/registration';
 import { addAllowlistEntry } from '@/lib/outbound/allowlist-store';
 import { currentOutboundPolicy } from '@/lib/outbound/policy';
 import { registerApp } from '@/lib/registrations/register';
+import { startSandbox } from '@/sandbox/index';
 
 export async function allowlist(admin: Actor, origin: string): Promise<void> {
   await addAllowlistEntry(admin, { entry: `http://${new URL(origin).host}` }).catch(() => {});
+}
+
+/** The sandbox, an admin and an ops user, General Hospital allowlisted and added as an issuer: where most rotation tests start. */
+export async function generalSandbox(opts: { generalIssuesSecretOnUpdate?: boolean } = {}) {
+  const sandbox = await startSandbox({ log: () => {}, ...opts });
+  const admin = await insertUser({ role: 'admin' });
+  const ops = await insertUser({ role: 'ops' });
+  await allowlist(admin.actor, sandbox.general.origin);
+  const issuerId = (await sandboxIssuer(ops.actor, sandbox.general.fhirBase)).id;
+  return { sandbox, admin, ops, issuerId };
 }
 
 export async function sandboxIssuer(ops: Actor, url: string, epicClientId?: string) {
