@@ -1,5 +1,3 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import type http from 'node:http';
 import { and, eq } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { closeDb, getDb } from '@/db/client';
@@ -8,7 +6,7 @@ import { auditLog, credentials, rotations } from '@/db/schema';
 import { deriveKeyId } from '@/lib/credentials/keyring';
 import { readCurrentCredential } from '@/lib/credentials/store';
 import { fingerprintSecret, generateKeyMaterial } from '@/lib/credentials/vault';
-import { startFakeRegistrationServer } from '@/test/support/fake-registration-server';
+import { startFakeRfc7592Server } from '@/test/support/fake-rfc7592';
 import { currentVaultKeys, setVaultKeys } from '@/test/support/vault-keys';
 import { runRotationBatch } from './batch';
 import { createRotations } from './create';
@@ -26,73 +24,22 @@ import { VERIFIED_BY } from './store-answers';
  * as unchanged. A hand-written RFC 7592 server on loopback that keeps the secret on update (or
  * issues a new one, as each test chooses), with a token endpoint that accepts only the current one.
  */
-type FakeClient = { record: Record<string, unknown>; secret: string; rat: string; puts: number };
-type Faults = { issueNewSecretOnPut?: boolean; dropPutAnswer?: boolean };
-
-let fake: Awaited<ReturnType<typeof startFakeRegistrationServer>>;
-const clients = new Map<string, FakeClient>();
-let faults: Faults = {};
-const token = () => randomBytes(18).toString('base64url');
-
-function json(res: http.ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}) {
-  res.writeHead(status, { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers });
-  res.end(body === undefined ? undefined : JSON.stringify(body));
-}
-
-// Like many servers that do not rotate on update, the answer repeats the (unchanged) client_secret.
-function answer(client: FakeClient) {
-  return { ...client.record, client_secret: client.secret, registration_access_token: client.rat, registration_client_uri: `${fake.origin}/manage/${String(client.record.client_id)}` };
-}
-
-function behaviour(req: http.IncomingMessage, body: string, res: http.ServerResponse) {
-  const url = req.url ?? '';
-  if (req.method === 'POST' && url === '/register') {
-    const now = Math.floor(Date.now() / 1000);
-    const clientId = `fpk-${randomUUID()}`;
-    const client: FakeClient = { record: { ...(JSON.parse(body) as Record<string, unknown>), client_id: clientId, client_id_issued_at: now, client_secret_expires_at: now + 3600 }, secret: `s-${token()}`, rat: token(), puts: 0 };
-    clients.set(clientId, client);
-    return json(res, 201, answer(client));
-  }
-  if (req.method === 'POST' && url === '/token') {
-    const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '')?.[1];
-    const [id, secret] = basic ? Buffer.from(basic, 'base64').toString('utf8').split(':').map((s) => decodeURIComponent(s.replace(/\+/g, ' '))) : [];
-    const client = id ? clients.get(id) : undefined;
-    if (!client || client.secret !== secret) return json(res, 401, { error: 'invalid_client' });
-    return json(res, 200, { access_token: token(), token_type: 'Bearer', expires_in: 300 });
-  }
-  const match = /^\/manage\/([^/?]+)$/.exec(url);
-  const client = match ? clients.get(decodeURIComponent(match[1]!)) : undefined;
-  if (!client) return json(res, 404, { error: 'not_found' });
-  if (req.headers.authorization !== `Bearer ${client.rat}`) return json(res, 401, { error: 'invalid_token' }, { 'www-authenticate': 'Bearer error="invalid_token"' });
-  if (req.method === 'GET') return json(res, 200, answer(client));
-  if (req.method === 'PUT') {
-    const sent = JSON.parse(body) as Record<string, unknown>;
-    client.puts++;
-    client.record = { ...sent, client_id_issued_at: client.record.client_id_issued_at, client_secret_expires_at: client.record.client_secret_expires_at };
-    if (faults.issueNewSecretOnPut) client.secret = `s-${token()}`;
-    if (faults.dropPutAnswer) {
-      res.socket?.destroy(); // committed, but the answer never arrives
-      return;
-    }
-    return json(res, 200, answer(client));
-  }
-  return json(res, 405);
-}
+let fake: Awaited<ReturnType<typeof startFakeRfc7592Server>>;
 
 const saved = currentVaultKeys();
 let admin: Awaited<ReturnType<typeof insertUser>>;
 let ops: Awaited<ReturnType<typeof insertUser>>;
 
 beforeAll(async () => {
-  fake = await startFakeRegistrationServer();
-  fake.setBehaviour(behaviour);
+  // Like many servers that do not rotate on update: the answer repeats the (unchanged) client_secret.
+  fake = await startFakeRfc7592Server({ newSecretOnPut: false, clientIdPrefix: 'fpk' });
   admin = await insertUser({ role: 'admin' });
   ops = await insertUser({ role: 'ops' });
   await allowlist(admin.actor, fake.origin);
 });
 
 afterEach(() => {
-  faults = {};
+  fake.faults = {};
   setVaultKeys(saved);
 });
 
@@ -129,7 +76,7 @@ async function registeredUnder(change: KeyChange) {
   const reg = await register(ops.actor, issuerId, appId);
   const stored = await storedSecret(reg.registrationId);
   setVaultKeys(change.during(k1, k2));
-  return { ...reg, issuerId, client: clients.get(reg.clientId)!, stored, k1, k2 };
+  return { ...reg, issuerId, client: fake.clients.get(reg.clientId)!, stored, k1, k2 };
 }
 
 /** The current client_secret row as stored (its fingerprint and the key of its envelope). */
@@ -189,7 +136,7 @@ describe('an RFC 7592 update that keeps the old secret is not a new secret, whic
 
   it('the PUT answer is lost after REGISTRAR_KEY changed: the GET shows the same secret, so the update did not take effect (not current, nothing stored); sent again, it falls back', async () => {
     const reg = await registeredUnder(NEW_KEY);
-    faults = { dropPutAnswer: true };
+    fake.faults = { dropPutAnswer: true };
     const first = await startRotation(ops.actor, { registrationId: reg.registrationId });
     expect(reg.client.puts).toBe(1);
     expect(fake.requests.filter((r) => r.url === `/manage/${reg.clientId}` && r.method === 'GET').length).toBeGreaterThanOrEqual(1);
@@ -198,7 +145,7 @@ describe('an RFC 7592 update that keeps the old secret is not a new secret, whic
     expect(await secretRows(reg.registrationId)).toEqual([{ id: reg.stored.id, state: 'current' }]);
     expect((await readCurrentCredential(getDb(), 'registration', reg.registrationId, 'client_secret'))!.plaintext).toBe(reg.client.secret);
 
-    faults = {};
+    fake.faults = {};
     const done = await resumeRotation(first.id, { force: true });
     expect(reg.client.puts).toBe(2);
     expect(done).toMatchObject({ strategy: 're_registration', fallbackFrom: 'rfc7592_update' });
@@ -207,7 +154,7 @@ describe('an RFC 7592 update that keeps the old secret is not a new secret, whic
 
   it.each([NEW_KEY, OLDER_INSTANCE])('$name: an update that DOES issue a new secret still rotates in place (the new secret is fingerprinted under the current key)', async (change) => {
     const reg = await registeredUnder(change);
-    faults = { issueNewSecretOnPut: true };
+    fake.faults = { issueNewSecretOnPut: true };
     const result = await startRotation(ops.actor, { registrationId: reg.registrationId });
     expect(result).toMatchObject({ state: 'current', strategy: 'rfc7592_update', verifiedBy: VERIFIED_BY, fallbackFrom: null });
     const after = await storedSecret(reg.registrationId);

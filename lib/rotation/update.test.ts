@@ -1,4 +1,3 @@
-import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { and, eq, inArray, sql } from 'drizzle-orm';
@@ -8,7 +7,7 @@ import { insertIssuer, insertUser } from '@/db/factories';
 import { auditLog, credentials, registrations, rotations } from '@/db/schema';
 import { readCurrentCredential } from '@/lib/credentials/store';
 import { startSandbox, type Sandbox } from '@/sandbox/index';
-import { startFakeRegistrationServer } from '@/test/support/fake-registration-server';
+import { startFakeRfc7592Server } from '@/test/support/fake-rfc7592';
 import { planRotation } from './plan';
 import { resolveActiveRegistration } from './queries';
 import { runRotationBatch } from './batch';
@@ -36,76 +35,7 @@ import {
  * the change was committed, a refused registration access token, a 503. It has a token endpoint
  * that accepts only the client's current secret, so verification is real.
  */
-type FakeClient = { record: Record<string, unknown>; secret: string; rat: string; puts: number; secretsIssued: number };
-type Faults = { dropPutAnswer?: boolean; rotateRatOnPut?: boolean; put401?: boolean; put503?: boolean; answerForOtherClient?: boolean };
-
-let fake: Awaited<ReturnType<typeof startFakeRegistrationServer>>;
-const clients = new Map<string, FakeClient>();
-let faults: Faults = {};
-const TTL = 3600;
-
-const token = () => randomBytes(18).toString('base64url');
-
-function json(res: http.ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}) {
-  res.writeHead(status, { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers });
-  res.end(body === undefined ? undefined : JSON.stringify(body));
-}
-
-function answer(client: FakeClient, extra: Record<string, unknown> = {}) {
-  return { ...client.record, client_secret: client.secret, registration_access_token: client.rat, registration_client_uri: `${fake.origin}/manage/${String(client.record.client_id)}`, ...extra };
-}
-
-function behaviour(req: http.IncomingMessage, body: string, res: http.ServerResponse) {
-  const url = req.url ?? '';
-  if (req.method === 'POST' && url === '/register') {
-    const clientId = `upd-${randomUUID()}`;
-    const now = Math.floor(Date.now() / 1000);
-    const client: FakeClient = {
-      record: { ...(JSON.parse(body) as Record<string, unknown>), client_id: clientId, client_id_issued_at: now, client_secret_expires_at: now + TTL },
-      secret: `s-${token()}`,
-      rat: token(),
-      puts: 0,
-      secretsIssued: 1,
-    };
-    clients.set(clientId, client);
-    return json(res, 201, answer(client));
-  }
-  if (req.method === 'POST' && url === '/token') {
-    const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '')?.[1];
-    const [id, secret] = basic ? Buffer.from(basic, 'base64').toString('utf8').split(':').map((s) => decodeURIComponent(s.replace(/\+/g, ' '))) : [];
-    const client = id ? clients.get(id) : undefined;
-    if (!client || client.secret !== secret) return json(res, 401, { error: 'invalid_client' });
-    return json(res, 200, { access_token: token(), token_type: 'Bearer', expires_in: 300 });
-  }
-  const match = /^\/manage\/([^/?]+)$/.exec(url);
-  const client = match ? clients.get(decodeURIComponent(match[1]!)) : undefined;
-  if (!client) return json(res, 404, { error: 'not_found' });
-  if (req.headers.authorization !== `Bearer ${client.rat}`) return json(res, 401, { error: 'invalid_token' }, { 'www-authenticate': 'Bearer error="invalid_token"' });
-  if (req.method === 'GET') return json(res, 200, answer(client));
-  if (req.method === 'PUT') {
-    if (faults.put401) return json(res, 401, { error: 'invalid_token' }, { 'www-authenticate': 'Bearer error="invalid_token"' });
-    if (faults.put503) return json(res, 503, { error: 'temporarily_unavailable' });
-    const sent = JSON.parse(body) as Record<string, unknown>;
-    if ('client_secret' in sent || 'registration_access_token' in sent) return json(res, 400, { error: 'invalid_request' });
-    const now = Math.floor(Date.now() / 1000);
-    client.puts++;
-    client.secretsIssued++;
-    client.secret = `s-${token()}`; // the old secret stops working at once
-    client.record = { ...sent, client_id_issued_at: client.record.client_id_issued_at, client_secret_expires_at: now + TTL };
-    if (faults.rotateRatOnPut) client.rat = token();
-    if (faults.dropPutAnswer) {
-      res.socket?.destroy(); // committed, but the answer never arrives
-      return;
-    }
-    if (faults.answerForOtherClient) {
-      faults.answerForOtherClient = false; // committed, but the answer names another client (once)
-      return json(res, 200, answer(client, { client_id: 'someone-else' }));
-    }
-    return json(res, 200, answer(client));
-  }
-  return json(res, 405);
-}
-
+let fake: Awaited<ReturnType<typeof startFakeRfc7592Server>>;
 let sandbox: Sandbox;
 let admin: Awaited<ReturnType<typeof insertUser>>;
 let ops: Awaited<ReturnType<typeof insertUser>>;
@@ -113,8 +43,7 @@ let fakeIssuerId: string;
 let generalIssuerId: string;
 
 beforeAll(async () => {
-  fake = await startFakeRegistrationServer();
-  fake.setBehaviour(behaviour);
+  fake = await startFakeRfc7592Server({ newSecretOnPut: true, clientIdPrefix: 'upd' });
   sandbox = await startSandbox({ log: () => {} });
   admin = await insertUser({ role: 'admin' });
   ops = await insertUser({ role: 'ops' });
@@ -132,13 +61,13 @@ afterAll(async () => {
 });
 
 beforeEach(() => {
-  faults = {};
+  fake.faults = {};
 });
 
 async function registeredAtFake() {
   const { appId } = await clientCredentialsApp();
   const reg = await register(ops.actor, fakeIssuerId, appId);
-  return { ...reg, client: clients.get(reg.clientId)! };
+  return { ...reg, client: fake.clients.get(reg.clientId)! };
 }
 
 async function currentSecret(registrationId: string) {
@@ -206,7 +135,7 @@ describe('RFC 7592 update where the server issues a new secret', () => {
 
   it('the PUT answer is lost after the server committed: a GET finds the new secret and the rotation completes', async () => {
     const reg = await registeredAtFake();
-    faults = { dropPutAnswer: true };
+    fake.faults = { dropPutAnswer: true };
     const result = await startRotation(ops.actor, { registrationId: reg.registrationId });
     expect(result.state).toBe('current');
     expect(result.strategy).toBe('rfc7592_update');
@@ -218,7 +147,7 @@ describe('RFC 7592 update where the server issues a new secret', () => {
   it('a batched PUT answered for another client: the PUT stays marked, so the rotation’s own run reads the registration and stores the secret that PUT issued instead of sending another', async () => {
     const reg = await registeredAtFake();
     const [created] = (await createRotations(ops.actor, [reg.registrationId], 'bulk')).rotations;
-    faults = { answerForOtherClient: true };
+    fake.faults = { answerForOtherClient: true };
     const result = await runRotationBatch([created!.rotation.id]);
     expect(result.individually).toEqual([created!.rotation.id]);
     expect(reg.client.puts).toBe(1);
@@ -231,7 +160,7 @@ describe('RFC 7592 update where the server issues a new secret', () => {
   it('401 on the registration access token: the rotation fails, the registration needs attention, the current secret is untouched', async () => {
     const reg = await registeredAtFake();
     const before = await currentSecret(reg.registrationId);
-    faults = { put401: true };
+    fake.faults = { put401: true };
     const result = await startRotation(ops.actor, { registrationId: reg.registrationId });
     expect(result.state).toBe('failed');
     expect(result.error?.message).toMatch(/refused the registration access token/);
@@ -248,7 +177,7 @@ describe('RFC 7592 update where the server issues a new secret', () => {
 
   it('a transient failure backs off exponentially and, after the configured attempts, fails with needs attention', async () => {
     const reg = await registeredAtFake();
-    faults = { put503: true };
+    fake.faults = { put503: true };
     const timings = { maxAttempts: 3, backoffSeconds: 30 };
     const first = await startRotation(ops.actor, { registrationId: reg.registrationId }, { timings });
     expect(first).toMatchObject({ state: 'in_flight', attempt: 1 });
@@ -311,7 +240,7 @@ describe('RFC 7592 update where the server issues a new secret', () => {
 
   it('runs that end with a back-off are not unfinished runs: resumed past the unfinished-run limit, it backs off each time and never stalls', async () => {
     const reg = await registeredAtFake();
-    faults = { put503: true };
+    fake.faults = { put503: true };
     const timings = { maxAttempts: MAX_UNFINISHED_RUNS + 3, backoffSeconds: 30 };
     const first = await startRotation(ops.actor, { registrationId: reg.registrationId }, { timings });
     for (let run = 2; run <= MAX_UNFINISHED_RUNS + 2; run++) {
