@@ -33,11 +33,11 @@ export function ensureSessionSecret(): string {
 
 /**
  * Runs `next dev` or `next start` as a child and stops it, then the embedded database, on
- * SIGINT/SIGTERM, so that Ctrl-C leaves nothing running.
+ * SIGINT/SIGTERM, so that Ctrl-C leaves nothing running. Exits with Next's exit code, or 128 + the
+ * signal that killed it. `nextBin`: tests run a stand-in.
  */
-export function runNext(mode: 'dev' | 'start', extraEnv: Record<string, string>, onExit: () => Promise<void>): void {
+export function runNext(mode: 'dev' | 'start', extraEnv: Record<string, string>, onExit: () => Promise<void>, nextBin = path.resolve('node_modules/next/dist/bin/next')): void {
   const port = process.env.PORT ?? '3000';
-  const nextBin = path.resolve('node_modules/next/dist/bin/next');
   const child = spawn(process.execPath, [nextBin, mode, '-p', port], {
     stdio: 'inherit',
     env: {
