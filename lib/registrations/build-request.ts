@@ -1,4 +1,5 @@
 import type { AppProfile, EnvironmentProfile, Issuer, TokenAuthMethod } from '@/db/schema';
+import { parseScopeString, unsupportedScopes } from '@/lib/smart';
 
 export type Adaptation = { field: string; from: unknown; to: unknown; reason: string };
 
@@ -68,11 +69,22 @@ export function buildRegistrationRequest(input: {
 
   let keyAlgorithm: 'RS384' | 'ES384' | null = null;
   let keyDelivery: BuiltRequest['keyDelivery'] = null;
+  const grantTypes = o.grantTypes ?? env.grantTypes;
+  const redirectUris = o.redirectUris ?? env.redirectUris;
+  let responseTypes = o.responseTypes ?? env.responseTypes;
+  // A backend-services client (no authorization_code or implicit grant) has no response types and
+  // no redirect URIs. RFC 7591 §2 defaults an omitted response_types to ["code"], which servers
+  // then refuse without a redirect URI: an empty list is sent instead.
+  const usesRedirects = grantTypes.includes('authorization_code') || grantTypes.includes('implicit');
+  if (!usesRedirects && responseTypes.length > 0) {
+    adaptations.push({ field: 'response_types', from: responseTypes, to: [], reason: 'No authorization_code or implicit grant: a backend-services client has no response types (RFC 7591 would otherwise default to code).' });
+    responseTypes = [];
+  }
   const metadata: Record<string, unknown> = {
     client_name: o.clientName ?? input.profile.name,
-    redirect_uris: o.redirectUris ?? env.redirectUris,
-    grant_types: o.grantTypes ?? env.grantTypes,
-    response_types: o.responseTypes ?? env.responseTypes,
+    ...(usesRedirects || redirectUris.length > 0 ? { redirect_uris: redirectUris } : {}),
+    grant_types: grantTypes,
+    response_types: responseTypes,
     token_endpoint_auth_method: authMethod,
     software_id: input.profile.softwareId,
   };
@@ -91,10 +103,14 @@ export function buildRegistrationRequest(input: {
   let scope = (o.scope ?? env.scope).split(/\s+/).filter(Boolean);
   const supportedScopes = input.issuer.scopesSupported;
   if (supportedScopes.length > 0) {
-    const dropped = scope.filter((s) => !supportedScopes.includes(s));
+    // Covered the SMART way, as the scope checker on the same screen judges it: a wildcard
+    // (patient/*.rs), the v1 form of a v2 scope (.read = .rs) or a narrowing (?category=…) of a
+    // supported scope is supported, not dropped.
+    const unsupported = unsupportedScopes(parseScopeString(scope.join(' ')), supportedScopes);
+    const dropped = scope.filter((s) => unsupported.has(s));
     if (dropped.length) {
       adaptations.push({ field: 'scope', from: dropped.join(' '), to: '(removed)', reason: 'Not in the issuer’s scopes_supported; the server would refuse or drop them.' });
-      scope = scope.filter((s) => supportedScopes.includes(s));
+      scope = scope.filter((s) => !unsupported.has(s));
     }
   }
   if (scope.length) metadata.scope = scope.join(' ');

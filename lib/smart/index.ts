@@ -12,5 +12,5 @@ export {
   type ScopeInteraction,
   type ScopeVersion,
 } from './scopes';
-export { diffScopes, type ScopeDiff } from './scope-diff';
+export { diffScopes, unsupportedScopes, type ScopeDiff } from './scope-diff';
 export { validateScopeString, type ScopeFinding, type ScopeFindingCode } from './validate-scopes';
