@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeDb } from '@/db/client';
-import { insertApp, type insertUser } from '@/db/factories';
+import { insertApp, insertIssuer, insertUser } from '@/db/factories';
 import type { AppProfile } from '@/db/schema';
 import type { Sandbox } from '@/sandbox/index';
 import { generalSandbox, registrationRow } from '@/lib/rotation/test-support';
 import { buildRegistrationRequest } from './build-request';
+import { previewRegistration } from './preview';
 import { registerApp } from './register';
+import { withEnv } from '@/test/support/env';
 
 const issuerWith = (scopesSupported: string[]) =>
   ({ endpoints: {}, tokenEndpointAuthMethodsSupported: [], tokenEndpointAuthSigningAlgValuesSupported: [], scopesSupported, grantTypesSupported: [], fhirBaseUrl: null, capabilities: [] }) as never;
@@ -61,5 +63,23 @@ describe('registering a backend-services client at General Hospital (node-oidc-p
     const result = await registerApp(ops.actor, { issuerId, appId, environment: 'production', idempotencyKey: randomUUID() + randomUUID() });
     const row = await registrationRow(result.registrationId);
     expect(row.registeredMetadata).toMatchObject({ grant_types: ['client_credentials'], response_types: [] });
+  });
+});
+
+describe('the review screen shows how the key will travel, as Register sends it', () => {
+  it('a hospital that cannot fetch Registrar’s JWKS (plain-http public URL, not on this machine): inline jwks in the preview, with the adaptation', async () => {
+    const { issuerId: remote } = await insertIssuer({ registrationEndpoint: 'https://hospital.example.org/register', authMethods: ['private_key_jwt'] });
+    const { appId } = await insertApp({ environments: { production: { tokenEndpointAuthMethod: 'private_key_jwt', keyAlgorithm: 'ES384' } } });
+    const ops = await insertUser({ role: 'ops' });
+    await withEnv({ REGISTRAR_PUBLIC_URL: 'http://localhost:3000' }, async () => {
+      const preview = await previewRegistration(ops.actor, { issuerId: remote, appId, environment: 'production' });
+      expect(preview.request).not.toHaveProperty('jwks_uri');
+      expect(preview.request).toHaveProperty('jwks');
+      expect(preview.adaptations).toContainEqual(expect.objectContaining({ field: 'jwks', to: 'inline jwks' }));
+    });
+    await withEnv({ REGISTRAR_PUBLIC_URL: 'https://registrar.example.com' }, async () => {
+      const preview = await previewRegistration(ops.actor, { issuerId: remote, appId, environment: 'production' });
+      expect(preview.request).toMatchObject({ jwks_uri: `https://registrar.example.com/api/jwks/${appId}/production` });
+    });
   });
 });

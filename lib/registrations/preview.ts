@@ -5,12 +5,12 @@ import { issuers } from '@/db/schema';
 import { getAppOrThrow } from '@/lib/apps/queries';
 import { findUdapCertificate } from '@/lib/apps/udap';
 import { assertCan, type Actor } from '@/lib/auth/actor';
-import { env } from '@/lib/env';
 import { AppError } from '@/lib/errors';
 import { looksLikeEpicRegistration } from '@/lib/oauth/registration';
 import { validateRedirectUris } from '@/lib/redirect-uris';
 import { validateScopeString } from '@/lib/smart';
 import { buildRegistrationRequest, maskRequest } from './build-request';
+import { hostedJwksUriFor } from './hosted-jwks';
 import { registrationContext } from './context';
 import { previewSchema, type PreviewInput } from './schemas';
 
@@ -28,13 +28,13 @@ export async function previewRegistration(actor: Actor, raw: PreviewInput) {
   if (!envProfile) throw new AppError('INVALID', `The app has no "${input.environment}" environment.`, { field: 'environment' });
   const registrationEndpoint = issuer.endpoints.registration?.value ?? null;
   const epicMode = registrationEndpoint ? looksLikeEpicRegistration({ fhirBaseUrl: issuer.fhirBaseUrl, registrationEndpoint, capabilities: issuer.capabilities }) : false;
-  const publicUrl = env().REGISTRAR_PUBLIC_URL.replace(/\/$/, '');
   const built = buildRegistrationRequest({
     issuer,
     profile: app.profile,
     environment: input.environment,
     overrides: input.overrides,
-    jwksUri: `${publicUrl}/api/jwks/${app.id}/${encodeURIComponent(input.environment)}`,
+    // The same decision Register makes: a hospital that cannot fetch the hosted JWKS gets the key inline.
+    jwksUri: epicMode ? null : hostedJwksUriFor(app.id, input.environment, registrationEndpoint),
     inlineJwks: { keys: [{ kid: '(generated when you register)', kty: input.overrides?.keyAlgorithm === 'RS384' || envProfile.keyAlgorithm === 'RS384' ? 'RSA' : 'EC' }] },
     epicMode,
   });

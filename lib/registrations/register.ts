@@ -7,7 +7,6 @@ import { ensureAppKey } from '@/lib/apps/keys';
 import { actorLabel, assertCan, type Actor } from '@/lib/auth/actor';
 import { recordAudit } from '@/lib/audit/record';
 import { vaultStatus } from '@/lib/credentials/vault';
-import { env } from '@/lib/env';
 import { AppError, isAppError } from '@/lib/errors';
 import { errorSummary, logger } from '@/lib/logger';
 import { looksLikeEpicRegistration, registerClient, signSoftwareStatement, type RegistrationResponse } from '@/lib/oauth/registration';
@@ -22,6 +21,7 @@ import { persistRegistration, type PersistInput } from './persist';
 import { markOperationStaleIfAbandoned, whatToLookFor } from './reconcile';
 import { writeRecoveryFile } from './recovery';
 import { registerSchema, type RegisterInput } from './schemas';
+import { hostedJwksUriFor } from './hosted-jwks';
 import { buildUdapRegistration } from './udap';
 
 export type RegisterResult = {
@@ -221,19 +221,12 @@ async function prepareRequest(appId: string, profile: AppProfile, environment: s
   if (wantsKey && draft.keyAlgorithm && (epicMode || draft.authMethod === 'private_key_jwt')) {
     const key = await ensureAppKey(appId, environment, 'client_auth', draft.keyAlgorithm);
     appKeyId = key.id;
-    const jwksUri = hostedJwksReachable(registrationEndpoint) ? `${env().REGISTRAR_PUBLIC_URL.replace(/\/$/, '')}/api/jwks/${appId}/${encodeURIComponent(environment)}` : null;
+    const jwksUri = hostedJwksUriFor(appId, environment, registrationEndpoint);
     return { built: buildRegistrationRequest({ issuer, profile, environment, overrides, jwksUri: epicMode ? null : jwksUri, inlineJwks: { keys: [key.publicJwk] }, epicMode }), appKeyId };
   }
   return { built: draft, appKeyId };
 }
 
-/** A hospital can fetch Registrar's JWKS only over https, or on this machine (the sandbox). */
-function hostedJwksReachable(registrationEndpoint: string): boolean {
-  const publicUrl = new URL(env().REGISTRAR_PUBLIC_URL);
-  if (publicUrl.protocol === 'https:') return true;
-  const loopback = (h: string) => h === 'localhost' || h === '[::1]' || h.startsWith('127.');
-  return loopback(publicUrl.hostname) && loopback(new URL(registrationEndpoint).hostname);
-}
 
 async function signStatement(appId: string, profile: AppProfile, environment: string, metadata: Record<string, unknown>): Promise<string> {
   const key = await ensureAppKey(appId, environment, 'software_statement', 'ES384');
