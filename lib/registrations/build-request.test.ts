@@ -46,6 +46,21 @@ describe('buildRegistrationRequest', () => {
   });
 });
 
+describe('Epic mode', () => {
+  it('sends exactly {software_id: the Epic client id, jwks}; without an Epic client id for the environment it refuses, naming the field, instead of sending the vendor’s software_id', () => {
+    const keys = { keys: [{ kty: 'RSA', kid: 'k1', n: 'x', e: 'AQAB' }] };
+    const built = buildRegistrationRequest({ issuer: issuerWith([]), profile: profile({ epicClientId: 'epic-app-123' }), environment: 'production', jwksUri: null, inlineJwks: keys, epicMode: true });
+    expect(built.metadata).toEqual({ software_id: 'epic-app-123', jwks: keys });
+    let error: unknown;
+    try {
+      buildRegistrationRequest({ issuer: issuerWith([]), profile: profile({}), environment: 'production', jwksUri: null, inlineJwks: keys, epicMode: true });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toMatchObject({ code: 'INVALID', details: { field: 'epicClientId' }, message: expect.stringMatching(/needs the app's Epic client id as software_id/) });
+  });
+});
+
 describe('registering a backend-services client at General Hospital (node-oidc-provider)', () => {
   let sandbox: Sandbox;
   let ops: Awaited<ReturnType<typeof insertUser>>;

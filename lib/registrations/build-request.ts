@@ -1,4 +1,5 @@
 import type { AppProfile, EnvironmentProfile, Issuer, TokenAuthMethod } from '@/db/schema';
+import { AppError } from '@/lib/errors';
 import { parseScopeString, unsupportedScopes } from '@/lib/smart';
 
 export type Adaptation = { field: string; from: unknown; to: unknown; reason: string };
@@ -47,9 +48,17 @@ export function buildRegistrationRequest(input: {
   const supportedMethods = input.issuer.tokenEndpointAuthMethodsSupported;
 
   if (input.epicMode) {
+    // Epic identifies the app by the client id it assigned (Epic's app orchard), not the vendor's software_id.
+    if (!env.epicClientId) {
+      throw new AppError(
+        'INVALID',
+        `This is an Epic registration endpoint, which needs the app's Epic client id as software_id: set the Epic client id of the "${input.environment}" environment in the app profile.`,
+        { field: 'epicClientId' },
+      );
+    }
     return {
       mode: 'epic',
-      metadata: { software_id: env.epicClientId ?? input.profile.softwareId, jwks: input.inlineJwks ?? { keys: [] } },
+      metadata: { software_id: env.epicClientId, jwks: input.inlineJwks ?? { keys: [] } },
       authMethod: 'none',
       keyAlgorithm: o.keyAlgorithm ?? env.keyAlgorithm,
       keyDelivery: 'jwks',
