@@ -102,12 +102,14 @@ describe('uploading a UDAP certificate', () => {
     expect(await certificateRows(appId)).toBe(0);
   });
 
-  it('refuses a chain that is not leaf first, an expired certificate, a key pasted as the certificate, and an unreadable key', async () => {
+  it('refuses a chain that is not leaf first, an expired or not yet valid certificate, a key pasted as the certificate, and an unreadable key', async () => {
     const { appId } = await insertApp({ environments: { production: {} } });
     const base = { appId, environment: 'production', certificateChainPem: pki.leafPem, privateKeyPem: pki.leafKeyPem };
     expect((await refusal(uploadUdapCertificate(ops.actor, { ...base, certificateChainPem: `${pki.caPem}\n${pki.leafPem}` }))).message).toMatch(/leaf first/);
     const expired = await makeUdapPki('ES384', { notAfter: new Date(Date.now() - 60_000) });
     expect((await refusal(uploadUdapCertificate(ops.actor, { ...base, certificateChainPem: expired.leafPem, privateKeyPem: expired.leafKeyPem }))).message).toMatch(/^The client certificate expired on/);
+    const early = await makeUdapPki('ES384', { notBefore: new Date(Date.now() + 86_400_000), notAfter: new Date(Date.now() + 2 * 86_400_000) });
+    expect((await refusal(uploadUdapCertificate(ops.actor, { ...base, certificateChainPem: early.leafPem, privateKeyPem: early.leafKeyPem }))).message).toMatch(/^The client certificate is not valid before/);
     const pasted = await refusal(uploadUdapCertificate(ops.actor, { ...base, certificateChainPem: `${pki.leafPem}\n${pki.leafKeyPem}` }));
     expect(pasted).toMatchObject({ field: 'certificateChainPem' });
     expect(pasted.message).toMatch(/contains a private key/);

@@ -132,6 +132,10 @@ export function validateUdapUpload(input: { certificateChainPem: string; private
   if (new Date(leaf.validTo) <= now) {
     throw new AppError('INVALID', `The client certificate expired on ${new Date(leaf.validTo).toISOString()}. Upload a current certificate.`, { field: 'certificateChainPem' });
   }
+  // Signing checks both ends of the validity (software-statement.ts): refused here, not later in the wizard.
+  if (new Date(leaf.validFrom) > now) {
+    throw new AppError('INVALID', `The client certificate is not valid before ${new Date(leaf.validFrom).toISOString()}. Upload it from then, or a certificate that is valid now.`, { field: 'certificateChainPem' });
+  }
   const { key, pkcs8Pem } = parsePrivateKey(input.privateKeyPem);
   const fromKey = createPublicKey(key).export({ type: 'spki', format: 'der' });
   if (!fromKey.equals(leaf.publicKey.export({ type: 'spki', format: 'der' }))) {

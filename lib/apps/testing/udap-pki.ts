@@ -32,7 +32,7 @@ function pkcs8Pem(der: ArrayBuffer): string {
 
 export type UdapTestPki = { caPem: string; leafPem: string; leafKeyPem: string; otherKeyPem: string; sanUri: string | null };
 
-export async function makeUdapPki(alg: UdapTestAlg = 'ES384', opts: { sanUri?: string | null; notAfter?: Date } = {}): Promise<UdapTestPki> {
+export async function makeUdapPki(alg: UdapTestAlg = 'ES384', opts: { sanUri?: string | null; notBefore?: Date; notAfter?: Date } = {}): Promise<UdapTestPki> {
   const subtle = webcrypto.subtle;
   const params = { ...KEY_PARAMS[alg], ...SIGNING[alg] };
   const caKeys = (await subtle.generateKey(KEY_PARAMS[alg], true, ['sign', 'verify'])) as CryptoKeyPair;
@@ -51,7 +51,7 @@ export async function makeUdapPki(alg: UdapTestAlg = 'ES384', opts: { sanUri?: s
     publicKey: leafKeys.publicKey,
     signingKey: caKeys.privateKey,
     signingAlgorithm: params,
-    notBefore: new Date(Date.now() - 3_600_000),
+    notBefore: opts.notBefore ?? new Date(Date.now() - 3_600_000),
     notAfter: opts.notAfter ?? new Date(Date.now() + 86_400_000),
     extensions: sanUri
       ? [new x509.SubjectAlternativeNameExtension([{ type: 'url', value: sanUri }])]
