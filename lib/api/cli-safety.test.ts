@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
@@ -6,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { runCli, type CliRun } from './testing/cli-runner';
 
 /**
  * The CLI run as a user runs it (`node bin/registrar.mjs …`), against a fake Registrar: a loopback
@@ -15,8 +15,6 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
  * (cli.test.ts runs the CLI against the real route handlers.)
  */
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const BIN = path.join(ROOT, 'bin/registrar.mjs');
 
 type Seen = { method: string; path: string; authorization: string | null; body: unknown };
 type Answer = { status: number; body?: unknown };
@@ -62,17 +60,10 @@ let a: FakeRegistrar;
 let b: FakeRegistrar;
 let home: string;
 
-type Run = { code: number; stdout: string; stderr: string };
+type Run = CliRun;
 
 function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      { cwd: ROOT, env: { NODE_ENV: 'test', PATH: process.env.PATH ?? '', HOME: home, XDG_CONFIG_HOME: home, ...env } as NodeJS.ProcessEnv, timeout: 30_000 },
-      (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
-    );
-  });
+  return runCli(args, { home: home, env, timeoutMs: 30_000 });
 }
 
 beforeAll(async () => {

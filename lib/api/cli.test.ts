@@ -14,6 +14,7 @@ import { addAllowlistEntry } from '@/lib/outbound/allowlist-store';
 import { startSandbox, type Sandbox } from '@/sandbox/index';
 import { call, makeToken } from './testing/client';
 import { serveApi } from './testing/routes';
+import { REPO_ROOT, runCli, type CliRun } from './testing/cli-runner';
 
 /**
  * The CLI as a user runs it: `node bin/registrar.mjs …` in a child process, talking HTTP to the
@@ -21,8 +22,7 @@ import { serveApi } from './testing/routes';
  * runs; no build needed), against the sandbox hospitals.
  */
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const BIN = path.join(ROOT, 'bin/registrar.mjs');
+const ROOT = REPO_ROOT;
 
 let server: Awaited<ReturnType<typeof serveApi>>;
 let sandbox: Sandbox;
@@ -30,17 +30,10 @@ let other: Sandbox;
 let ops: Awaited<ReturnType<typeof makeToken>>;
 let configHome: string;
 
-type Run = { code: number; stdout: string; stderr: string };
+type Run = CliRun;
 
 function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      { cwd: ROOT, env: { NODE_ENV: 'test', PATH: process.env.PATH ?? '', HOME: configHome, XDG_CONFIG_HOME: configHome, ...env } as NodeJS.ProcessEnv, timeout: 60_000 },
-      (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr }),
-    );
-  });
+  return runCli(args, { home: configHome, env, timeoutMs: 60_000 });
 }
 
 const jwksRoute = () => import('@/app/api/jwks/[appId]/[environment]/route');

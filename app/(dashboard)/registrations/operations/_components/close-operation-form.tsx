@@ -1,18 +1,14 @@
 'use client';
 
-import { useRouter } from 'next/navigation';
-import { useState, useTransition } from 'react';
 import { Button } from '@/components/ui/button';
 import { Alert } from '@/components/ui/card';
 import { TextAreaField } from '@/components/ui/field';
+import { useFormAction } from '@/components/ui/use-form-action';
 import { closeOperationAction } from '../actions';
 
 /** Closes an operation once the hospital has deleted its orphan client (or issued new credentials). */
 export function CloseOperationForm({ operationId, clientId }: { operationId: string; clientId: string | null }) {
-  const router = useRouter();
-  const [pending, startTransition] = useTransition();
-  const [error, setError] = useState<string | null>(null);
-  const [fieldErrors, setFieldErrors] = useState<Record<string, string[]>>({});
+  const { pending, error, fieldErrors, submit } = useFormAction();
   return (
     <form
       aria-label="Close this operation"
@@ -20,16 +16,7 @@ export function CloseOperationForm({ operationId, clientId }: { operationId: str
       onSubmit={(event) => {
         event.preventDefault();
         const data = new FormData(event.currentTarget);
-        startTransition(async () => {
-          const result = await closeOperationAction({ operationId, note: String(data.get('note') ?? '') });
-          if (!result.ok) {
-            setError(result.error.message);
-            setFieldErrors(result.fieldErrors ?? {});
-            return;
-          }
-          setError(null);
-          router.refresh();
-        });
+        submit(() => closeOperationAction({ operationId, note: String(data.get('note') ?? '') }));
       }}
     >
       <p className="text-sm text-slate-700">

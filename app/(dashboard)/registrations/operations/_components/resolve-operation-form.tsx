@@ -1,19 +1,16 @@
 'use client';
 
-import { useRouter } from 'next/navigation';
-import { useState, useTransition } from 'react';
+import { useState } from 'react';
 import { Button } from '@/components/ui/button';
 import { Alert } from '@/components/ui/card';
 import { TextAreaField, TextField } from '@/components/ui/field';
+import { useFormAction } from '@/components/ui/use-form-action';
 import { reconcileOperationAction } from '../actions';
 
 /** What the person found at the hospital: the client id it shows, or that nothing was registered. */
 export function ResolveOperationForm({ operationId, clientName, softwareId }: { operationId: string; clientName: string | null; softwareId: string | null }) {
-  const router = useRouter();
-  const [pending, startTransition] = useTransition();
+  const { pending, error, fieldErrors, submit } = useFormAction();
   const [outcome, setOutcome] = useState<'registered' | 'not_registered'>('registered');
-  const [error, setError] = useState<string | null>(null);
-  const [fieldErrors, setFieldErrors] = useState<Record<string, string[]>>({});
   return (
     <form
       aria-label="Record what the hospital shows"
@@ -21,20 +18,13 @@ export function ResolveOperationForm({ operationId, clientName, softwareId }: { 
       onSubmit={(event) => {
         event.preventDefault();
         const data = new FormData(event.currentTarget);
-        startTransition(async () => {
-          const result = await reconcileOperationAction({
+        submit(() =>
+          reconcileOperationAction({
             operationId,
             resolution: outcome === 'registered' ? { outcome, clientId: String(data.get('clientId') ?? '') } : { outcome },
             note: String(data.get('note') ?? ''),
-          });
-          if (!result.ok) {
-            setError(result.error.message);
-            setFieldErrors(result.fieldErrors ?? {});
-            return;
-          }
-          setError(null);
-          router.refresh();
-        });
+          }),
+        );
       }}
     >
       <fieldset className="space-y-2 text-sm">
