@@ -186,6 +186,13 @@ export const issuers = pgTable(
     /** Set when a refresh changed the registration or token endpoint; cleared by a person. */
     needsAttention: boolean('needs_attention').notNull().default(false),
     attentionReason: text('attention_reason'),
+    /**
+     * The version of what a registration request is built from: a trigger (migration 0022) adds
+     * one whenever an UPDATE changes a column a request can depend on, and only then. A refresh
+     * rewrites the row every time (its timestamps); one that found the same metadata must not
+     * void the review someone is about to register from (see lib/registrations/context.ts).
+     */
+    metadataVersion: integer('metadata_version').notNull().default(1),
     ...timestamps,
   },
   (t) => [

@@ -53,7 +53,7 @@ with blocking as (
 claimed as (
   insert into registration_operations (idempotency_key, request_hash, issuer_id, app_id, environment, request, status, created_by)
   select $1::text, $2::text, $3::uuid, $4::uuid, $5::text, $6::jsonb, 'in_flight', $7::text
-  where exists (select 1 from issuers where id = $3::uuid and xmin::text = $8::text)
+  where exists (select 1 from issuers where id = $3::uuid and metadata_version::text = $8::text)
     and exists (select 1 from apps where id = $4::uuid and xmin::text = $9::text)
     and not exists (select 1 from blocking)
   returning id)

@@ -7,11 +7,15 @@ import { preparedStatement } from './prepared';
 
 /**
  * What a registration request is built from: the issuer as discovered and the app's current
- * profile, each with its row version (PostgreSQL's `xmin`, which every UPDATE of the row changes,
- * whoever writes it). The claim re-checks both versions in the statement that writes the intent
- * row (see claim.ts), so the request recorded before the POST was built from exactly the issuer and
- * profile in force when it committed: an issuer refreshed or a profile edited in between makes the
- * claim fail and the request is rebuilt.
+ * profile, each with a version. The app's is its row version (PostgreSQL's `xmin`, which every
+ * UPDATE of the row changes, whoever writes it; only a person's save writes it). The issuer's is
+ * `metadata_version`, which a trigger raises only when a column a request depends on changes: a
+ * refresh rewrites the row every time (its timestamps), from another tab, refresh all or the
+ * schedule, and one that found the same metadata must not void a review. The claim re-checks
+ * both versions in the statement that writes the intent row (see claim.ts), so the request
+ * recorded before the POST was built from exactly the issuer and profile in force when it
+ * committed: metadata rediscovered differently or a profile edited in between makes the claim fail
+ * and the request is rebuilt.
  */
 export type RegistrationContext = {
   issuer: Issuer;
@@ -61,7 +65,7 @@ function contextStatement(db: Db) {
     db
       .select({
         issuer: issuers,
-        issuerVersion: sql<string>`${issuers}.xmin::text`,
+        issuerVersion: sql<string>`${issuers.metadataVersion}::text`,
         app: { id: apps.id, name: apps.name, softwareId: apps.softwareId, currentVersion: apps.currentVersion },
         appVersion: sql<string | null>`${apps}.xmin::text`,
         profile: appVersions.profile,

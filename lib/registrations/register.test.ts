@@ -15,12 +15,14 @@ import { fingerprintSecret } from '@/lib/credentials/vault';
 import { env, resetEnvCache } from '@/lib/env';
 import { addSandboxIssuer } from '@/test/support/issuers';
 import { createHealthSystem } from '@/lib/health-systems/mutations';
+import { refreshIssuer } from '@/lib/issuers/refresh-issuer';
 import { requestClientCredentialsToken } from '@/lib/oauth/registration';
 import { addAllowlistEntry } from '@/lib/outbound/allowlist-store';
 import { currentOutboundPolicy } from '@/lib/outbound/policy';
 import { startSandbox, type Sandbox } from '@/sandbox/index';
 import { registrationAnswer, startFakeRegistrationServer } from '@/test/support/fake-registration-server';
 import { claimOperation } from './claim';
+import { registrationContext } from './context';
 import { importRecoveryFiles, recoveryDir } from './recovery';
 import { previewRegistration } from './preview';
 import { registerApp } from './register';
@@ -205,6 +207,28 @@ describe('registering what was reviewed', () => {
     expect(again.app).not.toBe(reviewed.app);
     expect((await registerApp(ops.actor, { ...input, idempotencyKey: key(), reviewedVersions: again })).clientId).toBeTruthy();
   });
+
+  it('stays valid when the issuer is rediscovered with the same metadata (another tab, refresh all, the schedule), and is refused when the rediscovered metadata differs', async () => {
+    const issuer = await sandboxIssuer(sandbox.general.fhirBase);
+    const { appId } = await insertApp({ environments: { production: { tokenEndpointAuthMethod: 'client_secret_basic' } } });
+    const input = { issuerId: issuer.id, appId, environment: 'production' };
+    const reviewed = (await previewRegistration(ops.actor, input)).reviewedVersions;
+    const before = await getDb().select({ updatedAt: issuers.updatedAt }).from(issuers).where(eq(issuers.id, issuer.id));
+    expect((await refreshIssuer(ops.actor, issuer.id, { trigger: 'refresh-all' })).outcome).toBe('ok');
+    const after = await getDb().select({ updatedAt: issuers.updatedAt }).from(issuers).where(eq(issuers.id, issuer.id));
+    expect(after[0]!.updatedAt.getTime()).toBeGreaterThan(before[0]!.updatedAt.getTime()); // the row was rewritten
+    expect((await registerApp(ops.actor, { ...input, idempotencyKey: key(), reviewedVersions: reviewed })).clientId).toBeTruthy();
+
+    // The hospital now lists one more scope: what is checked against changed, so the review is void.
+    await getDb()
+      .update(issuers)
+      .set({ scopesSupported: sql`array_append(${issuers.scopesSupported}, 'patient/Extra.rs')` })
+      .where(eq(issuers.id, issuer.id));
+    const idempotencyKey = key();
+    const refused = await registerApp(ops.actor, { ...input, idempotencyKey, reviewedVersions: reviewed }).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ code: 'CONFLICT', details: { field: 'review' } });
+    expect(await getDb().select().from(registrationOperations).where(eq(registrationOperations.idempotencyKey, idempotencyKey))).toHaveLength(0);
+  });
 });
 
 describe('never losing or duplicating a registration', () => {
@@ -264,8 +288,8 @@ describe('never losing or duplicating a registration', () => {
     expect(await claimOperation(fields, { issuer: '1', app: '1' })).toEqual({ kind: 'outdated' });
     const [written] = await getDb().select({ n: count() }).from(registrationOperations).where(eq(registrationOperations.idempotencyKey, fields.idempotencyKey));
     expect(written!.n).toBe(0);
-    const [versions] = await getDb().execute<{ issuer: string; app: string }>(sql`select (select xmin::text from issuers where id = ${issuerId}) as issuer, (select xmin::text from apps where id = ${appId}) as app`).then((r) => r.rows);
-    expect(await claimOperation(fields, versions!)).toMatchObject({ kind: 'claimed' });
+    const { versions } = await registrationContext(issuerId, appId, { fresh: true });
+    expect(await claimOperation(fields, versions)).toMatchObject({ kind: 'claimed' });
   });
 
   it('refuses the same idempotency key with a different request', async () => {

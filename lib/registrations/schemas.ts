@@ -31,11 +31,11 @@ export const registerSchema = z.object({
   softwareStatement: z.union([z.literal('sign'), z.literal('udap'), z.string().regex(/^[\w-]+\.[\w-]+\.[\w-]+$/, 'A software statement is a signed JWT (three dot-separated parts).')]).optional().nullable(),
   idempotencyKey: z.string().min(16, 'Missing idempotency key.').max(200),
   /**
-   * The issuer and app row versions the person's review was built from (previewRegistration's
-   * `reviewedVersions`): when either row changed since, what would be sent is no longer what they
+   * The issuer and app versions the person's review was built from (previewRegistration's
+   * `reviewedVersions`): when either changed since, what would be sent is no longer what they
    * reviewed, and the registration is refused before anything is written or sent.
    */
-  reviewedVersions: z.object({ issuer: z.string().max(20), app: z.string().max(20) }).optional(),
+  reviewedVersions: z.object({ issuer: z.string().max(64), app: z.string().max(64) }).optional(),
 });
 export type RegisterInput = z.input<typeof registerSchema>;
 
