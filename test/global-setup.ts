@@ -5,12 +5,19 @@
  * dropped at the end.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { dropDatabase, recreateDatabase, startEmbeddedPostgres } from '../db/embedded';
 import { runMigrations } from '../db/migrate';
 
 export default async function setup() {
   // A vault key for the whole run (tests of the vault itself set their own).
   process.env.REGISTRAR_KEY ??= randomBytes(32).toString('base64');
+  // Recovery files and other data a test writes go to a directory of the run's own, never into the
+  // working copy's .data (where the app of a developer running the tests would count them).
+  const dataDir = process.env.REGISTRAR_DATA_DIR ? null : mkdtempSync(path.join(os.tmpdir(), 'registrar-test-data-'));
+  if (dataDir) process.env.REGISTRAR_DATA_DIR = dataDir;
   let stop: () => Promise<void> = async () => {};
   let adminUrl = process.env.DATABASE_URL;
   if (!adminUrl) {
@@ -35,5 +42,6 @@ export default async function setup() {
   await runMigrations(process.env.DATABASE_URL);
   return async () => {
     await stop();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   };
 }

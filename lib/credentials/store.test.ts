@@ -61,7 +61,7 @@ describe('storeCredential and the reads', () => {
     expect(raw?.row).not.toContain(Buffer.from(secret).toString('base64url'));
 
     const current = await readCurrentCredential(getDb(), 'registration', ownerId, 'client_secret');
-    expect(current).toEqual({ id: stored.id, plaintext: secret, fingerprint: stored.fingerprint, version: 1, expiresAt: new Date('2030-01-01T00:00:00Z') });
+    expect(current).toEqual({ id: stored.id, plaintext: secret, fingerprint: stored.fingerprint, version: 1, expiresAt: new Date('2030-01-01T00:00:00Z'), createdAt: expect.any(Date) });
     expect(await readCredentialById(getDb(), stored.id)).toEqual(current);
     expect(await readCurrentCredential(getDb(), 'registration', ownerId, 'registration_access_token')).toBeNull();
     expect(await readCredentialById(getDb(), randomUUID())).toBeNull();

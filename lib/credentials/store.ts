@@ -17,7 +17,7 @@ import { isUuid } from '@/lib/ids';
 export type CredentialOwnerType = (typeof CREDENTIAL_OWNERS)[number];
 export type CredentialState = 'current' | 'previous' | 'retired';
 
-export type OpenedCredential = { id: string; plaintext: string; fingerprint: string; version: number; expiresAt: Date | null };
+export type OpenedCredential = { id: string; plaintext: string; fingerprint: string; version: number; expiresAt: Date | null; createdAt: Date };
 
 export type CredentialMeta = {
   id: string;
@@ -207,7 +207,7 @@ export function replacementCredentialsCtes(ownerType: CredentialOwnerType, param
  * caller can read them in the same round trip as the owner; open them with openCurrentCredentials.
  */
 export function currentCredentialsColumn(ownerType: CredentialOwnerType, ownerId: SQL | AnyColumn, kinds: readonly CredentialKind[]): SQL<unknown> {
-  return sql`(select coalesce(json_agg(json_build_object('id', c.id, 'kind', c.kind, 'envelope', c.envelope, 'fingerprint', c.fingerprint, 'version', c.version, 'expiresAt', c.expires_at, 'ownerId', c.owner_id)), '[]')
+  return sql`(select coalesce(json_agg(json_build_object('id', c.id, 'kind', c.kind, 'envelope', c.envelope, 'fingerprint', c.fingerprint, 'version', c.version, 'expiresAt', c.expires_at, 'createdAt', c.created_at, 'ownerId', c.owner_id)), '[]')
       from ${credentials} c where c.owner_type = ${ownerType} and c.owner_id = ${ownerId} and c.kind in ${[...kinds]} and c.state = 'current')`;
 }
 
@@ -227,8 +227,8 @@ export function currentFingerprintColumn(ownerType: CredentialOwnerType, ownerId
 export type StoredFingerprint = { fingerprint: string; keyId: string | null };
 
 export function openCurrentCredentials(ownerType: CredentialOwnerType, value: unknown): Map<CredentialKind, OpenedCredential> {
-  const rows = Array.isArray(value) ? (value as Array<{ id: string; kind: CredentialKind; envelope: Envelope; fingerprint: string; version: number; expiresAt: string | null; ownerId: string }>) : [];
-  return new Map(rows.map((r) => [r.kind, openRow({ ...r, ownerType, expiresAt: r.expiresAt ? new Date(r.expiresAt) : null })]));
+  const rows = Array.isArray(value) ? (value as Array<{ id: string; kind: CredentialKind; envelope: Envelope; fingerprint: string; version: number; expiresAt: string | null; createdAt: string; ownerId: string }>) : [];
+  return new Map(rows.map((r) => [r.kind, openRow({ ...r, ownerType, expiresAt: r.expiresAt ? new Date(r.expiresAt) : null, createdAt: new Date(r.createdAt) })]));
 }
 
 /** Retires the owner's current credential of one kind (a setting cleared): kept, sealed, for the audit trail, never used again. */
@@ -269,15 +269,17 @@ const openColumns = {
   fingerprint: credentials.fingerprint,
   version: credentials.version,
   expiresAt: credentials.expiresAt,
+  createdAt: credentials.createdAt,
 };
 
-function openRow(row: { id: string; ownerType: string; ownerId: string; kind: CredentialKind; envelope: Envelope; fingerprint: string; version: number; expiresAt: Date | null }): OpenedCredential {
+function openRow(row: { id: string; ownerType: string; ownerId: string; kind: CredentialKind; envelope: Envelope; fingerprint: string; version: number; expiresAt: Date | null; createdAt: Date }): OpenedCredential {
   return {
     id: row.id,
     plaintext: openSecret(row.envelope, credentialAad(row)),
     fingerprint: row.fingerprint,
     version: row.version,
     expiresAt: row.expiresAt,
+    createdAt: row.createdAt,
   };
 }
 

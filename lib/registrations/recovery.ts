@@ -30,6 +30,12 @@ export type ManagementRecoveryPayload = {
   secret: string | null;
   secretExpiresAt: string | null;
   actor: string;
+  /**
+   * When the file was written. A credential stored after it (a rotation's read at the hospital that
+   * recovered the same answer, or a later rotation) is newer than the file's: the import leaves it.
+   * Absent in files written before this field existed.
+   */
+  writtenAt?: string;
 };
 
 export function recoveryDir(): string {
@@ -57,28 +63,39 @@ export async function writeRecoveryFile(payload: RecoveryPayload, dir = recovery
  * The same last line of defence for an RFC 7592 answer whose new credentials the database refused
  * (lib/registrations/manage/shared.ts persistIssuedCredentials): `npm run recover` stores them.
  */
-export async function writeManagementRecoveryFile(payload: Omit<ManagementRecoveryPayload, 'kind'>, dir = recoveryDir()): Promise<string> {
+export async function writeManagementRecoveryFile(payload: Omit<ManagementRecoveryPayload, 'kind' | 'writtenAt'>, dir = recoveryDir()): Promise<string> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const fileId = `management-${payload.registrationId}-${randomUUID().slice(0, 8)}`;
-  const envelope = sealSecret(JSON.stringify({ kind: 'management', ...payload } satisfies ManagementRecoveryPayload), aadFor(fileId));
+  const fileId = `${MANAGEMENT_PREFIX}${payload.registrationId}-${randomUUID().slice(0, 8)}`;
+  const envelope = sealSecret(JSON.stringify({ kind: 'management', ...payload, writtenAt: new Date().toISOString() } satisfies ManagementRecoveryPayload), aadFor(fileId));
   const file = path.join(dir, `${fileId}.json`);
   createFileDurably(file, JSON.stringify({ fileId, envelope }), 0o600);
   return path.relative(process.cwd(), file);
 }
 
+const MANAGEMENT_PREFIX = 'management-';
+
 /**
  * Stores a management answer's credentials as current (old → previous), each only if it is not
- * already the current one (a second import changes nothing), with an audit row, in one transaction.
+ * already the current one (a second import changes nothing) and the current one is not newer than
+ * the file (importing an old file must not bring back a replaced credential), with an audit row,
+ * in one transaction.
  */
 async function importManagementAnswer(payload: ManagementRecoveryPayload): Promise<string[]> {
   const actor = systemActor(`recover (for ${payload.actor})`);
+  const writtenAt = payload.writtenAt ? new Date(payload.writtenAt) : null;
   return getDb().transaction(async (tx) => {
+    const wanted = async (kind: 'registration_access_token' | 'client_secret', value: string | null) => {
+      if (!value) return false;
+      const current = await readCurrentCredential(tx, 'registration', payload.registrationId, kind);
+      if (current?.plaintext === value) return false;
+      return !(current && writtenAt && current.createdAt > writtenAt);
+    };
     const stored: string[] = [];
-    if (payload.rat && (await readCurrentCredential(tx, 'registration', payload.registrationId, 'registration_access_token'))?.plaintext !== payload.rat) {
-      await storeCredential(tx, { ownerType: 'registration', ownerId: payload.registrationId, kind: 'registration_access_token', plaintext: payload.rat });
+    if (await wanted('registration_access_token', payload.rat)) {
+      await storeCredential(tx, { ownerType: 'registration', ownerId: payload.registrationId, kind: 'registration_access_token', plaintext: payload.rat! });
       stored.push('registration_access_token');
     }
-    if (payload.secret && (await readCurrentCredential(tx, 'registration', payload.registrationId, 'client_secret'))?.plaintext !== payload.secret) {
+    if (payload.secret && (await wanted('client_secret', payload.secret))) {
       const expiresAt = payload.secretExpiresAt ? new Date(payload.secretExpiresAt) : null;
       await storeCredential(tx, { ownerType: 'registration', ownerId: payload.registrationId, kind: 'client_secret', plaintext: payload.secret, expiresAt });
       await tx.update(registrations).set({ secretExpiryKind: expiresAt ? 'at' : 'unknown', secretExpiresAt: expiresAt, lastRotatedAt: new Date(), updatedAt: new Date() }).where(eq(registrations.id, payload.registrationId));
@@ -134,6 +151,13 @@ export async function importRecoveryFiles(log: (line: string) => void = () => {}
 export async function findRecoveryFile(operationId: string): Promise<string | null> {
   const names = await readdir(recoveryDir()).catch(() => [] as string[]);
   const name = names.find((n) => n.startsWith(`${operationId}-`) && n.endsWith('.json'));
+  return name ? path.relative(process.cwd(), path.join(recoveryDir(), name)) : null;
+}
+
+/** A management answer's recovery file waiting for this registration, relative to the working directory, or null. */
+export async function findManagementRecoveryFile(registrationId: string): Promise<string | null> {
+  const names = await readdir(recoveryDir()).catch(() => [] as string[]);
+  const name = names.find((n) => n.startsWith(`${MANAGEMENT_PREFIX}${registrationId}-`) && n.endsWith('.json'));
   return name ? path.relative(process.cwd(), path.join(recoveryDir(), name)) : null;
 }
 

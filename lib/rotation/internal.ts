@@ -1,7 +1,7 @@
 import 'server-only';
 import { eq, and } from 'drizzle-orm';
 import { getDb, type DbOrTx } from '@/db/client';
-import { rotations, type Rotation } from '@/db/schema';
+import { registrations, rotations, type Rotation } from '@/db/schema';
 import { systemActor, type Actor } from '@/lib/auth/actor';
 import { AppError, isAppError } from '@/lib/errors';
 import type { ManageDeps } from '@/lib/registrations/manage/shared';
@@ -133,4 +133,26 @@ export function isTransient(error: unknown): boolean {
   if (info?.kind === 'http' && (info.status ?? 0) >= 500) return true;
   if (info?.kind === 'rfc7591' && (info.status ?? 0) >= 500) return true;
   return TRANSIENT_CODES.has(error.code);
+}
+
+/** How often a rotation waiting for a recovery file to be imported looks again. */
+const RECOVERY_RECHECK_MS = 60 * 60_000;
+
+/**
+ * The hospital answered with credentials the database would not store, so they are in a recovery
+ * file: the replacement client of a re-registration, or the new token and secret of an update. The
+ * rotation neither fails (that would leave them, once imported, unused, or give the client up) nor
+ * counts attempts: it waits, looking again every hour, and once `npm run recover` has imported the
+ * file it goes on with them. `message` says what is in which file and what still works.
+ */
+export async function waitForRecoveryImport(rot: Rotation, reg: { id: string; status: string }, message: string): Promise<StepResult> {
+  const now = new Date();
+  const rotation = await getDb().transaction(async (tx) => {
+    const next = await transition(rot, { nextAttemptAt: new Date(now.getTime() + RECOVERY_RECHECK_MS), unfinishedRuns: 0, error: { code: 'NEEDS_RECOVERY', message, at: now.toISOString() } }, tx);
+    if (reg.status === 'active' || reg.status === 'needs_attention') {
+      await tx.update(registrations).set({ status: 'needs_attention', attentionReason: message }).where(eq(registrations.id, reg.id));
+    }
+    return next;
+  });
+  return { rotation, step: 'in_flight' };
 }

@@ -10,6 +10,7 @@ import { Slots } from '@/lib/concurrency';
 import { readCurrentCredential } from '@/lib/credentials/store';
 import { updateClientRegistration } from '@/lib/oauth/registration';
 import { getBoss, startJobs, stopJobs } from '@/lib/jobs/boss';
+import { findManagementRecoveryFile } from '@/lib/registrations/recovery';
 import { startSandbox, type Sandbox } from '@/sandbox/index';
 import { createRotations } from './create';
 import { MAX_UNFINISHED_RUNS } from './internal';
@@ -309,7 +310,9 @@ describe('a rotation batch', () => {
       await getDb().execute(sql`drop function refuse_test_credentials()`);
     }
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
-    expect(results[1]).toMatchObject({ status: 'rejected', reason: { code: 'NEEDS_RECOVERY' } });
+    expect(results[1]).toMatchObject({ status: 'rejected', reason: { code: 'NEEDS_RECOVERY', details: { recoveryFile: expect.stringMatching(/management-/) } } });
+    // Its new secret is not dropped: it waits, sealed, in a recovery file for `npm run recover`.
+    expect(await findManagementRecoveryFile(refused)).not.toBeNull();
     for (const i of [0, 2]) expect(results[i]).toMatchObject({ status: 'fulfilled', value: { newSecret: true, rotation: { state: 'current' } } });
     expect(await secretVersionsOf(regs.map((r) => r.registrationId))).toEqual([[2, 2], [1, 1], [2, 2]]);
   });

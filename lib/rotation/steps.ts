@@ -12,7 +12,7 @@ import { currentOutboundPolicy } from '@/lib/outbound/policy';
 import type { RegistrationOverrides } from '@/lib/registrations/build-request';
 import { findRecoveryFile } from '@/lib/registrations/recovery';
 import { registerApp } from '@/lib/registrations/register';
-import { afterStep, isBearerRefusal, transientError, transition, type Ctx, type StepResult } from './internal';
+import { afterStep, isBearerRefusal, transientError, transition, waitForRecoveryImport, type Ctx, type StepResult } from './internal';
 import { canVerifyByTokenRequest, isHostedJwksUri } from './plan';
 
 /**
@@ -140,27 +140,8 @@ function idempotencyKey(rot: Pick<Rotation, 'id' | 'registerAttempt'>): string {
  * twice. A definite refusal (intent row `failed`) lets the next attempt use a new key; a request
  * that may have reached the hospital (in flight too long, outcome unknown) is never repeated.
  */
-/** How often a rotation waiting for its new client's recovery file to be imported looks again. */
-const RECOVERY_RECHECK_MS = 60 * 60_000;
-
-/**
- * The hospital registered the replacement client but the database would not store it, so its answer
- * is in a recovery file. The rotation neither fails (that would leave the client, once imported,
- * unused, and the next rotation would register yet another) nor counts attempts: it waits, looking
- * again every hour, and once `npm run recover` has imported the file it goes on with that client.
- */
-async function waitForRecoveryImport(rot: Rotation, reg: Registration, file: string): Promise<StepResult> {
-  const now = new Date();
-  const message = `The hospital registered the new client, but Registrar could not store it; its answer is kept encrypted in ${file}. Run \`npm run recover\` once the database is healthy: this rotation then goes on with that client by itself (it looks again every hour). The old credential is still current.`;
-  const rotation = await getDb().transaction(async (tx) => {
-    const next = await transition(rot, { nextAttemptAt: new Date(now.getTime() + RECOVERY_RECHECK_MS), unfinishedRuns: 0, error: { code: 'NEEDS_RECOVERY', message, at: now.toISOString() } }, tx);
-    if (reg.status === 'active' || reg.status === 'needs_attention') {
-      await tx.update(registrations).set({ status: 'needs_attention', attentionReason: message }).where(eq(registrations.id, reg.id));
-    }
-    return next;
-  });
-  return { rotation, step: 'in_flight' };
-}
+const replacementInFile = (file: string) =>
+  `The hospital registered the new client, but Registrar could not store it; its answer is kept encrypted in ${file}. Run \`npm run recover\` once the database is healthy: this rotation then goes on with that client by itself (it looks again every hour). The old credential is still current.`;
 
 export async function runRegisterStep(ctx: Ctx, rot: Rotation): Promise<StepResult> {
   const reg = await registrationRow(rot.registrationId);
@@ -188,7 +169,7 @@ export async function runRegisterStep(ctx: Ctx, rot: Rotation): Promise<StepResu
       );
     } else {
       const file = op.status === 'needs_recovery' ? await findRecoveryFile(op.id) : null;
-      if (file) return waitForRecoveryImport(rot, reg, file);
+      if (file) return waitForRecoveryImport(rot, reg, replacementInFile(file));
       throw new AppError('NEEDS_RECOVERY', `${op.error?.message ?? `The registration of the new client ended as ${op.status}.`} (operation ${op.id})`, { operationId: op.id });
     }
   }
@@ -227,7 +208,7 @@ export async function runRegisterStep(ctx: Ctx, rot: Rotation): Promise<StepResu
         // Registered at the hospital, not stored here, kept in a recovery file: wait for its import.
         const [failed] = await getDb().select().from(registrationOperations).where(eq(registrationOperations.idempotencyKey, key)).limit(1);
         const file = failed?.status === 'needs_recovery' ? await findRecoveryFile(failed.id) : null;
-        if (file) return waitForRecoveryImport(rot, reg, file);
+        if (file) return waitForRecoveryImport(rot, reg, replacementInFile(file));
       }
       if (isBearerRefusal(error)) {
         // The hospital wants a (new) initial access token: ops supply one and the rotation resumes.

@@ -2,12 +2,14 @@ import 'server-only';
 import { namedStatement, runNamed } from '@/db/named-statement';
 import type { Rotation } from '@/db/schema';
 import { auditRow } from '@/lib/audit/record';
-import type { Actor } from '@/lib/auth/actor';
+import { actorLabel, type Actor } from '@/lib/auth/actor';
 import { replacementCredentialsCtes, sealReplacementCredentials } from '@/lib/credentials/store';
 import { fingerprintSecret } from '@/lib/credentials/vault';
 import { AppError, isAppError } from '@/lib/errors';
+import { errorSummary, logger } from '@/lib/logger';
 import type { RegistrationResponse } from '@/lib/oauth/registration';
 import type { ManagedRegistration } from '@/lib/registrations/manage/shared';
+import { writeManagementRecoveryFile } from '@/lib/registrations/recovery';
 import { computeRenewal } from './renewal';
 import { refreshRenewals } from './renewals';
 import type { RenewalPolicy } from './settings';
@@ -87,19 +89,45 @@ export async function storeAnswersSettled(answers: readonly AnswerToStore[]): Pr
   }
   if (answers.length > 1) return Promise.allSettled(answers.map((a) => storeAnswers([a]).then(([r]) => r!)));
   if (isAppError(lastError)) return [{ status: 'rejected', reason: lastError }];
-  const { reg, response, used } = answers[0]!;
-  const ratChanged = response.registrationAccessToken !== null && response.registrationAccessToken !== used.rat;
-  return [
-    {
-      status: 'rejected',
-      reason: new AppError(
-        'NEEDS_RECOVERY',
-        `The hospital answered with new credentials for client ${reg.clientId} but Registrar could not store them${ratChanged ? '; the old registration access token no longer works, so ask the hospital for a new one' : ''}.`,
-        { registrationId: reg.id },
-        { cause: lastError },
-      ),
-    },
-  ];
+  return [{ status: 'rejected', reason: await keepUnstorableAnswer(answers[0]!, lastError) }];
+}
+
+/**
+ * The database would not take an answer: what it carried that Registrar does not hold yet (a new
+ * registration access token, a new secret) goes to an encrypted recovery file for `npm run
+ * recover`, as for any management answer (lib/registrations/manage/shared.ts). The rotation's next
+ * attempt reads the registration at the hospital first; when the token rotated and that read is
+ * refused, it waits for the import instead of giving the client up (update-step.ts).
+ */
+async function keepUnstorableAnswer(answer: AnswerToStore, cause: unknown): Promise<AppError> {
+  const { actor, reg, op } = answer;
+  const p = plan(answer, new Date());
+  let file: string | null = null;
+  if (p.newRat || p.newSecret) {
+    try {
+      file = await writeManagementRecoveryFile({
+        registrationId: reg.id,
+        clientId: reg.clientId,
+        op,
+        rat: p.newRat,
+        secret: p.newSecret,
+        secretExpiresAt: p.expiresAt?.toISOString() ?? null,
+        actor: actorLabel(actor),
+      });
+    } catch (writeError) {
+      logger.error({ registrationId: reg.id, err: errorSummary(writeError) }, 'rotation answer not saved and no recovery file written');
+    }
+  }
+  const what = p.rotated.length ? `new credentials (${p.rotated.join(' and ').replace(/_/g, ' ')})` : 'its registration record';
+  const deadToken = p.newRat ? '; the old registration access token no longer works' : '';
+  return new AppError(
+    'NEEDS_RECOVERY',
+    file
+      ? `The hospital answered with ${what} for client ${reg.clientId}, but the database would not store them${deadToken}. They are kept encrypted in ${file}: run \`npm run recover\` once the database is healthy.`
+      : `The hospital answered with ${what} for client ${reg.clientId}, but Registrar could not store them${p.newRat || p.newSecret ? ' nor write their recovery file' : ''}${p.newRat ? `${deadToken}, so ask the hospital for a new one` : ''}.`,
+    { registrationId: reg.id, ...(file ? { recoveryFile: file } : {}) },
+    { cause },
+  );
 }
 
 /**

@@ -11,7 +11,8 @@ import type { OutboundPolicy } from '@/lib/oauth/safe-fetch';
 import { allowlistEntriesColumn } from '@/lib/outbound/allowlist-store';
 import { outboundPolicyFrom } from '@/lib/outbound/policy';
 import { hasFreshServerRecord, manageableColumns, toManageable, type ManagedRegistration } from '@/lib/registrations/manage/shared';
-import { afterStep, isBearerRefusal, isOutcomeUnknown, loadRotation, transientError, transition, type Ctx, type StepResult } from './internal';
+import { findManagementRecoveryFile } from '@/lib/registrations/recovery';
+import { afterStep, isBearerRefusal, isOutcomeUnknown, loadRotation, transientError, transition, waitForRecoveryImport, type Ctx, type StepResult } from './internal';
 import { stepsFor } from './plan';
 import { storeAnswers, type StoredAnswer } from './store-answers';
 import { APP_SETTINGS_PREFIX, effectivePolicy, ISSUER_SETTINGS_PREFIX, learnUpdateIssuesSecret, rotationOverridesSchema, type RenewalPolicy } from './settings';
@@ -138,7 +139,13 @@ async function recoverLostUpdate(ctx: Ctx, rot: Rotation, context: UpdateContext
   try {
     read = await readClientRegistration({ registrationClientUri: reg.registrationClientUri, registrationAccessToken: used.rat, fetchInit: { ...ctx.deps.fetchInit, policy: context.policy } });
   } catch (error) {
-    if (isBearerRefusal(error)) return fallBackToReRegistration(ctx, rot, reg);
+    if (isBearerRefusal(error)) {
+      // The token was refused because the answer rotated it; when that answer is in a recovery file
+      // (the database would not store it), the new token is not lost: wait for its import.
+      const file = await findManagementRecoveryFile(reg.id);
+      if (file) return waitForRecoveryImport(rot, reg, updateAnswerInFile(reg, file));
+      return fallBackToReRegistration(ctx, rot, reg);
+    }
     throw error;
   }
   if (read.clientId !== reg.clientId) throw new AppError('UPSTREAM_REJECTED', `The hospital answered for client ${read.clientId} instead of ${reg.clientId}; nothing was stored.`);
@@ -146,6 +153,9 @@ async function recoverLostUpdate(ctx: Ctx, rot: Rotation, context: UpdateContext
   if (stored.newSecret) return finished(ctx, stored.rotation);
   return null;
 }
+
+const updateAnswerInFile = (reg: ManagedRegistration, file: string) =>
+  `The hospital answered this rotation's update of client ${reg.clientId} with a new registration access token (the old one is refused now) and may have issued a new secret, but the database would not store them; they are kept encrypted in ${file}. Run \`npm run recover\` once the database is healthy: this rotation then goes on by itself (it looks again every hour). Until then the old secret may no longer work.`;
 
 async function fallBackToReRegistration(ctx: Ctx, rot: Rotation, reg: ManagedRegistration): Promise<StepResult> {
   const now = new Date();
@@ -235,10 +245,11 @@ export async function runUpdateStep(ctx: Ctx, rot: Rotation): Promise<StepResult
     // The hospital has answered: its new secret is live and the old one void (RFC 7592 §2.2). Not a
     // failure to give up on: the PUT stays marked as sent, so the next attempt reads the
     // registration (GET) and stores the credentials it holds, as after a lost answer.
+    const file = isAppError(error) ? (error.details as { recoveryFile?: string } | undefined)?.recoveryFile : undefined;
     throw transientError(
       'NEEDS_RECOVERY',
-      `The hospital answered the update for client ${reg.clientId}, but Registrar could not store its answer. The next attempt reads the registration at the hospital to recover the new credentials.`,
-      { registrationId: reg.id },
+      `The hospital answered the update for client ${reg.clientId}, but Registrar could not store its answer${file ? ` (kept encrypted in ${file})` : ''}. The next attempt reads the registration at the hospital to recover the new credentials${file ? ', or waits for `npm run recover` to import the file if the hospital refuses the old registration access token' : ''}.`,
+      { registrationId: reg.id, ...(file ? { recoveryFile: file } : {}) },
       error,
     );
   }

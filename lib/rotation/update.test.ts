@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { and, eq, inArray, sql } from 'drizzle-orm';
@@ -6,6 +7,7 @@ import { closeDb, getDb } from '@/db/client';
 import { insertIssuer, insertUser } from '@/db/factories';
 import { auditLog, credentials, registrations, rotations } from '@/db/schema';
 import { readCurrentCredential } from '@/lib/credentials/store';
+import { findManagementRecoveryFile, importRecoveryFiles } from '@/lib/registrations/recovery';
 import { startSandbox, type Sandbox } from '@/sandbox/index';
 import { startFakeRfc7592Server } from '@/test/support/fake-rfc7592';
 import { planRotation } from './plan';
@@ -223,6 +225,41 @@ describe('RFC 7592 update where the server issues a new secret', () => {
     const done = await resumeRotation(first.id, { force: true });
     expect(done.state).toBe('current');
     expect(reg.client.puts).toBe(1);
+    expect((await currentSecret(reg.registrationId)).plaintext).toBe(reg.client.secret);
+    await tokenWithCurrentCredential(reg.registrationId, `${fake.origin}/token`);
+  });
+
+  it('the update rotated the registration access token and its answer cannot be stored: both go to a recovery file, the rotation waits for `npm run recover` instead of giving the client up, then finishes', async () => {
+    const reg = await registeredAtFake();
+    fake.faults = { rotateRatOnPut: true };
+    const first = await whileCredentialsRefused(reg.registrationId, () => startRotation(ops.actor, { registrationId: reg.registrationId }));
+    fake.faults = {};
+    expect(reg.client.puts).toBe(1);
+    expect(first).toMatchObject({ state: 'in_flight', error: { code: 'NEEDS_RECOVERY', message: expect.stringMatching(/kept encrypted in .*management-.*\.json/) } });
+    const file = await findManagementRecoveryFile(reg.registrationId);
+    expect(file).not.toBeNull();
+    // Sealed: neither the new token nor the new secret is readable in the file or the message.
+    const fileText = fs.readFileSync(file!, 'utf8');
+    for (const secret of [reg.client.rat, reg.client.secret]) {
+      expect(fileText).not.toContain(secret);
+      expect(first.error!.message).not.toContain(secret);
+    }
+
+    // The next attempt: the hospital refuses the old token (the PUT rotated it). Not a fallback to
+    // re-registration: the new token is in the file, so the rotation waits for its import.
+    const waiting = await resumeRotation(first.id, { force: true });
+    expect(waiting).toMatchObject({ state: 'in_flight', strategy: 'rfc7592_update', error: { code: 'NEEDS_RECOVERY', message: expect.stringMatching(/Run `npm run recover`/) } });
+    expect(new Date(waiting.nextAttemptAt!).getTime() - Date.now()).toBeGreaterThan(50 * 60_000);
+    const row = await registrationRow(reg.registrationId);
+    expect(row).toMatchObject({ status: 'needs_attention', clientId: reg.clientId });
+    const registrationsBefore = fake.clients.size;
+
+    expect(await importRecoveryFiles()).toMatchObject({ failed: 0 });
+    expect(await findManagementRecoveryFile(reg.registrationId)).toBeNull();
+    expect((await currentSecret(reg.registrationId)).plaintext).toBe(reg.client.secret);
+    const done = await resumeRotation(first.id, { force: true });
+    expect(done.state).toBe('current');
+    expect(fake.clients.size).toBe(registrationsBefore); // no replacement client registered
     expect((await currentSecret(reg.registrationId)).plaintext).toBe(reg.client.secret);
     await tokenWithCurrentCredential(reg.registrationId, `${fake.origin}/token`);
   });

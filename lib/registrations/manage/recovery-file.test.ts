@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeDb, getDb } from '@/db/client';
 import { insertApp, insertUser, uniqueSuffix } from '@/db/factories';
 import { auditLog } from '@/db/schema';
-import { readCurrentCredential } from '@/lib/credentials/store';
+import { readCurrentCredential, storeCredential } from '@/lib/credentials/store';
 import { isAppError } from '@/lib/errors';
 import { createHealthSystem } from '@/lib/health-systems/mutations';
 import { addAllowlistEntry } from '@/lib/outbound/allowlist-store';
@@ -15,7 +15,7 @@ import { registerApp } from '@/lib/registrations/register';
 import { startSandbox, type Sandbox } from '@/sandbox/index';
 import { addSandboxIssuer } from '@/test/support/issuers';
 import { withEnv } from '@/test/support/env';
-import { importRecoveryFiles } from '../recovery';
+import { importRecoveryFiles, writeManagementRecoveryFile } from '../recovery';
 import { refreshRegistrationFromServer } from './refresh';
 import { updateRegistration } from './update';
 
@@ -92,6 +92,27 @@ describe('a new registration access token the database refuses', () => {
       expect(audit?.details).toMatchObject({ op: 'update', rotated: ['registration_access_token'] });
       // A second import finds nothing left to do.
       expect(await importRecoveryFiles()).toEqual({ imported: 0, failed: 0 });
+    });
+  });
+});
+
+describe('an old recovery file imported after a newer credential was stored', () => {
+  it('leaves the newer credential current: importing late never brings back a replaced one', async () => {
+    await withEnv({ REGISTRAR_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'registrar-stale-recovery-')) }, async () => {
+      const { appId } = await insertApp({ environments: { production: { redirectUris: ['https://app.example.com/callback'] } } });
+      const reg = await registerApp(ops.actor, { issuerId, appId, environment: 'production', idempotencyKey: randomUUID() + randomUUID() });
+      await writeManagementRecoveryFile({ registrationId: reg.registrationId, clientId: reg.clientId, op: 'update', rat: 'rat-in-the-file', secret: 'secret-in-the-file', secretExpiresAt: null, actor: 'test' });
+      // Meanwhile a later answer was stored (the rotation's read at the hospital, or a later rotation).
+      await getDb().transaction(async (tx) => {
+        await storeCredential(tx, { ownerType: 'registration', ownerId: reg.registrationId, kind: 'client_secret', plaintext: 'newer-secret', expiresAt: null });
+        await storeCredential(tx, { ownerType: 'registration', ownerId: reg.registrationId, kind: 'registration_access_token', plaintext: 'newer-rat' });
+      });
+
+      expect(await importRecoveryFiles()).toEqual({ imported: 1, failed: 0 });
+      expect((await readCurrentCredential(getDb(), 'registration', reg.registrationId, 'client_secret'))!.plaintext).toBe('newer-secret');
+      expect((await readCurrentCredential(getDb(), 'registration', reg.registrationId, 'registration_access_token'))!.plaintext).toBe('newer-rat');
+      const recovered = await getDb().select().from(auditLog).where(and(eq(auditLog.targetId, reg.registrationId), eq(auditLog.action, 'registration.credentials_recovered')));
+      expect(recovered).toHaveLength(0);
     });
   });
 });
