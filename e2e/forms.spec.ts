@@ -213,3 +213,38 @@ test('adding an issuer with an over-long Epic client id and a refused custom env
   expect(await query('select i.id from issuers i join health_systems h on h.id = i.health_system_id where h.name = $1', [name])).toHaveLength(0);
   await context.close();
 });
+
+test('an app edit keeps the grant types the boxes do not list, and refuses a version with no grant type at all instead of saving authorization_code', async ({ browser }) => {
+  const context = await browser.newContext({ storageState: storageStateFor('ops') });
+  const page = await context.newPage();
+  const name = `Grants ${Date.now().toString(36)}`;
+  await createApp(page, name, { authMethod: 'private_key_jwt', redirect: 'https://app.example.test/cb', scope: 'openid', grantTypes: ['client_credentials'] });
+  // Version 1 also holds a grant type no box lists (saved through the API, say).
+  const exchange = 'urn:ietf:params:oauth:grant-type:token-exchange';
+  await query(
+    `update app_versions set profile = jsonb_set(profile, '{environments,production,grantTypes}', $2::jsonb)
+      where app_id = (select id from apps where name = $1) and version = 1`,
+    [name, JSON.stringify(['authorization_code', 'client_credentials', exchange])],
+  );
+  await page.reload();
+  const form = page.getByRole('form', { name: 'Edit app' });
+  const production = environmentCard(form, 'production');
+  await expect(production.getByLabel('Other grant types (one per line)')).toHaveValue(exchange);
+
+  // Saved unchanged: nothing is dropped.
+  await form.getByRole('button', { name: 'Save new version' }).click();
+  await expect(page.getByText('Saved as version 2.')).toBeVisible();
+  const saved = async (version: number) =>
+    (await query<{ g: string[] }>(`select profile->'environments'->'production'->'grantTypes' as g from app_versions where app_id = (select id from apps where name = $1) and version = $2`, [name, version]))[0]?.g;
+  expect(await saved(2)).toEqual(['authorization_code', 'client_credentials', exchange]);
+
+  // Every box unticked and no other grant type: refused at Grant types, nothing saved.
+  await page.reload();
+  for (const g of ['authorization_code', 'client_credentials']) await production.getByLabel(g, { exact: true }).uncheck();
+  await production.getByLabel('Other grant types (one per line)').fill('');
+  await form.getByRole('button', { name: 'Save new version' }).click();
+  await expect(production.getByRole('alert').filter({ hasText: /Choose at least one grant type/ })).toBeVisible();
+  await expect(page.getByText('Saved as version 3.')).toHaveCount(0);
+  expect(await saved(3)).toBeUndefined();
+  await context.close();
+});

@@ -22,3 +22,18 @@ describe('app profile redirect URIs', () => {
     expect(issuesOf(profile({ redirectUris: 'https://app.example.com/cb\nhttps://app.example.com/cb' }))).toEqual([]);
   });
 });
+
+describe('app profile grant types', () => {
+  const grantsOf = (grantTypes: unknown) => appProfileSchema.parse(profile(grantTypes === undefined ? {} : { grantTypes })).environments.production!.grantTypes;
+
+  it('defaults to authorization_code only when left out (RFC 7591 §2), and keeps any grant type given, once each', () => {
+    expect(grantsOf(undefined)).toEqual(['authorization_code']);
+    expect(grantsOf(['client_credentials', 'urn:ietf:params:oauth:grant-type:token-exchange', ' client_credentials '])).toEqual(['client_credentials', 'urn:ietf:params:oauth:grant-type:token-exchange']);
+  });
+
+  it('refuses an explicitly empty list at the grant types field instead of saving a grant nobody chose', () => {
+    for (const empty of [[], '', ['  ']]) {
+      expect(issuesOf(profile({ grantTypes: empty }))).toEqual([{ path: 'environments.production.grantTypes', message: expect.stringMatching(/Choose at least one grant type/) }]);
+    }
+  });
+});

@@ -23,7 +23,18 @@ const lines = z
 
 export const environmentProfileSchema = z.object({
   redirectUris: lines,
-  grantTypes: lines.transform((v) => (v.length ? v.map((s) => s.trim()) : ['authorization_code'])),
+  // Left out: RFC 7591's default, authorization_code. Given but empty (every box unticked): refused,
+  // rather than quietly saved as authorization_code, which the person did not choose.
+  grantTypes: z
+    .union([z.string(), z.array(z.string())])
+    .optional()
+    .superRefine((v, ctx) => {
+      if (v !== undefined && lines.parse(v).length === 0) ctx.addIssue({ code: 'custom', message: 'Choose at least one grant type (client_credentials for a backend service, authorization_code for an app a person launches).' });
+    })
+    .transform((v) => {
+      const list = lines.parse(v).map((s) => s.trim());
+      return list.length ? [...new Set(list)] : ['authorization_code'];
+    }),
   responseTypes: lines.transform((v) => (v.length ? v.map((s) => s.trim()) : ['code'])),
   tokenEndpointAuthMethod: z.enum(TOKEN_AUTH_METHODS, { message: 'Choose a token endpoint auth method.' }),
   scope: z.string().max(4000).default('').transform((s) => s.trim().split(/\s+/).filter(Boolean).join(' ')),

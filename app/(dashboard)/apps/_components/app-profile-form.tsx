@@ -46,7 +46,8 @@ export function AppProfileForm({ appId, version, initial }: { appId?: string; ve
     for (const name of envNames) {
       environments[name] = {
         redirectUris: String(form.get(`${name}.redirectUris`) ?? ''),
-        grantTypes: form.getAll(`${name}.grantTypes`).map(String),
+        // The boxes ticked and the other grant types typed below them (kept, never dropped).
+        grantTypes: [...form.getAll(`${name}.grantTypes`).map(String), ...String(form.get(`${name}.otherGrantTypes`) ?? '').split('\n')].map((g) => g.trim()).filter(Boolean),
         responseTypes: String(form.get(`${name}.responseTypes`) ?? 'code'),
         tokenEndpointAuthMethod: String(form.get(`${name}.tokenEndpointAuthMethod`) ?? ''),
         scope: String(form.get(`${name}.scope`) ?? ''),
@@ -104,7 +105,7 @@ export function AppProfileForm({ appId, version, initial }: { appId?: string; ve
           <TextField label="policy_uri" name="policyUri" defaultValue={initial?.policyUri ?? ''} errors={fieldErrors.policyUri} />
           <TextAreaField label="Contacts (one email per line)" name="contacts" rows={2} defaultValue={initial?.contacts.join('\n')} errors={fieldErrors.contacts} />
           <label className="flex items-center gap-2 self-end text-sm">
-            <input type="checkbox" name="softwareStatement" defaultChecked={initial?.softwareStatement.enabled} /> Sign a software statement (RFC 7591 §2.3) when an issuer wants one
+            <input type="checkbox" name="softwareStatement" defaultChecked={initial?.softwareStatement.enabled} /> Sign a software statement (RFC 7591 §2.3) by default: the onboarding wizard starts with “sign one with the app’s key” (ops can change it per hospital)
           </label>
         </div>
       </Card>
@@ -191,6 +192,13 @@ function EnvironmentFields({ name, initial, errors, onRemove }: { name: string; 
               <input type="checkbox" name={`${name}.grantTypes`} value={g} defaultChecked={initial.grantTypes.includes(g)} /> <code className="text-xs">{g}</code>
             </label>
           ))}
+          <TextAreaField
+            label="Other grant types (one per line)"
+            name={`${name}.otherGrantTypes`}
+            rows={1}
+            defaultValue={initial.grantTypes.filter((g) => !GRANT_TYPES.includes(g)).join('\n')}
+            hint="Any other grant type the app uses, exactly as the hospital expects it (e.g. urn:ietf:params:oauth:grant-type:token-exchange)."
+          />
           {fields.grantTypes ? (
             <p id={grantTypesErrorId} role="alert" className="text-xs text-red-700">
               {fields.grantTypes.join(' ')}
