@@ -1,5 +1,5 @@
 import 'server-only';
-import { and, asc, desc, eq, inArray } from 'drizzle-orm';
+import { and, asc, count, desc, eq, inArray } from 'drizzle-orm';
 import { getDb, type DbOrTx } from '@/db/client';
 import { appKeys, appVersions, apps } from '@/db/schema';
 import { assertCan, type Actor } from '@/lib/auth/actor';
@@ -38,12 +38,31 @@ export async function listAppVersions(actor: Actor, appId: string) {
     .orderBy(desc(appVersions.version));
 }
 
-/** Public keys to publish for an app and environment (active and next; never retired, never private). */
-export async function publishedJwks(appId: string, environment: string) {
+/** The keys Registrar publishes: for client authentication (jwks_uri) and for software statements. */
+export type PublishedKeyPurpose = 'client_auth' | 'software_statement';
+
+/**
+ * Public keys to publish for an app, environment and purpose (active and next; never retired,
+ * never private). Each purpose has its own set: a hospital that trusts the statement key must not
+ * thereby accept it for client authentication, nor the other way round.
+ */
+export async function publishedJwks(appId: string, environment: string, purpose: PublishedKeyPurpose = 'client_auth') {
   const rows = await getDb()
     .select({ publicJwk: appKeys.publicJwk })
     .from(appKeys)
-    .where(and(eq(appKeys.appId, appId), eq(appKeys.environment, environment), eq(appKeys.purpose, 'client_auth'), inArray(appKeys.state, ['active', 'next'])))
+    .where(and(eq(appKeys.appId, appId), eq(appKeys.environment, environment), eq(appKeys.purpose, purpose), inArray(appKeys.state, ['active', 'next'])))
     .orderBy(asc(appKeys.createdAt));
   return { keys: rows.map((r) => r.publicJwk) };
+}
+
+/** How many keys each environment publishes, by purpose, for the app page (no key material). */
+export async function publishedKeyCounts(actor: Actor, appId: string): Promise<Array<{ environment: string; purpose: PublishedKeyPurpose; count: number }>> {
+  assertCan(actor, 'registrations:read');
+  if (!isUuid(appId)) return [];
+  const rows = await getDb()
+    .select({ environment: appKeys.environment, purpose: appKeys.purpose, count: count() })
+    .from(appKeys)
+    .where(and(eq(appKeys.appId, appId), inArray(appKeys.purpose, ['client_auth', 'software_statement']), inArray(appKeys.state, ['active', 'next'])))
+    .groupBy(appKeys.environment, appKeys.purpose);
+  return rows as Array<{ environment: string; purpose: PublishedKeyPurpose; count: number }>;
 }

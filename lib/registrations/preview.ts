@@ -54,6 +54,8 @@ export async function previewRegistration(actor: Actor, raw: PreviewInput) {
     appVersion: app.currentVersion,
     /** Sent back with Register, which refuses if the issuer or app row changed since this review. */
     reviewedVersions: (await registrationContext(issuer.id, app.id, { fresh: true })).versions,
+    /** The app profile asks for a software statement signed with the app's key by default (never for Epic, which takes none). */
+    signStatementByDefault: !epicMode && app.profile.softwareStatement.enabled,
     /** UDAP registration: whether the issuer publishes UDAP metadata, and the app's certificate for this environment. */
     udap: {
       advertised: issuer.documentsFound.includes('udap'),

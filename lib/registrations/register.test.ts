@@ -4,7 +4,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { and, count, eq, sql } from 'drizzle-orm';
+import { createLocalJWKSet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GET as getClientAuthKeys } from '@/app/api/jwks/[appId]/[environment]/route';
+import { GET as getStatementKeys } from '@/app/api/jwks/[appId]/[environment]/software-statement/route';
 import { closeDb, getDb } from '@/db/client';
 import { insertApp, insertIssuer, insertUser, uniqueSuffix } from '@/db/factories';
 import { apps, appVersions, auditLog, credentials, issuers, registrationOperations, registrations } from '@/db/schema';
@@ -171,6 +174,29 @@ describe('registering at the sandbox hospitals', () => {
     // The initial access token was not spent: the same one still registers without a statement.
     const result = await registerApp(ops.actor, { issuerId: issuer.id, appId, environment: 'non-production', initialAccessToken: iat, idempotencyKey: key() });
     expect(result.clientId).toMatch(/^G/);
+  });
+});
+
+describe('a software statement Registrar signs (RFC 7591 §2.3)', () => {
+  it('is sent in the request, and verifies against the app’s published statement keys, which are not its client authentication keys', async () => {
+    const { issuerId } = await insertIssuer({ registrationEndpoint: `${fake.origin}/register` });
+    const { appId, profile: { softwareId } } = await insertApp({ environments: { production: { tokenEndpointAuthMethod: 'private_key_jwt' } } });
+    fake.setBehaviour(registrationAnswer(201, { client_secret_expires_at: 0 }));
+    await registerApp(ops.actor, { issuerId, appId, environment: 'production', softwareStatement: 'sign', idempotencyKey: key() });
+    const statement = (JSON.parse(fake.requests.at(-1)!.body) as { software_statement?: string }).software_statement;
+    expect(statement).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+
+    const params = { params: Promise.resolve({ appId, environment: 'production' }) };
+    const served = await getStatementKeys(new Request(`http://localhost/api/jwks/${appId}/production/software-statement`), params);
+    expect(served.status).toBe(200);
+    const jwks = (await served.json()) as { keys: Array<Record<string, unknown>> };
+    for (const k of jwks.keys) expect(k).not.toHaveProperty('d');
+    const { payload, protectedHeader } = await jwtVerify(statement!, createLocalJWKSet(jwks as never), { issuer: softwareId });
+    expect(payload).toMatchObject({ software_id: softwareId, token_endpoint_auth_method: 'private_key_jwt' });
+
+    const clientAuth = (await (await getClientAuthKeys(new Request(`http://localhost/api/jwks/${appId}/production`), params)).json()) as { keys: Array<{ kid: string }> };
+    expect(clientAuth.keys.length).toBeGreaterThan(0);
+    expect(clientAuth.keys.map((k) => k.kid)).not.toContain(protectedHeader.kid);
   });
 });
 

@@ -83,9 +83,18 @@ export function OnboardingWizard({ issuers, apps, healthSystems }: { issuers: Is
         setPrefilled(initial);
         setChecked({ target, fields: initial, overrides: undefined, reviewedVersions: result.data.reviewedVersions });
       }
-      // Epic takes no statement (the select is disabled there); an issuer that publishes UDAP
-      // metadata, with an app that has a certificate: UDAP is the natural choice.
-      const next = result.data.mode === 'epic' ? 'none' : !preview && mode === 'none' && result.data.udap.advertised && result.data.udap.certificate ? 'udap' : mode;
+      // Epic takes no statement (the select is disabled there). On the first prefill: an issuer that
+      // publishes UDAP metadata, with an app that has a certificate, makes UDAP the natural choice;
+      // otherwise the app profile's "sign a software statement" choice.
+      const first = !preview && mode === 'none';
+      const next =
+        result.data.mode === 'epic'
+          ? 'none'
+          : first && result.data.udap.advertised && result.data.udap.certificate
+            ? 'udap'
+            : first && result.data.signStatementByDefault
+              ? 'sign'
+              : mode;
       setStatementMode(next);
       await loadUdapPreview(next, target, overrides, gen);
     });
