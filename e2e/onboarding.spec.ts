@@ -2,13 +2,13 @@ import { expect, test, type Locator, type Page } from '@playwright/test';
 import { e2eContext, query, storageStateFor } from './support/context';
 import { createApp, createHealthSystemWithIssuer, issuerOnPort, onboard } from './support/flows';
 
-/** Opens the wizard with the issuer on this sandbox port and the app (version 1) chosen, not yet prefilled. */
-async function openWizard(page: Page, issuerLabel: RegExp, appName: string): Promise<Locator> {
+/** Opens the wizard with the issuer on this sandbox port and the app (at this version) chosen, not yet prefilled. */
+async function openWizard(page: Page, issuerLabel: RegExp, appName: string, version = 1): Promise<Locator> {
   await page.goto('/registrations/new');
   const wizard = page.getByRole('form', { name: 'Onboard a hospital' });
   const issuerSelect = wizard.getByLabel('Issuer', { exact: true });
   await issuerSelect.selectOption((await issuerSelect.locator('option').filter({ hasText: issuerLabel }).first().getAttribute('value'))!);
-  await wizard.getByLabel('App', { exact: true }).selectOption({ label: `${appName} (v1)` });
+  await wizard.getByLabel('App', { exact: true }).selectOption({ label: `${appName} (v${version})` });
   return wizard;
 }
 
@@ -227,6 +227,35 @@ test('changing the environment after editing the metadata asks first: keeping ke
   await expect(wizard.getByTestId('request-preview')).toContainText('https://staging.example.com/callback');
   await expect(wizard.getByTestId('request-preview')).not.toContainText('prod-callback');
   expect(await query('select o.id from registration_operations o join apps a on a.id = o.app_id where a.name = $1', [appName])).toHaveLength(0);
+  await context.close();
+});
+
+test('an app whose profile signs a software statement starts the wizard with “sign one with the app’s key”; the app page lists where its statement keys are published', async ({ browser }) => {
+  const { sandbox } = e2eContext();
+  const context = await browser.newContext({ storageState: storageStateFor('ops') });
+  const page = await context.newPage();
+  const suffix = Date.now().toString(36);
+  const appName = `Signed ${suffix}`;
+  await createHealthSystemWithIssuer(page, `Signed ${suffix}`, sandbox.general.fhirBase);
+  await createApp(page, appName, { authMethod: 'client_secret_basic', redirect: 'https://app.example.com/callback', scope: 'openid' });
+  const appUrl = page.url();
+  const statementKeys = page.getByRole('table', { name: 'Published public keys' }).getByRole('row').filter({ hasText: 'Software statements' });
+  await expect(statementKeys).toContainText(/\/api\/jwks\/[0-9a-f-]+\/production\/software-statement/);
+  await expect(statementKeys).toContainText('none yet');
+
+  // Unticked (the default): the wizard starts with no statement.
+  let wizard = await openWizard(page, issuerOnPort(new URL(sandbox.general.origin).port), appName);
+  await wizard.getByRole('button', { name: 'Prefill from the app profile' }).click();
+  await expect(wizard.getByLabel('Software statement', { exact: true })).toHaveValue('none');
+
+  await page.goto(appUrl);
+  const form = page.getByRole('form', { name: 'Edit app' });
+  await form.getByLabel(/Sign a software statement/).check();
+  await form.getByRole('button', { name: 'Save new version' }).click();
+  await expect(page.getByText('Saved as version 2.')).toBeVisible();
+  wizard = await openWizard(page, issuerOnPort(new URL(sandbox.general.origin).port), appName, 2);
+  await wizard.getByRole('button', { name: 'Prefill from the app profile' }).click();
+  await expect(wizard.getByLabel('Software statement', { exact: true })).toHaveValue('sign');
   await context.close();
 });
 
