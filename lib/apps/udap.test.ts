@@ -120,6 +120,17 @@ describe('uploading a UDAP certificate', () => {
     expect(await certificateRows(appId)).toBe(0);
   });
 
+  it('refuses a chain whose issuer has the right name but did not sign the client certificate (another CA of the same name)', async () => {
+    const { appId } = await insertApp({ environments: { production: {} } });
+    // Same CA name, other keys: a name (and no key identifier) match alone would accept it.
+    const impostor = await makeUdapPki('ES384');
+    expect(new X509Certificate(pki.leafPem).checkIssued(new X509Certificate(impostor.caPem))).toBe(true);
+    const refused = await refusal(uploadUdapCertificate(ops.actor, { appId, environment: 'production', certificateChainPem: `${pki.leafPem}\n${impostor.caPem}`, privateKeyPem: pki.leafKeyPem }));
+    expect(refused).toMatchObject({ code: 'INVALID', field: 'certificateChainPem' });
+    expect(refused.message).toMatch(/Certificate 1 of the chain names certificate 2 as its issuer, but is not signed by its key/);
+    expect(await certificateRows(appId)).toBe(0);
+  });
+
   it('refuses support with FORBIDDEN and stores nothing', async () => {
     const { appId } = await insertApp({ environments: { production: {} } });
     expect((await refusal(uploadUdapCertificate(support.actor, { appId, environment: 'production', certificateChainPem: pki.leafPem, privateKeyPem: pki.leafKeyPem }))).code).toBe('FORBIDDEN');

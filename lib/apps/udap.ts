@@ -9,7 +9,7 @@ import { auditedMutation } from '@/lib/audit/record';
 import { readCurrentCredential, storeCredential } from '@/lib/credentials/store';
 import { AppError } from '@/lib/errors';
 import type { SigningAlg } from '@/lib/oauth/registration/client-auth';
-import { sanUris } from '@/lib/oauth/registration/software-statement';
+import { assertChainLinks, sanUris } from '@/lib/oauth/registration/software-statement';
 import { getAppOrThrow } from './queries';
 import { environmentNameSchema } from './schemas';
 
@@ -70,13 +70,7 @@ export function parseCertificateChain(pem: string): { blocks: string[]; chain: X
       throw new AppError('INVALID', `Certificate ${index + 1} of the chain is not a readable X.509 certificate.`, { field: 'certificateChainPem' });
     }
   });
-  for (let i = 0; i + 1 < chain.length; i++) {
-    if (!chain[i]!.checkIssued(chain[i + 1]!)) {
-      throw new AppError('INVALID', `Certificate ${i + 2} of the chain did not issue certificate ${i + 1}: give the chain leaf first (client certificate, then its issuers).`, {
-        field: 'certificateChainPem',
-      });
-    }
-  }
+  assertChainLinks(chain, () => ({ field: 'certificateChainPem' }));
   return { blocks, chain };
 }
 

@@ -56,6 +56,26 @@ export async function signSoftwareStatement(input: {
   return jwt.sign(key);
 }
 
+/**
+ * Each certificate of a leaf-first chain was issued by the next one: named as its issuer (names and
+ * key identifiers, `checkIssued`) and signed by its key (`verify`): a name says who claims to have
+ * issued it, the signature who did. `details(i)` is the error's context for link i (0: leaf → next).
+ */
+export function assertChainLinks(chain: readonly X509Certificate[], details: (i: number) => Record<string, unknown>): void {
+  for (let i = 0; i + 1 < chain.length; i++) {
+    if (!chain[i]!.checkIssued(chain[i + 1]!)) {
+      throw new AppError('INVALID', `Certificate ${i + 2} of the chain did not issue certificate ${i + 1}: give the chain leaf first (client certificate, then its issuers).`, details(i));
+    }
+    if (!chain[i]!.verify(chain[i + 1]!.publicKey)) {
+      throw new AppError(
+        'INVALID',
+        `Certificate ${i + 1} of the chain names certificate ${i + 2} as its issuer, but is not signed by its key: certificate ${i + 2} is another certificate with the same name (a renewed or different CA). Give the issuer certificate that signed it.`,
+        details(i),
+      );
+    }
+  }
+}
+
 /** URI entries of a certificate's subjectAltName as node:crypto prints it (values with special characters are JSON-quoted). */
 export function sanUris(certificate: X509Certificate): string[] {
   const san = certificate.subjectAltName ?? '';
@@ -120,11 +140,7 @@ export async function buildUdapSoftwareStatement(input: {
   if (new Date(leaf.validTo) <= now || new Date(leaf.validFrom) > now) {
     throw new AppError('INVALID', `The client certificate is not valid now (valid from ${leaf.validFrom} to ${leaf.validTo}).`);
   }
-  for (let i = 0; i + 1 < chain.length; i++) {
-    if (!chain[i]!.checkIssued(chain[i + 1]!)) {
-      throw new AppError('INVALID', `Certificate ${i + 2} of the chain did not issue certificate ${i + 1}: give the chain leaf first.`, { index: i + 1 });
-    }
-  }
+  assertChainLinks(chain, (i) => ({ index: i + 1 }));
 
   let matches = false;
   try {

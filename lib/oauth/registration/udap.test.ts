@@ -182,7 +182,7 @@ describe('UDAP software statements', () => {
     expect(error.info).toMatchObject({ kind: 'rfc7591', status: 400, error: 'invalid_software_statement', field: 'software_statement' });
   });
 
-  it('refuses before signing: a key that is not the leaf key, a leaf without a URI SAN, a chain not leaf-first, reserved claims', async () => {
+  it('refuses before signing: a key that is not the leaf key, a leaf without a URI SAN, a chain not leaf-first or not signed by its issuer, reserved claims', async () => {
     const pki = await makePki('ES384');
     const base = { certificateChainPem: [pki.leafPem, pki.caPem], privateKeyPkcs8Pem: pki.leafKeyPem, alg: 'ES384' as const, registrationEndpoint: 'https://as.example.com/reg', metadata };
 
@@ -196,6 +196,11 @@ describe('UDAP software statements', () => {
 
     const reversed = await captureError(() => buildUdapSoftwareStatement({ ...base, certificateChainPem: [pki.caPem, pki.leafPem] }));
     expect(reversed.code).toBe('INVALID');
+
+    // A CA of the same name with other keys did not sign the leaf: refused by its signature.
+    const impostor = await makePki('ES384');
+    const forged = await captureError(() => buildUdapSoftwareStatement({ ...base, certificateChainPem: [pki.leafPem, impostor.caPem] }));
+    expect(forged.message).toMatch(/names certificate 2 as its issuer, but is not signed by its key/);
 
     const reserved = await captureError(() => buildUdapSoftwareStatement({ ...base, metadata: { ...metadata, iss: 'https://someone.else' } }));
     expect(reserved.message).toContain('iss');
