@@ -335,6 +335,61 @@ describe('setting the Epic client id', () => {
     ]);
   });
 
+  it('a refresh asked without the Epic client id that someone set while it ran asks again with it, and flags nothing', async () => {
+    // An Epic-like server that shows its registration endpoint only to an Epic-Client-ID, and can
+    // hold one request until released (the refresh that is under way when the id is set).
+    const prefix = `/gated-${uniqueSuffix()}`;
+    let hold: { reached: () => void; released: Promise<void> } | null = null;
+    let release = () => {};
+    const server = http.createServer((req, res) => {
+      if (req.url !== `${prefix}/.well-known/openid-configuration`) {
+        res.statusCode = 404;
+        res.end();
+        return;
+      }
+      const answer = () => {
+        res.setHeader('content-type', 'application/json');
+        res.end(
+          JSON.stringify({
+            issuer: origin,
+            authorization_endpoint: `${origin}/authorize`,
+            token_endpoint: `${origin}/token`,
+            jwks_uri: `${origin}/jwks`,
+            response_types_supported: ['code'],
+            ...(req.headers['epic-client-id'] ? { registration_endpoint: `${origin}/register` } : {}),
+          }),
+        );
+      };
+      const held = hold;
+      hold = null;
+      if (!held) return answer();
+      held.reached();
+      void held.released.then(answer);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}${prefix}`;
+    try {
+      await addAllowlistEntry(admin.actor, { entry: `http://${new URL(origin).host}` }).catch(() => {});
+      const { id } = await addIssuer(ops.actor, { healthSystemId: (await newSystem()).id, url: origin, environment: 'production' });
+      expect((await issuerRow(id)).endpoints.registration).toBeUndefined();
+
+      const reached = new Promise<void>((resolve) => {
+        hold = { reached: resolve, released: new Promise<void>((r) => (release = r)) };
+      });
+      const running = refreshIssuer(ops.actor, id, { trigger: 'refresh-all' });
+      await reached;
+      // Meanwhile a person sets the id: their own refresh (not held) applies the endpoint Epic now shows.
+      expect(await setIssuerEpicClientId(ops.actor, { issuerId: id, epicClientId: 'epic-prod-client-1' })).toMatchObject({ registrationEndpoint: { after: `${origin}/register` } });
+      release();
+      expect(await running).toMatchObject({ outcome: 'ok', needsAttention: false });
+      expect(await issuerRow(id)).toMatchObject({ needsAttention: false, attentionReason: null, epicClientId: 'epic-prod-client-1' });
+      expect((await issuerRow(id)).endpoints.registration?.value).toBe(`${origin}/register`);
+    } finally {
+      release();
+      await new Promise((r) => server.close(r));
+    }
+  });
+
   it('only a change of the Epic client id applies the registration endpoint: a plain refresh, or saving the same id again, still holds it for a person to accept', async () => {
     const { id, epic } = await epicIssuerWithoutClientId();
     // The id stored some other way (as before this feature, by hand in the database); then a refresh.

@@ -31,29 +31,38 @@ export async function refreshIssuer(
   } = {},
 ): Promise<RefreshOutcome> {
   assertCan(actor, 'health-systems:write');
-  const [issuer] = await getDb()
-    .select({ id: issuers.id, inputUrl: issuers.inputUrl, epicClientId: issuers.epicClientId })
-    .from(issuers)
-    .where(eq(issuers.id, issuerId))
-    .limit(1);
-  if (!issuer) throw new AppError('NOT_FOUND', 'That issuer does not exist.');
-
-  const startedAt = new Date();
-  let result: DiscoveryResult | null = null;
-  let error: { code: string; message: string } | null = null;
-  try {
-    result = await discover(issuer.inputUrl, { epicClientId: issuer.epicClientId ?? undefined, fetchInit: { policy: opts.policy ?? (await currentOutboundPolicy()) } });
-    if (result.failure) error = { code: result.failure.code, message: result.failure.message };
-  } catch (e) {
-    if (!isAppError(e)) throw e;
-    error = { code: e.code, message: e.message };
+  const policy = opts.policy ?? (await currentOutboundPolicy());
+  let issuer = await discoveryInputs(issuerId);
+  let startedAt: Date;
+  let result: DiscoveryResult | null;
+  let error: { code: string; message: string } | null;
+  for (let attempt = 1; ; attempt++) {
+    startedAt = new Date();
+    result = null;
+    error = null;
+    try {
+      result = await discover(issuer.inputUrl, { epicClientId: issuer.epicClientId ?? undefined, fetchInit: { policy } });
+      if (result.failure) error = { code: result.failure.code, message: result.failure.message };
+    } catch (e) {
+      if (!isAppError(e)) throw e;
+      error = { code: e.code, message: e.message };
+    }
+    // Someone set the Epic client ID meanwhile (their own refresh applies it): what this run read
+    // was asked without it, and Epic publishes its registration endpoint only to that ID. Storing
+    // it would flag the issuer for a change that is not one; ask again with what is there now.
+    const now = await discoveryInputs(issuerId);
+    if (sameInputs(now, issuer)) break;
+    if (attempt >= 3) throw new AppError('CONFLICT', 'The issuer’s address or Epic client ID kept changing while it was being refreshed. Refresh it again.');
+    issuer = now;
   }
+  const asked = issuer;
 
   return auditedMutation(
     actor,
     { action: 'issuer.refresh', targetType: 'issuer', targetId: issuerId, details: { trigger: opts.trigger ?? 'manual' } },
     async (tx) => {
       const { accepted, lastGood: previous } = await lockIssuerWithLastGoodDiscovery(tx, issuerId);
+      if (!sameInputs(accepted, asked)) throw new AppError('CONFLICT', 'The issuer’s address or Epic client ID changed while it was being refreshed. Refresh it again.');
       const lost = result && error === null ? documentsNowFailing(previous, result) : null;
       if (lost) error = lost;
       const ok = result !== null && error === null;
@@ -171,9 +180,24 @@ export async function acceptIssuerChange(actor: Actor, issuerId: string) {
   });
 }
 
-/** The issuer's accepted identity, locked for the change, and its latest successful discovery (null before any). */
-async function lockIssuerWithLastGoodDiscovery(tx: Tx, issuerId: string): Promise<{ accepted: Accepted; lastGood: DiscoveryResult | null }> {
-  const [accepted] = await tx.select({ issuerUrl: issuers.issuerUrl, endpoints: issuers.endpoints }).from(issuers).where(eq(issuers.id, issuerId)).for('update');
+type DiscoveryInputs = { inputUrl: string; epicClientId: string | null };
+
+/** What discovery is asked with: the address the person entered and the Epic client ID sent with it. */
+async function discoveryInputs(issuerId: string): Promise<DiscoveryInputs> {
+  const [issuer] = await getDb().select({ inputUrl: issuers.inputUrl, epicClientId: issuers.epicClientId }).from(issuers).where(eq(issuers.id, issuerId)).limit(1);
+  if (!issuer) throw new AppError('NOT_FOUND', 'That issuer does not exist.');
+  return issuer;
+}
+
+const sameInputs = (a: DiscoveryInputs, b: DiscoveryInputs) => a.inputUrl === b.inputUrl && a.epicClientId === b.epicClientId;
+
+/** The issuer's accepted identity and discovery inputs, locked for the change, and its latest successful discovery (null before any). */
+async function lockIssuerWithLastGoodDiscovery(tx: Tx, issuerId: string): Promise<{ accepted: Accepted & DiscoveryInputs; lastGood: DiscoveryResult | null }> {
+  const [accepted] = await tx
+    .select({ issuerUrl: issuers.issuerUrl, endpoints: issuers.endpoints, inputUrl: issuers.inputUrl, epicClientId: issuers.epicClientId })
+    .from(issuers)
+    .where(eq(issuers.id, issuerId))
+    .for('update');
   if (!accepted) throw new AppError('NOT_FOUND', 'That issuer does not exist.');
   const [lastGood] = await tx
     .select({ result: discoveryRuns.result })
