@@ -1,4 +1,4 @@
-import { and, count, eq } from 'drizzle-orm';
+import { and, count, eq, inArray } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { closeDb, getDb } from '@/db/client';
 import { insertUser } from '@/db/factories';
@@ -101,9 +101,28 @@ describe('API tokens end with their creator’s access', () => {
     const byToken = new Map(revocations.map((r) => [r.targetId, r.details]));
     expect(byToken.get(adminToken.id)).toMatchObject({ reason: "its creator's role is now ops", creatorId: creator.id });
     expect(byToken.get(opsToken.id)).toMatchObject({ reason: 'its creator was deactivated' });
+    // The person's own audit rows name the tokens that ended with the change (names are not secrets).
+    const userRows = await getDb()
+      .select({ action: auditLog.action, details: auditLog.details })
+      .from(auditLog)
+      .where(and(eq(auditLog.targetId, creator.id), inArray(auditLog.action, ['user.change_role', 'user.deactivate'])));
+    expect(userRows.find((r) => r.action === 'user.change_role')?.details).toMatchObject({ revokedApiTokenNames: ['creator-admin'] });
+    expect(userRows.find((r) => r.action === 'user.deactivate')?.details).toMatchObject({ revokedApiTokenNames: expect.arrayContaining(['creator-admin-read-only', 'creator-ops']) });
     // Reactivating the person does not bring their tokens back.
     expect((await setUserActive(admin.actor, { userId: creator.id, active: true })).revokedApiTokens).toEqual([]);
     expect(await alive(opsToken.token)).toBe(false);
+  });
+
+  it('a creator whose session began before their deactivation or demotion cannot create a token after it', async () => {
+    const creator = await insertUser({ role: 'admin' });
+    const staleSession = creator.actor; // what their session said when the request began
+    await changeUserRole(admin.actor, { userId: creator.id, role: 'ops' });
+    await expect(createApiToken(staleSession, { name: 'after-demotion', role: 'admin' })).rejects.toMatchObject({ code: 'FORBIDDEN', message: expect.stringMatching(/role is now ops/) });
+    await changeUserRole(admin.actor, { userId: creator.id, role: 'admin' });
+    await setUserActive(admin.actor, { userId: creator.id, active: false });
+    await expect(createApiToken(staleSession, { name: 'after-deactivation', role: 'admin' })).rejects.toMatchObject({ code: 'FORBIDDEN', message: expect.stringMatching(/no longer active/) });
+    const made = await getDb().select({ id: apiTokens.id }).from(apiTokens).where(eq(apiTokens.createdByUserId, creator.id));
+    expect(made).toHaveLength(0);
   });
 });
 

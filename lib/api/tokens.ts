@@ -2,9 +2,9 @@ import 'server-only';
 import { createHash, randomBytes } from 'node:crypto';
 import { and, desc, eq, isNull, sql } from 'drizzle-orm';
 import { getDb, type Tx } from '@/db/client';
-import { apiTokens, auditLog, type ApiToken, type Role } from '@/db/schema';
+import { apiTokens, auditLog, users, type ApiToken, type Role } from '@/db/schema';
 import { actorLabel, assertCan, type Actor } from '@/lib/auth/actor';
-import { permissionsOf, type Permission } from '@/lib/auth/permissions';
+import { can, permissionsOf, type Permission } from '@/lib/auth/permissions';
 import { auditedMutation, recordAudit } from '@/lib/audit/record';
 import { AppError } from '@/lib/errors';
 import { API_TOKEN_PATTERN, createApiTokenSchema, revokeApiTokenSchema, type CreateApiTokenInput } from './token-schemas';
@@ -68,6 +68,7 @@ export async function createApiToken(actor: Actor, input: CreateApiTokenInput): 
     actor,
     { action: 'api_token.create', targetType: 'api_token', details: { name: data.name, role: data.role, permissions, expiresAt: expiresAt?.toISOString() ?? null, prefix } },
     async (tx) => {
+      if (actor.type === 'user') await lockCreatorStillEntitled(tx, actor.id);
       const [row] = await tx
         .insert(apiTokens)
         .values({ name: data.name, role: data.role, permissions, tokenHash: hashApiToken(token), prefix, expiresAt, createdBy: actorLabel(actor), createdByUserId: actor.type === 'user' ? actor.id : null })
@@ -76,6 +77,19 @@ export async function createApiToken(actor: Actor, input: CreateApiTokenInput): 
       return { result: { id: row.id, token, prefix, name: data.name, role: data.role, permissions, expiresAt }, targetId: row.id };
     },
   );
+}
+
+/**
+ * The creator, as the database has them now, not as their session said when the request began: a
+ * deactivation or demotion that commits while the token is being created would otherwise miss it
+ * (revokeTokensBeyondCreator cannot see a row inserted after its select). Locked FOR SHARE, so one
+ * of the two waits for the other: the deactivation then revokes the new token, or the creation
+ * finds the account inactive.
+ */
+async function lockCreatorStillEntitled(tx: Tx, userId: string): Promise<void> {
+  const [creator] = await tx.select({ role: users.role, isActive: users.isActive }).from(users).where(eq(users.id, userId)).for('share');
+  if (!creator?.isActive) throw new AppError('FORBIDDEN', 'Your account is no longer active, so it cannot create API tokens.');
+  if (!can(creator.role, 'users:manage')) throw new AppError('FORBIDDEN', `Your role is now ${creator.role}, which cannot create API tokens.`);
 }
 
 /** Every token, newest first (never a hash, never a token). */

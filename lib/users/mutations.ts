@@ -39,7 +39,7 @@ export async function changeUserRole(actor: Actor, input: { userId: string; role
     if (target.role === 'admin' && data.role !== 'admin') await assertAnotherActiveAdmin(tx, data.userId);
     await tx.update(users).set({ role: data.role, updatedAt: new Date() }).where(eq(users.id, data.userId));
     const revokedApiTokens = await revokeTokensBeyondCreator(tx, actor, data.userId, data.role);
-    return { result: { id: data.userId, role: data.role, revokedApiTokens }, details: { previousRole: target.role, ...(revokedApiTokens.length ? { revokedApiTokens } : {}) } };
+    return { result: { id: data.userId, role: data.role, revokedApiTokens }, details: { previousRole: target.role, ...(revokedApiTokens.length ? { revokedApiTokenNames: revokedApiTokens } : {}) } };
   });
 }
 
@@ -60,7 +60,7 @@ export async function setUserActive(actor: Actor, input: { userId: string; activ
       .where(eq(users.id, userId));
     // Their API tokens end with their access (a reactivation does not bring them back).
     const revokedApiTokens = active ? [] : await revokeTokensBeyondCreator(tx, actor, userId, null);
-    return { result: { id: userId, isActive: active, revokedApiTokens }, ...(revokedApiTokens.length ? { details: { revokedApiTokens } } : {}) };
+    return { result: { id: userId, isActive: active, revokedApiTokens }, ...(revokedApiTokens.length ? { details: { revokedApiTokenNames: revokedApiTokens } } : {}) };
   });
 }
 
