@@ -48,6 +48,14 @@ export const users = pgTable(
     lastSignInAt: timestamp('last_sign_in_at', { withTimezone: true }),
     /** Sessions signed in before this (a password reset, a deactivation or reactivation) no longer count. */
     sessionsValidAfter: timestamp('sessions_valid_after', { withTimezone: true }),
+    /**
+     * Raised by every change that ends the user's sessions (a password reset, a deactivation, a
+     * reactivation). A session carries the epoch read with the password hash (or the SSO user) it
+     * signed in with and counts only while it is still the user's: a sign-in that read the old
+     * hash just before a reset commits gets the old epoch, and ends with it (a time comparison
+     * cannot tell which came first).
+     */
+    sessionEpoch: integer('session_epoch').notNull().default(0),
     ...timestamps,
   },
   (t) => [

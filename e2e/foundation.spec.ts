@@ -148,6 +148,10 @@ test('signing out ends the session', async ({ browser }) => {
   await expect(page).toHaveURL(/\/signin/);
   await page.goto('/');
   await expect(page).toHaveURL(/\/signin/);
+  // Audited as the user, beside the sign-in.
+  await expect
+    .poll(async () => (await query<{ n: string }>("select count(*)::text as n from audit_log where action = 'auth.sign_out' and actor_label like $1", [`%${email}%`]))[0]?.n)
+    .toBe('1');
   await context.close();
 });
 

@@ -128,22 +128,41 @@ describe('user administration', () => {
 
   it('a password reset, a deactivation and a reactivation each end the user’s existing sessions; a later sign-in counts', async () => {
     const admin = await insertUser({ role: 'admin' });
-    const target = await insertUser({ role: 'ops' });
-    const validAfter = async () => (await findActiveUserById(target.id))?.sessionsValidAfter ?? null;
-    const signedInBefore = Date.now() - 1;
-    expect(sessionStillValid(signedInBefore, await validAfter())).toBe(true);
+    const target = await insertUser({ role: 'ops', password: 'correct horse battery staple' });
+    const user = async () => (await findActiveUserById(target.id))!;
+    let password = 'correct horse battery staple';
+    const signIn = async () => {
+      const result = await verifyCredentials(target.email, password, null);
+      if (!result.ok) throw new Error('sign-in refused');
+      return { epoch: result.user.sessionEpoch, signedInAt: Date.now() };
+    };
+    const before = await signIn();
+    expect(sessionStillValid(before, await user())).toBe(true);
 
-    await resetUserPassword(admin.actor, { userId: target.id });
-    expect(sessionStillValid(signedInBefore, await validAfter())).toBe(false);
-    // A session from before this check existed (no sign-in time) does not survive it either.
-    expect(sessionStillValid(undefined, await validAfter())).toBe(false);
-    const signedInAfterReset = Date.now() + 1;
-    expect(sessionStillValid(signedInAfterReset, await validAfter())).toBe(true);
+    ({ password } = await resetUserPassword(admin.actor, { userId: target.id }));
+    expect(sessionStillValid(before, await user())).toBe(false);
+    // A session that read the old hash before the reset committed, but finished after it (its
+    // sign-in time is later than the reset's): it carries the old epoch, so it ends too.
+    expect(sessionStillValid({ ...before, signedInAt: Date.now() + 60_000 }, await user())).toBe(false);
+    const afterReset = await signIn();
+    expect(sessionStillValid(afterReset, await user())).toBe(true);
 
     await setUserActive(admin.actor, { userId: target.id, active: false });
     await setUserActive(admin.actor, { userId: target.id, active: true });
     // The cookie from before the deactivation does not come back to life with the account.
-    expect(sessionStillValid(signedInAfterReset, await validAfter())).toBe(false);
-    expect(sessionStillValid(Date.now() + 1, await validAfter())).toBe(true);
+    expect(sessionStillValid(afterReset, await user())).toBe(false);
+    expect(sessionStillValid(await signIn(), await user())).toBe(true);
+  });
+
+  it('a session from before epochs were kept (no epoch in its token) is judged by its sign-in time', async () => {
+    const admin = await insertUser({ role: 'admin' });
+    const target = await insertUser({ role: 'ops' });
+    const user = async () => (await findActiveUserById(target.id))!;
+    const signedInBefore = Date.now() - 1;
+    expect(sessionStillValid({ signedInAt: signedInBefore }, await user())).toBe(true);
+    await resetUserPassword(admin.actor, { userId: target.id });
+    expect(sessionStillValid({ signedInAt: signedInBefore }, await user())).toBe(false);
+    expect(sessionStillValid({}, await user())).toBe(false);
+    expect(sessionStillValid({ signedInAt: Date.now() + 1 }, await user())).toBe(true);
   });
 });

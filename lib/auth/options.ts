@@ -2,7 +2,7 @@ import 'server-only';
 import type { NextAuthOptions } from 'next-auth';
 import CredentialsProvider from 'next-auth/providers/credentials';
 import { env } from '@/lib/env';
-import { clientAddressFrom, verifyCredentials } from './sign-in';
+import { clientAddressFrom, recordSignOut, verifyCredentials } from './sign-in';
 import { completeSsoSignIn, resolveSsoUser, type SsoProfile } from './sso';
 
 
@@ -38,11 +38,17 @@ export function authOptions(): NextAuthOptions {
         async authorize(credentials, req) {
           if (!credentials?.email || !credentials.password) return null;
           const result = await verifyCredentials(credentials.email, credentials.password, clientAddressFrom(req?.headers?.['x-forwarded-for']));
-          return result.ok ? { id: result.user.id, email: result.user.email } : null;
+          return result.ok ? { id: result.user.id, email: result.user.email, sessionEpoch: result.user.sessionEpoch } : null;
         },
       }),
       ...ssoProvider(),
     ],
+    events: {
+      // Who signed out when, beside who signed in (the session's cookie is cleared by next-auth).
+      async signOut({ token }) {
+        if (typeof token?.uid === 'string') await recordSignOut(token.uid);
+      },
+    },
     callbacks: {
       async signIn({ account, profile }) {
         if (account?.provider !== 'sso') return true;
@@ -50,17 +56,25 @@ export function authOptions(): NextAuthOptions {
       },
       async jwt({ token, user, account, profile }) {
         if (account?.provider === 'sso') {
-          token.uid = (await resolveSsoUser(profile as SsoProfile)) ?? undefined;
+          const resolved = await resolveSsoUser(profile as SsoProfile);
+          token.uid = resolved?.id;
+          token.epoch = resolved?.sessionEpoch;
           token.signedInAt = Date.now();
         } else if (user) {
           token.uid = user.id;
+          token.epoch = (user as { sessionEpoch?: number }).sessionEpoch;
           token.signedInAt = Date.now();
         }
         // The role is deliberately not stored in the token: it is read from the database per request.
         return token;
       },
       async session({ session, token }) {
-        return { ...session, uid: typeof token.uid === 'string' ? token.uid : undefined, signedInAt: typeof token.signedInAt === 'number' ? token.signedInAt : undefined };
+        return {
+          ...session,
+          uid: typeof token.uid === 'string' ? token.uid : undefined,
+          signedInAt: typeof token.signedInAt === 'number' ? token.signedInAt : undefined,
+          epoch: typeof token.epoch === 'number' ? token.epoch : undefined,
+        };
       },
     },
   };

@@ -19,18 +19,27 @@ export type SessionState =
  * whole lifetime otherwise) is revoked.
  */
 export async function getSessionState(): Promise<SessionState> {
-  const session = (await getServerSession(authOptions())) as { uid?: string; signedInAt?: number } | null;
+  const session = (await getServerSession(authOptions())) as ({ uid?: string } & SessionMarks) | null;
   if (!session?.uid) return { status: 'signed-out' };
   const user = await findActiveUserById(session.uid);
   if (!user) return { status: 'revoked', reason: 'deactivated' };
-  if (!sessionStillValid(session.signedInAt, user.sessionsValidAfter)) return { status: 'revoked', reason: 'session-ended' };
+  if (!sessionStillValid(session, user)) return { status: 'revoked', reason: 'session-ended' };
   const h = await headers();
   const requestId = h.get('x-request-id') ?? randomUUID();
   return { status: 'signed-in', actor: { type: 'user', id: user.id, email: user.email, role: user.role, requestId }, name: user.name };
 }
 
-/** A session counts if it was signed in after the user's sessions were last invalidated (a token without a sign-in time predates the check: it counts only if nothing was invalidated). */
-export function sessionStillValid(signedInAt: number | undefined, sessionsValidAfter: Date | null): boolean {
-  if (!sessionsValidAfter) return true;
-  return signedInAt !== undefined && signedInAt > sessionsValidAfter.getTime();
+/** What a session says of its sign-in: when, and the user's session epoch it read then. */
+export type SessionMarks = { signedInAt?: number; epoch?: number };
+
+/**
+ * A session counts while the user's session epoch is still the one it signed in with (every reset,
+ * deactivation and reactivation raises it). A session from before epochs were kept counts if it was
+ * signed in after the user's sessions were last ended (a token without a sign-in time predates that
+ * check too: it counts only if nothing was ended).
+ */
+export function sessionStillValid(session: SessionMarks, user: { sessionsValidAfter: Date | null; sessionEpoch: number }): boolean {
+  if (session.epoch !== undefined) return session.epoch === user.sessionEpoch;
+  if (!user.sessionsValidAfter) return true;
+  return session.signedInAt !== undefined && session.signedInAt > user.sessionsValidAfter.getTime();
 }

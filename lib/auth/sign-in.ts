@@ -6,7 +6,8 @@ import { recordAudit } from '@/lib/audit/record';
 import { env } from '@/lib/env';
 import { verifyPassword } from './password';
 
-export type SignInResult = { ok: true; user: { id: string; email: string; role: string } } | { ok: false; reason: 'invalid' | 'throttled' };
+/** `sessionEpoch`: read with the password hash, for the session to carry (users.session_epoch). */
+export type SignInResult = { ok: true; user: { id: string; email: string; role: string; sessionEpoch: number } } | { ok: false; reason: 'invalid' | 'throttled' };
 
 /**
  * Local email + password sign-in. Attempts are counted per email and per client address inside a
@@ -24,7 +25,7 @@ export async function verifyCredentials(emailInput: string, password: string, cl
     return { ok: false, reason: 'throttled' };
   }
   const [user] = await getDb()
-    .select({ id: users.id, email: users.email, role: users.role, isActive: users.isActive, passwordHash: users.passwordHash })
+    .select({ id: users.id, email: users.email, role: users.role, isActive: users.isActive, passwordHash: users.passwordHash, sessionEpoch: users.sessionEpoch })
     .from(users)
     .where(eq(users.email, email))
     .limit(1);
@@ -41,7 +42,17 @@ export async function verifyCredentials(emailInput: string, password: string, cl
     { type: 'user', id: user.id, email: user.email, role: user.role },
     { action: 'auth.sign_in', targetType: 'user', targetId: user.id },
   );
-  return { ok: true, user: { id: user.id, email: user.email, role: user.role } };
+  return { ok: true, user: { id: user.id, email: user.email, role: user.role, sessionEpoch: user.sessionEpoch } };
+}
+
+/** Audits a sign-out (auth.sign_out) as the user who signed out; never fails the sign-out itself. */
+export async function recordSignOut(userId: string): Promise<void> {
+  try {
+    const [user] = await getDb().select({ id: users.id, email: users.email, role: users.role }).from(users).where(eq(users.id, userId)).limit(1);
+    if (user) await recordAudit(getDb(), { type: 'user', ...user }, { action: 'auth.sign_out', targetType: 'user', targetId: user.id });
+  } catch {
+    // The cookie is cleared either way; a missing audit row must not keep someone signed in.
+  }
 }
 
 /**

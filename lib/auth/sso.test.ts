@@ -12,8 +12,8 @@ describe('single sign-on user matching', () => {
   it('matches an existing active user by verified email (case-insensitive) and links the identity once', async () => {
     const user = await insertUser({ role: 'ops' });
     const sub = `sub-${uniqueSuffix()}`;
-    expect(await resolveSsoUser({ sub, email: user.email.toUpperCase(), email_verified: true })).toBe(user.id);
-    expect(await resolveSsoUser({ sub, email: user.email, email_verified: true })).toBe(user.id);
+    expect((await resolveSsoUser({ sub, email: user.email.toUpperCase(), email_verified: true }))?.id).toBe(user.id);
+    expect(await resolveSsoUser({ sub, email: user.email, email_verified: true })).toEqual({ id: user.id, sessionEpoch: 0 });
     expect(await getDb().select().from(accounts).where(eq(accounts.providerAccountId, sub))).toHaveLength(1);
   });
 
@@ -31,7 +31,7 @@ describe('single sign-on user matching', () => {
   it('signs up a verified user of a domain an admin allowed, as support (least privilege)', async () => {
     const domain = `allowed-${uniqueSuffix()}.test`;
     await putSetting(getDb(), 'sso.selfSignupDomains', [domain]);
-    const id = await resolveSsoUser({ sub: `s-${uniqueSuffix()}`, email: `new.person@${domain}`, email_verified: true, name: 'New Person' });
+    const id = (await resolveSsoUser({ sub: `s-${uniqueSuffix()}`, email: `new.person@${domain}`, email_verified: true, name: 'New Person' }))?.id;
     expect(id).toBeTruthy();
     const [row] = await getDb().select().from(users).where(eq(users.id, id!));
     expect(row).toMatchObject({ role: 'support', email: `new.person@${domain}`, passwordHash: null });

@@ -12,11 +12,11 @@ export type SsoProfile = { sub: string; email?: string; email_verified?: boolean
  * SSO users are matched to an existing local user by verified email. New users come through SSO
  * only for domains an admin allowed, and then as support (least privilege).
  */
-export async function resolveSsoUser(profile: SsoProfile): Promise<string | null> {
+export async function resolveSsoUser(profile: SsoProfile): Promise<{ id: string; sessionEpoch: number } | null> {
   if (!profile.email || profile.email_verified !== true) return null;
   const email = profile.email.toLowerCase();
   const db = getDb();
-  const [existing] = await db.select({ id: users.id, isActive: users.isActive }).from(users).where(eq(users.email, email)).limit(1);
+  const [existing] = await db.select({ id: users.id, isActive: users.isActive, sessionEpoch: users.sessionEpoch }).from(users).where(eq(users.email, email)).limit(1);
   let userId = existing?.isActive ? existing.id : null;
   if (!existing) {
     const domain = email.split('@')[1] ?? '';
@@ -36,7 +36,7 @@ export async function resolveSsoUser(profile: SsoProfile): Promise<string | null
     .where(and(eq(accounts.provider, 'sso'), eq(accounts.providerAccountId, profile.sub)))
     .limit(1);
   if (!link) await db.insert(accounts).values({ userId, provider: 'sso', providerAccountId: profile.sub });
-  return userId;
+  return { id: userId, sessionEpoch: existing?.sessionEpoch ?? 0 };
 }
 
 /**
@@ -45,7 +45,7 @@ export async function resolveSsoUser(profile: SsoProfile): Promise<string | null
  * time, so "who signed in when" covers SSO users too. Null refuses the sign-in.
  */
 export async function completeSsoSignIn(profile: SsoProfile): Promise<string | null> {
-  const userId = await resolveSsoUser(profile);
+  const userId = (await resolveSsoUser(profile))?.id ?? null;
   const email = profile.email?.toLowerCase() ?? null;
   if (!userId) {
     const reason = !email ? 'no_email' : profile.email_verified !== true ? 'email_not_verified' : 'no_active_user';

@@ -1,5 +1,5 @@
 import 'server-only';
-import { and, eq, ne } from 'drizzle-orm';
+import { and, eq, ne, sql } from 'drizzle-orm';
 import { users } from '@/db/schema';
 import type { Tx } from '@/db/client';
 import { isUniqueViolation } from '@/db/errors';
@@ -56,7 +56,7 @@ export async function setUserActive(actor: Actor, input: { userId: string; activ
     await tx
       .update(users)
       // Either way the user's existing sessions end: a reactivation must not revive cookies from before.
-      .set({ isActive: active, deactivatedAt: active ? null : new Date(), sessionsValidAfter: new Date(), updatedAt: new Date() })
+      .set({ isActive: active, deactivatedAt: active ? null : new Date(), sessionsValidAfter: new Date(), sessionEpoch: sql`${users.sessionEpoch} + 1`, updatedAt: new Date() })
       .where(eq(users.id, userId));
     // Their API tokens end with their access (a reactivation does not bring them back).
     const revokedApiTokens = active ? [] : await revokeTokensBeyondCreator(tx, actor, userId, null);
@@ -73,7 +73,7 @@ export async function resetUserPassword(actor: Actor, input: { userId: string })
   return auditedMutation(actor, { action: 'user.reset_password', targetType: 'user', targetId: userId }, async (tx) => {
     await lockUserOrThrow(tx, userId);
     // Whoever holds a session of this user (the reason for a reset may be a stolen one) is signed out.
-    await tx.update(users).set({ passwordHash, sessionsValidAfter: new Date(), updatedAt: new Date() }).where(eq(users.id, userId));
+    await tx.update(users).set({ passwordHash, sessionsValidAfter: new Date(), sessionEpoch: sql`${users.sessionEpoch} + 1`, updatedAt: new Date() }).where(eq(users.id, userId));
     return { result: { password } };
   });
 }

@@ -28,7 +28,7 @@ export async function countUsers(): Promise<number> {
 /** Current role and state, read from the database on every request (not from the session). */
 export async function findActiveUserById(id: string) {
   const [row] = await getDb()
-    .select({ id: users.id, email: users.email, name: users.name, role: users.role, isActive: users.isActive, sessionsValidAfter: users.sessionsValidAfter })
+    .select({ id: users.id, email: users.email, name: users.name, role: users.role, isActive: users.isActive, sessionsValidAfter: users.sessionsValidAfter, sessionEpoch: users.sessionEpoch })
     .from(users)
     .where(eq(users.id, id))
     .limit(1);
