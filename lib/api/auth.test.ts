@@ -2,7 +2,7 @@ import { and, count, eq, inArray } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { closeDb, getDb } from '@/db/client';
 import { insertUser } from '@/db/factories';
-import { apiTokens, auditLog, healthSystems } from '@/db/schema';
+import { apiTokens, auditLog, healthSystems, users } from '@/db/schema';
 import { systemActor } from '@/lib/auth/actor';
 import { resetEnvCache } from '@/lib/env';
 import { isAppError } from '@/lib/errors';
@@ -123,6 +123,33 @@ describe('API tokens end with their creator’s access', () => {
     await expect(createApiToken(staleSession, { name: 'after-deactivation', role: 'admin' })).rejects.toMatchObject({ code: 'FORBIDDEN', message: expect.stringMatching(/no longer active/) });
     const made = await getDb().select({ id: apiTokens.id }).from(apiTokens).where(eq(apiTokens.createdByUserId, creator.id));
     expect(made).toHaveLength(0);
+  });
+});
+
+describe('a token whose creator lost access in a way that revoked nothing (tokens older than creator records, a change that committed beside the token)', () => {
+  it('is refused and revoked at its next use, audited with the reason', async () => {
+    const creator = await insertUser({ role: 'admin' });
+    const kept = await createApiToken(creator.actor, { name: 'kept-by-ops', role: 'ops' });
+    const beyond = await createApiToken(creator.actor, { name: 'beyond-ops', role: 'admin' });
+    // Changed behind Registrar's back: nothing revoked.
+    await getDb().update(users).set({ role: 'ops' }).where(eq(users.id, creator.id));
+    expect((await authenticateApiToken(`Bearer ${kept.token}`, 'test')).role).toBe('ops');
+    await expect(authenticateApiToken(`Bearer ${beyond.token}`, 'test')).rejects.toMatchObject({ code: 'UNAUTHENTICATED', message: 'This API token was revoked.' });
+    await getDb().update(users).set({ isActive: false }).where(eq(users.id, creator.id));
+    await expect(authenticateApiToken(`Bearer ${kept.token}`, 'test')).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+
+    const rows = await getDb().select({ id: apiTokens.id, revokedAt: apiTokens.revokedAt }).from(apiTokens).where(inArray(apiTokens.id, [kept.id, beyond.id]));
+    expect(rows.every((r) => r.revokedAt !== null)).toBe(true);
+    const reasons = await getDb()
+      .select({ targetId: auditLog.targetId, details: auditLog.details })
+      .from(auditLog)
+      .where(and(eq(auditLog.action, 'api_token.revoke'), inArray(auditLog.targetId, [kept.id, beyond.id])));
+    expect(new Map(reasons.map((r) => [r.targetId, (r.details as { reason: string }).reason]))).toEqual(
+      new Map([
+        [beyond.id, "its creator's role is now ops"],
+        [kept.id, 'its creator was deactivated'],
+      ]),
+    );
   });
 });
 

@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { and, desc, eq, isNull, sql } from 'drizzle-orm';
 import { getDb, type Tx } from '@/db/client';
 import { apiTokens, auditLog, users, type ApiToken, type Role } from '@/db/schema';
-import { actorLabel, assertCan, type Actor } from '@/lib/auth/actor';
+import { actorLabel, assertCan, systemActor, type Actor } from '@/lib/auth/actor';
 import { can, permissionsOf, type Permission } from '@/lib/auth/permissions';
 import { auditedMutation, recordAudit } from '@/lib/audit/record';
 import { AppError } from '@/lib/errors';
@@ -137,6 +137,15 @@ export async function revokeTokensBeyondCreator(tx: Tx, actor: Actor, userId: st
   return beyond.map((t) => t.name);
 }
 
+/** Why a token's creator no longer covers it (deactivated, deleted, or a role that grants less), or null. */
+function creatorNoLongerCovers(row: { role: ApiToken['role']; permissions: unknown; creatorActive: boolean | null; creatorRole: Role | null }): string | null {
+  if (row.creatorActive === null || row.creatorRole === null) return 'its creator no longer exists';
+  if (!row.creatorActive) return 'its creator was deactivated';
+  const allowed = permissionsOf(row.creatorRole);
+  const needs = (row.permissions as Permission[] | null) ?? permissionsOf(row.role);
+  return needs.some((p) => !allowed.includes(p)) ? `its creator's role is now ${row.creatorRole}` : null;
+}
+
 export type TokenActor = Extract<Actor, { type: 'api_token' }>;
 
 /** The label an API token acts under in the audit log. */
@@ -154,11 +163,22 @@ export async function authenticateApiToken(authorization: string | null, request
   const token = match[1]!;
   if (!API_TOKEN_PATTERN.test(token)) throw new AppError('UNAUTHENTICATED', 'That is not a Registrar API token.', { reason: 'invalid_token' });
   const [row] = await getDb()
-    .select(summaryColumns)
+    .select({ ...summaryColumns, creatorId: apiTokens.createdByUserId, creatorActive: users.isActive, creatorRole: users.role })
     .from(apiTokens)
+    .leftJoin(users, eq(users.id, apiTokens.createdByUserId))
     .where(eq(apiTokens.tokenHash, hashApiToken(token)))
     .limit(1);
   if (!row) throw new AppError('UNAUTHENTICATED', 'This API token is not known.', { reason: 'invalid_token' });
+  // A token ends with its creator's access. The user changes revoke at once; this catches what they
+  // could not see: tokens made before creators were recorded, or one committed beside the change.
+  const creatorLost = row.creatorId !== null && !row.revokedAt ? creatorNoLongerCovers(row) : null;
+  if (creatorLost) {
+    const [revoked] = await getDb().update(apiTokens).set({ revokedAt: sql`now()` }).where(and(eq(apiTokens.id, row.id), isNull(apiTokens.revokedAt))).returning({ revokedAt: apiTokens.revokedAt });
+    if (revoked) {
+      await recordAudit(getDb(), systemActor('api-token-check'), { action: 'api_token.revoke', targetType: 'api_token', targetId: row.id, details: { name: row.name, reason: creatorLost, creatorId: row.creatorId } }).catch(() => {});
+    }
+    row.revokedAt = revoked?.revokedAt ?? new Date();
+  }
   const actor: TokenActor = {
     type: 'api_token',
     id: row.id,
