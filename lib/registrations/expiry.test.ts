@@ -20,6 +20,14 @@ describe('expiryOf', () => {
     expect(expiryOf(kind, at, now).state).toBe(state);
   });
 
+  it('counts whole days toward zero: hours either side of the expiry are 0 d, a day and a half ago is -1', () => {
+    expect(expiryOf('at', days(29.9), now).daysLeft).toBe(29);
+    expect(expiryOf('at', days(2 / 24), now).daysLeft).toBe(0);
+    expect(expiryOf('at', days(-2 / 24), now).daysLeft).toBe(0);
+    expect(expiryOf('at', days(-25 / 24), now).daysLeft).toBe(-1);
+    expect(expiryOf('at', days(-1.5), now).daysLeft).toBe(-1);
+  });
+
   it('never reports an unknown expiry as never', () => {
     expect(expiryOf('unknown', days(10), now).state).toBe('unknown');
   });

@@ -1,6 +1,7 @@
 export type ExpiryState = 'ok' | 'expiring' | 'expired' | 'never' | 'unknown' | 'none';
 import { expiryThresholds } from '@/lib/notifications/monitor';
 
+/** `daysLeft`: whole days until the expiry, negative once it is past (-1: a day or more ago). */
 export type Expiry = { state: ExpiryState; at: string | null; daysLeft: number | null };
 
 const DAY = 86_400_000;
@@ -16,7 +17,8 @@ export function expiryOf(kind: 'never' | 'at' | 'unknown' | 'none', at: Date | n
   if (kind === 'none') return { state: 'none', at: null, daysLeft: null };
   if (kind === 'unknown' || !at) return { state: 'unknown', at: null, daysLeft: null };
   const left = at.getTime() - now.getTime();
-  const daysLeft = Math.floor(left / DAY);
+  // Whole days, toward zero both ways: 2 hours left is 0 d, and so is 2 hours ago (not "1 d ago").
+  const daysLeft = Math.trunc(left / DAY) || 0;
   const state = left <= 0 ? 'expired' : left <= expiringWithinDays * DAY ? 'expiring' : 'ok';
   return { state, at: at.toISOString(), daysLeft };
 }

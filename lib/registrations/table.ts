@@ -1,5 +1,5 @@
 import 'server-only';
-import { and, asc, count, desc, eq, ilike, isNotNull, lte, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, count, desc, eq, ilike, isNotNull, lte, or, sql, type AnyColumn, type SQL } from 'drizzle-orm';
 import { z } from 'zod';
 import { getDb } from '@/db/client';
 import { apps, credentials, healthSystems, issuers, REGISTRATION_STATUSES, registrations } from '@/db/schema';
@@ -60,16 +60,18 @@ export function parseTableParams(searchParams: Record<string, string | string[] 
  */
 export const secretInUse: SQL = sql`(${registrations.status} <> 'deleted' and ${registrations.replacedByRegistrationId} is null)`;
 
+/**
+ * The column contains the text as typed, case-insensitively: `%`, `_` and `\` match themselves
+ * (escaped for LIKE, whose default escape character is the backslash), so "%" finds a literal
+ * percent sign rather than every row, and "abc_1" does not find "abcX1".
+ */
+function containsText(column: AnyColumn, text: string): SQL {
+  return ilike(column, `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+}
+
 export function tableWhere(p: RegistrationTableParams): SQL | undefined {
   const conditions: Array<SQL | undefined> = [
-    p.q
-      ? or(
-          ilike(registrations.clientId, `%${p.q}%`),
-          ilike(healthSystems.name, `%${p.q}%`),
-          ilike(apps.name, `%${p.q}%`),
-          ilike(issuers.issuerUrl, `%${p.q}%`),
-        )
-      : undefined,
+    p.q ? or(...[registrations.clientId, healthSystems.name, apps.name, issuers.issuerUrl].map((column) => containsText(column, p.q!))) : undefined,
     p.healthSystemId ? eq(issuers.healthSystemId, p.healthSystemId) : undefined,
     p.issuerId ? eq(registrations.issuerId, p.issuerId) : undefined,
     p.appId ? eq(registrations.appId, p.appId) : undefined,

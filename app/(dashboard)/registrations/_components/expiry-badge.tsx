@@ -16,7 +16,7 @@ export function ExpiryBadge({ expiry }: { expiry: Expiry }) {
       const tone = expiry.state === 'expired' || days <= 7 ? 'bad' : expiry.state === 'expiring' ? 'warn' : 'good';
       return (
         <span title={utcMinute(expiry.at, '')}>
-          <Badge tone={tone}>{expiry.state === 'expired' ? `expired ${-days} d ago` : `in ${days} d`}</Badge>{' '}
+          <Badge tone={tone}>{expiry.state === 'expired' ? (days === 0 ? 'expired under a day ago' : `expired ${-days} d ago`) : days === 0 ? 'in under a day' : `in ${days} d`}</Badge>{' '}
           <span className="font-mono text-xs text-slate-500">{utcDay(expiry.at)} UTC</span>
         </span>
       );
