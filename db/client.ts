@@ -9,7 +9,7 @@ export type Db = NodePgDatabase<typeof schema>;
 export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 export type DbOrTx = Db | Tx;
 
-type Holder = { pool: pg.Pool; db: Db; lockPool?: pg.Pool; genericPlanPool?: pg.Pool };
+type Holder = { pool: pg.Pool; db: Db; lockPool?: pg.Pool; genericPlanPool?: pg.Pool; exportPool?: pg.Pool };
 // Survives module reloads in `next dev` so that a reload does not open a new pool.
 const globalHolder = globalThis as unknown as { __registrarDb?: Holder };
 
@@ -68,6 +68,31 @@ export function getGenericPlanPool(): pg.Pool {
   return holder.genericPlanPool;
 }
 
+/** At most this many CSV exports stream at once per instance; the next waits this long for one to end. */
+export const EXPORT_CONNECTIONS = 3;
+export const EXPORT_WAIT_MS = 3_000;
+
+/**
+ * Connections for CSV exports (lib/csv-stream.ts), apart from the main pool: an export holds its
+ * connection, with an open cursor in a transaction, for as long as the person downloads, and ten
+ * slow downloads must not leave the pages and jobs without one. A download that stops reading for a
+ * minute is ended by PostgreSQL (idle_in_transaction_session_timeout), so a stalled one cannot
+ * hold a connection, nor VACUUM back, for ever.
+ */
+export function getExportPool(): pg.Pool {
+  const holder = getHolder();
+  if (!holder.exportPool) {
+    holder.exportPool = new pg.Pool({
+      ...poolConfig(databaseUrl(), { max: EXPORT_CONNECTIONS, settings: { idle_in_transaction_session_timeout: '60s' } }),
+      connectionTimeoutMillis: EXPORT_WAIT_MS,
+    });
+    holder.exportPool.on('error', () => {
+      // A connection ended by the server (a stalled download): the pool replaces it.
+    });
+  }
+  return holder.exportPool;
+}
+
 /**
  * Every connection runs in UTC whatever the server's or database's default time zone: the
  * overview's weeks (date_trunc), the expiry filters' days (::date) and every label say UTC, and a
@@ -92,7 +117,7 @@ function getHolder(): Holder {
 export async function closeDb(): Promise<void> {
   const holder = globalHolder.__registrarDb;
   globalHolder.__registrarDb = undefined;
-  if (holder) await Promise.all([holder.pool.end(), holder.lockPool?.end(), holder.genericPlanPool?.end()]);
+  if (holder) await Promise.all([holder.pool.end(), holder.lockPool?.end(), holder.genericPlanPool?.end(), holder.exportPool?.end()]);
 }
 
 /** Describes a connection string without its password, for logs. */

@@ -67,6 +67,9 @@ test('support cannot export (the route refuses) and the overview chart links to 
 
   const context = await browser.newContext({ storageState: storageStateFor('manager') });
   const page = await context.newPage();
+  // Another site's link or image cannot make a manager export in their own name.
+  const crossSite = await page.request.get('/api/registrations/export', { headers: { 'Sec-Fetch-Site': 'cross-site' } });
+  expect(crossSite.status()).toBe(403);
   await page.goto('/');
   const chart = page.getByTestId('forecast-chart');
   await expect(chart).toBeVisible();

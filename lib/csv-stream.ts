@@ -1,11 +1,13 @@
 import 'server-only';
 import Cursor from 'pg-cursor';
-import { getPool } from '@/db/client';
+import type pg from 'pg';
+import { EXPORT_CONNECTIONS, getExportPool } from '@/db/client';
+import { AppError } from '@/lib/errors';
 
 /**
  * Streams a query as CSV from a server-side cursor, `batchSize` rows at a time, so an export of
- * any size holds one batch in memory. The connection goes back to the pool when the stream ends,
- * fails or is cancelled by the client.
+ * any size holds one batch in memory, on a connection of the export pool (getExportPool). The
+ * connection goes back to the pool when the stream ends, fails or is cancelled by the client.
  */
 export async function streamQueryAsCsv(input: {
   query: { sql: string; params: unknown[] };
@@ -13,16 +15,23 @@ export async function streamQueryAsCsv(input: {
   toLine: (row: unknown[], now: Date) => string;
   batchSize?: number;
 }): Promise<ReadableStream<Uint8Array>> {
-  const client = await getPool().connect();
+  let client: pg.PoolClient;
+  try {
+    client = await getExportPool().connect();
+  } catch (error) {
+    // Every export connection is streaming someone's download (getExportPool).
+    throw new AppError('RATE_LIMITED', `${EXPORT_CONNECTIONS} exports are being downloaded already. Try again when one has finished.`, { retryAfterSeconds: 30 }, { cause: error });
+  }
   const cursor = client.query(new Cursor(input.query.sql, input.query.params, { rowMode: 'array' }));
   const encoder = new TextEncoder();
   let headerSent = false;
   let released = false;
-  const release = async () => {
+  // A connection that failed (ended by the server after a stalled download, say) is not reused.
+  const release = async (failed = false) => {
     if (released) return;
     released = true;
     await cursor.close().catch(() => {});
-    client.release();
+    client.release(failed);
   };
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
@@ -40,7 +49,7 @@ export async function streamQueryAsCsv(input: {
         const now = new Date();
         controller.enqueue(encoder.encode(rows.map((r) => input.toLine(r, now)).join('')));
       } catch (error) {
-        await release();
+        await release(true);
         controller.error(error);
       }
     },

@@ -1,7 +1,8 @@
 import 'server-only';
 import { auditLog } from '@/db/schema';
 import { getDb, type DbOrTx, type Tx } from '@/db/client';
-import { actorLabel, type Actor } from '@/lib/auth/actor';
+import { actorLabel, assertCan, type Actor } from '@/lib/auth/actor';
+import type { Permission } from '@/lib/auth/permissions';
 import { isAppError } from '@/lib/errors';
 import { redactSecrets } from '@/lib/redact';
 
@@ -66,4 +67,29 @@ export async function auditedMutation<T>(
     }).catch(() => {});
     throw error;
   }
+}
+
+/**
+ * assertCan for each permission, with the refusal audited (outcome `denied`, the entry's action):
+ * for reads that write no row of their own when they succeed and must still leave a trace when a
+ * role probes them (the CSV exports).
+ */
+export async function assertCanAudited(actor: Actor, permissions: readonly Permission[], entry: Omit<AuditEntry, 'outcome'>): Promise<void> {
+  try {
+    for (const permission of permissions) assertCan(actor, permission);
+  } catch (error) {
+    await recordAudit(getDb(), actor, { ...entry, outcome: 'denied' }).catch(() => {});
+    throw error;
+  }
+}
+
+/** Audits a download once its stream exists (a busy export pool refuses before any trace of success); cancels the stream if the audit row cannot be written. */
+export async function auditedStream<T>(actor: Actor, entry: Omit<AuditEntry, 'outcome'>, stream: ReadableStream<T>): Promise<ReadableStream<T>> {
+  try {
+    await recordAudit(getDb(), actor, { ...entry, outcome: 'success' });
+  } catch (error) {
+    await stream.cancel().catch(() => {});
+    throw error;
+  }
+  return stream;
 }

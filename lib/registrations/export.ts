@@ -1,7 +1,6 @@
 import 'server-only';
-import { getDb } from '@/db/client';
-import { assertCan, type Actor } from '@/lib/auth/actor';
-import { recordAudit } from '@/lib/audit/record';
+import type { Actor } from '@/lib/auth/actor';
+import { assertCanAudited, auditedStream } from '@/lib/audit/record';
 import { csvCell } from '@/lib/csv';
 import { streamQueryAsCsv } from '@/lib/csv-stream';
 import { expiryOf } from './expiry';
@@ -13,14 +12,15 @@ const BATCH = 1_000;
 /**
  * The registrations table under the given filter as CSV, streamed from a database cursor in batches,
  * so 100,000 rows never sit in memory at once. Contains no secret: the columns are the table's.
- * Audited before the first byte is sent.
+ * Audited before the first byte is sent (a refusal too).
  */
 export async function exportRegistrationsCsv(actor: Actor, params: RegistrationTableParams): Promise<ReadableStream<Uint8Array>> {
-  assertCan(actor, 'export:run');
   const { page: _page, pageSize: _pageSize, ...filters } = params;
-  await recordAudit(getDb(), actor, { action: 'registration.export', targetType: 'registration', details: { filters } });
+  const entry = { action: 'registration.export', targetType: 'registration', details: { filters } };
+  await assertCanAudited(actor, ['export:run'], entry);
   const query = tableFrom().where(tableWhere(params)).orderBy(...tableOrder(params)).toSQL();
-  return streamQueryAsCsv({ query: { sql: query.sql, params: query.params as unknown[] }, header: HEADER, toLine: toCsvLine, batchSize: BATCH });
+  const stream = await streamQueryAsCsv({ query: { sql: query.sql, params: query.params as unknown[] }, header: HEADER, toLine: toCsvLine, batchSize: BATCH });
+  return auditedStream(actor, entry, stream);
 }
 
 // Positions follow `tableColumns` in table.ts (array row mode keeps memory low).
