@@ -1,8 +1,8 @@
 import 'server-only';
 import { getDb } from '@/db/client';
-import { assertCan, type Actor } from '@/lib/auth/actor';
-import { recordAudit } from '@/lib/audit/record';
-import { AppError } from '@/lib/errors';
+import type { Actor } from '@/lib/auth/actor';
+import { assertCanAudited, recordAudit } from '@/lib/audit/record';
+import { AppError, isAppError } from '@/lib/errors';
 import { readCurrentCredential } from './store';
 
 /**
@@ -10,14 +10,18 @@ import { readCurrentCredential } from './store';
  * only, and every reveal is audited (who, which registration, which credential version).
  */
 export async function revealRegistrationSecret(actor: Actor, input: { registrationId: string; kind: 'client_secret' | 'registration_access_token' }): Promise<{ value: string; fingerprint: string }> {
+  const entry = { action: 'credential.reveal', targetType: 'registration', targetId: input.registrationId, details: { kind: input.kind } };
+  await assertCanAudited(actor, ['credentials:reveal'], entry);
+  let credential: Awaited<ReturnType<typeof readCurrentCredential>>;
   try {
-    assertCan(actor, 'credentials:reveal');
+    credential = await readCurrentCredential(getDb(), 'registration', input.registrationId, input.kind);
+    if (!credential) throw new AppError('NOT_FOUND', input.kind === 'client_secret' ? 'This registration has no client secret.' : 'This registration has no registration access token.');
   } catch (error) {
-    await recordAudit(getDb(), actor, { action: 'credential.reveal', targetType: 'registration', targetId: input.registrationId, outcome: 'denied', details: { kind: input.kind } });
+    // An attempt that found nothing, or a vault that would not open (locked, a tampered row), is
+    // part of who tried to read what as much as a reveal is.
+    await recordAudit(getDb(), actor, { ...entry, outcome: 'failure', details: { ...entry.details, error: isAppError(error) ? error.code : 'INTERNAL' } }).catch(() => {});
     throw error;
   }
-  const credential = await readCurrentCredential(getDb(), 'registration', input.registrationId, input.kind);
-  if (!credential) throw new AppError('NOT_FOUND', input.kind === 'client_secret' ? 'This registration has no client secret.' : 'This registration has no registration access token.');
   await recordAudit(getDb(), actor, {
     action: 'credential.reveal',
     targetType: 'registration',
