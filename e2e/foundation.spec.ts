@@ -31,6 +31,11 @@ test('support is refused the audit log and settings pages; manager reads the aud
   await support.page.goto('/settings');
   await expect(support.page.getByRole('heading', { name: 'Not available for your role' })).toBeVisible();
   await support.context.close();
+  // Each refusal is audited with the page asked for.
+  const denied = await query<{ path: string }>(
+    "select details->>'path' as path from audit_log where action = 'page.open' and outcome = 'denied' and actor_label = 'support@example.test' and details->>'path' in ('/audit', '/settings') order by id desc limit 2",
+  );
+  expect(denied.map((d) => d.path).sort()).toEqual(['/audit', '/settings']);
 
   const manager = await pageAs(browser, 'manager');
   await manager.page.goto('/audit');

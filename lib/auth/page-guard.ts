@@ -1,6 +1,8 @@
 import 'server-only';
 import { headers } from 'next/headers';
 import { redirect } from 'next/navigation';
+import { getDb } from '@/db/client';
+import { recordAudit } from '@/lib/audit/record';
 import { REQUEST_PATH_HEADER, safeReturnPath } from './return-to';
 import { can, type Permission } from './permissions';
 import { getSessionState } from './session';
@@ -19,6 +21,11 @@ export async function requirePageUser(permission?: Permission) {
     if (state.status === 'signed-out') redirect(`/signin${callback ? `?${callback}` : ''}`);
     redirect(`/api/session/end?reason=${state.reason}${callback ? `&${callback}` : ''}`);
   }
-  if (permission && !can(state.actor.role, permission)) redirect('/forbidden');
+  if (permission && !can(state.actor.role, permission)) {
+    // A page a role may not open is probed like an action it may not run: it leaves a trace.
+    const path = safeReturnPath((await headers()).get(REQUEST_PATH_HEADER)) ?? null;
+    await recordAudit(getDb(), state.actor, { action: 'page.open', outcome: 'denied', details: { path, permission } }).catch(() => {});
+    redirect('/forbidden');
+  }
   return state;
 }
