@@ -1,4 +1,4 @@
-import { eq, inArray } from 'drizzle-orm';
+import { eq, inArray, sql } from 'drizzle-orm';
 import { afterAll, describe, expect, it } from 'vitest';
 import { closeDb, getDb } from '@/db/client';
 import { insertUser, uniqueSuffix } from '@/db/factories';
@@ -9,7 +9,7 @@ import { AppError } from '@/lib/errors';
 import { can, PERMISSIONS } from './permissions';
 import { hashPassword, verifyPassword } from './password';
 import { sessionStillValid } from './session';
-import { clientAddressFrom, verifyCredentials } from './sign-in';
+import { ANONYMOUS_FAILURES_AUDITED_PER_MINUTE, clientAddressFrom, verifyCredentials } from './sign-in';
 
 afterAll(closeDb);
 
@@ -165,4 +165,16 @@ describe('user administration', () => {
     expect(sessionStillValid({}, await user())).toBe(false);
     expect(sessionStillValid({ signedInAt: Date.now() + 1 }, await user())).toBe(true);
   });
+});
+
+describe('a flood of failed sign-ins with fresh emails', () => {
+  it('is audited one by one only up to the limit a minute, then once as a flood', async () => {
+    const anonymous = async (action: string) =>
+      (await getDb().execute<{ n: string }>(sql`select count(*)::text as n from audit_log where action = ${action} and actor_type = 'anonymous' and at > now() - interval '1 minute'`)).rows[0]!.n;
+    for (let batch = 0; batch < 12; batch++) {
+      await Promise.all(Array.from({ length: 10 }, (_, i) => verifyCredentials(`flood-${batch}-${i}-${uniqueSuffix()}@nowhere.test`, 'wrong', null)));
+    }
+    expect(Number(await anonymous('auth.sign_in'))).toBeLessThanOrEqual(ANONYMOUS_FAILURES_AUDITED_PER_MINUTE + 10);
+    expect(await anonymous('auth.sign_in_flood')).toBe('1');
+  }, 60_000);
 });

@@ -1,7 +1,7 @@
 import 'server-only';
-import { eq, sql } from 'drizzle-orm';
+import { and, count, eq, sql } from 'drizzle-orm';
 import { getDb } from '@/db/client';
-import { signInThrottle, users } from '@/db/schema';
+import { auditLog, signInThrottle, users } from '@/db/schema';
 import { recordAudit } from '@/lib/audit/record';
 import { env } from '@/lib/env';
 import { verifyPassword } from './password';
@@ -21,7 +21,7 @@ export async function verifyCredentials(emailInput: string, password: string, cl
   const email = emailInput.trim().toLowerCase();
   const keys = [`email:${email}`, ...(clientAddress ? [`addr:${clientAddress}`] : [])];
   if (await countAttempt(keys)) {
-    await recordAudit(getDb(), null, { action: 'auth.sign_in', outcome: 'denied', details: { email, reason: 'throttled' } });
+    await auditAnonymousFailure('denied', { email, reason: 'throttled' });
     return { ok: false, reason: 'throttled' };
   }
   const [user] = await getDb()
@@ -31,7 +31,7 @@ export async function verifyCredentials(emailInput: string, password: string, cl
     .limit(1);
   const valid = await verifyPassword(password, user?.passwordHash ?? null);
   if (!user || !valid || !user.isActive) {
-    await recordAudit(getDb(), null, { action: 'auth.sign_in', outcome: 'failure', details: { email } });
+    await auditAnonymousFailure('failure', { email });
     return { ok: false, reason: 'invalid' };
   }
   await getDb().delete(signInThrottle).where(eq(signInThrottle.key, `email:${email}`));
@@ -43,6 +43,40 @@ export async function verifyCredentials(emailInput: string, password: string, cl
     { action: 'auth.sign_in', targetType: 'user', targetId: user.id },
   );
   return { ok: true, user: { id: user.id, email: user.email, role: user.role, sessionEpoch: user.sessionEpoch } };
+}
+
+/** Failed and throttled sign-ins audited a minute at most; beyond, one auth.sign_in_flood row a minute says so. */
+export const ANONYMOUS_FAILURES_AUDITED_PER_MINUTE = 100;
+
+/**
+ * Audits a sign-in that did not succeed. Anyone can send those, with a fresh email each time (the
+ * per-email limit does not stop that), and the audit log keeps every row for ever: past
+ * ANONYMOUS_FAILURES_AUDITED_PER_MINUTE in the last minute, the rest of the minute's failures are
+ * not written one by one; a single auth.sign_in_flood row records that it happened.
+ */
+async function auditAnonymousFailure(outcome: 'failure' | 'denied', details: Record<string, unknown>): Promise<void> {
+  const [audited] = await getDb()
+    .select({ n: count() })
+    .from(auditLog)
+    .where(and(eq(auditLog.action, 'auth.sign_in'), eq(auditLog.actorType, 'anonymous'), sql`${auditLog.at} > now() - interval '1 minute'`));
+  if ((audited?.n ?? 0) < ANONYMOUS_FAILURES_AUDITED_PER_MINUTE) {
+    await recordAudit(getDb(), null, { action: 'auth.sign_in', outcome, details });
+    return;
+  }
+  // One flood row a minute, whichever of the concurrent failures gets here first (the lock).
+  await getDb().transaction(async (tx) => {
+    await tx.execute(sql`select pg_advisory_xact_lock(hashtext('auth.sign_in_flood'))`);
+    const [row] = await tx
+      .select({ n: count() })
+      .from(auditLog)
+      .where(and(eq(auditLog.action, 'auth.sign_in_flood'), sql`${auditLog.at} > now() - interval '1 minute'`));
+    if ((row?.n ?? 0) > 0) return;
+    await recordAudit(tx, null, {
+      action: 'auth.sign_in_flood',
+      outcome: 'denied',
+      details: { limitPerMinute: ANONYMOUS_FAILURES_AUDITED_PER_MINUTE, note: 'More sign-ins failed this minute than are audited one by one; the rest of the minute’s failures are not listed.' },
+    });
+  });
 }
 
 /** Audits a sign-out (auth.sign_out) as the user who signed out; never fails the sign-out itself. */
@@ -71,6 +105,8 @@ async function countAttempt(keys: string[]): Promise<boolean> {
       window_started_at = case when sign_in_throttle.window_started_at > now() - make_interval(secs => ${window})
                       then sign_in_throttle.window_started_at else now() end
     returning key, failures`);
+  // Now and then, the counts of windows long over go (fresh emails would otherwise pile up for ever).
+  if (Math.random() < 0.01) await getDb().execute(sql`delete from sign_in_throttle where window_started_at < now() - make_interval(secs => ${window}) - interval '1 hour'`);
   return rows.some((r) => r.failures > (r.key.startsWith('addr:') ? max * 4 : max));
 }
 
