@@ -96,6 +96,16 @@ export async function loadInventory(file) {
     }
     need(reg.initialAccessToken === undefined || typeof reg.initialAccessToken === 'string', `${where}.initialAccessToken`, 'expected a string, e.g. ${MERCY_IAT}');
     need(reg.initialAccessTokenEnv === undefined || typeof reg.initialAccessTokenEnv === 'string', `${where}.initialAccessTokenEnv`, 'expected an environment variable name');
+    if (reg.overrides !== undefined && reg.overrides !== null) {
+      if (need(isObject(reg.overrides), `${where}.overrides`, `expected a mapping of ${OVERRIDE_KEYS.join(', ')}`)) {
+        for (const [k, v] of Object.entries(reg.overrides)) {
+          const w = `${where}.overrides.${k}`;
+          if (!need(OVERRIDE_KEYS.includes(k), w, `unknown key (use ${OVERRIDE_KEYS.join(', ')})`)) continue;
+          if (LIST_OVERRIDES.includes(k)) need(typeof v === 'string' || (Array.isArray(v) && v.every((x) => typeof x === 'string')), w, 'expected a list of strings');
+          else need(typeof v === 'string', w, 'expected a string');
+        }
+      }
+    }
     const k = `${app?.softwareId}|${reg.issuer}|${reg.environment}`;
     need(!seen.has(k), where, 'the same app, issuer and environment are listed twice');
     seen.add(k);
@@ -154,6 +164,47 @@ export function normalizeProfile(p) {
 }
 
 const canonical = (v) => JSON.stringify(v, (_k, x) => (isObject(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b))) : x));
+
+// ---------------------------------------------------------------------------------------------
+// A registration's overrides: the onboarding form's changes to the app profile for that one
+// registration (POST /registrations `overrides`), which Registrar keeps and builds every later
+// update and re-registration from.
+
+const OVERRIDE_KEYS = ['clientName', 'redirectUris', 'grantTypes', 'responseTypes', 'tokenEndpointAuthMethod', 'scope', 'keyAlgorithm'];
+const LIST_OVERRIDES = ['redirectUris', 'grantTypes', 'responseTypes'];
+
+/**
+ * Overrides as Registrar stores them (its schema: a list may be given as lines; blank lines go),
+ * to compare by meaning: absent and empty are the same (none), key order does not matter, a scope
+ * is its space-separated tokens. Lists keep their order: it is what is sent.
+ */
+export function normalizeOverrides(o) {
+  const out = {};
+  if (!isObject(o)) return out;
+  for (const key of OVERRIDE_KEYS) {
+    const v = o[key];
+    if (v === undefined || v === null) continue;
+    if (LIST_OVERRIDES.includes(key)) out[key] = lines(v);
+    else if (key === 'scope') out[key] = String(v).trim().split(/\s+/).filter(Boolean).join(' ');
+    else out[key] = String(v).trim();
+  }
+  return out;
+}
+
+const sameOverrides = (a, b) => canonical(normalizeOverrides(a)) === canonical(normalizeOverrides(b));
+/** For the plan: none is shown as absent. */
+const overridesShown = (o) => (Object.keys(o).length ? o : null);
+
+/** The client metadata member each override replaces in the build. */
+const METADATA_OF_OVERRIDE = {
+  clientName: 'client_name',
+  redirectUris: 'redirect_uris',
+  grantTypes: 'grant_types',
+  responseTypes: 'response_types',
+  tokenEndpointAuthMethod: 'token_endpoint_auth_method',
+  scope: 'scope',
+  keyAlgorithm: 'token_endpoint_auth_signing_alg',
+};
 
 /** Field-by-field differences between two normalised profiles, as dotted paths. */
 export function profileChanges(from, to) {
@@ -269,19 +320,37 @@ export async function plan(api, inv, opts) {
     for (const r of existing) matched.add(r.id);
     const current = existing[0];
     const who = { ...base, id: current.id, clientId: current.clientId, managed: current.managed, status: current.status };
+    // The overrides Registrar keeps for this registration, against the file's (none = none).
+    const detail = await api.get(`/registrations/${current.id}`);
+    const declared = normalizeOverrides(reg.overrides);
+    const stored = normalizeOverrides(detail.overrides);
+    const overridesChange = sameOverrides(declared, stored) ? null : { field: 'overrides', from: overridesShown(stored), to: overridesShown(declared) };
+    // What the sync that carries the change sends along: the file's overrides, `{}` to drop them.
+    const withOverrides = overridesChange ? { overrides: declared } : {};
+    // A profile change to a field the overrides set does not reach the registration.
+    const profileChanges = appAction.op === 'update' ? metadataChangesFor(appAction.changes, reg.environment).filter((c) => !Object.keys(declared).some((k) => METADATA_OF_OVERRIDE[k] === c.field)) : [];
+    const fromRegistered = (c) => ({ field: c.field, from: detail.metadata.registered[c.field] ?? null, to: c.to });
+    if (!current.managed && overridesChange) {
+      // Registrar cannot send the change, and must not record overrides the hospital does not have.
+      actions.push({
+        ...who,
+        op: 'blocked',
+        note: 'cannot be applied: the hospital offers no RFC 7592 management for this client (Epic never does), so Registrar cannot change it',
+        changes: [overridesChange, ...profileChanges.map(fromRegistered)],
+      });
+      continue;
+    }
     if (appAction.op === 'update') {
-      const changes = metadataChangesFor(appAction.changes, reg.environment);
-      if (changes.length === 0) {
+      if (profileChanges.length === 0 && !overridesChange) {
         actions.push({ ...who, op: 'noop' });
         continue;
       }
       if (!current.managed) {
-        warnings.push(`${appAction.name} @ ${url} [${reg.environment}] (client ${current.clientId}) cannot be updated from Registrar (no RFC 7592 management): change ${changes.map((c) => c.field).join(', ')} in the hospital’s portal.`);
+        warnings.push(`${appAction.name} @ ${url} [${reg.environment}] (client ${current.clientId}) cannot be updated from Registrar (no RFC 7592 management): change ${profileChanges.map((c) => c.field).join(', ')} in the hospital’s portal.`);
         actions.push({ ...who, op: 'noop' });
         continue;
       }
-      const detail = await api.get(`/registrations/${current.id}`);
-      actions.push({ ...who, op: 'update', reason: 'app profile', changes: changes.map((c) => ({ field: c.field, from: detail.metadata.registered[c.field] ?? null, to: c.to })) });
+      actions.push({ ...who, op: 'update', reason: overridesChange ? 'app profile, overrides' : 'app profile', changes: [...(overridesChange ? [overridesChange] : []), ...profileChanges.map(fromRegistered)], ...withOverrides });
       continue;
     }
     if (!current.managed) {
@@ -289,15 +358,18 @@ export async function plan(api, inv, opts) {
       continue;
     }
     try {
-      const sync = await api.post(`/registrations/${current.id}/sync`, { confirm: false });
+      const sync = await api.post(`/registrations/${current.id}/sync`, { confirm: false, ...withOverrides });
       const differing = sync.diff.filter((d) => d.differs);
-      if (differing.length === 0) actions.push({ ...who, op: 'noop' });
-      else actions.push({ ...who, op: 'update', reason: 'drift', appVersion: sync.appVersion, changes: differing.map((d) => ({ field: d.field, from: d.server === null ? null : JSON.parse(d.server), to: d.profile === null ? null : JSON.parse(d.profile) })) });
+      if (differing.length === 0 && !overridesChange) actions.push({ ...who, op: 'noop' });
+      else {
+        const drift = differing.map((d) => ({ field: d.field, from: d.server === null ? null : JSON.parse(d.server), to: d.profile === null ? null : JSON.parse(d.profile) }));
+        actions.push({ ...who, op: 'update', reason: overridesChange ? 'overrides' : 'drift', appVersion: sync.appVersion, changes: [...(overridesChange ? [overridesChange] : []), ...drift], ...withOverrides });
+      }
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
       // Not "unchanged": the hospital could not be read (an outage) or this token may not ask (401,
       // 403). An outcome of its own, so a plan that could not look never reads as "in sync".
-      actions.push({ ...who, op: 'unchecked', note: `drift not checked: ${firstLine(error)}`, error: errorSummary(error) });
+      actions.push({ ...who, op: 'unchecked', note: `drift not checked: ${firstLine(error)}`, error: errorSummary(error), ...(overridesChange ? { changes: [overridesChange] } : {}) });
     }
   }
 
@@ -315,6 +387,8 @@ export async function plan(api, inv, opts) {
 
 export const countChanges = (p) => p.actions.filter((a) => a.op === 'create' || a.op === 'update' || a.op === 'delete').length;
 export const countUnchecked = (p) => p.actions.filter((a) => a.op === 'unchecked').length;
+/** Changes the file asks for that apply cannot make (a registration without RFC 7592 management). */
+export const countBlocked = (p) => p.actions.filter((a) => a.op === 'blocked').length;
 
 /** describeError's first line without "Error: ": the message, code and status, for one line of output. */
 const firstLine = (error) => describeError(error).split('\n')[0].replace(/^Error: /, '');
@@ -330,7 +404,7 @@ const publicAction = ({ profile: _p, spec: _s, ...a }) => a;
 // Printing
 
 const show = (v) => (v === null || v === undefined ? '(absent)' : JSON.stringify(v));
-const SIGN = { create: '+', update: '~', delete: '-', orphan: '?', noop: '=', unchecked: '!' };
+const SIGN = { create: '+', update: '~', delete: '-', orphan: '?', noop: '=', unchecked: '!', blocked: '✗' };
 
 function label(a) {
   switch (a.kind) {
@@ -349,7 +423,7 @@ export function printPlan(p, out, { file, url, prune }) {
   out.write(`Plan for ${file} against ${url}\n\n`);
   const visible = p.actions.filter((a) => a.op !== 'noop');
   for (const a of visible) {
-    const suffix = a.op === 'orphan' ? ' exists but is not in the file (kept; --prune deletes it)' : a.op === 'unchecked' ? `: ${a.note}` : a.op === 'update' && a.reason ? ` (${a.reason})` : '';
+    const suffix = a.op === 'orphan' ? ' exists but is not in the file (kept; --prune deletes it)' : a.op === 'unchecked' || a.op === 'blocked' ? `: ${a.note}` : a.op === 'update' && a.reason ? ` (${a.reason})` : '';
     out.write(`  ${SIGN[a.op]} ${label(a)}${suffix}\n`);
     for (const c of a.changes ?? []) out.write(`      ${c.field}: ${show(c.from)} → ${show(c.to)}\n`);
   }
@@ -360,9 +434,11 @@ export function printPlan(p, out, { file, url, prune }) {
   const n = (op) => p.actions.filter((a) => a.op === op).length;
   const orphans = n('orphan');
   const unchecked = n('unchecked');
+  const blocked = n('blocked');
   out.write(
     `\nPlan: ${n('create')} to create, ${n('update')} to update, ${n('delete')} to delete, ${unchanged.length} unchanged` +
       `${unchecked ? `, ${unchecked} not checked` : ''}` +
+      `${blocked ? `, ${blocked} that cannot be applied` : ''}` +
       `${orphans ? `; ${orphans} not in the file${prune ? '' : ' (kept)'}` : ''}` +
       `${p.ignored ? `; ${p.ignored} registration${p.ignored === 1 ? '' : 's'} of apps not in the file ignored` : ''}.\n`,
   );
@@ -420,7 +496,8 @@ async function execute(api, p, inv, opts, log, progress) {
       const iat = initialAccessTokenOf(a.spec, opts.env);
       if (iat) body.initialAccessToken = iat;
       if (a.spec.softwareStatement) body.softwareStatement = a.spec.softwareStatement;
-      if (a.spec.overrides) body.overrides = a.spec.overrides;
+      const overrides = normalizeOverrides(a.spec.overrides);
+      if (Object.keys(overrides).length) body.overrides = overrides;
       const reg = await api.post('/registrations', body, { 'Idempotency-Key': opts.newKey() });
       log(`+ registered ${a.app} @ ${a.issuer} [${a.environment}]: client ${reg.clientId} (${reg.authMethod}${reg.secretExpiresAt ? `, secret expires ${reg.secretExpiresAt}` : ''})`);
       for (const w of reg.warnings) log(`    warning ${w.code}: ${w.message}`);
@@ -429,8 +506,10 @@ async function execute(api, p, inv, opts, log, progress) {
   for (const a of p.actions.filter((x) => x.kind === 'registration' && x.op === 'update')) {
     await step(a, async () => {
       const app = appState.get(a.softwareId);
-      const result = await api.post(`/registrations/${a.id}/sync`, { confirm: true, appVersion: app.version });
-      log(`~ updated ${a.app} @ ${a.issuer} [${a.environment}] client ${a.clientId}: ${result.changedFields.length ? result.changedFields.join(', ') : 'already matched the profile'}`);
+      // With the file's overrides when they changed: the sync builds from them and, once the hospital holds the result, Registrar keeps them.
+      const result = await api.post(`/registrations/${a.id}/sync`, { confirm: true, appVersion: app.version, ...(a.overrides ? { overrides: a.overrides } : {}) });
+      const sent = result.changedFields.length ? result.changedFields.join(', ') : 'already matched the profile';
+      log(`~ updated ${a.app} @ ${a.issuer} [${a.environment}] client ${a.clientId}: ${sent}${result.overrides?.changed ? '; overrides stored' : ''}`);
       for (const w of result.update?.warnings ?? []) log(`    warning ${w.code}: ${w.message}`);
     });
   }
@@ -480,6 +559,14 @@ function exitCode(changes, unchecked, opts) {
   return changes > 0 && !opts.yes ? 2 : 0;
 }
 
+/** On stderr, like any error: the file asks for what apply cannot do, so the apply (or plan) fails whatever else it did. */
+function reportBlocked(blocked, err) {
+  err.write(
+    `Error: ${blocked} change${blocked === 1 ? '' : 's'} in the file cannot be applied (marked ✗ in the plan): the registration has no RFC 7592 management, so Registrar cannot change it at the hospital. ` +
+      'Keep the overrides Registrar holds (“from” in the plan) in the file; such a client can only be changed in the hospital’s own portal.\n',
+  );
+}
+
 /** On stderr as well, so it is seen even when stdout is JSON for a machine or scrolled past. */
 function warnUnchecked(unchecked, err) {
   err.write(`Warning: drift could not be checked for ${unchecked} registration${unchecked === 1 ? '' : 's'} (marked ! in the plan); they may differ at the hospital. With --detailed-exitcode this exits 4.\n`);
@@ -498,7 +585,11 @@ function printFailure(out, failure, changes) {
   out.write(`Not applied: ${failed ? 'that change' : 'the change that failed'}${after > 0 ? ` and the ${after} after it` : ''}. Fix the cause and run apply again: it plans only what is left.\n`);
 }
 
-/** Exit code: 0 nothing to do or applied, 2 changes planned (--detailed-exitcode, without --yes), 4 drift not checked (--detailed-exitcode), 1 error. */
+/**
+ * Exit code: 0 nothing to do or applied, 2 changes planned (--detailed-exitcode, without --yes), 4
+ * drift not checked (--detailed-exitcode), 1 error — including a change apply cannot make (plan or
+ * apply: no run can bring the file and Registrar in line, so it must not read as done or to do).
+ */
 export async function runApply(api, file, opts) {
   const err = opts.err ?? process.stderr;
   let inv;
@@ -518,7 +609,8 @@ export async function runApply(api, file, opts) {
 async function reportJson(api, p, inv, opts) {
   const changes = countChanges(p);
   const unchecked = countUnchecked(p);
-  const summary = { changes, unchecked, actions: p.actions.map(publicAction), warnings: p.warnings, ignored: p.ignored, applied: false };
+  const blocked = countBlocked(p);
+  const summary = { changes, unchecked, blocked, actions: p.actions.map(publicAction), warnings: p.warnings, ignored: p.ignored, applied: false };
   if (unchecked) warnUnchecked(unchecked, opts.err);
   if (changes > 0 && opts.yes) {
     if (!preflight(p, process.env, opts.err)) return 1;
@@ -532,9 +624,14 @@ async function reportJson(api, p, inv, opts) {
       opts.out.write(JSON.stringify(summary, null, 2) + '\n');
       throw failure.error; // main reports it on stderr and exits 1
     }
-    summary.applied = true;
+    // The changes that could be made are; those that cannot are not: "partial", as after a failure.
+    summary.applied = blocked ? 'partial' : true;
   }
   opts.out.write(JSON.stringify(summary, null, 2) + '\n');
+  if (blocked) {
+    reportBlocked(blocked, opts.err);
+    return 1;
+  }
   return exitCode(changes, unchecked, opts);
 }
 
@@ -542,15 +639,23 @@ async function reportText(api, file, p, inv, opts) {
   const out = opts.out;
   const changes = countChanges(p);
   const unchecked = countUnchecked(p);
+  const blocked = countBlocked(p);
   printPlan(p, out, { file, url: api.base, prune: opts.prune });
   if (unchecked) warnUnchecked(unchecked, opts.err);
+  const cannot = blocked ? ` ${blocked} change${blocked === 1 ? '' : 's'} cannot be applied (✗ above).` : '';
+  const ending = (code) => {
+    if (!blocked) return code;
+    reportBlocked(blocked, opts.err);
+    return 1;
+  };
   if (changes === 0) {
-    out.write(unchecked ? `\nNothing to do among what could be checked; drift was NOT checked for ${unchecked} registration${unchecked === 1 ? '' : 's'} (! above).\n` : '\nNothing to do.\n');
-    return exitCode(changes, unchecked, opts);
+    if (blocked) out.write(`\nNothing apply can do:${cannot}\n`);
+    else out.write(unchecked ? `\nNothing to do among what could be checked; drift was NOT checked for ${unchecked} registration${unchecked === 1 ? '' : 's'} (! above).\n` : '\nNothing to do.\n');
+    return ending(exitCode(changes, unchecked, opts));
   }
   if (!opts.yes) {
-    out.write('\nRun again with --yes to apply.\n');
-    return exitCode(changes, unchecked, opts);
+    out.write(`\nRun again with --yes to apply.${cannot}\n`);
+    return ending(exitCode(changes, unchecked, opts));
   }
   if (!preflight(p, process.env, opts.err)) return 1;
   out.write('\nApplying…\n');
@@ -559,6 +664,6 @@ async function reportText(api, file, p, inv, opts) {
     printFailure(out, failure, changes);
     throw failure.error; // main reports it on stderr and exits 1
   }
-  out.write('\nApplied.\n');
-  return exitCode(changes, unchecked, opts);
+  out.write(blocked ? `\nApplied, except what cannot be:${cannot}\n` : '\nApplied.\n');
+  return ending(exitCode(changes, unchecked, opts));
 }

@@ -27,7 +27,9 @@ The URL and token come from \`registrar login\` (${configPath()}),
 or from REGISTRAR_URL and REGISTRAR_TOKEN. The saved token is only sent to the saved URL's origin:
 a REGISTRAR_URL elsewhere needs REGISTRAR_TOKEN too.
 
-Exit codes: 0 done (or nothing to do), 1 error, 2 apply --detailed-exitcode: the plan has changes,
+Exit codes: 0 done (or nothing to do), 1 error (for apply, also: the file asks for a change it
+cannot make, e.g. new overrides for a client without RFC 7592 management; wins over 2 and 4),
+2 apply --detailed-exitcode: the plan has changes,
 3 diagnose: the redirect URI does not match, 4 apply --detailed-exitcode: drift could not be
 checked for some registration (the hospital or the sync was unavailable; wins over 2).`;
 
@@ -218,6 +220,7 @@ async function registrations(args, out) {
         ['scope registered', r.metadata.registered.scope ?? ''],
         ['scopes lost', r.scopeDiff.lost.join(' ')],
         ['scopes gained', r.scopeDiff.gained.join(' ')],
+        ['overrides', r.overrides ? JSON.stringify(r.overrides) : ''],
         ...r.redirectUriFindings.map((x) => [`redirect ${x.code}`, `${x.uri}: ${x.message}`]),
         ...r.warnings.map((w) => [`warning ${w.code}`, w.message]),
       ],

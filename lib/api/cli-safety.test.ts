@@ -231,6 +231,8 @@ describe('registrar apply against a fake Registrar', () => {
         if (isList(req, 'issuers')) return page([{ id: 'iss-1', inputUrl: issuerUrl, issuer: issuerUrl, healthSystemId: 'hs-1', healthSystemName: 'General', environment: 'production' }]);
         if (isList(req, 'apps')) return page([{ id: 'app-1', softwareId: app.softwareId, currentVersion: 1, profile: app }]);
         if (isList(req, 'registrations')) return page([{ id: 'reg-1', appId: 'app-1', appName: app.name, issuerId: 'iss-1', issuerUrl, environment: 'production', clientId: 'client-1', managed: true, status: 'active' }]);
+        // The registration's overrides (none) are read from its representation.
+        if (req.method === 'GET' && req.path === '/registrations/reg-1') return { status: 200, body: { id: 'reg-1', overrides: null, metadata: { requested: {}, registered: {} } } };
         if (req.method === 'POST' && req.path === '/registrations/reg-1/sync') return sync;
         return undefined;
       };

@@ -290,7 +290,8 @@ export const operations = {
     path: '/registrations/{id}/sync',
     tag: 'Registrations',
     summary: 'Compare with the current app profile, and with confirm=true update the hospital to match',
-    description: 'The metadata the app profile would register today (the same build as registration, adapted to the issuer) against the server’s record, on the fields the profile defines. Keys (jwks, jwks_uri) are not synced.',
+    description:
+      'The metadata the app profile would register today (the same build as registration, adapted to the issuer, with the registration’s overrides) against the server’s record, on the fields the profile defines. Keys (jwks, jwks_uri) are not synced. `overrides` in the body replace the stored ones for this build (the diff shows their effect and `overrides` in the answer the change); with confirm=true they are stored on the registration once the hospital has accepted the update, and audited (`registration.overrides`). A registration without RFC 7592 management (Epic) cannot be synced (422).',
     permission: 'registrations:write',
     params: idParamsSchema,
     body: syncBodySchema,

@@ -5,6 +5,7 @@ import { AUDIT_OUTCOMES, REGISTRATION_STATUSES, ROLES, ROTATION_STATES, ROTATION
 import { SORT_KEYS } from '@/lib/registrations/table';
 import { PERMISSIONS } from '@/lib/auth/permissions';
 import { REDIRECT_URI_MAX_CHARS, REGISTERED_URIS_MAX } from '@/lib/diagnostics/schemas';
+import { registrationOverridesSchema } from '@/lib/registrations/schemas';
 
 const uriChars = REDIRECT_URI_MAX_CHARS.toLocaleString('en-US');
 
@@ -106,6 +107,11 @@ export const syncBodySchema = z
   .object({
     confirm: z.boolean().default(false).describe('false (default): only the differences; true: send them to the hospital (RFC 7592 update).'),
     appVersion: z.number().int().min(1).optional().describe('The app profile version reviewed; a newer one meanwhile is a 409.'),
+    overrides: registrationOverridesSchema
+      .optional()
+      .describe(
+        'Changes to the app profile to build the metadata with, replacing the ones the registration holds (as POST /registrations takes them; `{}`: none). Without it, the stored ones are used. With confirm=true, once the hospital has accepted the update (or already matched), the registration keeps them.',
+      ),
   })
   .strict();
 
@@ -257,6 +263,11 @@ export const scopeDiffSchema = z.object({
   unsupported: z.array(z.string()).describe('Requested scopes not in `supported` (only when supported was given).'),
 });
 
+/** A registration's overrides as stored: the registration request's `overrides`, with lists as the lists they become. */
+const overridesViewSchema = registrationOverridesSchema
+  .extend({ redirectUris: z.array(z.string()).optional(), grantTypes: z.array(z.string()).optional(), responseTypes: z.array(z.string()).optional() })
+  .nullable();
+
 export const registrationSchema = z.object({
   id: z.uuid(),
   clientId: z.string(),
@@ -281,6 +292,9 @@ export const registrationSchema = z.object({
     requested: json.describe('What Registrar sent (never a secret).'),
     registered: json.describe('What the server answered (secrets removed).'),
   }),
+  overrides: overridesViewSchema.describe(
+    'The changes to the app profile this registration was made with (or last synced with): re-registration and sync build from the profile with them. null: none.',
+  ),
   scopeDiff: scopeDiffSchema,
   redirectUriFindings: z.array(z.object({ uri: z.string(), code: z.string(), severity: z.enum(['error', 'warning', 'info']), message: z.string(), fix: z.string() })),
   warnings: z.array(z.object({ code: z.string(), message: z.string(), field: z.string().optional() })),
@@ -339,6 +353,13 @@ export const registrationSyncSchema = z.object({
   changedFields: z.array(z.string()),
   applied: z.boolean(),
   update: updateResultSchema.nullable(),
+  overrides: z
+    .object({
+      stored: overridesViewSchema.describe('The registration’s overrides before this call.'),
+      requested: overridesViewSchema.describe('The `overrides` of the request (null: none given; the diff was built with the stored ones).'),
+      changed: z.boolean().describe('The requested overrides differ from the stored ones. Applied (confirm=true), the registration now holds them.'),
+    })
+    .describe('The overrides the diff was built with.'),
 });
 
 export const registrationDeletedSchema = z.object({ registrationId: z.uuid(), deletedAt: isoDateTime });
