@@ -1,8 +1,8 @@
-import { eq, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeDb, getDb } from '@/db/client';
 import { insertApp, insertIssuer, insertUser } from '@/db/factories';
-import { registrations } from '@/db/schema';
+import { auditLog, registrations } from '@/db/schema';
 import { startSandbox, type Sandbox } from '@/sandbox/index';
 import { registrationAnswer, startFakeRegistrationServer } from '@/test/support/fake-registration-server';
 import { setRotationPolicy } from './policy';
@@ -195,5 +195,20 @@ describe('the scheduled scan', () => {
     for (const id of ids) expect(await replacementsOf(id)).toHaveLength(1);
     const rows = await getDb().select({ id: registrations.id }).from(registrations).where(eq(registrations.replacesRegistrationId, ids[0]!));
     expect(rows).toHaveLength(1);
+  });
+});
+
+describe('who may set a registration’s rotation policy and overrides', () => {
+  it('a manager is refused, audited as denied, and nothing changes', async () => {
+    const manager = await insertUser({ role: 'manager' });
+    const reg = await register(ops.actor, issuerId, (await clientCredentialsApp()).appId);
+    await expect(setRotationPolicy(manager.actor, { registrationId: reg.registrationId, policy: 'automatic' })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    await expect(setRotationOverrides(manager.actor, { kind: 'issuer', id: issuerId, overrides: { lifetimeFraction: 0.5 } })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    expect((await registrationRow(reg.registrationId)).rotationPolicy).toBe('manual');
+    const denied = await getDb()
+      .select({ action: auditLog.action })
+      .from(auditLog)
+      .where(and(eq(auditLog.actorId, manager.id), eq(auditLog.outcome, 'denied')));
+    expect(denied.map((d) => d.action).sort()).toEqual(['rotation.policy', 'rotation.settings']);
   });
 });

@@ -3,8 +3,8 @@ import { eq, like, or } from 'drizzle-orm';
 import { z } from 'zod';
 import { getDb } from '@/db/client';
 import { appSettings, apps, issuers, registrations } from '@/db/schema';
-import { recordAudit } from '@/lib/audit/record';
-import { assertCan, type Actor } from '@/lib/auth/actor';
+import { assertCanAudited, recordAudit } from '@/lib/audit/record';
+import type { Actor } from '@/lib/auth/actor';
 import { env } from '@/lib/env';
 import { AppError } from '@/lib/errors';
 import { mergeSetting } from '@/lib/settings/store';
@@ -83,8 +83,8 @@ export type SetRotationOverridesInput = z.input<typeof setOverridesSchema>;
  * The renewal time of every registration it touches is recomputed by the next scan.
  */
 export async function setRotationOverrides(actor: Actor, input: SetRotationOverridesInput): Promise<RotationOverrides> {
-  assertCan(actor, 'registrations:write');
   const data = setOverridesSchema.parse(input);
+  await assertCanAudited(actor, ['registrations:write'], { action: 'rotation.settings', targetType: data.kind, targetId: data.id });
   if (data.kind === 'app' && data.overrides.updateIssuesSecret !== undefined) {
     throw new AppError('INVALID', 'Whether an update issues a new secret is a property of the issuer, not of the app.', { field: 'updateIssuesSecret' });
   }
