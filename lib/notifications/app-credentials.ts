@@ -1,9 +1,10 @@
 import 'server-only';
 import { sql } from 'drizzle-orm';
-import { getDb } from '@/db/client';
+import { getDb, type DbOrTx } from '@/db/client';
 import { env } from '@/lib/env';
 import { saveWithNotification } from './deliver';
-import { expiryThresholds, monitorStateOf, type MonitorState } from './monitor';
+import { bySeverity, EXPIRY_PAYLOAD_CHANGES, EXPIRY_TEXT_LINES, expiryThresholds, monitorStateOf, type MonitorState } from './monitor';
+import { slackText } from './slack-text';
 
 export type AppCredentialKind = 'private_key' | 'certificate';
 
@@ -25,33 +26,77 @@ export type AppCredentialChange = {
 type Row = { subject: AppCredentialKind; id: string; app: string; environment: string; label: string; expires_at: Date | string; state: MonitorState | null; threshold_days: number | null };
 
 function describe(c: AppCredentialChange, maxAgeDays: number): string {
-  const what = c.subject === 'private_key' ? `private key ${c.label}` : `UDAP client certificate "${c.label}"`;
-  const when = ` (${c.expiresAt.slice(0, 16).replace('T', ' ')} UTC)`;
+  const what = c.subject === 'private_key' ? slackText`private key ${c.label}` : slackText`UDAP client certificate "${c.label}"`;
+  const when = slackText` (${c.expiresAt.slice(0, 16).replace('T', ' ')} UTC)`;
   const state =
     c.to === 'expiring'
       ? c.subject === 'private_key'
-        ? `reaches its maximum age of ${maxAgeDays} days within ${c.thresholdDays} day${c.thresholdDays === 1 ? '' : 's'}: plan a key rollover`
-        : `expires within ${c.thresholdDays} day${c.thresholdDays === 1 ? '' : 's'}: upload a renewed certificate`
+        ? slackText`reaches its maximum age of ${maxAgeDays} days within ${c.thresholdDays} day${c.thresholdDays === 1 ? '' : 's'}: plan a key rollover`
+        : slackText`expires within ${c.thresholdDays} day${c.thresholdDays === 1 ? '' : 's'}: upload a renewed certificate`
       : c.to === 'expired'
         ? c.subject === 'private_key'
-          ? `is past its maximum age of ${maxAgeDays} days: rotate it (key rollover)`
+          ? slackText`is past its maximum age of ${maxAgeDays} days: rotate it (key rollover)`
           : 'has EXPIRED: UDAP registrations with it fail until a renewed certificate is uploaded'
         : 'is ok again';
-  return `• ${c.app} (${c.environment}) · ${what} ${state}${when}`;
+  return slackText`• ${c.app} (${c.environment}) · ` + `${what} ${state}${when}`;
 }
 
-/** Slack-compatible text plus the structured changes; names, key ids and dates only. */
-export function appCredentialChangePayload(changes: AppCredentialChange[], maxAgeDays = env().REGISTRAR_KEY_MAX_AGE_DAYS): { text: string; appCredentialChanges: AppCredentialChange[] } {
-  const shown = changes.slice(0, 25).map((c) => describe(c, maxAgeDays));
-  const more = changes.length > shown.length ? `\n…and ${changes.length - shown.length} more (see Registrar).` : '';
-  return { text: `Registrar: app keys and certificates changed state (${changes.length})\n${shown.join('\n')}${more}`, appCredentialChanges: changes.slice(0, 200) };
+/**
+ * Slack-compatible text (every app name, key id and certificate subject escaped) plus the
+ * structured changes (data, not escaped); names, key ids and dates only. Bounded like the expiry
+ * monitor's: the worst EXPIRY_TEXT_LINES in the text, and how many more.
+ */
+export function appCredentialChangePayload(
+  changes: AppCredentialChange[],
+  maxAgeDays = env().REGISTRAR_KEY_MAX_AGE_DAYS,
+): { text: string; changeCount: number; appCredentialChanges: AppCredentialChange[] } {
+  const sorted = [...changes].sort(bySeverity);
+  const shown = sorted.slice(0, EXPIRY_TEXT_LINES).map((c) => describe(c, maxAgeDays));
+  const more = sorted.length > shown.length ? slackText`\n…and ${sorted.length - shown.length} more (see Registrar).` : '';
+  const title = slackText`Registrar: app keys and certificates changed state (${changes.length})`;
+  return { text: `${title}\n${shown.join('\n')}${more}`, changeCount: changes.length, appCredentialChanges: sorted.slice(0, EXPIRY_PAYLOAD_CHANGES) };
+}
+
+/** A monitored state to store, with the stored one it replaces (null: none yet). */
+type StateWrite = {
+  subject_type: AppCredentialKind;
+  subject_id: string;
+  previous_state: MonitorState | null;
+  previous_threshold: number | null;
+  state: MonitorState;
+  threshold_days: number | null;
+  expires_at: string;
+};
+
+/** Stores the states whose stored one is still the one they were computed from (compare and set, as for the secrets); returns the keys stored. */
+async function storeAppCredentialStates(db: DbOrTx, writes: readonly StateWrite[], now: Date): Promise<Set<string>> {
+  const { rows } = await db.execute<{ subject_type: string; subject_id: string }>(sql`
+    with v as (
+      select * from jsonb_to_recordset(${JSON.stringify(writes)}::jsonb)
+        as v(subject_type text, subject_id uuid, previous_state text, previous_threshold int, state text, threshold_days int, expires_at timestamptz)
+    ), inserted as (
+      insert into app_credential_states (subject_type, subject_id, state, threshold_days, expires_at, changed_at)
+      select v.subject_type, v.subject_id, v.state, v.threshold_days, v.expires_at, ${now.toISOString()}::timestamptz from v where v.previous_state is null
+      on conflict (subject_type, subject_id) do nothing
+      returning subject_type, subject_id
+    ), updated as (
+      update app_credential_states s
+         set state = v.state, threshold_days = v.threshold_days, expires_at = v.expires_at, changed_at = ${now.toISOString()}::timestamptz
+        from v
+       where v.previous_state is not null and s.subject_type = v.subject_type and s.subject_id = v.subject_id
+         and s.state = v.previous_state and s.threshold_days is not distinct from v.previous_threshold
+      returning s.subject_type, s.subject_id
+    )
+    select subject_type, subject_id from inserted union all select subject_type, subject_id from updated`);
+  return new Set(rows.map((r) => `${r.subject_type}:${r.subject_id}`));
 }
 
 /**
  * The expiry monitor for what the vendor's apps hold rather than what the hospitals issued: each
  * active private key by its age (it is due at REGISTRAR_KEY_MAX_AGE_DAYS), each active UDAP client
- * certificate by its notAfter; same states and thresholds as the secrets. New states and their
- * notification commit together; a first sighting that is ok is recorded silently.
+ * certificate by its notAfter; same states and thresholds as the secrets. New states and their one
+ * notification commit together; a first sighting that is ok is recorded silently. Without a
+ * webhook target the other states are not stored, so they are reported once a webhook is on again.
  */
 export async function runAppCredentialMonitor(opts: { now?: Date } = {}): Promise<{ checked: number; changes: AppCredentialChange[]; notificationId: string | null }> {
   const now = opts.now ?? new Date();
@@ -69,28 +114,37 @@ export async function runAppCredentialMonitor(opts: { now?: Date } = {}): Promis
       from app_certificates c
       join apps a on a.id = c.app_id
       left join app_credential_states s on s.subject_type = 'certificate' and s.subject_id = c.id
-     where c.state = 'active'`);
-  const changes: AppCredentialChange[] = [];
-  const upserts: Array<{ subject_type: AppCredentialKind; subject_id: string; state: MonitorState; threshold_days: number | null; expires_at: string }> = [];
+     where c.state = 'active'
+     -- One order for every run: two at once then lock the state rows they store in the same order.
+     order by subject, id`);
+  const found: Array<{ change: AppCredentialChange; write: StateWrite }> = [];
+  const silent: StateWrite[] = [];
   for (const row of rows) {
     const expiresAt = row.expires_at instanceof Date ? row.expires_at : new Date(row.expires_at);
     const computed = monitorStateOf('at', expiresAt, now, thresholds)!;
     if (computed.state === row.state && computed.thresholdDays === (row.threshold_days ?? null)) continue;
-    upserts.push({ subject_type: row.subject, subject_id: row.id, state: computed.state, threshold_days: computed.thresholdDays, expires_at: expiresAt.toISOString() });
-    if (row.state === null && computed.state === 'ok') continue;
-    changes.push({ subject: row.subject, id: row.id, app: row.app, environment: row.environment, label: row.label, from: row.state, to: computed.state, thresholdDays: computed.thresholdDays, expiresAt: expiresAt.toISOString() });
+    const write: StateWrite = {
+      subject_type: row.subject,
+      subject_id: row.id,
+      previous_state: row.state,
+      previous_threshold: row.threshold_days ?? null,
+      state: computed.state,
+      threshold_days: computed.thresholdDays,
+      expires_at: expiresAt.toISOString(),
+    };
+    if (row.state === null && computed.state === 'ok') silent.push(write);
+    else found.push({ write, change: { subject: row.subject, id: row.id, app: row.app, environment: row.environment, label: row.label, from: row.state, to: computed.state, thresholdDays: computed.thresholdDays, expiresAt: expiresAt.toISOString() } });
   }
-  const notificationId = upserts.length
-    ? await saveWithNotification(
-        (tx) =>
-          tx.execute(sql`
-          insert into app_credential_states (subject_type, subject_id, state, threshold_days, expires_at, changed_at)
-          select v.subject_type, v.subject_id, v.state, v.threshold_days, v.expires_at, ${now.toISOString()}::timestamptz
-            from jsonb_to_recordset(${JSON.stringify(upserts)}::jsonb) as v(subject_type text, subject_id uuid, state text, threshold_days int, expires_at timestamptz)
-          on conflict (subject_type, subject_id) do update
-            set state = excluded.state, threshold_days = excluded.threshold_days, expires_at = excluded.expires_at, changed_at = excluded.changed_at`),
-        { scope: 'app-credentials', now, changes: changes.map((c) => [c.subject, c.id, c.to, c.thresholdDays]), payload: appCredentialChangePayload(changes, maxAgeDays) },
-      )
-    : null;
-  return { checked: rows.length, changes, notificationId };
+  if (silent.length) await storeAppCredentialStates(getDb(), silent, now);
+  if (found.length === 0) return { checked: rows.length, changes: [], notificationId: null };
+  const { id, saved } = await saveWithNotification(
+    'app-credentials',
+    now,
+    async (tx) => {
+      const stored = await storeAppCredentialStates(tx, found.map((f) => f.write), now);
+      return found.filter((f) => stored.has(`${f.write.subject_type}:${f.write.subject_id}`)).map((f) => f.change);
+    },
+    (changes) => ({ key: changes.map((c) => [c.subject, c.id, c.to, c.thresholdDays]), payload: appCredentialChangePayload(changes, maxAgeDays) }),
+  );
+  return { checked: rows.length, changes: saved, notificationId: id };
 }

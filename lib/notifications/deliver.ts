@@ -31,28 +31,44 @@ export async function enqueueNotification(kind: NotificationKind, eventKey: stri
   // forever when every connection is held by such a transaction.
   const target = await webhookTarget(db);
   if (!target) return null;
+  return insertDelivery(db, kind, eventKey, payload, target.destination);
+}
+
+async function insertDelivery(db: DbOrTx, kind: NotificationKind, eventKey: string, payload: NotificationPayload, destination: string): Promise<string | null> {
   const [row] = await db
     .insert(notificationDeliveries)
-    .values({ kind, eventKey, payload: redactSecrets(payload), destination: target.destination })
+    .values({ kind, eventKey, payload: redactSecrets(payload), destination })
     .onConflictDoNothing()
     .returning({ id: notificationDeliveries.id });
   return row?.id ?? null;
 }
 
 /**
- * Commits `save` (new monitor states) together with the notification of the changes they record,
- * keyed by `scope`, the minute and the changes: a state saved without its notification would hide
- * the change from every later run, and it would never be sent. Returns the notification's id.
+ * Commits a monitor run's new states together with the one notification that reports them, keyed
+ * by `scope`, the minute and the changes: a state saved without its notification would hide the
+ * change from every later run, and it would never be sent. So with no webhook target (none
+ * configured, or switched off) nothing is saved: the stored states stay the ones last notified,
+ * and the first run once a webhook is on again reports, in one message, what changed since then
+ * (from the state last notified to the current one, not every step in between).
+ * `save` stores the changes whose stored state is still the one they were computed from and
+ * returns those: a run at the same time may have stored and notified the others already.
  */
-export async function saveWithNotification(
-  save: (tx: Tx) => Promise<unknown>,
-  notification: { scope: string; now: Date; changes: readonly unknown[]; payload: NotificationPayload } | null,
-): Promise<string | null> {
+export async function saveWithNotification<C>(
+  scope: string,
+  now: Date,
+  save: (tx: Tx) => Promise<C[]>,
+  notification: (saved: C[]) => { key: readonly unknown[]; payload: NotificationPayload },
+): Promise<{ id: string | null; saved: C[] }> {
   return getDb().transaction(async (tx) => {
-    await save(tx);
-    if (!notification || notification.changes.length === 0) return null;
-    const digest = createHash('sha256').update(JSON.stringify(notification.changes)).digest('hex').slice(0, 32);
-    return enqueueNotification('expiry_change', `${notification.scope}:${notification.now.toISOString().slice(0, 16)}:${digest}`, notification.payload, tx);
+    // Read once: deciding to save and then finding no target when queuing would lose the change.
+    const target = await webhookTarget(tx);
+    if (!target) return { id: null, saved: [] };
+    const saved = await save(tx);
+    if (saved.length === 0) return { id: null, saved };
+    const { key, payload } = notification(saved);
+    const digest = createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 32);
+    const id = await insertDelivery(tx, 'expiry_change', `${scope}:${now.toISOString().slice(0, 16)}:${digest}`, payload, target.destination);
+    return { id, saved };
   });
 }
 

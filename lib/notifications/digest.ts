@@ -1,9 +1,11 @@
 import 'server-only';
 import { sql } from 'drizzle-orm';
 import { getDb } from '@/db/client';
+import { env } from '@/lib/env';
 import { dueForRenewal } from '@/lib/rotation/scan';
 import { enqueueNotification } from './deliver';
 import { expiryThresholds } from './monitor';
+import { slackText } from './slack-text';
 
 export type DailyDigest = {
   text: string;
@@ -33,12 +35,16 @@ export async function buildDailyDigest(now = new Date()): Promise<DailyDigest> {
            count(*) filter (where state not in ('current', 'failed') and not ${WAITS_FOR_PERSON})::int as active
       from rotations`);
   const manualDue = (await dueForRenewal(now, 'manual', 100_000)).length;
-  // App keys past or near their maximum age, UDAP certificates near or past notAfter (as the monitor last saw them).
+  // App keys past or near their maximum age, UDAP certificates near or past notAfter, as of now:
+  // not the monitor's stored states, which stay at the last notified ones while no webhook is on.
+  const maxAgeDays = env().REGISTRAR_KEY_MAX_AGE_DAYS;
+  const horizonDays = thresholds.at(-1) ?? 0;
   const { rows: app } = await getDb().execute<{ expiring: number; expired: number }>(sql`
-    select count(*) filter (where state = 'expiring')::int as expiring, count(*) filter (where state = 'expired')::int as expired
-      from app_credential_states s
-     where (s.subject_type = 'private_key' and exists (select 1 from app_keys k where k.id = s.subject_id and k.state = 'active'))
-        or (s.subject_type = 'certificate' and exists (select 1 from app_certificates c where c.id = s.subject_id and c.state = 'active'))`);
+    select count(*) filter (where expires_at > ${iso}::timestamptz and expires_at <= ${iso}::timestamptz + make_interval(days => ${horizonDays}::int))::int as expiring,
+           count(*) filter (where expires_at <= ${iso}::timestamptz)::int as expired
+      from (select k.created_at + make_interval(days => ${maxAgeDays}::int) as expires_at from app_keys k where k.state = 'active' and k.purpose <> 'udap'
+            union all
+            select c.not_after from app_certificates c where c.state = 'active') as held`);
   const expiringWithin = Object.fromEntries(thresholds.map((t) => [String(t), Number(r[`d${t}`] ?? 0)]));
   const counts = {
     expired: Number(r.expired ?? 0),
@@ -53,13 +59,13 @@ export async function buildDailyDigest(now = new Date()): Promise<DailyDigest> {
   };
   const date = iso.slice(0, 10);
   const lines = [
-    `Registrar daily digest for ${date}`,
-    `• Expired client secrets: ${counts.expired}`,
-    ...thresholds.map((t) => `• Expiring within ${t} day${t === 1 ? '' : 's'}: ${expiringWithin[String(t)]}`),
-    `• Unknown expiry (needs attention): ${counts.unknown}`,
-    `• Due for renewal, manual policy (rotate them): ${counts.manualDue}`,
-    `• Rotations failed in the last 24 h: ${counts.rotationsFailed24h}; waiting for a person: ${counts.rotationsWaiting}; in progress: ${counts.rotationsActive}`,
-    `• App keys and UDAP certificates: ${counts.appCredentials.expiring} expiring, ${counts.appCredentials.expired} expired or past their maximum age`,
+    slackText`Registrar daily digest for ${date}`,
+    slackText`• Expired client secrets: ${counts.expired}`,
+    ...thresholds.map((t) => slackText`• Expiring within ${t} day${t === 1 ? '' : 's'}: ${expiringWithin[String(t)]}`),
+    slackText`• Unknown expiry (needs attention): ${counts.unknown}`,
+    slackText`• Due for renewal, manual policy (rotate them): ${counts.manualDue}`,
+    slackText`• Rotations failed in the last 24 h: ${counts.rotationsFailed24h}; waiting for a person: ${counts.rotationsWaiting}; in progress: ${counts.rotationsActive}`,
+    slackText`• App keys and UDAP certificates: ${counts.appCredentials.expiring} expiring, ${counts.appCredentials.expired} expired or past their maximum age`,
   ];
   return { text: lines.join('\n'), date, counts };
 }

@@ -7,3 +7,4 @@ export { buildDailyDigest, enqueueDailyDigest } from './digest';
 export { deliverPendingNotifications, enqueueNotification } from './deliver';
 export { getWebhookSettings, setWebhookSettings } from './settings';
 export { listNotificationDeliveries, retryNotificationDelivery, sendTestNotification } from './queries';
+export { escapeSlackText, slackText } from './slack-text';

@@ -1,8 +1,9 @@
 import 'server-only';
 import { sql } from 'drizzle-orm';
-import { getDb } from '@/db/client';
+import { getDb, type DbOrTx } from '@/db/client';
 import { env } from '@/lib/env';
 import { saveWithNotification } from './deliver';
+import { slackText } from './slack-text';
 
 const DAY = 86_400_000;
 
@@ -65,32 +66,99 @@ const asDate = (v: Date | string | null): Date | null => (v === null ? null : v 
 
 const KIND_LABEL: Record<MonitoredKind, string> = { client_secret: 'client secret', registration_access_token: 'registration access token' };
 
-function describe(change: ExpiryChange): string {
-  const when = change.expiresAt ? ` (${change.expiresAt.slice(0, 16).replace('T', ' ')} UTC)` : '';
-  const state =
-    change.to === 'expiring' ? `expires within ${change.thresholdDays} day${change.thresholdDays === 1 ? '' : 's'}` : change.to === 'ok' ? 'is ok again (renewed)' : change.to === 'never' ? 'never expires' : change.to === 'unknown' ? 'has an unknown expiry (needs attention)' : 'has EXPIRED';
-  return `• ${change.hospital} · ${change.app} (${change.environment}) · client ${change.clientId}: ${KIND_LABEL[change.credential]} ${state}${when}`;
+/** How many changes a message lists in `text`; the structured `changes` carry at most EXPIRY_PAYLOAD_CHANGES. */
+export const EXPIRY_TEXT_LINES = 25;
+export const EXPIRY_PAYLOAD_CHANGES = 200;
+
+const SEVERITY: Record<MonitorState, number> = { expired: 0, expiring: 1, unknown: 2, ok: 3, never: 4 };
+/** The worst first (expired, then the tightest threshold): a message that lists only some of the changes lists the ones to act on. */
+export function bySeverity(a: { to: MonitorState; thresholdDays: number | null }, b: { to: MonitorState; thresholdDays: number | null }): number {
+  return SEVERITY[a.to] - SEVERITY[b.to] || (a.thresholdDays ?? 0) - (b.thresholdDays ?? 0);
 }
 
-/** Slack-compatible text (`text`) plus the structured changes; names, client ids and dates only. */
-export function expiryChangePayload(changes: ExpiryChange[]): { text: string; changes: ExpiryChange[] } {
-  const shown = changes.slice(0, 25).map(describe);
-  const more = changes.length > shown.length ? `\n…and ${changes.length - shown.length} more (see Registrar).` : '';
-  return { text: `Registrar: credential expiry changed for ${changes.length} credential(s)\n${shown.join('\n')}${more}`, changes: changes.slice(0, 200) };
+function describe(change: ExpiryChange): string {
+  const when = change.expiresAt ? slackText` (${change.expiresAt.slice(0, 16).replace('T', ' ')} UTC)` : '';
+  const state =
+    change.to === 'expiring'
+      ? slackText`expires within ${change.thresholdDays} day${change.thresholdDays === 1 ? '' : 's'}`
+      : change.to === 'ok'
+        ? 'is ok again (renewed)'
+        : change.to === 'never'
+          ? 'never expires'
+          : change.to === 'unknown'
+            ? 'has an unknown expiry (needs attention)'
+            : 'has EXPIRED';
+  return slackText`• ${change.hospital} · ${change.app} (${change.environment}) · client ${change.clientId}: ${KIND_LABEL[change.credential]} ` + state + when;
+}
+
+/**
+ * Slack-compatible text (`text`, every name and client id escaped) plus the structured changes
+ * (data, not escaped); names, client ids and dates only. Bounded whatever the number of changes:
+ * the text lists the worst EXPIRY_TEXT_LINES and says how many more there are.
+ */
+export function expiryChangePayload(changes: ExpiryChange[]): { text: string; changeCount: number; changes: ExpiryChange[] } {
+  const sorted = [...changes].sort(bySeverity);
+  const shown = sorted.slice(0, EXPIRY_TEXT_LINES).map(describe);
+  const more = sorted.length > shown.length ? slackText`\n…and ${sorted.length - shown.length} more (see Registrar).` : '';
+  const title = slackText`Registrar: credential expiry changed for ${changes.length} credential(s)`;
+  return { text: `${title}\n${shown.join('\n')}${more}`, changeCount: changes.length, changes: sorted.slice(0, EXPIRY_PAYLOAD_CHANGES) };
+}
+
+/** A monitored state to store, with the stored one it replaces (null: none yet). */
+type StateWrite = {
+  registration_id: string;
+  credential_kind: MonitoredKind;
+  previous_state: MonitorState | null;
+  previous_threshold: number | null;
+  state: MonitorState;
+  threshold_days: number | null;
+  expires_at: string | null;
+};
+
+/**
+ * Stores the states whose stored one is still the one they were computed from (compare and set:
+ * a run at the same time that stored and notified a change first keeps the second from notifying
+ * it again). Returns the keys (`registration id:credential kind`) stored.
+ */
+async function storeExpiryStates(db: DbOrTx, writes: readonly StateWrite[], now: Date, chunkSize: number): Promise<Set<string>> {
+  const stored = new Set<string>();
+  for (let i = 0; i < writes.length; i += chunkSize) {
+    const { rows } = await db.execute<{ registration_id: string; credential_kind: string }>(sql`
+      with v as (
+        select * from jsonb_to_recordset(${JSON.stringify(writes.slice(i, i + chunkSize))}::jsonb)
+          as v(registration_id uuid, credential_kind text, previous_state text, previous_threshold int, state text, threshold_days int, expires_at timestamptz)
+      ), inserted as (
+        insert into expiry_states (registration_id, credential_kind, state, threshold_days, expires_at, changed_at)
+        select v.registration_id, v.credential_kind, v.state, v.threshold_days, v.expires_at, ${now.toISOString()}::timestamptz from v where v.previous_state is null
+        on conflict (registration_id, credential_kind) do nothing
+        returning registration_id, credential_kind
+      ), updated as (
+        update expiry_states s
+           set state = v.state, threshold_days = v.threshold_days, expires_at = v.expires_at, changed_at = ${now.toISOString()}::timestamptz
+          from v
+         where v.previous_state is not null and s.registration_id = v.registration_id and s.credential_kind = v.credential_kind
+           and s.state = v.previous_state and s.threshold_days is not distinct from v.previous_threshold
+        returning s.registration_id, s.credential_kind
+      )
+      select registration_id, credential_kind from inserted union all select registration_id, credential_kind from updated`);
+    for (const row of rows) stored.add(`${row.registration_id}:${row.credential_kind}`);
+  }
+  return stored;
 }
 
 /**
  * Computes the expiry state of every monitored credential (client secrets; registration access
- * tokens whose expiry is known), stores the changes, and queues one webhook listing them. A first
- * sighting that is ok or never is recorded silently; everything else is notified. `issuerId`
- * limits the run to one issuer's registrations.
+ * tokens whose expiry is known) batch by batch, then stores the changes and queues one webhook
+ * listing them, in one transaction, once per run. A first sighting that is ok or never is recorded
+ * silently; everything else is notified. Without a webhook target nothing but those first
+ * sightings is stored, so the changes are reported once a webhook is on again. `issuerId` limits
+ * the run to one issuer's registrations. `changes`: those stored and notified by this run.
  */
 export async function runExpiryMonitor(opts: { now?: Date; batchSize?: number; issuerId?: string } = {}): Promise<{ checked: number; changes: ExpiryChange[]; notificationId: string | null }> {
   const now = opts.now ?? new Date();
   const thresholds = expiryThresholds();
   const batchSize = opts.batchSize ?? 2000;
-  const notify: ExpiryChange[] = [];
-  let notificationId: string | null = null;
+  const found: Array<{ change: ExpiryChange; write: StateWrite }> = [];
   let checked = 0;
   let after = '00000000-0000-0000-0000-000000000000';
   for (;;) {
@@ -113,8 +181,7 @@ export async function runExpiryMonitor(opts: { now?: Date; batchSize?: number; i
     if (rows.length === 0) break;
     after = rows[rows.length - 1]!.id;
     checked += rows.length;
-    const upserts: Array<{ registration_id: string; credential_kind: MonitoredKind; state: MonitorState; threshold_days: number | null; expires_at: string | null }> = [];
-    const changes: ExpiryChange[] = [];
+    const silent: StateWrite[] = [];
     for (const row of rows) {
       const candidates: Array<[MonitoredKind, ReturnType<typeof monitorStateOf>, MonitorState | null, number | null, Date | null]> = [
         ['client_secret', monitorStateOf(row.secret_expiry_kind, asDate(row.secret_expires_at), now, thresholds), row.secret_state, row.secret_threshold, asDate(row.secret_expires_at)],
@@ -124,10 +191,23 @@ export async function runExpiryMonitor(opts: { now?: Date; batchSize?: number; i
       for (const [credential, computed, previous, previousThreshold, expiresAt] of candidates) {
         if (!computed) continue;
         if (computed.state === previous && computed.thresholdDays === (previousThreshold ?? null)) continue;
-        upserts.push({ registration_id: row.id, credential_kind: credential, state: computed.state, threshold_days: computed.thresholdDays, expires_at: expiresAt?.toISOString() ?? null });
-        const silent = previous === null && (computed.state === 'ok' || computed.state === 'never');
-        if (!silent) {
-          changes.push({
+        const write: StateWrite = {
+          registration_id: row.id,
+          credential_kind: credential,
+          previous_state: previous,
+          previous_threshold: previousThreshold ?? null,
+          state: computed.state,
+          threshold_days: computed.thresholdDays,
+          expires_at: expiresAt?.toISOString() ?? null,
+        };
+        if (previous === null && (computed.state === 'ok' || computed.state === 'never')) {
+          silent.push(write);
+          continue;
+        }
+        // Held until the run has seen every batch: one run, one notification.
+        found.push({
+          write,
+          change: {
             registrationId: row.id,
             clientId: row.client_id,
             hospital: row.hospital,
@@ -138,25 +218,23 @@ export async function runExpiryMonitor(opts: { now?: Date; batchSize?: number; i
             to: computed.state,
             thresholdDays: computed.thresholdDays,
             expiresAt: expiresAt?.toISOString() ?? null,
-          });
-        }
+          },
+        });
       }
     }
-    if (upserts.length) {
-      const id = await saveWithNotification(
-        (tx) =>
-          tx.execute(sql`
-          insert into expiry_states (registration_id, credential_kind, state, threshold_days, expires_at, changed_at)
-          select v.registration_id, v.credential_kind, v.state, v.threshold_days, v.expires_at, ${now.toISOString()}::timestamptz
-            from jsonb_to_recordset(${JSON.stringify(upserts)}::jsonb) as v(registration_id uuid, credential_kind text, state text, threshold_days int, expires_at timestamptz)
-          on conflict (registration_id, credential_kind) do update
-            set state = excluded.state, threshold_days = excluded.threshold_days, expires_at = excluded.expires_at, changed_at = excluded.changed_at`),
-        { scope: 'expiry', now, changes: changes.map((c) => [c.registrationId, c.credential, c.to, c.thresholdDays]), payload: expiryChangePayload(changes) },
-      );
-      notificationId ??= id;
-      notify.push(...changes);
-    }
+    // Nothing to tell about these, so nothing to keep consistent with a notification.
+    if (silent.length) await storeExpiryStates(getDb(), silent, now, batchSize);
     if (rows.length < batchSize) break;
   }
-  return { checked, changes: notify, notificationId };
+  if (found.length === 0) return { checked, changes: [], notificationId: null };
+  const { id, saved } = await saveWithNotification(
+    'expiry',
+    now,
+    async (tx) => {
+      const stored = await storeExpiryStates(tx, found.map((f) => f.write), now, batchSize);
+      return found.filter((f) => stored.has(`${f.write.registration_id}:${f.write.credential_kind}`)).map((f) => f.change);
+    },
+    (changes) => ({ key: changes.map((c) => [c.registrationId, c.credential, c.to, c.thresholdDays]), payload: expiryChangePayload(changes) }),
+  );
+  return { checked, changes: saved, notificationId: id };
 }

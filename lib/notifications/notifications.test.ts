@@ -4,8 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { closeDb, getDb } from '@/db/client';
-import { insertApp, insertUser, uniqueSuffix } from '@/db/factories';
-import { appCertificates, appKeys, appSettings, credentials, notificationDeliveries } from '@/db/schema';
+import { insertApp, insertIssuer, insertUser, uniqueSuffix } from '@/db/factories';
+import { appCertificates, appCredentialStates, appKeys, apps, appSettings, credentials, expiryStates, healthSystems, notificationDeliveries, registrations as registrationsTable } from '@/db/schema';
 import { readCredentialById } from '@/lib/credentials/store';
 import { env } from '@/lib/env';
 import { ensureAppKey } from '@/lib/apps/keys';
@@ -18,9 +18,9 @@ import { addAllowlistEntry } from '@/lib/outbound/allowlist-store';
 import { registerApp } from '@/lib/registrations/register';
 import { retryRotation, startRotation } from '@/lib/rotation/run';
 import { startSandbox, type Sandbox } from '@/sandbox/index';
-import { enqueueDailyDigest } from './digest';
+import { buildDailyDigest, enqueueDailyDigest } from './digest';
 import { deliverPendingNotifications, enqueueNotification } from './deliver';
-import { expiryChangePayload, monitorStateOf, runExpiryMonitor } from './monitor';
+import { EXPIRY_TEXT_LINES, expiryChangePayload, monitorStateOf, runExpiryMonitor } from './monitor';
 import { listNotificationDeliveries, retryNotificationDelivery, sendTestNotification } from './queries';
 import { getWebhookSettings, readWebhookConfig, setWebhookSettings } from './settings';
 import { getSetting, putSetting } from '@/lib/settings/store';
@@ -127,6 +127,48 @@ async function allowNotificationsAbout(registrationId: string) {
   await getDb().execute(sql.raw(`drop trigger ${name} on notification_deliveries; drop function ${name}()`));
 }
 
+/**
+ * An issuer of its own with `n` registrations whose client secrets expire at `expiresAt`, written
+ * directly (the monitor reads only the rows), so that runs limited to the issuer see only them.
+ */
+async function insertExpiringRegistrations(n: number, expiresAt: Date, names: { hospital?: string; app?: string; clientId?: string } = {}) {
+  const { issuerId, healthSystemId } = await insertIssuer({ registrationEndpoint: 'https://as.example.com/register' });
+  const { appId } = await insertApp({ environments: { production: {} } });
+  if (names.hospital) await getDb().update(healthSystems).set({ name: names.hospital }).where(eq(healthSystems.id, healthSystemId));
+  if (names.app) await getDb().update(apps).set({ name: names.app }).where(eq(apps.id, appId));
+  const rows = await getDb()
+    .insert(registrationsTable)
+    .values(
+      Array.from({ length: n }, (_, i) => ({
+        issuerId,
+        appId,
+        appVersion: 1,
+        environment: 'production',
+        clientId: names.clientId && i === 0 ? names.clientId : `client-${uniqueSuffix()}`,
+        authMethod: 'client_secret_basic',
+        requestedMetadata: {},
+        registeredMetadata: {},
+        secretExpiryKind: 'at' as const,
+        secretExpiresAt: expiresAt,
+      })),
+    )
+    .returning({ id: registrationsTable.id, clientId: registrationsTable.clientId });
+  return { issuerId, registrations: rows, ids: rows.map((r) => r.id) };
+}
+
+/** The expiry notifications queued that mention any of these ids. */
+async function expiryNotificationsAbout(ids: readonly string[]) {
+  const rows = await getDb().select().from(notificationDeliveries).where(inArray(notificationDeliveries.kind, ['expiry_change']));
+  return rows.filter((r) => ids.some((id) => JSON.stringify(r.payload).includes(id)));
+}
+
+/** The bodies the receiver got that mention any of these ids. */
+const bodiesAbout = (ids: readonly string[]) => receiver.bodies.filter((b) => ids.some((id) => b.includes(id)));
+
+async function switchWebhook(enabled: boolean) {
+  await setWebhookSettings(admin.actor, { url: '', enabled });
+}
+
 describe('the expiry webhook', () => {
   it('notifies state changes (30 → 7 → 1 days → expired) with a Slack-compatible text, once each', async () => {
     const reg = await registerAtGeneral();
@@ -171,6 +213,121 @@ describe('the expiry webhook', () => {
     expect(run.changes.filter((c) => c.registrationId === reg.registrationId)).toEqual([expect.objectContaining({ to: 'expiring', thresholdDays: 30 })]);
     expect(run.notificationId).not.toBeNull();
     await deliverPendingNotifications();
+  });
+
+  it('one monitor run queues one webhook whatever the number of batches, listing the worst 25 in its text and how many more', async () => {
+    const { issuerId: own, ids } = await insertExpiringRegistrations(30, after(20 * DAY));
+    const run = await runExpiryMonitor({ issuerId: own, batchSize: 7, now: NOW });
+    expect(run.checked).toBe(30);
+    expect(run.changes).toHaveLength(30);
+    const queued = await expiryNotificationsAbout(ids);
+    expect(queued.map((q) => q.id)).toEqual([run.notificationId]);
+    expect(queued[0]!.payload).toMatchObject({ changeCount: 30 });
+    expect(queued[0]!.payload.changes).toHaveLength(30);
+
+    await deliverPendingNotifications();
+    const bodies = bodiesAbout(ids);
+    expect(bodies).toHaveLength(1);
+    const lines = (JSON.parse(bodies[0]!) as { text: string }).text.split('\n');
+    expect(lines[0]).toBe('Registrar: credential expiry changed for 30 credential(s)');
+    expect(lines.filter((l) => l.startsWith('• '))).toHaveLength(EXPIRY_TEXT_LINES);
+    expect(lines.at(-1)).toBe(`…and ${30 - EXPIRY_TEXT_LINES} more (see Registrar).`);
+
+    // Stored with the notification: the next run has nothing to tell.
+    expect(await runExpiryMonitor({ issuerId: own, batchSize: 7, now: NOW })).toMatchObject({ changes: [], notificationId: null });
+  });
+
+  it('a run that cannot queue its notification stores none of its batches\' states: the next run reports every change in one message', async () => {
+    const { issuerId: own, ids } = await insertExpiringRegistrations(12, after(20 * DAY));
+    // The last batch's registration (the monitor goes by id): earlier batches pass the trigger.
+    const last = [...ids].sort().at(-1)!;
+    await refuseNotificationsAbout(last);
+    try {
+      await expect(runExpiryMonitor({ issuerId: own, batchSize: 5, now: NOW })).rejects.toThrow();
+    } finally {
+      await allowNotificationsAbout(last);
+    }
+    expect(await getDb().select().from(expiryStates).where(inArray(expiryStates.registrationId, ids))).toEqual([]);
+    expect(await expiryNotificationsAbout(ids)).toEqual([]);
+
+    const run = await runExpiryMonitor({ issuerId: own, batchSize: 5, now: NOW });
+    expect(run.changes).toHaveLength(12);
+    const queued = await expiryNotificationsAbout(ids);
+    expect(queued).toHaveLength(1);
+    expect(queued[0]!.payload).toMatchObject({ changeCount: 12 });
+    expect(await getDb().select().from(expiryStates).where(inArray(expiryStates.registrationId, ids))).toHaveLength(12);
+  });
+
+  it('two monitor runs that read the same states before either stores them report each change exactly once', async () => {
+    const { issuerId: own, ids } = await insertExpiringRegistrations(8, after(20 * DAY));
+    type Run = Awaited<ReturnType<typeof runExpiryMonitor>>;
+    let runs: Array<Promise<Run>> = [];
+    // Reads pass a SHARE lock, writes wait for it: both runs have read every state when it goes.
+    await getDb().transaction(async (tx) => {
+      await tx.execute(sql`lock table expiry_states in share mode`);
+      // A minute apart: the event key (minute and changes) does not merge their notifications.
+      runs = [runExpiryMonitor({ issuerId: own, now: NOW }), runExpiryMonitor({ issuerId: own, now: new Date(NOW.getTime() + 60_000) })];
+      for (let waited = 0; ; waited += 20) {
+        const { rows } = await getDb().execute<{ n: number }>(
+          sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like '%into expiry_states%'`,
+        );
+        if (rows[0]!.n >= 2) break;
+        if (waited > 10_000) throw new Error('the runs never waited for the lock');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    });
+    const [a, b] = await Promise.all(runs);
+    expect(a!.changes.length + b!.changes.length).toBe(8);
+    const queued = await expiryNotificationsAbout(ids);
+    for (const id of ids) expect(queued.filter((q) => JSON.stringify(q.payload).includes(id))).toHaveLength(1);
+  });
+
+  it('changes made while the webhook is off are reported once it is on again, in one message from the state last notified to the current one', async () => {
+    const expiresAt = after(40 * DAY);
+    const { issuerId: own, ids, registrations: [reg] } = await insertExpiringRegistrations(1, expiresAt);
+    const at = (ms: number) => new Date(expiresAt.getTime() + ms);
+    expect((await runExpiryMonitor({ issuerId: own, now: at(-20 * DAY) })).changes).toEqual([expect.objectContaining({ to: 'expiring', thresholdDays: 30 })]);
+    await deliverPendingNotifications();
+    expect(bodiesAbout(ids)).toHaveLength(1);
+
+    // A weekend without the webhook: 7 days left, then expired.
+    await switchWebhook(false);
+    try {
+      for (const now of [at(-5 * DAY), at(1000)]) expect(await runExpiryMonitor({ issuerId: own, now })).toMatchObject({ changes: [], notificationId: null });
+      expect(await getDb().select({ state: expiryStates.state, thresholdDays: expiryStates.thresholdDays }).from(expiryStates).where(eq(expiryStates.registrationId, reg!.id))).toEqual([
+        { state: 'expiring', thresholdDays: 30 },
+      ]);
+    } finally {
+      await switchWebhook(true);
+    }
+
+    const back = await runExpiryMonitor({ issuerId: own, now: at(2000) });
+    expect(back.changes).toEqual([expect.objectContaining({ registrationId: reg!.id, from: 'expiring', to: 'expired', thresholdDays: null })]);
+    expect(back.notificationId).not.toBeNull();
+    await deliverPendingNotifications();
+    const bodies = bodiesAbout(ids);
+    expect(bodies).toHaveLength(2);
+    expect(bodies[1]).toContain('has EXPIRED');
+    expect(bodies.join('\n')).not.toContain('within 7 days');
+    expect((await runExpiryMonitor({ issuerId: own, now: at(3000) })).changes).toEqual([]);
+  });
+
+  it('escapes names and client ids for Slack in the text (&, <, >) and keeps them as given in the structured changes', async () => {
+    const hospital = `Mercy <!channel> & Co ${uniqueSuffix()}`;
+    const app = `Portal <https://evil.example|click> ${uniqueSuffix()}`;
+    const clientId = `c<@U0123>&${uniqueSuffix()}`;
+    const { issuerId: own, ids } = await insertExpiringRegistrations(1, after(20 * DAY), { hospital, app, clientId });
+    const run = await runExpiryMonitor({ issuerId: own, now: NOW });
+    await deliverPendingNotifications();
+    const [body] = bodiesAbout(ids);
+    const sent = JSON.parse(body!) as { text: string; changes: Array<{ hospital: string; app: string; clientId: string }> };
+    const esc = (v: string) => v.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+    expect(sent.text).toContain(`• ${esc(hospital)} · ${esc(app)} (production) · client ${esc(clientId)}: client secret expires within 30 days`);
+    expect(sent.text).not.toMatch(/<!channel>|<@U0123>|<https:/);
+    expect(sent.changes[0]).toMatchObject({ hospital, app, clientId });
+    // Settings shows the text as the channel does.
+    const listed = (await listNotificationDeliveries(admin.actor)).find((d) => d.id === run.notificationId);
+    expect(listed?.text).toContain(`• ${hospital} · ${app} (production) · client ${clientId}:`);
   });
 
   it('a delivery answered 500 is retried and then delivered', async () => {
@@ -366,6 +523,47 @@ describe('the expiry webhook', () => {
 });
 
 describe('the app credential monitor', () => {
+  const mineOnly = (run: { changes: Array<{ id: string }> }, id: string) => run.changes.filter((c) => c.id === id);
+
+  it('keeps key and certificate changes made while the webhook is off, reports them once it is on again, and the digest counts them meanwhile', async () => {
+    const { appId } = await insertApp({ environments: { production: {} } });
+    const key = await ensureAppKey(appId, 'production', 'client_auth', 'ES384');
+    const maxAge = env().REGISTRAR_KEY_MAX_AGE_DAYS;
+    await runAppCredentialMonitor(); // first seen: ok, recorded silently
+    await switchWebhook(false);
+    try {
+      const before = (await buildDailyDigest()).counts.appCredentials.expired;
+      await getDb().update(appKeys).set({ createdAt: new Date(Date.now() - (maxAge + 1) * DAY) }).where(eq(appKeys.id, key.id));
+      const off = await runAppCredentialMonitor();
+      expect(off.changes.filter((c) => c.id === key.id)).toEqual([]);
+      expect(off.notificationId).toBeNull();
+      expect(await getDb().select({ state: appCredentialStates.state }).from(appCredentialStates).where(eq(appCredentialStates.subjectId, key.id))).toEqual([{ state: 'ok' }]);
+      expect((await buildDailyDigest()).counts.appCredentials.expired).toBe(before + 1);
+    } finally {
+      await switchWebhook(true);
+    }
+    const back = await runAppCredentialMonitor();
+    expect(back.changes.filter((c) => c.id === key.id)).toEqual([expect.objectContaining({ subject: 'private_key', from: 'ok', to: 'expired' })]);
+    expect(back.notificationId).not.toBeNull();
+    expect(mineOnly(await runAppCredentialMonitor(), key.id)).toEqual([]);
+  });
+
+  it('escapes app names and certificate subjects for Slack in the text, and keeps them as given in the structured changes', async () => {
+    const name = `Keys <!here> & co ${uniqueSuffix()}`;
+    const { appId } = await insertApp({ environments: { production: {} } });
+    await getDb().update(apps).set({ name }).where(eq(apps.id, appId));
+    const key = await ensureAppKey(appId, 'production', 'client_auth', 'ES384');
+    await getDb().update(appKeys).set({ createdAt: new Date(Date.now() - (env().REGISTRAR_KEY_MAX_AGE_DAYS - 20) * DAY) }).where(eq(appKeys.id, key.id));
+    const run = await runAppCredentialMonitor();
+    expect(mineOnly(run, key.id)).toHaveLength(1);
+    await deliverPendingNotifications();
+    const [body] = bodiesAbout([key.id]);
+    const sent = JSON.parse(body!) as { text: string; appCredentialChanges: Array<{ app: string }> };
+    expect(sent.text).toContain(`• Keys &lt;!here&gt; &amp; co ${name.split(' ').at(-1)} (production) · private key ${key.kid} reaches its maximum age`);
+    expect(sent.text).not.toContain('<!here>');
+    expect(sent.appCredentialChanges.find((c) => c.app === name)).toBeDefined();
+  });
+
   it('watches private keys by age and UDAP certificates by validity, notifying each change once', async () => {
     const { appId } = await insertApp({ environments: { production: {} } });
     const key = await ensureAppKey(appId, 'production', 'client_auth', 'ES384');

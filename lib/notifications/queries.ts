@@ -8,6 +8,7 @@ import { AppError } from '@/lib/errors';
 import { deliverPendingNotifications, enqueueNotification } from './deliver';
 import { deliveryIdSchema, type DeliveryIdInput } from './schemas';
 import { webhookTarget } from './settings';
+import { slackText, unescapeSlackText } from './slack-text';
 
 export type DeliveryRow = {
   id: string;
@@ -52,7 +53,8 @@ export async function listNotificationDeliveries(actor: Actor, opts: { failedOnl
     lastStatus: r.lastStatus,
     lastError: r.lastError,
     destination: r.destination,
-    text: typeof r.payload.text === 'string' ? r.payload.text : '',
+    // As the channel shows it: the sent text has names escaped for Slack (&lt; for <).
+    text: typeof r.payload.text === 'string' ? unescapeSlackText(r.payload.text) : '',
     createdAt: r.createdAt.toISOString(),
     deliveredAt: r.deliveredAt?.toISOString() ?? null,
     nextAttemptAt: r.nextAttemptAt.toISOString(),
@@ -84,7 +86,7 @@ export async function sendTestNotification(actor: Actor): Promise<{ id: string |
   assertCan(actor, 'settings:manage');
   if (!(await webhookTarget())) throw new AppError('INVALID', 'Configure and enable a webhook first.');
   const at = new Date().toISOString();
-  const id = await enqueueNotification('test', `test:${at}:${Math.random().toString(36).slice(2)}`, { text: `Registrar test notification (${at.slice(0, 19).replace('T', ' ')} UTC): the webhook works.` });
+  const id = await enqueueNotification('test', `test:${at}:${Math.random().toString(36).slice(2)}`, { text: slackText`Registrar test notification (${at.slice(0, 19).replace('T', ' ')} UTC): the webhook works.` });
   await recordAudit(getDb(), actor, { action: 'notifications.test', targetType: 'settings' });
   await deliverPendingNotifications();
   return { id };
