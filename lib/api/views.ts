@@ -4,7 +4,6 @@ import type { Issuer } from '@/db/schema';
 import type { getHealthSystemOrThrow, listHealthSystems } from '@/lib/health-systems/queries';
 import type { getIssuerOrThrow, listIssuersForOnboarding } from '@/lib/issuers/queries';
 import type { DiscoveryResult } from '@/lib/oauth/discovery';
-import type { RegistrationOverrides } from '@/lib/registrations/build-request';
 import type { getRegistrationOrThrow } from '@/lib/registrations/queries';
 import type { RegistrationTableRow } from '@/lib/registrations/table';
 import { registrationFindings } from '@/lib/registrations/findings';
@@ -134,7 +133,7 @@ export function issuerSummaryView(row: Awaited<ReturnType<typeof listIssuersForO
   };
 }
 
-export function registrationView(row: Awaited<ReturnType<typeof getRegistrationOrThrow>>, overrides: RegistrationOverrides | null): z.input<typeof registrationSchema> {
+export function registrationView(row: Awaited<ReturnType<typeof getRegistrationOrThrow>>): z.input<typeof registrationSchema> {
   const findings = registrationFindings(row.requestedMetadata, row.registeredMetadata);
   return {
     id: row.id,
@@ -157,7 +156,7 @@ export function registrationView(row: Awaited<ReturnType<typeof getRegistrationO
     createdBy: row.createdBy,
     operationId: row.operationId,
     metadata: { requested: row.requestedMetadata, registered: row.registeredMetadata },
-    overrides,
+    overrides: row.registrationOverrides,
     scopeDiff: findings.scopeDiff,
     redirectUriFindings: findings.redirect.flatMap((r) => r.findings.map((f) => ({ uri: r.uri, code: f.code, severity: f.severity, message: f.message, fix: f.fix }))),
     warnings: row.warnings,

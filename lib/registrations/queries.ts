@@ -5,6 +5,7 @@ import { apps, auditLog, healthSystems, issuers, registrations } from '@/db/sche
 import { assertCan, type Actor } from '@/lib/auth/actor';
 import { listCredentialMeta } from '@/lib/credentials/store';
 import { AppError } from '@/lib/errors';
+import type { RegistrationOverrides } from './build-request';
 import { expiryOf } from './expiry';
 import { registrationFindings } from './findings';
 import { isUuid } from '@/lib/ids';
@@ -42,6 +43,7 @@ export async function getRegistrationOrThrow(actor: Actor, id: string) {
       warnings: registrations.warnings,
       operationId: registrations.operationId,
       createdBy: registrations.createdBy,
+      registrationOverrides: registrations.registrationOverrides,
     })
     .from(registrations)
     .innerJoin(issuers, eq(issuers.id, registrations.issuerId))
@@ -51,8 +53,11 @@ export async function getRegistrationOrThrow(actor: Actor, id: string) {
     .limit(1);
   if (!row) throw new AppError('NOT_FOUND', 'That registration does not exist.');
   const credentials = (await listCredentialMeta(getDb(), 'registration', id)).filter((c) => c.kind !== 'response_body');
+  const overrides = row.registrationOverrides as RegistrationOverrides | null;
   return {
     ...row,
+    // The changes to the app profile it was registered or last synced with; null when none.
+    registrationOverrides: overrides && Object.keys(overrides).length > 0 ? overrides : null,
     credentials,
     expiry: expiryOf(row.secretExpiryKind, row.secretExpiresAt, new Date()),
     findings: registrationFindings(row.requestedMetadata, row.registeredMetadata),

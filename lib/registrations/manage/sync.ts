@@ -138,17 +138,13 @@ export async function syncRegistrationToProfile(actor: Actor, input: SyncToProfi
       });
       return { ...result, applied: true, update: null };
     }
-    const update = await updateRegistrationLocked(actor, reg.id, changes, deps, { appVersion: app.currentVersion, action: 'registration.sync' });
-    if (overridesChanged) {
-      // Only once the hospital holds what they built. NOT in the update's transaction, which
-      // update.ts owns and has no way to add to: a process that stops between the two leaves the
-      // hospital updated and the old overrides stored (a sync with the new overrides then finds
-      // nothing to send and stores them).
-      await getDb().transaction(async (tx) => {
-        await tx.update(registrations).set({ registrationOverrides: requested }).where(eq(registrations.id, reg.id));
-        await recordAudit(tx, actor, overridesAudit);
-      });
-    }
+    // The overrides are stored with the hospital's answer, in its transaction: only once the
+    // hospital holds what they built, and never the one without the other.
+    const update = await updateRegistrationLocked(actor, reg.id, changes, deps, {
+      appVersion: app.currentVersion,
+      action: 'registration.sync',
+      ...(overridesChanged ? { overrides: { value: requested, audit: overridesAudit } } : {}),
+    });
     return { ...result, applied: true, update };
   });
 }

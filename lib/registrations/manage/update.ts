@@ -3,7 +3,8 @@ import { registrationFindings } from '../findings';
 import { eq } from 'drizzle-orm';
 import { getDb } from '@/db/client';
 import { registrations } from '@/db/schema';
-import { recordAudit } from '@/lib/audit/record';
+import { recordAudit, type AuditEntry } from '@/lib/audit/record';
+import type { RegistrationOverrides } from '../build-request';
 import { assertCan, type Actor } from '@/lib/auth/actor';
 import { AppError } from '@/lib/errors';
 import { updateClientRegistration, type ClientMetadata, type RegistrationResponse, type RegistrationWarning } from '@/lib/oauth/registration';
@@ -80,7 +81,12 @@ export async function updateRegistrationLocked(
   registrationId: string,
   changes: ClientMetadata,
   deps: ManageDeps,
-  opts: { appVersion?: number; action?: 'registration.update' | 'registration.sync' } = {},
+  opts: {
+    appVersion?: number;
+    action?: 'registration.update' | 'registration.sync';
+    /** New overrides to keep on the registration (sync with overrides), stored with the hospital's answer, and the audit row that says so. */
+    overrides?: { value: RegistrationOverrides | null; audit: AuditEntry };
+  } = {},
 ): Promise<UpdateResult> {
   const action = opts.action ?? 'registration.update';
   const op = action === 'registration.sync' ? 'sync' : 'update';
@@ -129,8 +135,10 @@ export async function updateRegistrationLocked(
         scopeLostCount: findings.scopeLostCount,
         authMethod,
         ...(opts.appVersion !== undefined ? { appVersion: opts.appVersion } : {}),
+        ...(opts.overrides ? { registrationOverrides: opts.overrides.value } : {}),
       })
       .where(eq(registrations.id, reg.id));
+    if (opts.overrides) await recordAudit(tx, actor, opts.overrides.audit);
     await recordAudit(tx, actor, {
       action,
       targetType: 'registration',

@@ -1,6 +1,5 @@
 import { apiRoute, jsonResponse } from '@/lib/api/handler';
 import { operations } from '@/lib/api/operations';
-import { readRegistrationOverrides } from '@/lib/api/registration-overrides';
 import { registrationRowView, registrationView } from '@/lib/api/views';
 import { getRegistrationOrThrow } from '@/lib/registrations/queries';
 import { registerApp } from '@/lib/registrations/register';
@@ -17,7 +16,7 @@ export const GET = apiRoute(operations.listRegistrations, async ({ actor, query 
 
 export const POST = apiRoute(operations.registerApp, async ({ actor, body, headers }) => {
   const result = await registerApp(actor, { ...body, idempotencyKey: headers['Idempotency-Key']! });
-  const view = registrationView(await getRegistrationOrThrow(actor, result.registrationId), await readRegistrationOverrides(actor, result.registrationId));
+  const view = registrationView(await getRegistrationOrThrow(actor, result.registrationId));
   return result.replayed
     ? jsonResponse(view, 200, { 'Idempotent-Replayed': 'true' })
     : jsonResponse(view, 201, { Location: `/api/v1/registrations/${result.registrationId}` });
