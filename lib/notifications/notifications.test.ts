@@ -525,7 +525,7 @@ describe('the expiry webhook', () => {
 describe('the app credential monitor', () => {
   const mineOnly = (run: { changes: Array<{ id: string }> }, id: string) => run.changes.filter((c) => c.id === id);
 
-  it('keeps key and certificate changes made while the webhook is off, reports them once it is on again, and the digest counts them meanwhile', async () => {
+  it('keeps an app key\'s change made while the webhook is off, reports it once the webhook is on again, and the digest counts it meanwhile', async () => {
     const { appId } = await insertApp({ environments: { production: {} } });
     const key = await ensureAppKey(appId, 'production', 'client_auth', 'ES384');
     const maxAge = env().REGISTRAR_KEY_MAX_AGE_DAYS;
@@ -548,7 +548,7 @@ describe('the app credential monitor', () => {
     expect(mineOnly(await runAppCredentialMonitor(), key.id)).toEqual([]);
   });
 
-  it('escapes app names and certificate subjects for Slack in the text, and keeps them as given in the structured changes', async () => {
+  it('escapes app names for Slack in the app key text, and keeps them as given in the structured changes', async () => {
     const name = `Keys <!here> & co ${uniqueSuffix()}`;
     const { appId } = await insertApp({ environments: { production: {} } });
     await getDb().update(apps).set({ name }).where(eq(apps.id, appId));
