@@ -50,7 +50,11 @@ export async function readRegistrationCredentials(actor: Actor, requestedId: str
     .limit(1);
   if (!reg) throw new AppError('NOT_FOUND', 'That registration does not exist.');
   const vault = vaultStatus();
-  if (vault.status !== 'ok') throw new AppError('VAULT_LOCKED', `Credentials cannot be read: ${vault.message}`);
+  if (vault.status !== 'ok') {
+    // A pipeline that asked and got nothing is part of who read what, as much as a read is.
+    await recordAudit(getDb(), actor, { action: 'credential.read', targetType: 'registration', targetId: reg.id, outcome: 'failure', details: { clientId: reg.clientId, error: 'VAULT_LOCKED' } }).catch(() => {});
+    throw new AppError('VAULT_LOCKED', `Credentials cannot be read: ${vault.message}`);
+  }
 
   const secret = await readCurrentCredential(getDb(), 'registration', reg.id, 'client_secret');
   const jwksUri = [reg.registeredMetadata.jwks_uri, reg.requestedMetadata.jwks_uri].find((v): v is string => typeof v === 'string') ?? null;
