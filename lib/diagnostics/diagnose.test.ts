@@ -154,9 +154,25 @@ describe('redirect URI comparison (client id + redirect URI)', () => {
     expect(codes(d)).not.toContain('LOOPBACK_PORT_ALLOWED');
   });
 
-  it('trims a pasted redirect URI typed into the field but keeps it otherwise exact', async () => {
-    const d = await diagnose({ mode: 'client', clientId, redirectUri: '  https://app.example.com/callback\n' });
-    expect(d.verdict).toBe('exact-match');
+  it.each([
+    { name: 'a trailing space', presented: 'https://app.example.com/callback ', message: 'The presented URI has a space after it; the registered one does not.' },
+    { name: 'a leading space', presented: ' https://app.example.com/callback', message: 'The presented URI has a space before it; the registered one does not.' },
+    { name: 'a trailing newline', presented: 'https://app.example.com/callback\n', message: 'The presented URI has a newline after it; the registered one does not.' },
+  ])('a typed redirect URI with $name is compared as typed: a WHITESPACE no-match, never an exact match', async ({ presented, message }) => {
+    const inputs: DiagnosisInput[] = [
+      { mode: 'client', clientId, redirectUri: presented },
+      { mode: 'pasted', redirectUri: presented, registeredUris: ['https://app.example.com/callback'] },
+    ];
+    for (const input of inputs) {
+      const d = await diagnose(input);
+      expect(d.verdict, input.mode).toBe('no-match');
+      expect(d.presentedRedirectUri).toBe(presented);
+      expect(d.primary?.comparison.candidate).toBe('https://app.example.com/callback');
+      expect(d.findings.filter((f) => f.subject === 'redirect_uri')).toEqual([expect.objectContaining({ code: 'WHITESPACE', severity: 'error', message })]);
+      expect(d.checks.find((c) => c.subject === 'redirect_uri')).toMatchObject({ status: 'fail', presented });
+    }
+    // Only whitespace is still no redirect URI at all.
+    await expect(diagnose({ mode: 'client', clientId, redirectUri: '  \n' })).rejects.toMatchObject({ code: 'INVALID', message: 'Enter the redirect URI the app sends.', details: { field: 'redirect_uri' } });
   });
 });
 
@@ -335,6 +351,55 @@ describe('authorization request checks', () => {
     const d = await diagnose({ mode: 'url', authorizationUrl: authUrl({ scope: 'openid fhirUser launch/patient patient/Observation.read' }) });
     expect(d.scopes?.diff?.equivalent).toBe(true);
     expect(d.findings.filter((f) => f.subject === 'scope')).toEqual([]);
+  });
+
+  describe('scope syntax against the issuer’s SMART capabilities (permission-v1 / permission-v2)', () => {
+    /** An issuer whose discovery advertised these capabilities, with a registration granting `registered`. */
+    async function issuerWith(capabilities: string[], scopesSupported: string[], registered: string) {
+      const issuer = await makeIssuer();
+      await getDb().update(issuers).set({ capabilities, scopesSupported }).where(eq(issuers.id, issuer.issuerId));
+      const cid = `scopes-${uniqueSuffix()}`;
+      await insertRegistration(issuer, cid, { redirect_uris: REDIRECTS, scope: registered, response_types: ['code'] });
+      return (scope: string) => diagnose({ mode: 'url', authorizationUrl: authUrl({ client_id: cid, scope }, issuer.authorize, issuer) });
+    }
+
+    it('a v2 scope at a v1-only server (Epic) warns SCOPE_VERSION_UNSUPPORTED with the v1 spelling, although its atoms are registered; not when the server advertises both or neither', async () => {
+      const request = await issuerWith(['launch-ehr', 'permission-v1'], ['patient/*.read'], 'patient/Observation.read');
+      const d = await request('patient/Observation.rs');
+      expect(d.scopes?.diff?.equivalent).toBe(true);
+      const scopeFindings = d.findings.filter((f) => f.subject === 'scope');
+      expect(scopeFindings.map((f) => [f.code, f.severity])).toEqual([['SCOPE_VERSION_UNSUPPORTED', 'warning']]);
+      expect(scopeFindings[0]?.message).toContain("The request writes 'patient/Observation.rs' in SMART v2 syntax, but the server advertises only permission-v1 in its capabilities, not permission-v2.");
+      expect(scopeFindings[0]?.message).toContain("In v1 syntax: 'patient/Observation.rs' is 'patient/Observation.read'.");
+      const check = d.checks.find((c) => c.subject === 'scope');
+      expect(check?.status).toBe('warn');
+      expect(check?.summary).toBe('Every requested scope is registered. Some requested scopes are written in SMART v2 syntax, which the server does not advertise.');
+
+      // Both versions advertised, or neither (unknown): nothing to say, whichever spelling is used.
+      for (const capabilities of [['permission-v1', 'permission-v2'], ['launch-ehr']]) {
+        const other = await issuerWith(capabilities, ['patient/*.read'], 'patient/Observation.read');
+        for (const scope of ['patient/Observation.rs', 'patient/Observation.read']) {
+          const quiet = await other(scope);
+          expect(quiet.findings.filter((f) => f.subject === 'scope'), `${capabilities.join(' ')}: ${scope}`).toEqual([]);
+          expect(quiet.checks.find((c) => c.subject === 'scope')).toMatchObject({ status: 'pass', summary: 'Every requested scope is registered.' });
+        }
+      }
+    });
+
+    it('a v2 scope v1 cannot say exactly names the nearest v1 scope and says it grants more', async () => {
+      const request = await issuerWith(['permission-v1'], [], 'patient/Observation.read');
+      const d = await request('patient/Observation.r');
+      expect(d.findings.find((f) => f.code === 'SCOPE_VERSION_UNSUPPORTED')?.message).toContain("'patient/Observation.r' has no exact v1 spelling; the nearest is 'patient/Observation.read', which grants more.");
+    });
+
+    it('a v1 scope at a v2-only server warns the other way round', async () => {
+      const request = await issuerWith(['permission-v2'], [], 'patient/Observation.rs');
+      const d = await request('patient/Observation.read');
+      const finding = d.findings.find((f) => f.code === 'SCOPE_VERSION_UNSUPPORTED');
+      expect(finding?.message).toContain("in SMART v1 syntax, but the server advertises only permission-v2 in its capabilities, not permission-v1.");
+      expect(finding?.message).toContain("'patient/Observation.read' is 'patient/Observation.rs'");
+      expect(finding?.fix).toMatch(/^Request the v2 spelling above/);
+    });
   });
 
   it('reports a repeated parameter', async () => {

@@ -290,6 +290,7 @@ export async function diagnoseAuthorizationRequest(actor: Actor, input: Diagnosi
     })(),
     registeredScope: typeof primaryRow.scope === 'string' ? primaryRow.scope : null,
     scopesSupported: primaryRow.scopesSupported,
+    capabilities: primaryRow.capabilities,
     fhirBaseUrl: primaryRow.fhirBaseUrl,
     fhirBaseUrlAsEntered: primaryRow.fhirBaseUrl && primaryRow.inputUrl === `${primaryRow.fhirBaseUrl}/` ? primaryRow.inputUrl : null,
   };

@@ -84,6 +84,16 @@ describe('diagnosis input limits (redirect URI diagnosis)', () => {
     expect(result.error?.issues[0]).toMatchObject({ path: ['registeredUris'], message });
   });
 
+  it('keeps a typed redirect URI exactly as typed, surrounding whitespace included (the comparator explains it); a blank one is refused', () => {
+    for (const redirectUri of ['https://app.example.com/cb ', ' https://app.example.com/cb', 'https://app.example.com/cb\n']) {
+      expect(diagnosisInputSchema.parse({ mode: 'client', clientId: 'abc', redirectUri })).toMatchObject({ redirectUri });
+      expect(diagnosisInputSchema.parse({ mode: 'pasted', redirectUri, registeredUris: 'https://app.example.com/cb' })).toMatchObject({ redirectUri });
+    }
+    for (const redirectUri of ['', '   ', '\n']) {
+      expect(diagnosisInputSchema.safeParse({ mode: 'client', clientId: 'abc', redirectUri }).error?.issues[0]).toMatchObject({ path: ['redirectUri'], message: 'Enter the redirect URI the app sends.' });
+    }
+  });
+
   it('refuses a typed redirect URI of 2,049 characters, naming the limit', () => {
     const result = diagnosisInputSchema.safeParse({ mode: 'client', clientId: 'abc', redirectUri: uri(2049) });
     expect(result.error?.issues[0]).toMatchObject({ path: ['redirectUri'], message: 'That redirect URI is too long (2,048 characters at most).' });

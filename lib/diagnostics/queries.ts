@@ -24,6 +24,8 @@ export type RegistrationForDiagnosis = {
   fhirBaseUrl: string | null;
   authorizationEndpoint: string | null;
   scopesSupported: string[];
+  /** SMART capabilities from discovery (permission-v1 / permission-v2 decide the scope syntax). */
+  capabilities: string[];
   healthSystemName: string;
 };
 
@@ -42,6 +44,7 @@ const columns = {
   fhirBaseUrl: issuers.fhirBaseUrl,
   authorizationEndpoint: sql<string | null>`${issuers.endpoints} -> 'authorization' ->> 'value'`,
   scopesSupported: issuers.scopesSupported,
+  capabilities: issuers.capabilities,
   healthSystemName: healthSystems.name,
 };
 

@@ -21,6 +21,8 @@ const FIX: Record<MismatchCode, string> = {
   FRAGMENT: 'Remove the fragment: redirect URIs must not have one.',
   WHITESPACE: 'Remove the stray whitespace, in the app’s configuration or in the registration, wherever it is.',
   DOUBLE_ENCODING: 'Encode redirect_uri once only when building the authorization URL (it was encoded twice).',
+  INVISIBLE_CHARACTER:
+    'Remove the invisible character wherever it is, in the app’s configuration or in the registration: retype the URI by hand, or delete the character in an editor that shows it (the highlight marks where it is). It usually arrives by copying from a document, chat or web page.',
   NOT_REGISTERED: 'Register the redirect URI the app sends (ops can update the registration), then try again.',
   LOOPBACK_PORT_ALLOWED:
     'Nothing to change: RFC 8252 §7.3 lets a native app choose any port on a loopback IP. If the server still refuses, it does not implement that exception; register the exact port the app uses.',

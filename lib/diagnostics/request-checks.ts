@@ -1,6 +1,6 @@
 import 'server-only';
 import { compareRedirectUri } from '@/lib/redirect-uris';
-import { diffScopes } from '@/lib/smart';
+import { diffScopes, scopesInUnadvertisedVersion, type ScopeVersion } from '@/lib/smart';
 import type { AuthorizationRequestSummary, DiagnosticFinding, RequestCheck, ScopeComparison } from './types';
 
 type CheckResult = { check: RequestCheck; findings: DiagnosticFinding[] };
@@ -20,6 +20,8 @@ export type CheckContext = {
   /** The server's granted `scope` (registered metadata), or null when it did not record one. */
   registeredScope: string | null;
   scopesSupported: string[];
+  /** The issuer's SMART capabilities (permission-v1 / permission-v2: the scope syntax it accepts). */
+  capabilities: string[];
   fhirBaseUrl: string | null;
   /**
    * The FHIR base as ops entered it when it differs from the stored one only by its trailing slash
@@ -136,6 +138,8 @@ export function checkScopes(req: AuthorizationRequestSummary, ctx: CheckContext)
       fix: 'Check with the hospital whether the server supports these scopes; scopes_supported may be incomplete.',
     });
   }
+  const version = scopeVersionFinding(req.scope, ctx.capabilities);
+  if (version !== null) findings.push(version.finding);
   if (diff.unrecognized.length > 0) {
     findings.push({
       code: 'SCOPE_UNRECOGNIZED',
@@ -152,11 +156,38 @@ export function checkScopes(req: AuthorizationRequestSummary, ctx: CheckContext)
       : diff.lost.length > 0
         ? `${diff.lost.length} requested scope atom(s) not registered.`
         : 'Every requested scope is registered.';
+  const versionNote = version === null ? '' : ` Some requested scopes are written in SMART ${version.version} syntax, which the server does not advertise.`;
   return {
-    check: { subject: 'scope', label, status, presented: req.scope, expected: ctx.registeredScope, summary },
+    check: { subject: 'scope', label, status, presented: req.scope, expected: ctx.registeredScope, summary: `${summary}${versionNote}` },
     findings,
     comparison: { requested: req.scope, granted: ctx.registeredScope, supported, diff: ctx.registeredScope === null ? null : diff },
   };
+}
+
+/**
+ * SMART App Launch 2.2 capabilities permission-v1 / permission-v2: scopes written in a syntax the
+ * server does not advertise may be refused (invalid_scope) even when their atoms are registered;
+ * a server that advertises neither is unknown and nothing is said.
+ */
+export function scopeVersionFinding(scope: string, capabilities: readonly string[]): { finding: DiagnosticFinding; version: ScopeVersion } | null {
+  const mismatches = scopesInUnadvertisedVersion(scope, capabilities);
+  if (mismatches === null || mismatches.length === 0) return null;
+  // Only one version can be missing: the server advertises at least one of the two.
+  const version = mismatches[0]!.version;
+  const other = version === 'v1' ? 'v2' : 'v1';
+  const spellings = mismatches.map((m) => (m.exact ? `${q(m.scope)} is ${q(m.equivalent)}` : `${q(m.scope)} has no exact ${other} spelling; the nearest is ${q(m.equivalent)}, which grants more`)).join('; ');
+  const many = mismatches.length > 1;
+  const finding: DiagnosticFinding = {
+    code: 'SCOPE_VERSION_UNSUPPORTED',
+    severity: 'warning',
+    subject: 'scope',
+    message:
+      `The request writes ${list(mismatches.map((m) => m.scope))} in SMART ${version} syntax, but the server advertises only permission-${other} in its capabilities, not permission-${version}. ` +
+      `A server that parses only ${other} scopes${other === 'v1' ? ' (such as Epic)' : ''} answers invalid_scope or leaves ${many ? 'them' : 'it'} out of the token, even when the registration grants the same access in the other spelling. ` +
+      `In ${other} syntax: ${spellings}.`,
+    fix: `Request the ${other} spelling${many ? 's' : ''} above, or ask the hospital whether the server accepts SMART ${version} scopes (its capabilities may be incomplete).`,
+  };
+  return { finding, version };
 }
 
 /** SMART App Launch 2 / RFC 9700 §2.1.1: PKCE with S256; without a method RFC 7636 §4.3 means `plain`. */

@@ -21,14 +21,17 @@ const optionalIssuer = z
   .transform((v) => (v === undefined || v === null || v.trim() === '' ? null : v.trim()));
 
 /**
- * The presented redirect URI typed into a field is trimmed (a paste often brings a newline);
- * inside an authorization URL the decoded value is kept byte for byte instead.
+ * The presented redirect URI, from the page's field or the API's `presented`, is kept byte for byte
+ * (never trimmed): a server refuses "https://app/cb " when "https://app/cb" is registered, so the
+ * comparator must see the space and say WHITESPACE, not "exact match". Only the blank check and the
+ * length limit look past surrounding whitespace.
  */
-const typedRedirectUri = z
-  .string()
-  .trim()
-  .min(1, 'Enter the redirect URI the app sends.')
-  .max(REDIRECT_URI_MAX_CHARS, `That redirect URI is too long (${thousands(REDIRECT_URI_MAX_CHARS)} characters at most).`);
+const typedRedirectUri = z.string().superRefine((value, ctx) => {
+  const visible = value.trim();
+  if (visible === '') ctx.addIssue({ code: 'custom', message: 'Enter the redirect URI the app sends.' });
+  // Whitespace around it is not counted, up to a point (the comparator's input stays small).
+  else if (visible.length > REDIRECT_URI_MAX_CHARS || value.length > REDIRECT_URI_MAX_CHARS + 100) ctx.addIssue({ code: 'custom', message: `That redirect URI is too long (${thousands(REDIRECT_URI_MAX_CHARS)} characters at most).` });
+});
 
 /** Pasted registered URIs: the limits apply to the URIs as split, whether pasted as lines or as a JSON array. */
 const pastedRegisteredUris = z

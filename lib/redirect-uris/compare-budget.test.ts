@@ -146,9 +146,27 @@ describe('ordinary diagnoses explain exactly as before the budget', () => {
   // Recorded from the comparator at 177dde4 (before the budget): 100 generated cases of URIs up to
   // ~250 characters and 1–6 registered URIs (case, slash, port, encoding, dot segment, query,
   // whitespace, scheme, host and character edits); invalid ports left out (their verdict changed).
-  it.each(recorded.cases.map((c, i) => [i, c] as const))('case %i', (_i, c) => {
-    expect(findClosestRegisteredUri(c.presented, c.registered)).toEqual(c.closest);
-    expect(compareRedirectUri(c.presented, c.registered[0] ?? '')).toEqual(c.first);
+  // A tab inside a URI (not at its ends) is now named as an invisible control character instead of
+  // being quoted inside a PATH message ("registered '/launch\t'"): in those cases only the findings
+  // changed, and they are checked below.
+  const tabInside = (uri: string) => /\S\t+\S/.test(uri);
+  const renamed = new Set([11, 54]);
+  it.each(recorded.cases.map((c, i) => [i, c] as const))('case %i', (i, c) => {
+    expect(tabInside(c.presented) || tabInside(c.registered[0] ?? '') || tabInside(c.closest.candidate ?? '')).toBe(renamed.has(i));
+    const closest = findClosestRegisteredUri(c.presented, c.registered);
+    const first = compareRedirectUri(c.presented, c.registered[0] ?? '');
+    if (!renamed.has(i)) {
+      expect(closest).toEqual(c.closest);
+      expect(first).toEqual(c.first);
+      return;
+    }
+    expect({ ...closest, findings: c.closest.findings }).toEqual(c.closest);
+    expect({ ...first, findings: c.first.findings }).toEqual(c.first);
+    for (const r of [closest, first]) {
+      if (r.match) continue;
+      expect(r.findings.map((f) => f.code)).toContain('INVISIBLE_CHARACTER');
+      expect(r.findings.filter((f) => f.code === 'PATH')).toEqual([]);
+    }
   });
 
   it('repeated and renamed query parameters are paired as before', () => {

@@ -335,3 +335,101 @@ describe('the loopback port exception needs a valid port (RFC 8252 §7.3; a serv
     expect(findClosestRegisteredUri(presented, [registered]).match).toBe(true);
   });
 });
+
+describe('compareRedirectUri names invisible characters (Unicode Cf, Cc and look-alike spaces)', () => {
+  const C = 'https://app.example.com/cb';
+
+  it('a registered URI ending in U+200B is an INVISIBLE_CHARACTER difference that names it, not two paths that look the same', () => {
+    // The same invisible characters at the same places on both sides are no finding of their own.
+    expect(compareRedirectUri('https://app.example.com/c\u200Bb/', 'https://app.example.com/c\u200Bb').findings.map((f) => f.code)).toEqual(['TRAILING_SLASH']);
+
+    const result = compareRedirectUri(C, `${C}\u200B`);
+    expect(result.match).toBe(false);
+    expect(result.findings).toEqual([
+      {
+        code: 'INVISIBLE_CHARACTER',
+        message:
+          'The registered URI contains an invisible character, U+200B ZERO WIDTH SPACE (a Unicode format character) at the end of the path; the presented one does not. It does not show on screen, but the server compares it like any other character.',
+      },
+    ]);
+  });
+
+  it.each<[string, string, string, RegExp, MismatchCode[]]>([
+    ['a zero width joiner inside the path', 'https://app.example.com/c\u200Db', C, /presented URI contains an invisible character, U\+200D ZERO WIDTH JOINER \(a Unicode format character\) in the path, after '\/c'/, ['INVISIBLE_CHARACTER']],
+    ['a soft hyphen in the host, and a trailing slash', 'https://app.exa\u00ADmple.com/cb/', C, /U\+00AD SOFT HYPHEN \(a Unicode format character\) in the host, after 'app\.exa'/, ['INVISIBLE_CHARACTER', 'TRAILING_SLASH']],
+    ['a right-to-left override in the query', `${C}?x=\u202E1`, `${C}?x=1`, /U\+202E RIGHT-TO-LEFT OVERRIDE \(a Unicode format character\) in the query, after 'x='/, ['INVISIBLE_CHARACTER']],
+    ['a control character in the path', 'https://app.example.com/c\u0000b', C, /U\+0000 NULL \(a control character\) in the path/, ['INVISIBLE_CHARACTER']],
+    ['a no-break space in the path', 'https://app.example.com/my\u00A0app', 'https://app.example.com/myapp', /U\+00A0 NO-BREAK SPACE \(a space character other than the ordinary space\)/, ['INVISIBLE_CHARACTER']],
+    ['the same character in another place', 'https://app.example.com/\u200Bcb', `${C}\u200B`, /Both URIs contain the invisible character U\+200B ZERO WIDTH SPACE .*, in different places: the presented one in the path, after '\/', the registered one at the end of the path\./, ['INVISIBLE_CHARACTER']],
+  ])('%s', (_name, presented, registered, message, codes) => {
+    const result = compareRedirectUri(presented, registered);
+    expect(result.match).toBe(false);
+    expect(result.findings.map((f) => f.code)).toEqual(codes);
+    expect(result.findings[0]?.message).toMatch(message);
+    for (const f of result.findings) expect(f.message).toMatch(/^[A-Z].*[.)]$/);
+  });
+
+  it('names a byte order mark after the URI like other surrounding whitespace', () => {
+    const [finding] = compareRedirectUri(`${C}\uFEFF`, C).findings;
+    expect(finding).toEqual({ code: 'WHITESPACE', message: 'The presented URI has a U+FEFF ZERO WIDTH NO-BREAK SPACE (a Unicode format character, the byte order mark) after it; the registered one does not.' });
+  });
+
+  it('names at most five characters and counts the rest', () => {
+    const [finding] = compareRedirectUri(`https://app.example.com/${'\u200B'.repeat(8)}cb`, C).findings;
+    expect(finding?.message).toMatch(/^The presented URI contains 8 invisible characters: (U\+200B ZERO WIDTH SPACE .*?; ){5}and 3 more; the registered one does not\./);
+  });
+});
+
+describe('compareRedirectUri explains an internationalised host written two ways (IDNA)', () => {
+  // Different names get no such note.
+  const otherNames = [
+    ['https://bücher.example/cb', 'https://buecher.example/cb'],
+    ['https://a\\b.example/cb', 'https://a/cb'],
+    ['https://app.example.org/cb', 'https://app.example.com/cb'],
+  ] as const;
+
+  it.each([
+    ['https://bücher.example/cb', 'https://xn--bcher-kva.example/cb', /written in Unicode in the presented URI and in punycode \(its ASCII form, xn--…\) in the registered one/],
+    ['https://xn--bcher-kva.example/cb', 'https://bücher.example/cb', /written in punycode \(its ASCII form, xn--…\) in the presented URI and in Unicode in the registered one/],
+    ['https://bücher.example/cb', 'https://bu\u0308cher.example/cb', /written two different ways \(Unicode normalisation, letter case or punycode\)/],
+  ])('%s vs %s: the same name, and the server compares the string', (presented, registered, forms) => {
+    const result = compareRedirectUri(presented, registered);
+    expect(result.match).toBe(false);
+    expect(result.findings.map((f) => f.code)).toEqual(['HOST']);
+    const message = result.findings[0]?.message ?? '';
+    expect(message).toMatch(/They are the same internationalised domain name \(xn--bcher-kva\.example\)/);
+    expect(message).toMatch(forms);
+    expect(message).toMatch(/The server compares the exact string, not the name, so they do not match\.$/);
+    for (const [p, r] of otherNames) expect(compareRedirectUri(p, r).findings[0]?.message).not.toMatch(/same internationalised domain name/);
+  });
+});
+
+describe('compareRedirectUri explains query parameters that are repeated', () => {
+  const B = 'https://a.example/cb';
+  it.each<[string, string, string[]]>([
+    [`${B}?a=1&a=1`, `${B}?a=1`, ["The presented query repeats a parameter: 'a=1' appears twice there and once in the registered URI."]],
+    [`${B}?a=1`, `${B}?a=1&a=1&a=1`, ["The registered query repeats a parameter: 'a=1' appears 3 times there and once in the presented URI."]],
+    [`${B}?a=1&a=1`, `${B}?a=1&a=2`, ["The presented query lacks 'a=2', which the registered URI has.", "The presented query repeats a parameter: 'a=1' appears twice there and once in the registered URI."]],
+    [`${B}?a=1&a=2`, `${B}?a=1`, ["The presented query has 'a=2', which the registered URI does not. The parameter 'a' appears twice in the presented query and once in the registered one."]],
+  ])('%s vs %s', (presented, registered, messages) => {
+    const result = compareRedirectUri(presented, registered);
+    expect(result.findings).toEqual(messages.map((message) => ({ code: 'QUERY', message })));
+    for (const m of messages) expect(m).not.toMatch(/which the registered URI does not\.$/);
+  });
+});
+
+describe("compareRedirectUri explains '+' and '%20' as two spellings of a space in a query", () => {
+  const B = 'https://a.example/cb';
+  it.each([
+    [`${B}?a=b+c`, `${B}?a=b%20c`, "The queries spell a space differently: the presented one writes '+', the registered one '%20'. Both mean a space in a query, but the server compares the exact string: presented 'a=b+c', registered 'a=b%20c'."],
+    [`${B}?a=b%20c`, `${B}?a=b+c`, "The queries spell a space differently: the presented one writes '%20', the registered one '+'. Both mean a space in a query, but the server compares the exact string: presented 'a=b%20c', registered 'a=b+c'."],
+  ])('%s vs %s: one finding naming both spellings (and none where a space explains nothing)', (presented, registered, message) => {
+    const result = compareRedirectUri(presented, registered);
+    expect(result.findings).toEqual([{ code: 'PERCENT_ENCODING', message }]);
+    expect(JSON.stringify(result.findings)).not.toContain('a=b c');
+
+    // Not where it explains nothing: '%2B' is a plus sign, not a space, and 'x' is no space at all.
+    expect(compareRedirectUri(`${B}?a=1+1`, `${B}?a=1%2B1`).findings.map((f) => f.message).join(' ')).not.toMatch(/spell a space/);
+    expect(compareRedirectUri(`${B}?a=b+c`, `${B}?a=bxc`).findings).toEqual([{ code: 'QUERY', message: "A query parameter differs: 'a' is 'a=b+c' presented but 'a=bxc' registered." }]);
+  });
+});

@@ -46,6 +46,7 @@ export type MismatchCode =
   | 'FRAGMENT'
   | 'WHITESPACE'
   | 'DOUBLE_ENCODING'
+  | 'INVISIBLE_CHARACTER'
   | 'NOT_REGISTERED'
   | 'LOOPBACK_PORT_ALLOWED';
 
@@ -89,10 +90,206 @@ function distanceIn(work: Work, x: string, y: string): Distance {
 
 const q = (s: string) => `'${s}'`;
 
+/** Unicode names of the characters that cannot be told apart on screen, for the messages. */
+const CHARACTER_NAMES: ReadonlyMap<number, string> = new Map([
+  [0x00, 'NULL'],
+  [0x09, 'CHARACTER TABULATION'],
+  [0x0a, 'LINE FEED'],
+  [0x0d, 'CARRIAGE RETURN'],
+  [0x7f, 'DELETE'],
+  [0xa0, 'NO-BREAK SPACE'],
+  [0xad, 'SOFT HYPHEN'],
+  [0x34f, 'COMBINING GRAPHEME JOINER'],
+  [0x61c, 'ARABIC LETTER MARK'],
+  [0x115f, 'HANGUL CHOSEONG FILLER'],
+  [0x1160, 'HANGUL JUNGSEONG FILLER'],
+  [0x1680, 'OGHAM SPACE MARK'],
+  [0x180e, 'MONGOLIAN VOWEL SEPARATOR'],
+  [0x2000, 'EN QUAD'],
+  [0x2001, 'EM QUAD'],
+  [0x2002, 'EN SPACE'],
+  [0x2003, 'EM SPACE'],
+  [0x2004, 'THREE-PER-EM SPACE'],
+  [0x2005, 'FOUR-PER-EM SPACE'],
+  [0x2006, 'SIX-PER-EM SPACE'],
+  [0x2007, 'FIGURE SPACE'],
+  [0x2008, 'PUNCTUATION SPACE'],
+  [0x2009, 'THIN SPACE'],
+  [0x200a, 'HAIR SPACE'],
+  [0x200b, 'ZERO WIDTH SPACE'],
+  [0x200c, 'ZERO WIDTH NON-JOINER'],
+  [0x200d, 'ZERO WIDTH JOINER'],
+  [0x200e, 'LEFT-TO-RIGHT MARK'],
+  [0x200f, 'RIGHT-TO-LEFT MARK'],
+  [0x2028, 'LINE SEPARATOR'],
+  [0x2029, 'PARAGRAPH SEPARATOR'],
+  [0x202a, 'LEFT-TO-RIGHT EMBEDDING'],
+  [0x202b, 'RIGHT-TO-LEFT EMBEDDING'],
+  [0x202c, 'POP DIRECTIONAL FORMATTING'],
+  [0x202d, 'LEFT-TO-RIGHT OVERRIDE'],
+  [0x202e, 'RIGHT-TO-LEFT OVERRIDE'],
+  [0x202f, 'NARROW NO-BREAK SPACE'],
+  [0x205f, 'MEDIUM MATHEMATICAL SPACE'],
+  [0x2060, 'WORD JOINER'],
+  [0x2061, 'FUNCTION APPLICATION'],
+  [0x2062, 'INVISIBLE TIMES'],
+  [0x2063, 'INVISIBLE SEPARATOR'],
+  [0x2064, 'INVISIBLE PLUS'],
+  [0x2066, 'LEFT-TO-RIGHT ISOLATE'],
+  [0x2067, 'RIGHT-TO-LEFT ISOLATE'],
+  [0x2068, 'FIRST STRONG ISOLATE'],
+  [0x2069, 'POP DIRECTIONAL ISOLATE'],
+  [0x2800, 'BRAILLE PATTERN BLANK'],
+  [0x3000, 'IDEOGRAPHIC SPACE'],
+  [0x3164, 'HANGUL FILLER'],
+  [0xfeff, 'ZERO WIDTH NO-BREAK SPACE'],
+  [0xffa0, 'HALFWIDTH HANGUL FILLER'],
+]);
+
+const codePoint = (ch: string) => `U+${(ch.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
+
+/**
+ * Characters a person cannot see, or cannot tell from an ordinary space, in a URI: controls (Cc),
+ * format characters (Cf: zero-width spaces and joiners, bidi marks, the byte order mark, soft
+ * hyphen), separators other than U+0020 (Z), and the other default-ignorable look-alikes.
+ */
+const INVISIBLE = /[\p{Cc}\p{Cf}\p{Z}\u034F\u115F\u1160\u17B4\u17B5\u2800\u3164\uFFA0\uFE00-\uFE0F\u{E0100}-\u{E01EF}]/u;
+const isInvisible = (ch: string) => ch !== ' ' && INVISIBLE.test(ch);
+/** Whether a string holds any such character (the common case, none, is one scan). */
+const INVISIBLE_ANYWHERE = new RegExp(`(?! )${INVISIBLE.source}`, 'u');
+
+/** `U+200B ZERO WIDTH SPACE (a Unicode format character)`: the code point, its name and its kind. */
+function describeInvisible(ch: string): string {
+  const name = CHARACTER_NAMES.get(ch.codePointAt(0) ?? 0);
+  const kind = /\p{Cc}/u.test(ch) ? 'a control character' : /\p{Cf}/u.test(ch) ? 'a Unicode format character' : /\p{Z}/u.test(ch) ? 'a space character other than the ordinary space' : 'a character that shows as nothing';
+  const note = ch === '\uFEFF' ? ', the byte order mark' : ch === '\t' ? ', a tab' : ch === '\n' ? ', a newline' : '';
+  return `${codePoint(ch)}${name === undefined ? '' : ` ${name}`} (${kind}${note})`;
+}
+
 function describeWhitespace(ws: string): string {
   if (ws.length === 0) return 'none';
-  const names = [...ws].map((ch) => (ch === ' ' ? 'space' : ch === '\t' ? 'tab' : ch === '\n' ? 'newline' : ch === '\r' ? 'carriage return' : `U+${(ch.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`));
+  const names = [...ws].map((ch) => (ch === ' ' ? 'space' : ch === '\t' ? 'tab' : ch === '\n' ? 'newline' : ch === '\r' ? 'carriage return' : describeInvisible(ch)));
   return names.length === 1 ? `a ${names[0]}` : `${names.length} whitespace characters (${names.join(', ')})`;
+}
+
+/** One invisible character inside a URI (outside the surrounding whitespace). */
+type Hidden = { ch: string; /** code-unit offset in the URI without its invisible characters */ at: number; /** code-unit offset in the raw URI */ offset: number; component: Component | undefined };
+
+type Component = { name: string; text: string; start: number };
+
+/** The components of a split URI with their code-unit offsets in `u.raw`. */
+function componentsOf(u: SplitUri): Component[] {
+  const out: Component[] = [];
+  let at = u.leading.length;
+  const add = (name: string, text: string) => {
+    out.push({ name, text, start: at });
+    at += text.length;
+  };
+  const skip = (n: number) => {
+    at += n;
+  };
+  if (u.scheme !== null) {
+    add('scheme', u.scheme);
+    skip(1); // ':'
+  }
+  if (u.authority !== null) {
+    skip(2); // '//'
+    if (u.userinfo !== null) {
+      add('user info', u.userinfo);
+      skip(1); // '@'
+    }
+    add('host', u.host ?? '');
+    if (u.port !== null) {
+      skip(1); // ':'
+      add('port', u.port);
+    }
+  }
+  add('path', u.path);
+  if (u.query !== null) {
+    skip(1); // '?'
+    add('query', u.query);
+  }
+  if (u.fragment !== null) {
+    skip(1); // '#'
+    add('fragment', u.fragment);
+  }
+  return out;
+}
+
+/** Where an invisible character is: at the start or end of its component, or after which visible text. */
+function locate(h: Hidden): string {
+  const c = h.component;
+  if (c === undefined) return 'in the URI';
+  const before = [...c.text.slice(0, h.offset - c.start)].filter((ch) => !isInvisible(ch));
+  const after = [...c.text.slice(h.offset - c.start)].slice(1).some((ch) => !isInvisible(ch));
+  if (!after) return `at the end of the ${c.name}`;
+  if (before.length === 0) return `at the start of the ${c.name}`;
+  const context = before.length > 12 ? `…${before.slice(-12).join('')}` : before.join('');
+  return `in the ${c.name}, after ${q(context)}`;
+}
+
+/** The invisible characters inside a URI, and the URI without them (surrounding whitespace kept). */
+function hiddenCharacters(u: SplitUri): { hidden: Hidden[]; stripped: string } {
+  const body = u.raw.slice(u.leading.length, u.raw.length - u.trailing.length);
+  if (!INVISIBLE_ANYWHERE.test(body)) return { hidden: [], stripped: u.raw };
+  const components = componentsOf(u);
+  const hidden: Hidden[] = [];
+  let stripped = u.leading;
+  let offset = u.leading.length;
+  for (const ch of body) {
+    if (isInvisible(ch)) hidden.push({ ch, at: stripped.length, offset, component: components.find((x) => offset >= x.start && offset < x.start + x.text.length) });
+    else stripped += ch;
+    offset += ch.length;
+  }
+  return { hidden, stripped: stripped + u.trailing };
+}
+
+/** At most this many invisible characters are named in one message; the rest are counted. */
+const MAX_NAMED_HIDDEN = 5;
+
+function listHidden(hs: readonly Hidden[]): string {
+  const items = hs.slice(0, MAX_NAMED_HIDDEN).map((h) => `${describeInvisible(h.ch)} ${locate(h)}`);
+  if (hs.length > MAX_NAMED_HIDDEN) items.push(`and ${hs.length - MAX_NAMED_HIDDEN} more`);
+  return hs.length === 1 ? `an invisible character, ${items[0]}` : `${hs.length} invisible characters: ${items.join('; ')}`;
+}
+
+/**
+ * Invisible characters inside the URIs (zero-width spaces, bidi marks, controls) are named one by
+ * one: quoted in a message they look like nothing. When they differ, the other components are
+ * compared without them, so a path that differs only by a U+200B is not called "different" with
+ * two quotes that look the same. Returns the splits to compare the rest on.
+ */
+function compareInvisible(p: SplitUri, r: SplitUri, out: MismatchFinding[]): [SplitUri, SplitUri] {
+  const hp = hiddenCharacters(p);
+  const hr = hiddenCharacters(r);
+  const key = (h: Hidden) => `${h.at}:${h.ch}`;
+  if (hp.hidden.length === hr.hidden.length && hp.hidden.every((h, i) => key(h) === key(hr.hidden[i]!))) return [p, r];
+
+  // Left over on each side after pairing equal characters at the same place; then the same
+  // character left over on both sides is one that moved.
+  const inP = new Set(hp.hidden.map(key));
+  const inR = new Set(hr.hidden.map(key));
+  const pRest = hp.hidden.filter((h) => !inR.has(key(h)));
+  const rRest = hr.hidden.filter((h) => !inP.has(key(h)));
+  const waiting = new Map<string, Hidden[]>();
+  for (const h of rRest) waiting.set(h.ch, [...(waiting.get(h.ch) ?? []), h]);
+  const moved: Array<[Hidden, Hidden]> = [];
+  const pOnly: Hidden[] = [];
+  for (const h of pRest) {
+    const twin = waiting.get(h.ch)?.shift();
+    if (twin === undefined) pOnly.push(h);
+    else moved.push([h, twin]);
+  }
+  const movedR = new Set(moved.map(([, b]) => b));
+  const rOnly = rRest.filter((h) => !movedR.has(h));
+
+  const unseen = (n: number) => (n === 1 ? 'It does not show on screen, but the server compares it like any other character.' : 'They do not show on screen, but the server compares them like any other character.');
+  if (pOnly.length > 0) out.push({ code: 'INVISIBLE_CHARACTER', message: `The presented URI contains ${listHidden(pOnly)}; the registered one does not. ${unseen(pOnly.length)}` });
+  if (rOnly.length > 0) out.push({ code: 'INVISIBLE_CHARACTER', message: `The registered URI contains ${listHidden(rOnly)}; the presented one does not. ${unseen(rOnly.length)}` });
+  for (const [a, b] of moved.slice(0, MAX_NAMED_HIDDEN)) {
+    out.push({ code: 'INVISIBLE_CHARACTER', message: `Both URIs contain the invisible character ${describeInvisible(a.ch)}, in different places: the presented one ${locate(a)}, the registered one ${locate(b)}.` });
+  }
+  return [splitUri(hp.stripped), splitUri(hr.stripped)];
 }
 
 function compareWhitespace(p: SplitUri, r: SplitUri, out: MismatchFinding[]): void {
@@ -122,6 +319,39 @@ function compareScheme(p: SplitUri, r: SplitUri, out: MismatchFinding[]): void {
   } else {
     out.push({ code: 'SCHEME', message: `The presented URI uses ${p.scheme}; the registered one uses ${r.scheme}.` });
   }
+}
+
+/**
+ * The ASCII (punycode, IDNA) form of a host that a browser would accept, or null. Used only to
+ * explain a difference: the verdict never depends on it (servers compare the strings as written).
+ */
+function asciiHost(host: string): string | null {
+  // Characters a URL parser would take as a delimiter or reject: such a host is not a plain name.
+  if (host === '' || /[\s\\/?#@[\]%:]/u.test(host)) return null;
+  try {
+    return new URL(`http://${host}/`).hostname;
+  } catch {
+    return null;
+  }
+}
+
+const isPunycode = (host: string) => /(^|\.)xn--/i.test(host);
+
+/** A note when two different host strings are one internationalised domain name (IDNA, RFC 5891). */
+function sameDomainName(ph: string, rh: string): string {
+  const idn = (h: string) => /[^\x00-\x7f]/.test(h) || isPunycode(h);
+  if (!idn(ph) && !idn(rh)) return '';
+  const pa = asciiHost(ph);
+  if (pa === null || pa !== asciiHost(rh)) return '';
+  const unicodeOnly = (h: string) => /[^\x00-\x7f]/.test(h) && !isPunycode(h);
+  const asciiOnly = (h: string) => !/[^\x00-\x7f]/.test(h);
+  const forms =
+    unicodeOnly(ph) && asciiOnly(rh)
+      ? 'written in Unicode in the presented URI and in punycode (its ASCII form, xn--…) in the registered one'
+      : asciiOnly(ph) && unicodeOnly(rh)
+        ? 'written in punycode (its ASCII form, xn--…) in the presented URI and in Unicode in the registered one'
+        : 'written two different ways (Unicode normalisation, letter case or punycode)';
+  return ` They are the same internationalised domain name (${pa}), ${forms}. The server compares the exact string, not the name, so they do not match.`;
 }
 
 function compareAuthority(p: SplitUri, r: SplitUri, out: MismatchFinding[]): void {
@@ -155,7 +385,7 @@ function compareAuthority(p: SplitUri, r: SplitUri, out: MismatchFinding[]): voi
     } else if ([ph, rh].some((h) => h.toLowerCase() === 'localhost') && [ph, rh].some((h) => isLoopbackIpHost(h))) {
       out.push({ code: 'HOST', message: `The presented host is ${q(ph)}; the registered host is ${q(rh)}. localhost and a loopback IP are different strings to the server, and only the IP gets the any-port exception.` });
     } else {
-      out.push({ code: 'HOST', message: `The presented host is ${q(ph)}; the registered host is ${q(rh)}.` });
+      out.push({ code: 'HOST', message: `The presented host is ${q(ph)}; the registered host is ${q(rh)}.${sameDomainName(ph, rh)}` });
     }
   }
 
@@ -235,7 +465,8 @@ export function percentDecode(s: string): string {
   }
 }
 
-type Step = { code: MismatchCode; apply: (s: string) => string; message: (p: string, r: string) => string };
+/** `onlyIfCloser`: a step whose rewrite is kept for the later steps only when it explained something. */
+type Step = { code: MismatchCode; apply: (s: string) => string; message: (p: string, r: string) => string; onlyIfCloser?: true };
 
 /**
  * Applies each normalisation to both sides in turn; a step is reported when it changed something
@@ -244,17 +475,20 @@ type Step = { code: MismatchCode; apply: (s: string) => string; message: (p: str
 function explain(p: string, r: string, steps: readonly Step[], out: MismatchFinding[], work: Work): { p: string; r: string } {
   let cp = p;
   let cr = r;
-  const reported = new Set<MismatchCode>();
+  const reported = new Set<Step>(); // a step listed twice (dot segments) is reported once
   for (const step of steps) {
     if (cp === cr) break;
     const np = step.apply(cp);
     const nr = step.apply(cr);
-    if ((np !== cp || nr !== cr) && closer(work, np, nr, cp, cr)) {
-      if (!reported.has(step.code)) out.push({ code: step.code, message: step.message(cp, cr) });
-      reported.add(step.code);
+    const helped = (np !== cp || nr !== cr) && closer(work, np, nr, cp, cr);
+    if (helped) {
+      if (!reported.has(step)) out.push({ code: step.code, message: step.message(cp, cr) });
+      reported.add(step);
     }
-    cp = np;
-    cr = nr;
+    if (helped || !step.onlyIfCloser) {
+      cp = np;
+      cr = nr;
+    }
   }
   return { p: cp, r: cr };
 }
@@ -368,11 +602,25 @@ const queryEncodingSteps: Step[] = [
     message: (pp, rp) => `The queries differ in the letter case of percent-escapes: presented ${q(pp)}, registered ${q(rp)}.`,
   },
   {
+    // application/x-www-form-urlencoded: '+' and '%20' both spell a space in a query.
+    code: 'PERCENT_ENCODING',
+    apply: (s) => s.replace(/\+|%20/g, ' '),
+    onlyIfCloser: true,
+    message: (pp, rp) =>
+      `The queries spell a space differently: the presented one writes ${spaceSpellings(pp)}, the registered one ${spaceSpellings(rp)}. Both mean a space in a query, but the server compares the exact string: presented ${q(pp)}, registered ${q(rp)}.`,
+  },
+  {
     code: 'PERCENT_ENCODING',
     apply: percentDecode,
     message: (pp, rp) => `One query percent-encodes characters that the other writes literally: presented ${q(pp)}, registered ${q(rp)}.`,
   },
 ];
+
+/** How a query writes its spaces: '+', '%20', or a literal space. */
+function spaceSpellings(query: string): string {
+  const found = [query.includes('+') ? "'+'" : null, query.includes('%20') ? "'%20'" : null, query.includes(' ') ? 'a literal space' : null].filter((x) => x !== null);
+  return found.length === 0 ? 'no space' : found.join(' and ');
+}
 
 function compareQuery(p: SplitUri, r: SplitUri, out: MismatchFinding[], work: Work): void {
   if (p.query === r.query) return;
@@ -408,6 +656,11 @@ function compareQuery(p: SplitUri, r: SplitUri, out: MismatchFinding[], work: Wo
   let remaining = rp.filter((x) => tally(x) > Math.min(inP.get(x) ?? 0, inR.get(x) ?? 0));
   seen.clear();
   let extra = pp.filter((x) => tally(x) > (inR.get(x) ?? 0));
+  // A left-over parameter the other side also has (fewer times) is a repetition, not a new one.
+  const repeatedP = [...new Set(extra.filter((x) => inR.has(x)))];
+  const repeatedR = [...new Set(remaining.filter((x) => inP.has(x)))];
+  extra = extra.filter((x) => !inR.has(x));
+  remaining = remaining.filter((x) => !inP.has(x));
 
   // A left-over presented parameter and the first left-over registered one of the same name differ.
   const nameOf = (item: string) => {
@@ -437,8 +690,26 @@ function compareQuery(p: SplitUri, r: SplitUri, out: MismatchFinding[], work: Wo
   remaining = remaining.filter((_x, i) => !pairedR.has(i));
   extra = extra.filter((_x, i) => !pairedP.has(i));
   if (changed.length > 0) out.push({ code: 'QUERY', message: `A query parameter differs: ${changed.join('; ')}.` });
-  if (remaining.length > 0) out.push({ code: 'QUERY', message: `The presented query lacks ${remaining.map(q).join(', ')}, which the registered URI has.` });
-  if (extra.length > 0) out.push({ code: 'QUERY', message: `The presented query has ${extra.map(q).join(', ')}, which the registered URI does not.` });
+
+  const times = (n: number) => (n === 1 ? 'once' : n === 2 ? 'twice' : `${n} times`);
+  const namesP = count(pp.map(nameOf));
+  const namesR = count(rp.map(nameOf));
+  // Left-over parameters whose name the other side has fewer times: the name is repeated.
+  const repeatedNames = (items: string[], side: 'presented' | 'registered') => {
+    const [mine, theirs, other] = side === 'presented' ? [namesP, namesR, 'registered'] : [namesR, namesP, 'presented'];
+    const names = [...new Set(items.map(nameOf))].filter((n) => (mine.get(n) ?? 0) > (theirs.get(n) ?? 0) && (theirs.get(n) ?? 0) > 0);
+    return names.map((n) => ` The parameter ${q(n)} appears ${times(mine.get(n) ?? 0)} in the ${side} query and ${times(theirs.get(n) ?? 0)} in the ${other} one.`).join('');
+  };
+  if (remaining.length > 0) out.push({ code: 'QUERY', message: `The presented query lacks ${remaining.map(q).join(', ')}, which the registered URI has.${repeatedNames(remaining, 'registered')}` });
+  if (extra.length > 0) out.push({ code: 'QUERY', message: `The presented query has ${extra.map(q).join(', ')}, which the registered URI does not.${repeatedNames(extra, 'presented')}` });
+  const repeats = (items: string[], mine: Map<string, number>, theirs: Map<string, number>, other: string) =>
+    items.map((x) => `${q(x)} appears ${times(mine.get(x) ?? 0)} there and ${times(theirs.get(x) ?? 0)} in the ${other} URI`).join('; ');
+  if (repeatedP.length > 0) {
+    out.push({ code: 'QUERY', message: `The presented query repeats ${repeatedP.length === 1 ? 'a parameter' : 'parameters'}: ${repeats(repeatedP, inP, inR, 'registered')}.` });
+  }
+  if (repeatedR.length > 0) {
+    out.push({ code: 'QUERY', message: `The registered query repeats ${repeatedR.length === 1 ? 'a parameter' : 'parameters'}: ${repeats(repeatedR, inR, inP, 'presented')}.` });
+  }
 }
 
 function compareFragment(p: SplitUri, r: SplitUri, out: MismatchFinding[]): void {
@@ -478,12 +749,17 @@ function explainPair(presented: string, registered: string, p: SplitUri, r: Spli
   if (presented === registered) return { match: true, findings: [], limited: false };
   const work = newWork(budget);
   const findings: MismatchFinding[] = [];
-  compareWhitespace(p, r, findings);
-  compareScheme(p, r, findings);
-  compareAuthority(p, r, findings);
-  comparePath(p, r, findings, work);
-  compareQuery(p, r, findings, work);
-  compareFragment(p, r, findings);
+  // Without their invisible characters (named first), the URIs are compared component by component;
+  // whitespace the removal leaves at either end counts as surrounding whitespace.
+  const invisible: MismatchFinding[] = [];
+  const [vp, vr] = compareInvisible(p, r, invisible);
+  compareWhitespace(vp, vr, findings);
+  findings.push(...invisible);
+  compareScheme(vp, vr, findings);
+  compareAuthority(vp, vr, findings);
+  comparePath(vp, vr, findings, work);
+  compareQuery(vp, vr, findings, work);
+  compareFragment(vp, vr, findings);
 
   if (isLoopbackPortMatch(p, r)) {
     return { match: true, findings: findings.filter((f) => f.code === 'LOOPBACK_PORT_ALLOWED'), limited: work.limited };

@@ -13,4 +13,5 @@ export {
   type ScopeVersion,
 } from './scopes';
 export { diffScopes, unsupportedScopes, type ScopeDiff } from './scope-diff';
+export { advertisedScopeVersions, scopesInUnadvertisedVersion, type AdvertisedScopeVersions, type ScopeVersionMismatch } from './scope-versions';
 export { validateScopeString, type ScopeFinding, type ScopeFindingCode } from './validate-scopes';

@@ -10,6 +10,9 @@ const MODES: Array<{ mode: DiagnosisMode; label: string; form: string }> = [
   { mode: 'pasted', label: 'Pasted registered URIs', form: 'Compare with pasted registered URIs' },
 ];
 
+/** The presented URI is not trimmed: a stray space is what the server sees too, and the result explains it. */
+const EXACT_HINT = 'Compared exactly as entered, as the server compares it: a space before or after it counts.';
+
 /**
  * A GET form: the inputs become the page's query string, so every diagnosis has a link that
  * reproduces it. One form per mode, chosen with links (no client state).
@@ -55,13 +58,13 @@ export function DiagnoseForm({ values, errors }: { values: DiagnoseFormValues; e
         {values.mode === 'client' ? (
           <>
             <TextField label="Client id" name="client_id" defaultValue={values.clientId} errors={errors.client_id} spellCheck={false} />
-            <TextField label="Redirect URI the app sends" name="redirect_uri" defaultValue={values.redirectUri} errors={errors.redirect_uri} spellCheck={false} />
+            <TextField label="Redirect URI the app sends" name="redirect_uri" defaultValue={values.redirectUri} errors={errors.redirect_uri} hint={EXACT_HINT} spellCheck={false} />
             <TextField label="Issuer (optional)" name="issuer" defaultValue={values.issuer} errors={errors.issuer} hint="Issuer or FHIR base URL, when the same client id exists at several hospitals." spellCheck={false} />
           </>
         ) : null}
         {values.mode === 'pasted' ? (
           <>
-            <TextField label="Redirect URI the app sends" name="redirect_uri" defaultValue={values.redirectUri} errors={errors.redirect_uri} spellCheck={false} />
+            <TextField label="Redirect URI the app sends" name="redirect_uri" defaultValue={values.redirectUri} errors={errors.redirect_uri} hint={EXACT_HINT} spellCheck={false} />
             <TextAreaField
               label="Registered redirect URIs"
               name="registered"

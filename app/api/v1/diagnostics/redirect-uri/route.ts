@@ -27,6 +27,8 @@ export const POST = apiRoute(operations.diagnoseRedirectUri, async ({ actor, bod
     });
   }
   // A client id or a whole authorization URL: the diagnostics domain finds the registrations.
+  // `presented` goes through as sent, "the redirect URI the app sends, exactly": the domain does not
+  // trim it, so a stray space is a WHITESPACE no-match here too, as with `registered`.
   const diagnosis = await diagnoseAuthorizationRequest(
     actor,
     body.authorizationUrl !== undefined
