@@ -1,4 +1,5 @@
 import 'server-only';
+import { slackText } from '@/lib/notifications/slack-text';
 import { and, eq, inArray, isNull, notInArray, sql } from 'drizzle-orm';
 import { getDb, type DbOrTx } from '@/db/client';
 import { apps, healthSystems, issuers, registrations, rotations, type Rotation } from '@/db/schema';
@@ -370,6 +371,11 @@ async function handleFailure(rot: Rotation, error: unknown, ctx: Ctx): Promise<R
 }
 
 /** A webhook (when configured) naming the client and the reason; never a credential. */
+/** The webhook text of a failed or stopped rotation: names, the client id and the reason escaped for Slack. */
+export function rotationNotificationText(row: { hospital: string; app: string; environment: string; clientId: string }, outcome: 'failed' | 'stalled', reason: string): string {
+  return `Registrar: credential rotation ${outcome === 'failed' ? 'FAILED' : 'STOPPED (needs a person)'} ` + slackText`for ${row.hospital} · ${row.app} (${row.environment}) · client ${row.clientId}. ${reason}`;
+}
+
 async function notifyRotation(rot: Rotation, outcome: 'failed' | 'stalled', reason: string, db: DbOrTx = getDb()): Promise<void> {
   const [row] = await db
     .select({ clientId: registrations.clientId, environment: registrations.environment, hospital: healthSystems.name, app: apps.name })
@@ -384,7 +390,7 @@ async function notifyRotation(rot: Rotation, outcome: 'failed' | 'stalled', reas
     // A stall a person lifted can happen again: each one is its own notification.
     outcome === 'failed' ? `rotation-failed:${rot.id}` : `rotation-stalled:${rot.id}:${rot.stalledAt?.toISOString() ?? ''}`,
     {
-      text: `Registrar: credential rotation ${outcome === 'failed' ? 'FAILED' : 'STOPPED (needs a person)'} for ${row.hospital} · ${row.app} (${row.environment}) · client ${row.clientId}. ${reason}`,
+      text: rotationNotificationText(row, outcome, reason),
       outcome,
       rotationId: rot.id,
       registrationId: rot.registrationId,

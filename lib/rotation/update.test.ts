@@ -15,7 +15,7 @@ import { resolveActiveRegistration } from './queries';
 import { runRotationBatch } from './batch';
 import { createRotations } from './create';
 import { MAX_UNFINISHED_RUNS } from './internal';
-import { resumeRotation, retryRotation, startRotation, type RotationStep } from './run';
+import { resumeRotation, retryRotation, rotationNotificationText, startRotation, type RotationStep } from './run';
 import { dueRetries } from './scan';
 import { readOverrides, setRotationOverrides } from './settings';
 import {
@@ -449,5 +449,12 @@ describe('the PUT answer lost at General Hospital (a proxy cuts the connection a
     const [row] = await getDb().select().from(rotations).where(eq(rotations.id, rot!.id));
     expect(row).toMatchObject({ state: 'in_flight', strategy: 're_registration', fallbackFrom: 'rfc7592_update', unfinishedRuns: 1 });
     expect((await resumeRotation(rot!.id)).state).toBe('current');
+  });
+});
+
+describe('the webhook text of a failed rotation', () => {
+  it('escapes names, the client id and the reason for Slack, so a name cannot ping a channel', () => {
+    const text = rotationNotificationText({ hospital: 'Mercy <!channel>', app: 'A & B', environment: 'production', clientId: 'c<1>' }, 'failed', 'The hospital said <b>no</b>.');
+    expect(text).toBe('Registrar: credential rotation FAILED for Mercy &lt;!channel&gt; · A &amp; B (production) · client c&lt;1&gt;. The hospital said &lt;b&gt;no&lt;/b&gt;.');
   });
 });
