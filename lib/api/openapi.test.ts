@@ -6,6 +6,7 @@ import { healthSystemInputSchema } from '@/lib/health-systems/schemas';
 import { addIssuerSchema } from '@/lib/issuers/schemas';
 import { metadataChangesSchema } from '@/lib/registrations/manage/schemas';
 import type { OperationSpec } from './operation';
+import { MISMATCH_CODES } from '@/lib/diagnostics/redirect-findings';
 import { operations } from './operations';
 import { call } from './testing/client';
 import { findRouteFiles, HTTP_METHODS, loadRoute } from './testing/routes';
@@ -110,5 +111,12 @@ describe('the OpenAPI document', () => {
     const list = doc.paths['/registrations']!.get!.parameters!.map((p) => p.name);
     expect(list).toEqual(expect.arrayContaining(['q', 'healthSystemId', 'issuerId', 'appId', 'environment', 'status', 'expiringWithinDays', 'hasFindings', 'sort', 'dir', 'page', 'pageSize']));
     expect(doc.components.schemas).toHaveProperty('Problem');
+  });
+});
+
+describe('the redirect URI diagnosis as documented', () => {
+  it('lists every finding code the comparison can give', () => {
+    const description = JSON.stringify(operations.diagnoseRedirectUri);
+    expect(MISMATCH_CODES.filter((code) => !description.includes(code))).toEqual([]);
   });
 });

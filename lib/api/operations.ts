@@ -363,7 +363,7 @@ export const operations = {
     tag: 'Diagnostics',
     summary: 'Explain why a redirect URI does (not) match the registered ones',
     description:
-      'Give `presented` with `registered` (a list), or `presented` with `clientId` (compared with that client’s registrations, `issuer` narrows), or a whole `authorizationUrl`. Redirect URIs are compared as exact strings; `match` is true only for an exact match or the loopback-IP port exception. Finding codes: SCHEME, HOST, HOST_CASE, PORT, DEFAULT_PORT, PATH, PATH_CASE, TRAILING_SLASH, QUERY, PERCENT_ENCODING, PERCENT_ENCODING_CASE, DOT_SEGMENT, FRAGMENT, WHITESPACE, DOUBLE_ENCODING, NOT_REGISTERED, LOOPBACK_PORT_ALLOWED (and, for a client id or URL, the request checks’ codes).',
+      'Give `presented` with `registered` (a list), or `presented` with `clientId` (compared with that client’s registrations, `issuer` narrows), or a whole `authorizationUrl`. Redirect URIs are compared as exact strings; `match` is true only for an exact match or the loopback-IP port exception. Finding codes: SCHEME, HOST, HOST_CASE, PORT, DEFAULT_PORT, PATH, PATH_CASE, TRAILING_SLASH, QUERY, PERCENT_ENCODING, PERCENT_ENCODING_CASE, DOT_SEGMENT, FRAGMENT, WHITESPACE, INVISIBLE_CHARACTER, DOUBLE_ENCODING, NOT_REGISTERED, LOOPBACK_PORT_ALLOWED (and, for a client id or URL, the request checks’ codes).',
     permission: 'diagnostics:run',
     body: redirectDiagnosisBodySchema,
     responses: { 200: { description: 'The diagnosis.', schema: redirectDiagnosisSchema } },

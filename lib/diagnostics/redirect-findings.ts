@@ -46,3 +46,6 @@ export function redirectFindings(presented: string, closest: ClosestRegisteredUr
     fix: f.code === 'LOOPBACK_PORT_ALLOWED' || f.code === 'NOT_REGISTERED' ? FIX[f.code] : `${FIX[f.code]}${either}`,
   }));
 }
+
+/** Every finding code a redirect URI comparison can give (the API documents them all). */
+export const MISMATCH_CODES = Object.keys(FIX) as MismatchCode[];
