@@ -70,6 +70,8 @@ const IPV4_RANGES = ranges([
   ['100.100.100.200/32', 'cloud-metadata'], // Alibaba Cloud
   ['192.0.0.192/32', 'cloud-metadata'], // Oracle Cloud
   ['168.63.129.16/32', 'cloud-metadata'], // Azure wire server: public-looking but host-internal
+  ['169.254.170.2/32', 'cloud-metadata'], // AWS ECS task credentials
+  ['169.254.170.23/32', 'cloud-metadata'], // AWS EKS Pod Identity
   ['0.0.0.0/32', 'unspecified'],
   ['0.0.0.0/8', 'reserved'],
   ['127.0.0.0/8', 'loopback'],
@@ -93,6 +95,7 @@ const IPV6_RANGES = ranges([
   ['::/128', 'unspecified'],
   ['::1/128', 'loopback'],
   ['fd00:ec2::254/128', 'cloud-metadata'], // AWS IMDS over IPv6
+  ['fd00:ec2::23/128', 'cloud-metadata'], // AWS EKS Pod Identity over IPv6
   ['ff00::/8', 'multicast'],
   ['fe80::/10', 'link-local'],
   ['fec0::/10', 'private'], // deprecated site-local

@@ -299,6 +299,13 @@ describe('hostile URLs are refused without opening a socket', () => {
       dns('metadata.google.internal', ['169.254.169.254'], 'cloud-metadata'),
       // A host entry vouches for internal addresses but not for a metadata endpoint
       dns('as.hospital.test', ['169.254.169.254'], 'cloud-metadata', ['as.hospital.test']),
+      // Nor does a range that happens to hold one: only a CIDR entry naming exactly that address
+      dns('v6range.hospital.test', ['fd00:ec2::254'], 'cloud-metadata', ['fd00::/8']),
+      dns('cgnat.hospital.test', ['100.100.100.200'], 'cloud-metadata', ['100.64.0.0/10']),
+      dns('linklocal.hospital.test', ['169.254.169.254'], 'cloud-metadata', ['169.254.0.0/16']),
+      dns('ecs.hospital.test', ['169.254.170.2'], 'cloud-metadata', ['ecs.hospital.test']),
+      dns('eks.hospital.test', ['169.254.170.23'], 'cloud-metadata', ['169.254.170.0/24']),
+      dns('eks6.hospital.test', ['fd00:ec2::23'], 'cloud-metadata', ['fd00:ec2::/64']),
       // A host entry for one host does nothing for another
       dns('other.hospital.test', ['10.0.0.7'], 'private', ['as.hospital.test']),
       // Schemes and URL shapes
@@ -348,6 +355,26 @@ describe('hostile URLs are refused without opening a socket', () => {
       expect(connects).toEqual([]);
     });
   }
+
+  it('a CIDR entry naming exactly a metadata address (/32, /128) lets it through: an attempt is made', async () => {
+    for (const [address, entry] of [
+      ['169.254.169.254', '169.254.169.254/32'],
+      ['fd00:ec2::254', 'fd00:ec2::254/128'],
+    ]) {
+      connects.length = 0;
+      const error = await caught(
+        safeFetch('https://imds.hospital.test/latest', {
+          policy: { allowlist: [parseAllowlistEntry(entry!)] },
+          resolve: staticResolver({ 'imds.hospital.test': [address!] }),
+          connectTimeoutMs: 500,
+          headersTimeoutMs: 1_000,
+          totalTimeoutMs: 1_000,
+        }),
+      );
+      expect(error.code).not.toBe('BLOCKED_ADDRESS');
+      expect(connects.map((c) => c.host)).toContain(address);
+    }
+  });
 
   it('refuses localhost through the real resolver', async () => {
     const trapBefore = trap.connections;

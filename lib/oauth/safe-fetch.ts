@@ -12,6 +12,7 @@ import { env } from '@/lib/env';
 import { AppError, isAppError } from '@/lib/errors';
 import {
   type AllowlistEntry,
+  type CidrAllowlistEntry,
   effectivePort,
   matchCidrEntries,
   matchHostEntries,
@@ -193,6 +194,9 @@ async function resolveTargets(url: URL, resolver: Resolver, signal: AbortSignal)
   });
 }
 
+/** A CIDR entry for one address only: 10.0.0.5/32, fd00:ec2::254/128. */
+const namesOneAddress = (e: CidrAllowlistEntry) => e.cidr.endsWith(e.cidr.includes(':') ? '/128' : '/32');
+
 /**
  * SSRF rule: every answer must pass (public, or allowlisted) before any connection is made, so a
  * name that resolves to one internal address among public ones is refused outright.
@@ -205,16 +209,17 @@ function checkTargets(url: URL, targets: readonly Target[], allowlist: readonly 
   for (const target of targets) {
     const verdict = classifyIp(target.address);
     const cidrEntries = matchCidrEntries(allowlist, target.address);
-    // A host entry vouches for internal addresses, but not for a cloud metadata endpoint: that
-    // takes a CIDR entry naming it, so a hospital's DNS record cannot point us at our own IMDS.
+    // A host or CIDR entry vouches for internal addresses, but not for a cloud metadata endpoint:
+    // that takes a CIDR entry naming exactly that address (/32, /128), so neither a hospital's DNS
+    // record nor a broad range (fd00::/8, 169.254.0.0/16) can point us at our own IMDS.
     const vouched = (reason: IpRefusalReason) =>
-      cidrEntries.length > 0 || (hostEntries.length > 0 && reason !== 'cloud-metadata');
+      reason === 'cloud-metadata' ? cidrEntries.some(namesOneAddress) : cidrEntries.length > 0 || hostEntries.length > 0;
     if (!verdict.allowed && !vouched(verdict.reason)) {
       throw new AppError(
         'BLOCKED_ADDRESS',
         `Refusing to connect to ${describeUrl(url)}: ${describeIpVerdict(verdict)}. ` +
-          (hostEntries.length > 0
-            ? 'A host allowlist entry does not cover cloud metadata endpoints; only a CIDR entry naming the address does.'
+          (hostEntries.length > 0 || (verdict.reason === 'cloud-metadata' && cidrEntries.length > 0)
+            ? 'A host allowlist entry does not cover cloud metadata endpoints; only a CIDR entry naming exactly that address (/32 or /128) does.'
             : 'If this authorization server really is on an internal network, add it to the outbound allowlist.'),
         {
           host: url.hostname,
