@@ -622,6 +622,27 @@ describe('safeFetch against loopback servers', () => {
     expect(error.details).toMatchObject({ contentEncoding: 'zstd' });
   });
 
+  it('closes the connection of a large body in an encoding it cannot decode, which the server keeps open', async () => {
+    const sockets: net.Socket[] = [];
+    const server = http.createServer((_req, res) => {
+      sockets.push(res.socket!);
+      res.writeHead(200, { 'content-encoding': 'zstd', 'content-length': String(4 * 1024 * 1024) });
+      res.write(Buffer.alloc(4 * 1024 * 1024 - 1)); // one byte short: the server never ends it
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      for (let i = 0; i < 3; i++) {
+        const error = await caught(safeFetch(`${origin}/zstd`, { policy: entries(origin), totalTimeoutMs: 30_000, maxBodyBytes: 8 * 1024 * 1024 }));
+        expect(error.details).toMatchObject({ contentEncoding: 'zstd' });
+      }
+      await expect.poll(() => sockets.filter((s) => !s.destroyed).length, { timeout: 2_000 }).toBe(0);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(r));
+    }
+  });
+
   it('times out within headersTimeoutMs when the headers never finish', async () => {
     const stall = await startTcpServer('127.0.0.1', (socket) => {
       socket.once('data', () => socket.write('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n'));

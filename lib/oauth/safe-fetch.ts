@@ -664,7 +664,15 @@ export async function safeFetch(input: string | URL, init: SafeFetchInit = {}): 
           throw tooLarge(url, maxBodyBytes, { contentLength: declared });
         }
 
-        const encodings = contentEncodings(url, responseHeaders.get('content-encoding'));
+        let encodings: Decoding[];
+        try {
+          encodings = contentEncodings(url, responseHeaders.get('content-encoding'));
+        } catch (error) {
+          // Unread, the body would fill the socket's buffers and undici would pause it, where no
+          // body timeout fires: a hostile server could keep one socket per request open.
+          discard(response.body);
+          throw error;
+        }
         const body = await readBody(url, response.body, encodings, maxBodyBytes);
         return makeResponse(url, response.statusCode, responseHeaders, body, target.address);
       } catch (error) {
