@@ -165,6 +165,31 @@ describe('refreshing issuers', () => {
     expect((await row()).endpoints.token?.value).toBe(`${moving.origin}/oauth2/v2/token`);
   });
 
+  it('accepting applies the change the page showed: a newer discovery that published another endpoint is refused until that one is seen', async () => {
+    const system = await newSystem();
+    const moving = await startMovingServer();
+    await addAllowlistEntry(admin.actor, { entry: `http://${new URL(moving.origin).host}` }).catch(() => {});
+    const added = await addIssuer(ops.actor, { healthSystemId: system.id, url: moving.origin, environment: 'production' });
+    const row = async () => (await getDb().select().from(issuers).where(eq(issuers.id, added.id)))[0]!;
+    try {
+      moving.tokenPath = '/moved/token';
+      await refreshIssuer(ops.actor, added.id);
+      const seen = (await row()).attentionReason; // what the page shows while ops call the hospital
+      // Meanwhile the daily refresh reads yet another endpoint (a compromised front end, say).
+      moving.tokenPath = '/elsewhere/token';
+      await refreshIssuer(ops.actor, added.id, { trigger: 'schedule' });
+
+      const refused = await acceptIssuerChange(ops.actor, added.id, { seenReason: seen }).catch((e: unknown) => e);
+      expect(refused).toMatchObject({ code: 'CONFLICT', message: expect.stringContaining(`${moving.origin}/elsewhere/token`) });
+      expect((await row()).endpoints.token?.value).toBe(`${moving.origin}/token`);
+      // Seen and confirmed: accepted.
+      expect(await acceptIssuerChange(ops.actor, added.id, { seenReason: (await row()).attentionReason })).toMatchObject({ accepted: ['endpoints.token'] });
+      expect((await row()).endpoints.token?.value).toBe(`${moving.origin}/elsewhere/token`);
+    } finally {
+      await new Promise((r) => moving.server.close(r));
+    }
+  });
+
   it('a refresh that finds the accepted endpoints again clears a pending flag', async () => {
     const server = await startMovingServer();
     await addAllowlistEntry(admin.actor, { entry: `http://${new URL(server.origin).host}` });

@@ -162,12 +162,17 @@ function heldReason(held: HeldChange[]): string {
  * A person confirmed with the hospital that its new issuer identifier, token endpoint or registration
  * endpoint is genuine: Registrar starts using the values of the latest successful discovery.
  */
-export async function acceptIssuerChange(actor: Actor, issuerId: string) {
+export async function acceptIssuerChange(actor: Actor, issuerId: string, opts: { seenReason?: string | null } = {}) {
   assertCan(actor, 'health-systems:write');
   return auditedMutation(actor, { action: 'issuer.accept_change', targetType: 'issuer', targetId: issuerId }, async (tx) => {
     const { accepted, lastGood: latest } = await lockIssuerWithLastGoodDiscovery(tx, issuerId);
     const columns = latest ? issuerColumnsFromDiscovery(latest) : null;
     const held = columns ? heldChanges(accepted, columns) : [];
+    // What the person confirmed with the hospital is what the page showed: a discovery since then
+    // that published other values (a second move, a compromised front end) is not accepted blindly.
+    if (opts.seenReason !== undefined && held.length > 0 && heldReason(held) !== opts.seenReason) {
+      throw new AppError('CONFLICT', `The hospital’s documents changed since this page was loaded. ${heldReason(held)} Check these values with the hospital, then accept again.`);
+    }
     await tx
       .update(issuers)
       .set({ ...(columns && held.length ? { issuerUrl: columns.issuerUrl, endpoints: columns.endpoints } : {}), needsAttention: false, attentionReason: null, updatedAt: new Date() })

@@ -23,6 +23,12 @@ export type AddIssuerInput = z.input<typeof addIssuerSchema>;
 
 export const issuerIdSchema = z.object({ issuerId: z.uuid() });
 
+/**
+ * Accepting a held change: `seenReason` is the change as the page showed it (the issuer's attention
+ * reason), so a newer discovery that published something else is not accepted in its place.
+ */
+export const acceptIssuerChangeSchema = issuerIdSchema.extend({ seenReason: z.string().max(8000).nullable().optional() });
+
 /** Sets, replaces or (empty or null) removes an issuer's Epic client id; the key is required so that leaving it out never clears it. */
 export const setIssuerEpicClientIdSchema = z.object({
   issuerId: z.uuid(),

@@ -8,7 +8,7 @@ import { healthSystemInputSchema, updateHealthSystemSchema } from '@/lib/health-
 import { addIssuer } from '@/lib/issuers/add-issuer';
 import { getBulkOperation, startRefreshAll } from '@/lib/issuers/refresh-all';
 import { acceptIssuerChange, refreshIssuer } from '@/lib/issuers/refresh-issuer';
-import { addIssuerSchema, issuerIdSchema, setIssuerEpicClientIdSchema } from '@/lib/issuers/schemas';
+import { acceptIssuerChangeSchema, addIssuerSchema, issuerIdSchema, setIssuerEpicClientIdSchema } from '@/lib/issuers/schemas';
 import { setIssuerEpicClientId } from '@/lib/issuers/set-issuer-epic-client-id';
 
 export const createHealthSystemAction = defineAction({
@@ -58,9 +58,9 @@ export const refreshIssuerAction = defineAction({
 export const acceptIssuerChangeAction = defineAction({
   name: 'acceptIssuerChange',
   permission: 'health-systems:write',
-  schema: issuerIdSchema,
-  handler: async (actor, { issuerId }) => {
-    const result = await acceptIssuerChange(actor, issuerId);
+  schema: acceptIssuerChangeSchema,
+  handler: async (actor, { issuerId, seenReason }) => {
+    const result = await acceptIssuerChange(actor, issuerId, { seenReason: seenReason ?? null });
     revalidatePath('/health-systems', 'layout');
     return result;
   },

@@ -5,7 +5,8 @@ import { useState, useTransition } from 'react';
 import { Button } from '@/components/ui/button';
 import { acceptIssuerChangeAction, refreshIssuerAction } from '../../../actions';
 
-export function IssuerActions({ issuerId, needsAttention }: { issuerId: string; needsAttention: boolean }) {
+/** `attentionReason`: the held change as the page shows it; Accept accepts exactly that. */
+export function IssuerActions({ issuerId, needsAttention, attentionReason }: { issuerId: string; needsAttention: boolean; attentionReason: string | null }) {
   const router = useRouter();
   const [pending, startTransition] = useTransition();
   const [message, setMessage] = useState<string | null>(null);
@@ -18,7 +19,7 @@ export function IssuerActions({ issuerId, needsAttention }: { issuerId: string; 
             disabled={pending}
             onClick={() =>
               startTransition(async () => {
-                const result = await acceptIssuerChangeAction({ issuerId });
+                const result = await acceptIssuerChangeAction({ issuerId, seenReason: attentionReason });
                 setMessage(result.ok ? (result.data.accepted.length ? 'Accepted: Registrar now uses the new values.' : 'Marked as reviewed.') : result.error.message);
                 router.refresh();
               })

@@ -36,7 +36,7 @@ export default async function IssuerPage({ params }: { params: Promise<{ id: str
       <PageHeader
         title={issuer.issuerUrl ?? issuer.inputUrl}
         description={`${issuer.healthSystemName} · ${issuer.environment}${issuer.lastDiscoveredAt ? ` · discovered ${utcMinute(issuer.lastDiscoveredAt)}` : ''}`}
-        actions={canWrite ? <IssuerActions issuerId={issuer.id} needsAttention={issuer.needsAttention} /> : null}
+        actions={canWrite ? <IssuerActions issuerId={issuer.id} needsAttention={issuer.needsAttention} attentionReason={issuer.attentionReason} /> : null}
       />
       <p className="-mt-4 mb-6 text-sm">
         <Link href={`/health-systems/${id}`} className="underline">
