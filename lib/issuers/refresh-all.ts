@@ -8,7 +8,6 @@ import { recordAudit } from '@/lib/audit/record';
 import { mapWithConcurrency } from '@/lib/concurrency';
 import { AppError } from '@/lib/errors';
 import type { OutboundPolicy } from '@/lib/oauth/safe-fetch';
-import { currentOutboundPolicy } from '@/lib/outbound/policy';
 import { refreshIssuer } from './refresh-issuer';
 import { getBoss, QUEUES } from '@/lib/jobs/boss';
 import { env } from '@/lib/env';
@@ -69,7 +68,9 @@ export async function runRefreshAll(operationId: string, opts: { concurrency?: n
   const actor = systemActor(opts.trigger === 'schedule' ? 'job:daily-discovery' : 'job:refresh-all');
   const ids = (await getDb().select({ id: issuers.id }).from(issuers).orderBy(asc(issuers.createdAt))).map((r) => r.id);
   await getDb().update(bulkOperations).set({ status: 'running', total: ids.length, updatedAt: new Date() }).where(eq(bulkOperations.id, operationId));
-  const policy = opts.policy ?? (await currentOutboundPolicy());
+  // The allowlist as it is when each issuer is refreshed (currentOutboundPolicy per refresh), not
+  // when the run began: a run can take hours, and an entry an admin removed must stop counting.
+  const policy = opts.policy;
   await mapWithConcurrency(ids, opts.concurrency ?? DEFAULT_DISCOVERY_CONCURRENCY, async (id) => {
     let ok = false;
     try {

@@ -33,7 +33,7 @@ export function registerJobHandlers(): void {
       recordedJob(QUEUES.refreshAll, async ([job]) => {
         if (!job) return;
         try {
-          await runRefreshAll(job.data.operationId, { trigger: 'refresh-all' });
+          await runRefreshAll(job.data.operationId, { trigger: 'refresh-all', concurrency: env().REGISTRAR_DISCOVERY_CONCURRENCY });
         } catch (error) {
           await markOperationFailed(job.data.operationId);
           throw error;
