@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { copyWithoutUnsafeKeys, parseJsonWithoutUnsafeKeys } from './safe-json';
+import { copyWithoutUnsafeKeys, MAX_JSON_DEPTH, parseJsonWithoutUnsafeKeys } from './safe-json';
 
 describe('parseJsonWithoutUnsafeKeys', () => {
   it('parses ordinary JSON exactly as JSON.parse does', () => {
@@ -41,5 +41,20 @@ describe('copyWithoutUnsafeKeys', () => {
     const copy = copyWithoutUnsafeKeys(decoded) as Record<string, unknown>;
     expect(copy).toEqual({ iss: 'a', nested: { k: 2 } });
     expect(Object.keys(copy)).not.toContain('__proto__');
+  });
+});
+
+describe('nesting', () => {
+  it('refuses a document nested deeper than it could ever be stored (JSON.stringify throws on it), as a SyntaxError', () => {
+    const deep = `{"x":${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
+    expect(() => JSON.stringify(JSON.parse(deep))).toThrow(RangeError); // why it is refused
+    expect(() => parseJsonWithoutUnsafeKeys(deep)).toThrow(SyntaxError);
+    const justOver = `${'['.repeat(MAX_JSON_DEPTH + 1)}${' '.repeat(5000)}${']'.repeat(MAX_JSON_DEPTH + 1)}`;
+    expect(() => parseJsonWithoutUnsafeKeys(justOver)).toThrow(/nested more than 256 levels/);
+  });
+
+  it('accepts deep enough documents, and brackets inside strings do not count', () => {
+    const atLimit = `${'['.repeat(MAX_JSON_DEPTH)}"${'['.repeat(5000)}\\"["${']'.repeat(MAX_JSON_DEPTH)}`;
+    expect(() => parseJsonWithoutUnsafeKeys(atLimit)).not.toThrow();
   });
 });

@@ -164,6 +164,7 @@ function scenarios(origin: string): Record<string, ScenarioHandler> {
       rest === '/.well-known/smart-configuration'
         ? send(res, 200, '<!doctype html><title>Sign in</title>', { 'content-type': 'text/html' })
         : false,
+    deep: smartOnly('deep', () => `{"issuer":"x","nested":${'['.repeat(100_000)}${']'.repeat(100_000)}}`),
     array: smartOnly('array', () => '[]'),
     string: smartOnly('string', () => '"x"'),
     null: smartOnly('null', () => 'null'),
@@ -388,6 +389,13 @@ describe('transport faults become warnings', () => {
     expect(r.attempts[0]).toMatchObject({ outcome: 'error', errorCode: 'INVALID_JSON', status: 200 });
     expect(withCode(r, 'DOCUMENT_NOT_JSON')).toHaveLength(1);
     expect(r.failure?.code).toBe('DISCOVERY_FAILED');
+  });
+
+  it('a document nested 100,000 levels deep (which could not be stored) is DOCUMENT_NOT_JSON, not a crash', async () => {
+    const r = await discover(`${O}/deep`, opts);
+    expect(r.attempts[0]).toMatchObject({ outcome: 'error', errorCode: 'INVALID_JSON' });
+    expect(withCode(r, 'DOCUMENT_NOT_JSON')).toHaveLength(1);
+    expect(() => JSON.stringify(r)).not.toThrow();
   });
 
   it.each([
