@@ -170,6 +170,12 @@ describe('discovery URLs', () => {
     expect(parseDiscoveryInput('https://h/tenant/.well-known/openid-configuration')).toMatchObject({ issuers: ['https://h/tenant', 'https://h/tenant/'] });
     expect(parseDiscoveryInput('https://h/tenant/.well-known/oauth-authorization-server')).toMatchObject({ issuers: ['https://h/tenant', 'https://h/tenant/'] });
     expect(parseDiscoveryInput('https://h/.well-known/oauth-authorization-server')).toMatchObject({ issuers: ['https://h', 'https://h/'] });
+    // Positions come from the parsed URL, not the text typed: a Unicode host, upper case, a default port.
+    expect(parseDiscoveryInput('https://bücher.example/.well-known/openid-configuration')).toMatchObject({ mode: 'issuer-document', issuers: ['https://xn--bcher-kva.example', 'https://xn--bcher-kva.example/'] });
+    expect(parseDiscoveryInput('https://AS.example.com:443/.well-known/oauth-authorization-server/t1')).toMatchObject({ issuers: ['https://as.example.com/t1', 'https://as.example.com/t1/'] });
+    expect(parseDiscoveryInput('https://bücher.example/fhir/.well-known/smart-configuration')).toMatchObject({ mode: 'base-from-well-known', base: 'https://xn--bcher-kva.example/fhir' });
+    // A path on both sides of the name belongs to no issuer.
+    expect(() => parseDiscoveryInput('https://h/x/.well-known/oauth-authorization-server/y')).toThrow(expect.objectContaining({ code: 'INVALID_URL', message: expect.stringMatching(/not the discovery address of any issuer/) }));
     expect(() => parseDiscoveryInput('https://user:pw@h/fhir')).toThrow(expect.objectContaining({ code: 'INVALID_URL' }));
     expect(() => parseDiscoveryInput('')).toThrow(expect.objectContaining({ code: 'INVALID_URL' }));
   });

@@ -49,10 +49,14 @@ export function parseDiscoveryInput(raw: string): ParsedInput {
     throw new AppError('INVALID_URL', 'An issuer or FHIR base URL has no query (?) or fragment (#); remove them.');
   }
 
-  const at = input.indexOf(WELL_KNOWN, url.origin.length - 1);
+  // Read from the parsed URL (origin and path), never from the text as typed: a host in Unicode
+  // (punycode in the origin), upper case or a default port would otherwise shift the positions.
+  const at = url.pathname.indexOf(WELL_KNOWN);
   if (at === -1) return { mode: 'base', input, base: stripOneTrailingSlash(input) };
 
-  const name = input.slice(at + WELL_KNOWN.length).split('/')[0] ?? '';
+  const prefix = url.pathname.slice(0, at);
+  const name = url.pathname.slice(at + WELL_KNOWN.length).split('/')[0] ?? '';
+  const suffix = url.pathname.slice(at + WELL_KNOWN.length + name.length);
   const kind = WELL_KNOWN_KINDS[name];
   if (kind === undefined) {
     throw new AppError(
@@ -60,20 +64,25 @@ export function parseDiscoveryInput(raw: string): ParsedInput {
       `"/.well-known/${name}" is not a discovery document the registrar reads; enter the issuer or FHIR base instead.`,
     );
   }
-  if (kind === 'openid-configuration' || kind === 'oauth-authorization-server') return { mode: 'issuer-document', input, kind, issuers: issuersOfWellKnown(url.origin, input.slice(0, at), input.slice(at + WELL_KNOWN.length + name.length)) };
-  if (kind === 'smart-configuration' || kind === 'udap') return { mode: 'base-from-well-known', input, base: input.slice(0, at), kind };
+  if (kind === 'openid-configuration' || kind === 'oauth-authorization-server') return { mode: 'issuer-document', input, kind, issuers: issuersOfWellKnown(url.origin, prefix, suffix) };
+  if (suffix !== '') throw new AppError('INVALID_URL', `Nothing follows "/.well-known/${name}" in its address; enter the FHIR base (or that document's address) instead.`);
+  if (kind === 'smart-configuration' || kind === 'udap') return { mode: 'base-from-well-known', input, base: `${url.origin}${prefix}`, kind };
   throw new AppError('INVALID_URL', 'Unsupported well-known document.');
 }
 
 /**
- * The issuers a well-known URL can belong to. Appended form (OpenID Connect Discovery §4, and
- * servers that use it for RFC 8414 too): `{issuer without its trailing slash}/.well-known/{name}`.
- * Inserted form (RFC 8414 §3.1): `{origin}/.well-known/{name}{issuer path}`. A trailing slash is
- * dropped before building the URL, so both spellings of the issuer qualify.
+ * The issuers a well-known URL can belong to, from its path before and after `/.well-known/{name}`.
+ * Appended form (OpenID Connect Discovery §4, and servers that use it for RFC 8414 too):
+ * `{issuer without its trailing slash}/.well-known/{name}`: nothing after. Inserted form (RFC 8414
+ * §3.1): `{origin}/.well-known/{name}{issuer path}`: nothing before. A path on both sides is the
+ * well-known address of no issuer. A trailing slash is dropped before building the URL, so both
+ * spellings of the issuer qualify.
  */
-function issuersOfWellKnown(origin: string, before: string, after: string): string[] {
-  const issuer = after !== '' && before === origin ? `${origin}${after}` : before;
-  const bare = stripOneTrailingSlash(issuer);
+function issuersOfWellKnown(origin: string, prefix: string, suffix: string): string[] {
+  if (prefix !== '' && suffix !== '') {
+    throw new AppError('INVALID_URL', `${origin}${prefix}/.well-known/…${suffix} is not the discovery address of any issuer: the issuer's path goes either before /.well-known/ (OpenID Connect) or after its name (RFC 8414), not both. Enter the issuer instead.`);
+  }
+  const bare = stripOneTrailingSlash(`${origin}${prefix}${suffix}`);
   return [...new Set([bare, `${bare}/`])];
 }
 
