@@ -164,6 +164,8 @@ function scenarios(origin: string): Record<string, ScenarioHandler> {
       rest === '/.well-known/smart-configuration'
         ? send(res, 200, '<!doctype html><title>Sign in</title>', { 'content-type': 'text/html' })
         : false,
+    // A SMART document that names another hospital's issuer (on another site) and nothing confirms it.
+    claims: smartOnly('claims', () => smartDoc(b('claims'), { issuer: 'https://fhir.other-hospital.example/oauth2' })),
     deep: smartOnly('deep', () => `{"issuer":"x","nested":${'['.repeat(100_000)}${']'.repeat(100_000)}}`),
     array: smartOnly('array', () => '[]'),
     string: smartOnly('string', () => '"x"'),
@@ -438,6 +440,16 @@ describe('sloppy but usable documents', () => {
     expect(r.endpoints.registration).toBeUndefined();
     expect(withCode(r, 'RELATIVE_URL').map((w) => w.field).sort()).toEqual(['authorization_endpoint', 'token_endpoint']);
     expect(withCode(r, 'DOCUMENT_WRONG_SHAPE').map((w) => w.field)).toEqual(['registration_endpoint']);
+  });
+
+  it('does not take an unconfirmed SMART issuer on another site as the identity (ISSUER_UNVERIFIED); one on its own site it does', async () => {
+    const r = await discover(`${O}/claims`, opts);
+    expect(r.failure).toBeNull();
+    expect(r.issuer).toBeNull();
+    expect(withCode(r, 'ISSUER_UNVERIFIED')[0]?.message).toContain('https://fhir.other-hospital.example/oauth2');
+    const own = await discover(`${O}/proto`, opts);
+    expect(own.issuer).toBe(`${O}/proto`);
+    expect(codes(own)).not.toContain('ISSUER_UNVERIFIED');
   });
 
   it('accepts a SMART document without issuer for a backend-only server', async () => {

@@ -299,7 +299,20 @@ function assemble(input: string, base: string | null, results: TaskResult[], pre
   const merged = mergeDocuments(docs, fhirBaseUrl, warnings);
   const issuerDoc = docs.get('openid-configuration') ?? docs.get('oauth-authorization-server');
   const smartIssuer = docs.get('smart-configuration')?.issuer ?? null;
-  const issuer = issuerDoc?.issuer ?? smartIssuer;
+  // The SMART document's issuer is unchecked (no document at that address confirmed it). It is
+  // taken as the identity only on the FHIR server's own site; another site's would let one
+  // hospital's document claim another's identity (the issuer URL is unique per installation).
+  const smartIssuerOnOwnSite = smartIssuer !== null && sameOrigin(smartIssuer, fhirBaseUrl ?? input);
+  const issuer = issuerDoc?.issuer ?? (smartIssuerOnOwnSite ? smartIssuer : null);
+  if (!issuerDoc && smartIssuer !== null && !smartIssuerOnOwnSite) {
+    warnings.push(
+      warning(
+        'ISSUER_UNVERIFIED',
+        `The SMART configuration names the issuer "${smartIssuer}", on another site than ${fhirBaseUrl ?? input}, and no OpenID or OAuth metadata there confirmed it: it is not taken as this server's identity.`,
+        { document: 'smart-configuration', field: 'issuer' },
+      ),
+    );
+  }
   if (issuerDoc?.issuer !== undefined && smartIssuer !== null && smartIssuer !== issuerDoc.issuer) {
     warnings.push(
       warning(
@@ -346,4 +359,13 @@ function assemble(input: string, base: string | null, results: TaskResult[], pre
     failure,
     discoveredAt: new Date().toISOString(),
   };
+}
+
+/** Both URLs on the same origin (scheme, host, port); false when either is not a URL. */
+function sameOrigin(a: string, b: string): boolean {
+  try {
+    return new URL(a).origin === new URL(b).origin;
+  } catch {
+    return false;
+  }
 }

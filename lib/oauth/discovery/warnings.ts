@@ -56,6 +56,10 @@ export const WARNING_HELP: Record<WarningCode, { severity: WarningSeverity; help
     severity: 'warning',
     help: 'Two documents give different values for the same field; the value from the higher-precedence document is used and the others are listed, so check which one the hospital means.',
   },
+  ISSUER_UNVERIFIED: {
+    severity: 'warning',
+    help: 'The SMART configuration names an issuer on another site than the FHIR server, and no OpenID / OAuth metadata at that issuer confirmed it, so it is not taken as this server’s identity (one hospital’s document could otherwise claim another’s). Ask the hospital to publish OpenID or RFC 8414 metadata at its issuer.',
+  },
   DOCUMENT_UNREACHABLE: {
     severity: 'warning',
     help: 'A discovery document could not be fetched (connection, DNS or outbound policy); check the URL, the network, and the outbound allowlist.',
