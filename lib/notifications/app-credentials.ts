@@ -1,10 +1,11 @@
 import 'server-only';
 import { sql } from 'drizzle-orm';
-import { getDb, type DbOrTx } from '@/db/client';
+import { getDb } from '@/db/client';
 import { env } from '@/lib/env';
 import { saveWithNotification } from './deliver';
 import { bySeverity, EXPIRY_PAYLOAD_CHANGES, EXPIRY_TEXT_LINES, expiryThresholds, monitorStateOf, type MonitorState } from './monitor';
 import { slackText } from './slack-text';
+import { APP_CREDENTIAL_STATE_TABLE, storeMonitoredStates } from './state-store';
 
 export type AppCredentialKind = 'private_key' | 'certificate';
 
@@ -68,29 +69,6 @@ type StateWrite = {
   expires_at: string;
 };
 
-/** Stores the states whose stored one is still the one they were computed from (compare and set, as for the secrets); returns the keys stored. */
-async function storeAppCredentialStates(db: DbOrTx, writes: readonly StateWrite[], now: Date): Promise<Set<string>> {
-  const { rows } = await db.execute<{ subject_type: string; subject_id: string }>(sql`
-    with v as (
-      select * from jsonb_to_recordset(${JSON.stringify(writes)}::jsonb)
-        as v(subject_type text, subject_id uuid, previous_state text, previous_threshold int, state text, threshold_days int, expires_at timestamptz)
-    ), inserted as (
-      insert into app_credential_states (subject_type, subject_id, state, threshold_days, expires_at, changed_at)
-      select v.subject_type, v.subject_id, v.state, v.threshold_days, v.expires_at, ${now.toISOString()}::timestamptz from v where v.previous_state is null
-      on conflict (subject_type, subject_id) do nothing
-      returning subject_type, subject_id
-    ), updated as (
-      update app_credential_states s
-         set state = v.state, threshold_days = v.threshold_days, expires_at = v.expires_at, changed_at = ${now.toISOString()}::timestamptz
-        from v
-       where v.previous_state is not null and s.subject_type = v.subject_type and s.subject_id = v.subject_id
-         and s.state = v.previous_state and s.threshold_days is not distinct from v.previous_threshold
-      returning s.subject_type, s.subject_id
-    )
-    select subject_type, subject_id from inserted union all select subject_type, subject_id from updated`);
-  return new Set(rows.map((r) => `${r.subject_type}:${r.subject_id}`));
-}
-
 /**
  * The expiry monitor for what the vendor's apps hold rather than what the hospitals issued: each
  * active private key by its age (it is due at REGISTRAR_KEY_MAX_AGE_DAYS), each active UDAP client
@@ -135,13 +113,13 @@ export async function runAppCredentialMonitor(opts: { now?: Date } = {}): Promis
     if (row.state === null && computed.state === 'ok') silent.push(write);
     else found.push({ write, change: { subject: row.subject, id: row.id, app: row.app, environment: row.environment, label: row.label, from: row.state, to: computed.state, thresholdDays: computed.thresholdDays, expiresAt: expiresAt.toISOString() } });
   }
-  if (silent.length) await storeAppCredentialStates(getDb(), silent, now);
+  if (silent.length) await storeMonitoredStates(getDb(), APP_CREDENTIAL_STATE_TABLE, silent, now);
   if (found.length === 0) return { checked: rows.length, changes: [], notificationId: null };
   const { id, saved } = await saveWithNotification(
     'app-credentials',
     now,
     async (tx) => {
-      const stored = await storeAppCredentialStates(tx, found.map((f) => f.write), now);
+      const stored = await storeMonitoredStates(tx, APP_CREDENTIAL_STATE_TABLE, found.map((f) => f.write), now);
       return found.filter((f) => stored.has(`${f.write.subject_type}:${f.write.subject_id}`)).map((f) => f.change);
     },
     (changes) => ({ key: changes.map((c) => [c.subject, c.id, c.to, c.thresholdDays]), payload: appCredentialChangePayload(changes, maxAgeDays) }),

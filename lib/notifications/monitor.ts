@@ -1,9 +1,10 @@
 import 'server-only';
 import { sql } from 'drizzle-orm';
-import { getDb, type DbOrTx } from '@/db/client';
+import { getDb } from '@/db/client';
 import { env } from '@/lib/env';
 import { saveWithNotification } from './deliver';
 import { slackText } from './slack-text';
+import { EXPIRY_STATE_TABLE, storeMonitoredStates } from './state-store';
 
 const DAY = 86_400_000;
 
@@ -116,37 +117,6 @@ type StateWrite = {
 };
 
 /**
- * Stores the states whose stored one is still the one they were computed from (compare and set:
- * a run at the same time that stored and notified a change first keeps the second from notifying
- * it again). Returns the keys (`registration id:credential kind`) stored.
- */
-async function storeExpiryStates(db: DbOrTx, writes: readonly StateWrite[], now: Date, chunkSize: number): Promise<Set<string>> {
-  const stored = new Set<string>();
-  for (let i = 0; i < writes.length; i += chunkSize) {
-    const { rows } = await db.execute<{ registration_id: string; credential_kind: string }>(sql`
-      with v as (
-        select * from jsonb_to_recordset(${JSON.stringify(writes.slice(i, i + chunkSize))}::jsonb)
-          as v(registration_id uuid, credential_kind text, previous_state text, previous_threshold int, state text, threshold_days int, expires_at timestamptz)
-      ), inserted as (
-        insert into expiry_states (registration_id, credential_kind, state, threshold_days, expires_at, changed_at)
-        select v.registration_id, v.credential_kind, v.state, v.threshold_days, v.expires_at, ${now.toISOString()}::timestamptz from v where v.previous_state is null
-        on conflict (registration_id, credential_kind) do nothing
-        returning registration_id, credential_kind
-      ), updated as (
-        update expiry_states s
-           set state = v.state, threshold_days = v.threshold_days, expires_at = v.expires_at, changed_at = ${now.toISOString()}::timestamptz
-          from v
-         where v.previous_state is not null and s.registration_id = v.registration_id and s.credential_kind = v.credential_kind
-           and s.state = v.previous_state and s.threshold_days is not distinct from v.previous_threshold
-        returning s.registration_id, s.credential_kind
-      )
-      select registration_id, credential_kind from inserted union all select registration_id, credential_kind from updated`);
-    for (const row of rows) stored.add(`${row.registration_id}:${row.credential_kind}`);
-  }
-  return stored;
-}
-
-/**
  * Computes the expiry state of every monitored credential (client secrets; registration access
  * tokens whose expiry is known) batch by batch, then stores the changes and queues one webhook
  * listing them, in one transaction, once per run. A first sighting that is ok or never is recorded
@@ -223,7 +193,7 @@ export async function runExpiryMonitor(opts: { now?: Date; batchSize?: number; i
       }
     }
     // Nothing to tell about these, so nothing to keep consistent with a notification.
-    if (silent.length) await storeExpiryStates(getDb(), silent, now, batchSize);
+    if (silent.length) await storeMonitoredStates(getDb(), EXPIRY_STATE_TABLE, silent, now, batchSize);
     if (rows.length < batchSize) break;
   }
   if (found.length === 0) return { checked, changes: [], notificationId: null };
@@ -231,7 +201,7 @@ export async function runExpiryMonitor(opts: { now?: Date; batchSize?: number; i
     'expiry',
     now,
     async (tx) => {
-      const stored = await storeExpiryStates(tx, found.map((f) => f.write), now, batchSize);
+      const stored = await storeMonitoredStates(tx, EXPIRY_STATE_TABLE, found.map((f) => f.write), now, batchSize);
       return found.filter((f) => stored.has(`${f.write.registration_id}:${f.write.credential_kind}`)).map((f) => f.change);
     },
     (changes) => ({ key: changes.map((c) => [c.registrationId, c.credential, c.to, c.thresholdDays]), payload: expiryChangePayload(changes) }),
