@@ -259,6 +259,42 @@ test('an app whose profile signs a software statement starts the wizard with “
   await context.close();
 });
 
+test('Register whose answer is lost on the way back: the page says so and keeps the submission, and Register again finishes it without a second client', async ({ browser }) => {
+  const { sandbox } = e2eContext();
+  const context = await browser.newContext({ storageState: storageStateFor('ops') });
+  const page = await context.newPage();
+  const suffix = Date.now().toString(36);
+  const appName = `Lost answer ${suffix}`;
+  await createHealthSystemWithIssuer(page, `Lost ${suffix}`, sandbox.general.fhirBase);
+  await createApp(page, appName, { authMethod: 'client_secret_basic', redirect: 'https://app.example.com/callback', scope: 'openid' });
+  const wizard = await openWizard(page, issuerOnPort(new URL(sandbox.general.origin).port), appName);
+  await wizard.getByRole('button', { name: 'Prefill from the app profile' }).click();
+  await expect(wizard.getByTestId('request-preview')).toBeVisible();
+
+  // The first Register reaches Registrar (which registers the client) but its answer never arrives.
+  let lost = 0;
+  await page.route('**/registrations/new', async (route) => {
+    if (route.request().method() === 'POST' && (route.request().postData() ?? '').includes('idempotencyKey') && lost === 0) {
+      lost++;
+      await route.fetch();
+      return route.abort('connectionreset');
+    }
+    return route.continue();
+  });
+  await wizard.getByRole('button', { name: 'Register', exact: true }).click();
+  await expect(wizard.getByRole('alert').filter({ hasText: /answer did not arrive/ })).toBeVisible();
+  const count = async () =>
+    (await query<{ n: string }>('select count(*)::text as n from registrations r join apps a on a.id = r.app_id where a.name = $1', [appName]))[0]!.n;
+  expect(await count()).toBe('1');
+
+  await wizard.getByRole('button', { name: 'Register', exact: true }).click();
+  await expect(page.getByText('Registered. The hospital issued the client below')).toBeVisible();
+  expect(lost).toBe(1);
+  expect(await count()).toBe('1');
+  expect(await query('select o.id from registration_operations o join apps a on a.id = o.app_id where a.name = $1', [appName])).toHaveLength(1);
+  await context.close();
+});
+
 test('support and manager cannot start the wizard or reveal a secret', async ({ browser }) => {
   for (const role of ['support', 'manager'] as const) {
     const context = await browser.newContext({ storageState: storageStateFor(role) });

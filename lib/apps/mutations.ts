@@ -1,7 +1,8 @@
 import 'server-only';
-import { and, eq } from 'drizzle-orm';
+import { and, count, eq, inArray, isNull, ne } from 'drizzle-orm';
+import type { Tx } from '@/db/client';
 import { isUniqueViolation } from '@/db/errors';
-import { appVersions, apps } from '@/db/schema';
+import { appVersions, apps, registrations } from '@/db/schema';
 import { actorLabel, assertCan, type Actor } from '@/lib/auth/actor';
 import { auditedMutation } from '@/lib/audit/record';
 import { AppError } from '@/lib/errors';
@@ -36,6 +37,7 @@ export async function updateApp(actor: Actor, input: { appId: string; expectedVe
     if (current.currentVersion !== expectedVersion) {
       throw new AppError('CONFLICT', `Someone saved version ${current.currentVersion} of this app meanwhile. Reload to see it, then make your change again.`);
     }
+    await refuseRemovingUsedEnvironments(tx, appId, expectedVersion, Object.keys(profile.environments));
     const version = expectedVersion + 1;
     await tx
       .update(apps)
@@ -45,4 +47,23 @@ export async function updateApp(actor: Actor, input: { appId: string; expectedVe
     await tx.insert(appVersions).values({ appId, version, profile, createdBy: actorLabel(actor) });
     return { result: { id: appId, version }, details: { version } };
   });
+}
+
+/**
+ * An environment that registrations still use stays in the profile: without it, syncing them to
+ * the profile and rotating them by re-registration (both build from the profile's environment)
+ * would fail. Delete those registrations first, or keep the environment.
+ */
+async function refuseRemovingUsedEnvironments(tx: Tx, appId: string, version: number, kept: readonly string[]): Promise<void> {
+  const [previous] = await tx.select({ profile: appVersions.profile }).from(appVersions).where(and(eq(appVersions.appId, appId), eq(appVersions.version, version)));
+  const removed = Object.keys(previous?.profile.environments ?? {}).filter((name) => !kept.includes(name));
+  if (removed.length === 0) return;
+  const used = await tx
+    .select({ environment: registrations.environment, n: count() })
+    .from(registrations)
+    .where(and(eq(registrations.appId, appId), inArray(registrations.environment, removed), ne(registrations.status, 'deleted'), isNull(registrations.replacedByRegistrationId)))
+    .groupBy(registrations.environment);
+  if (used.length === 0) return;
+  const list = used.map((u) => `"${u.environment}" (${u.n} registration${u.n === 1 ? '' : 's'})`).join(', ');
+  throw new AppError('INVALID', `The environment${used.length === 1 ? '' : 's'} ${list} cannot be removed while registrations use ${used.length === 1 ? 'it' : 'them'}: syncing and rotating them build from it. Delete those registrations first, or keep the environment.`, { field: 'environments' });
 }

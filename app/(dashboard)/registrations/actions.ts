@@ -50,14 +50,22 @@ const operationForSubmission = defineAction({
  * that left an operation behind (unknown outcome, recovery, refusal) carries its id, so the form
  * can link to the operation page.
  */
-export async function registerAction(raw: unknown): Promise<ActionResult<RegisterResult> & { operationId?: string }> {
+/**
+ * `submission`: what became of this submission's own operation when it failed. `none` (refused
+ * before anything was written) and `failed` (the hospital's definite refusal) may be corrected and
+ * sent again under a new idempotency key; any other status (in flight, outcome unknown, needs
+ * recovery) keeps the key, so pressing Register again can never register a second client.
+ */
+export async function registerAction(raw: unknown): Promise<ActionResult<RegisterResult> & { operationId?: string; submission?: string }> {
   const result = await register(raw);
   if (result.ok || result.error.code === 'UNAUTHENTICATED' || result.error.code === 'FORBIDDEN') return result;
-  // Refused because of another operation (an earlier submission whose outcome is unknown): link to that one.
-  if (result.error.operationId) return { ...result, operationId: result.error.operationId };
   const idempotencyKey = typeof raw === 'object' && raw !== null && 'idempotencyKey' in raw ? String(raw.idempotencyKey) : '';
   const operation = await operationForSubmission({ idempotencyKey });
-  return operation.ok && operation.data && operation.data.status !== 'succeeded' ? { ...result, operationId: operation.data.id } : result;
+  const own = operation.ok ? operation.data : null;
+  const submission = own?.status ?? 'none';
+  // Refused because of another operation (an earlier submission whose outcome is unknown): link to that one.
+  if (result.error.operationId) return { ...result, operationId: result.error.operationId, submission };
+  return own && own.status !== 'succeeded' ? { ...result, operationId: own.id, submission } : { ...result, submission };
 }
 
 /** The audited reveal path (ops and admins). */

@@ -32,7 +32,8 @@ export default async function RegistrationPage({ params, searchParams }: { param
   const activity = can(actor.role, 'audit:read') ? await getRegistrationActivity(actor, id) : null;
   const canManage = can(actor.role, 'registrations:write') && manage.manageable;
   const drifted = manage.drift?.filter((d) => d.differs).length ?? 0;
-  const hasSecret = reg.credentials.some((c) => c.kind === 'client_secret' && c.state === 'current');
+  const currentSecret = reg.credentials.find((c) => c.kind === 'client_secret' && c.state === 'current');
+  const hasSecret = currentSecret !== undefined;
   const fields = [...new Set([...Object.keys(reg.requestedMetadata), ...Object.keys(reg.registeredMetadata)])].sort();
   return (
     <>
@@ -103,7 +104,8 @@ export default async function RegistrationPage({ params, searchParams }: { param
               </dd>
             </div>
           </dl>
-          {hasSecret && can(actor.role, 'credentials:reveal') ? <RevealSecret registrationId={reg.id} /> : null}
+          {/* Keyed by the secret's version: a rotation or an edit that issues a new secret drops a revealed (now void) one from the page. */}
+          {currentSecret && can(actor.role, 'credentials:reveal') ? <RevealSecret key={`${currentSecret.id}:${currentSecret.version}`} registrationId={reg.id} /> : null}
         </Card>
 
         <Card title="Rotate credential">

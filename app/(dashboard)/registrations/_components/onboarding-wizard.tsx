@@ -205,24 +205,34 @@ export function OnboardingWizard({ issuers, apps, healthSystems }: { issuers: Is
         const form = event.currentTarget;
         const data = new FormData(form);
         startTransition(async () => {
-          const result = await registerAction({
-            ...checked.target,
-            overrides: checked.overrides,
-            reviewedVersions: checked.reviewedVersions,
-            initialAccessToken: String(data.get('initialAccessToken') ?? ''),
-            softwareStatement: statementMode === 'sign' || statementMode === 'udap' ? statementMode : statementMode === 'paste' ? String(data.get('softwareStatement') ?? '') : null,
-            idempotencyKey,
-          });
-          // Write-only: sent once, never kept in the page (a retry needs it pasted again).
-          const tokenInput = form.elements.namedItem('initialAccessToken');
-          if (tokenInput instanceof HTMLInputElement) tokenInput.value = '';
-          setHasToken(false);
+          let result: Awaited<ReturnType<typeof registerAction>>;
+          try {
+            result = await registerAction({
+              ...checked.target,
+              overrides: checked.overrides,
+              reviewedVersions: checked.reviewedVersions,
+              initialAccessToken: String(data.get('initialAccessToken') ?? ''),
+              softwareStatement: statementMode === 'sign' || statementMode === 'udap' ? statementMode : statementMode === 'paste' ? String(data.get('softwareStatement') ?? '') : null,
+              idempotencyKey,
+            });
+          } catch {
+            // The answer was lost (network, proxy, a restart): the request may have reached the
+            // hospital. The key stays, so Register again resumes this submission, never a second one.
+            setError({ code: 'UPSTREAM_UNREACHABLE', message: 'Registrar’s answer did not arrive, so this page cannot tell whether the registration was made. Press Register again: it resumes this same submission and never registers a second client.' });
+            return;
+          } finally {
+            // Write-only: sent once, never kept in the page (a retry needs it pasted again).
+            const tokenInput = form.elements.namedItem('initialAccessToken');
+            if (tokenInput instanceof HTMLInputElement) tokenInput.value = '';
+            setHasToken(false);
+          }
           if (!result.ok) {
             setError(result.error);
             setOperationId(result.operationId ?? null);
             setFieldErrors(result.fieldErrors ?? {});
-            // A definite refusal can be corrected and resent; an unknown outcome keeps its key.
-            if (result.error.code !== 'NEEDS_RECOVERY' && !/cannot tell whether/.test(result.error.message)) setIdempotencyKey(crypto.randomUUID());
+            // Only a submission that wrote nothing, or that the hospital definitely refused, may be
+            // corrected and resent under a new key; any other outcome keeps it (registerAction).
+            if (result.submission === 'none' || result.submission === 'failed') setIdempotencyKey(crypto.randomUUID());
             return;
           }
           router.push(`/registrations/${result.data.registrationId}?created=1`);

@@ -201,7 +201,10 @@ function EditMetadataForm({
         };
         const initial = { redirect_uris: editable.redirectUris, scope: editable.scope, client_name: editable.clientName, grant_types: editable.grantTypes };
         // Only what the person changed: every other field goes back to the hospital as it has it.
-        const changes = Object.fromEntries(Object.entries(edited).filter(([k, v]) => JSON.stringify(v) !== JSON.stringify(initial[k as keyof typeof initial])));
+        // Grant types are a set (the boxes are drawn in their own order, the hospital's may differ).
+        const same = (k: keyof typeof initial, v: unknown) =>
+          k === 'grant_types' ? [...(v as string[])].sort().join(' ') === [...initial.grant_types].sort().join(' ') : JSON.stringify(v) === JSON.stringify(initial[k]);
+        const changes = Object.fromEntries(Object.entries(edited).filter(([k, v]) => !same(k as keyof typeof initial, v)));
         if (Object.keys(changes).length === 0) {
           setError('Nothing changed.');
           return;
