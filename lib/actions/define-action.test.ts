@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { AppError } from '@/lib/errors';
 import { fieldErrorsOf, toActionFailure } from './define-action';
 
 const schema = z.object({
@@ -23,5 +24,16 @@ describe('fieldErrorsOf', () => {
     const parsed = schema.safeParse({ appId: '00000000-0000-4000-8000-000000000000', profile: { clientUri: 'nope', contacts: [] } });
     const failure = toActionFailure('test', parsed.error);
     expect(failure).toMatchObject({ ok: false, error: { code: 'INVALID' }, fieldErrors: { clientUri: ['client_uri must be a URL.'] } });
+  });
+});
+
+describe('toActionFailure of a hospital’s refusal', () => {
+  it('files an RFC 7591 error at the field it names, under the metadata name and the form’s camel-case name', () => {
+    const refused = new AppError('UPSTREAM_REJECTED', 'invalid_redirect_uri: the redirect URI must use https', { registrationError: { error: 'invalid_redirect_uri', field: 'redirect_uris', status: 400 } });
+    const failure = toActionFailure('register', refused);
+    expect(failure.fieldErrors).toEqual({ redirect_uris: [refused.message], redirectUris: [refused.message] });
+    // A field of Registrar's own stays as it is, beside the hospital's.
+    const both = toActionFailure('register', new AppError('INVALID', 'x', { field: 'issuerId', registrationError: { field: 'client_name' } }));
+    expect(Object.keys(both.fieldErrors ?? {}).sort()).toEqual(['clientName', 'client_name', 'issuerId']);
   });
 });

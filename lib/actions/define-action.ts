@@ -65,12 +65,16 @@ export function defineAction<S extends z.ZodType, T>(spec: { name: string; permi
 export function toActionFailure(name: string, error: unknown): { ok: false; error: ActionError; fieldErrors?: Record<string, string[]> } {
   if (isAppError(error)) {
     const field = typeof error.details?.field === 'string' ? error.details.field : undefined;
+    // A hospital's RFC 7591 error names the metadata field it refuses (redirect_uris): shown at the
+    // form's field for it too, which forms name in camel case (redirectUris).
+    const upstream = (error.details?.registrationError as { field?: unknown } | undefined)?.field;
+    const fields = [...new Set([field, ...(typeof upstream === 'string' ? [upstream, camelCase(upstream)] : [])].filter((f): f is string => Boolean(f)))];
     const attempts = Array.isArray(error.details?.attempts) ? (error.details.attempts as ActionError['attempts']) : undefined;
     const operationId = typeof error.details?.operationId === 'string' && isUuid(error.details.operationId) ? error.details.operationId : undefined;
     return {
       ok: false,
       error: { code: error.code, message: error.message, ...(attempts ? { attempts } : {}), ...(operationId ? { operationId } : {}) },
-      ...(field ? { fieldErrors: { [field]: [error.message] } } : {}),
+      ...(fields.length ? { fieldErrors: Object.fromEntries(fields.map((f) => [f, [error.message]])) } : {}),
     };
   }
   if (error instanceof z.ZodError) {
@@ -117,3 +121,5 @@ function formDataToObject(form: FormData): Record<string, unknown> {
 }
 
 export { AppError };
+
+const camelCase = (name: string) => name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
