@@ -34,7 +34,7 @@ export function BulkRotateBar({ registrationIds, onDone }: { registrationIds: st
           </span>
           {confirming ? (
             <>
-              <span className="text-slate-700">Rotate the credentials of {count} registration{count === 1 ? '' : 's'} now? Each keeps working until its new credential is in place.</span>
+              <span className="text-slate-700">Rotate the credentials of {count} registration{count === 1 ? '' : 's'} now? The old credential keeps working until the new one is in place, except where a hospital issues the new secret in its answer to an RFC 7592 update: there the old secret stops at once.</span>
               <Button onClick={rotate} disabled={pending}>
                 {pending ? 'Starting…' : `Rotate ${count}`}
               </Button>

@@ -79,7 +79,10 @@ export function RotationSection({ panel, strategyLabels }: { panel: RotationPane
     return { tone: 'info', text: `Rotation ${STATE_LABEL[r.state]}.` };
   };
 
-  const start = () =>
+  const start = () => {
+    // This strategy's new secret arrives in the hospital's answer and the old one stops working at
+    // once: whatever still uses it fails until it gets the new one. Asked, not assumed.
+    if (plan.verification === 'server_answer' && !window.confirm('The hospital issues the new secret in its answer, and the old secret stops working at once: anything still using it fails until it has the new one. Rotate now?')) return;
     run(async () => {
       const result = await startRotationAction({ registrationId, ...(plan.needsInitialAccessToken && token ? { initialAccessToken: token } : {}) });
       setToken('');
@@ -88,6 +91,7 @@ export function RotationSection({ panel, strategyLabels }: { panel: RotationPane
       if (!result.ok) return { tone: 'error', text: result.error.message };
       return result.data.joined ? { tone: 'info', text: 'A rotation of this registration was already running; showing it.' } : describe(result.data);
     });
+  };
 
   return (
     <div className="space-y-4" data-testid="rotation-section">
@@ -247,12 +251,16 @@ export function RotationSection({ panel, strategyLabels }: { panel: RotationPane
               <Button
                 variant="ghost"
                 disabled={pending}
-                onClick={() =>
+                onClick={() => {
+                  const consequence = active.updateSentAt
+                    ? 'An update was sent to the hospital and its outcome is not known: the old secret may already have stopped working, and abandoning does not bring it back. The registration will need attention.'
+                    : 'The current credential stays in use; nothing more is sent for this rotation.';
+                  if (!window.confirm(`Abandon this rotation? ${consequence}`)) return;
                   run(async () => {
                     const result = await abandonRotationAction({ registrationId, rotationId: active.id });
                     return result.ok ? { tone: active.updateSentAt ? 'error' : 'info', text: result.data.error?.message ?? 'Rotation abandoned.' } : { tone: 'error', text: result.error.message };
-                  })
-                }
+                  });
+                }}
               >
                 Abandon
               </Button>
