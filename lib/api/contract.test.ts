@@ -462,7 +462,7 @@ describe('bulk rotation', () => {
       await new Promise((r) => setTimeout(r, 100));
       progress = expectContract('getBulkRotation', await call('GET', `/rotations/bulk/${started.bulkId}`, { token: support.token }), 200);
     }
-    expect(progress.counts).toEqual({ total: 2, current: 2, failed: 0, waiting: 0, running: 0 });
+    expect(progress.counts).toEqual({ total: 2, current: 2, failed: 0, waiting: 0, retrying: 0, running: 0 });
     expect((progress.rows as Array<{ registrationId: string }>).map((r) => r.registrationId).sort()).toEqual([...ids].sort());
     // What was not started stays listed with its reason on the progress.
     expect(progress).toMatchObject({ notStarted: [{ registrationId: unknown, clientId: null, reason: 'That registration does not exist.' }], joined: 0 });

@@ -403,8 +403,16 @@ export const bulkRotationProgressSchema = z.object({
   bulkId: z.uuid(),
   startedAt: isoDateTime,
   startedBy: z.string().nullable(),
-  counts: z.object({ total: z.number().int(), current: z.number().int(), failed: z.number().int(), waiting: z.number().int().describe('Waiting for a person (an initial access token or a verification).'), running: z.number().int() }),
-  done: z.boolean().describe('No rotation of this bulk is still running (some may wait for a person).'),
+  counts: z.object({
+    total: z.number().int(),
+    current: z.number().int(),
+    failed: z.number().int(),
+    waiting: z.number().int().describe('Waiting for a person (an initial access token or a verification).'),
+    retrying: z.number().int().describe('Backed off after a transient failure; the next attempt is more than a minute away.'),
+    running: z.number().int(),
+  }),
+  nextRetryAt: isoDateTime.nullable().describe('When the soonest backed-off rotation tries again.'),
+  done: z.boolean().describe('No rotation of this bulk is still running (some may wait for a person or retry later).'),
   rows: z.array(
     z.object({
       rotationId: z.uuid(),

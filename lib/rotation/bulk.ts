@@ -83,7 +83,9 @@ export type BulkRotationProgress = {
   bulkId: string;
   startedAt: string;
   startedBy: string | null;
-  counts: { total: number; current: number; failed: number; waiting: number; running: number };
+  /** `retrying`: backed off, next attempt more than a minute away (`nextRetryAt`: the soonest); not running meanwhile. */
+  counts: { total: number; current: number; failed: number; waiting: number; retrying: number; running: number };
+  nextRetryAt: string | null;
   done: boolean;
   rows: BulkRotationRow[];
   /** Selected registrations this bulk rotation did not start, and why (from its start's audit row). */
@@ -116,6 +118,7 @@ export async function bulkRotationProgress(actor: Actor, input: { bulkId: string
       error: rotations.error,
       finishedAt: rotations.finishedAt,
       stalledAt: rotations.stalledAt,
+      nextAttemptAt: rotations.nextAttemptAt,
       createdAt: rotations.createdAt,
       createdBy: rotations.createdBy,
     })
@@ -141,19 +144,27 @@ export async function bulkRotationProgress(actor: Actor, input: { bulkId: string
       ? (await getDb().select({ id: registrations.id, clientId: registrations.clientId }).from(registrations).where(inArray(registrations.id, refusedIds))).map((r) => [r.id, r.clientId] as const)
       : [],
   );
-  const counts = { total: rows.length, current: 0, failed: 0, waiting: 0, running: 0 };
+  const counts = { total: rows.length, current: 0, failed: 0, waiting: 0, retrying: 0, running: 0 };
+  // Backed off (a transient failure, an hourly recovery recheck): nothing happens to it before then,
+  // so it is not "in progress" and a page following the bulk rotation need not poll for it.
+  const later = Date.now() + 60_000;
+  let nextRetryAt: Date | null = null;
   for (const r of rows) {
     if (r.state === 'current') counts.current++;
     else if (r.state === 'failed') counts.failed++;
     // Stalled (its step interrupted too often): it goes on only when a person retries it.
     else if (WAITING.has(r.state) || r.stalledAt) counts.waiting++;
-    else counts.running++;
+    else if (r.nextAttemptAt && r.nextAttemptAt.getTime() > later) {
+      counts.retrying++;
+      if (!nextRetryAt || r.nextAttemptAt < nextRetryAt) nextRetryAt = r.nextAttemptAt;
+    } else counts.running++;
   }
   return {
     bulkId,
     startedAt: (rows[0]?.createdAt ?? start!.at).toISOString(),
     startedBy: rows[0]?.createdBy ?? start?.actorLabel ?? null,
     counts,
+    nextRetryAt: nextRetryAt?.toISOString() ?? null,
     done: counts.running === 0,
     notStarted: refusedItems.map((r) => ({ registrationId: r.registrationId, clientId: clientIds.get(r.registrationId) ?? null, reason: r.reason })),
     joined: typeof startDetails.joined === 'number' ? startDetails.joined : 0,

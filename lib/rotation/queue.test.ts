@@ -406,7 +406,7 @@ describe('bulk rotation of a selection', () => {
       await new Promise((r) => setTimeout(r, 100));
       progress = await bulkRotationProgress(manager.actor, { bulkId: started.bulkId });
     }
-    expect(progress.counts).toEqual({ total: 3, current: 3, failed: 0, waiting: 0, running: 0 });
+    expect(progress.counts).toEqual({ total: 3, current: 3, failed: 0, waiting: 0, retrying: 0, running: 0 });
     expect(progress.rows.map((r) => r.registrationId).sort()).toEqual([...ids].sort());
     expect(progress.rows.every((r) => r.newClientId === null)).toBe(true);
     expect(JSON.stringify(progress)).not.toMatch(/secret"|registration_access_token/);
@@ -431,6 +431,25 @@ describe('bulk rotation of a selection', () => {
     const progress = await bulkRotationProgress(ops.actor, { bulkId });
     expect(progress.counts).toMatchObject({ total: 2, current: 1, waiting: 1, running: 0 });
     expect(progress.done).toBe(true);
+  });
+
+  it('counts a rotation backed off for more than a minute as retrying later, not running: the bulk rotation is done meanwhile', async () => {
+    const { appId } = await clientCredentialsApp();
+    const regs = [await register(ops.actor, issuerId, appId), await register(ops.actor, issuerId, appId), await register(ops.actor, issuerId, appId)];
+    const bulkId = randomUUID();
+    const created = await createRotations(ops.actor, regs.map((r) => r.registrationId), 'bulk', { bulkId });
+    const [done, later, soon] = created.rotations.map((r) => r.rotation.id) as [string, string, string];
+    await getDb().update(rotations).set({ state: 'current', finishedAt: new Date() }).where(eq(rotations.id, done));
+    const nextAttemptAt = new Date(Date.now() + 3_600_000);
+    await getDb().update(rotations).set({ state: 'in_flight', nextAttemptAt }).where(eq(rotations.id, later));
+    // Due within the minute: still in progress.
+    await getDb().update(rotations).set({ state: 'in_flight', nextAttemptAt: new Date(Date.now() + 20_000) }).where(eq(rotations.id, soon));
+    let progress = await bulkRotationProgress(ops.actor, { bulkId });
+    expect(progress.counts).toMatchObject({ total: 3, current: 1, retrying: 1, running: 1 });
+    expect(progress.done).toBe(false);
+    await getDb().update(rotations).set({ state: 'current', finishedAt: new Date() }).where(eq(rotations.id, soon));
+    progress = await bulkRotationProgress(ops.actor, { bulkId });
+    expect(progress).toMatchObject({ counts: { current: 2, retrying: 1, running: 0 }, nextRetryAt: nextAttemptAt.toISOString(), done: true });
   });
 
   it("shows a re-registration's new client beside the one it replaces", async () => {

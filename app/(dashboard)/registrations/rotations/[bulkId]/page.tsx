@@ -22,13 +22,13 @@ export default async function BulkRotationPage({ params }: { params: Promise<{ b
     throw error;
   }
   const { counts } = progress;
-  const settled = counts.current + counts.failed + counts.waiting;
+  const settled = counts.current + counts.failed + counts.waiting + counts.retrying;
   const percent = counts.total === 0 ? 100 : Math.round((settled / counts.total) * 100);
   return (
     <>
       <PageHeader
         title="Bulk rotation"
-        description={`Started ${utcMinute(progress.startedAt)}${progress.startedBy ? ` by ${progress.startedBy}` : ''}. Each registration keeps working until its new credential is in place.`}
+        description={`Started ${utcMinute(progress.startedAt)}${progress.startedBy ? ` by ${progress.startedBy}` : ''}.`}
       />
       <AutoRefresh active={!progress.done} />
       <Card title={progress.done ? 'Finished' : 'In progress'}>
@@ -37,6 +37,7 @@ export default async function BulkRotationPage({ params }: { params: Promise<{ b
         </div>
         <p className="mt-2 text-sm" data-testid="bulk-rotation-counts">
           {counts.current} of {counts.total} rotated · {counts.failed} failed · {counts.waiting} waiting for a person · {counts.running} in progress
+          {counts.retrying ? ` · ${counts.retrying} retrying later (next ${utcMinute(progress.nextRetryAt!)})` : ''}
           {progress.notStarted.length ? ` · ${progress.notStarted.length} not started` : ''}
           {progress.joined ? ` · ${progress.joined} already rotating (on their own pages)` : ''}
         </p>
