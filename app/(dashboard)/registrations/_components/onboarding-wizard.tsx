@@ -2,7 +2,7 @@
 
 import Link from 'next/link';
 import { useRouter } from 'next/navigation';
-import { useMemo, useRef, useState, useTransition } from 'react';
+import { useEffect, useMemo, useRef, useState, useTransition } from 'react';
 import { Button } from '@/components/ui/button';
 import { Alert, Badge, Card } from '@/components/ui/card';
 import { SelectField, TextAreaField, TextField } from '@/components/ui/field';
@@ -42,6 +42,13 @@ export function OnboardingWizard({ issuers, apps, healthSystems }: { issuers: Is
   const [error, setError] = useState<ActionError | null>(null);
   const [operationId, setOperationId] = useState<string | null>(null);
   const [statementMode, setStatementMode] = useState<StatementMode>('none');
+  // The mode as the person has it now, for answers to requests sent before they changed it.
+  const statementModeNow = useRef<StatementMode>('none');
+  useEffect(() => {
+    statementModeNow.current = statementMode;
+  }, [statementMode]);
+  // Register's own pending state: a preview or UDAP check is pending too, but is not "Registering…".
+  const [registering, setRegistering] = useState(false);
   const [udapPreview, setUdapPreview] = useState<UdapPreview | null>(null);
   // Write-only inputs: the page keeps whether a token was typed and the statement's masked start, never their values.
   const [hasToken, setHasToken] = useState(false);
@@ -87,14 +94,18 @@ export function OnboardingWizard({ issuers, apps, healthSystems }: { issuers: Is
       // publishes UDAP metadata, with an app that has a certificate, makes UDAP the natural choice;
       // otherwise the app profile's "sign a software statement" choice.
       const first = !preview && mode === 'none';
+      // A mode the person chose while this check was out is theirs: kept (a pasted statement with it).
+      const changedMeanwhile = statementModeNow.current !== mode;
       const next =
         result.data.mode === 'epic'
           ? 'none'
-          : first && result.data.udap.advertised && result.data.udap.certificate
-            ? 'udap'
-            : first && result.data.signStatementByDefault
-              ? 'sign'
-              : mode;
+          : changedMeanwhile
+            ? statementModeNow.current
+            : first && result.data.udap.advertised && result.data.udap.certificate
+              ? 'udap'
+              : first && result.data.signStatementByDefault
+                ? 'sign'
+                : mode;
       setStatementMode(next);
       await loadUdapPreview(next, target, overrides, gen);
     });
@@ -204,6 +215,7 @@ export function OnboardingWizard({ issuers, apps, healthSystems }: { issuers: Is
         if (!checked || stale) return;
         const form = event.currentTarget;
         const data = new FormData(form);
+        setRegistering(true);
         startTransition(async () => {
           let result: Awaited<ReturnType<typeof registerAction>>;
           try {
@@ -221,6 +233,7 @@ export function OnboardingWizard({ issuers, apps, healthSystems }: { issuers: Is
             setError({ code: 'UPSTREAM_UNREACHABLE', message: 'Registrar’s answer did not arrive, so this page cannot tell whether the registration was made. Press Register again: it resumes this same submission and never registers a second client.' });
             return;
           } finally {
+            setRegistering(false);
             // Write-only: sent once, never kept in the page (a retry needs it pasted again).
             const tokenInput = form.elements.namedItem('initialAccessToken');
             if (tokenInput instanceof HTMLInputElement) tokenInput.value = '';
@@ -426,7 +439,7 @@ export function OnboardingWizard({ issuers, apps, healthSystems }: { issuers: Is
                   : 'No initial access token: none entered in step 4.'}
             </p>
             <Button type="submit" className="mt-3" disabled={pending || stale || !checked || (statementMode === 'udap' && !udapPreview)}>
-              {pending ? 'Registering…' : 'Register'}
+              {registering ? 'Registering…' : pending ? 'Checking…' : 'Register'}
             </Button>
           </Card>
         </>
