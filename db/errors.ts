@@ -7,3 +7,13 @@ export function isUniqueViolation(error: unknown): boolean {
   }
   return false;
 }
+
+/** The unique constraint (index) a unique_violation names, or undefined for any other error. */
+export function violatedConstraint(error: unknown): string | undefined {
+  let e: unknown = error;
+  for (let i = 0; i < 3 && typeof e === 'object' && e !== null; i++) {
+    if ('code' in e && e.code === '23505' && 'constraint' in e && typeof e.constraint === 'string') return e.constraint;
+    e = 'cause' in e ? e.cause : undefined;
+  }
+  return undefined;
+}

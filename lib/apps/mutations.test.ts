@@ -30,3 +30,14 @@ describe('saving a new version of an app profile', () => {
     expect(await updateApp(ops.actor, { appId, expectedVersion: 1, profile: input(['production', 'sandbox']) })).toMatchObject({ version: 2 });
   });
 });
+
+describe('an app name or software_id another app has', () => {
+  it('is refused at the field that collides', async () => {
+    const ops = await insertUser({ role: 'ops' });
+    const first = await insertApp({ environments: { production: {} } });
+    const second = await insertApp({ environments: { production: {} } });
+    const input = (over: Record<string, unknown>) => ({ ...second.profile, contacts: second.profile.contacts.join('\n'), environments: { production: { ...second.profile.environments.production!, redirectUris: '' } }, ...over });
+    await expect(updateApp(ops.actor, { appId: second.appId, expectedVersion: 1, profile: input({ name: first.profile.name.toUpperCase() }) })).rejects.toMatchObject({ code: 'CONFLICT', details: { field: 'name' } });
+    await expect(updateApp(ops.actor, { appId: second.appId, expectedVersion: 1, profile: input({ softwareId: first.profile.softwareId }) })).rejects.toMatchObject({ code: 'CONFLICT', details: { field: 'softwareId' } });
+  });
+});

@@ -1,15 +1,18 @@
 import 'server-only';
 import { and, count, eq, inArray, isNull, ne } from 'drizzle-orm';
 import type { Tx } from '@/db/client';
-import { isUniqueViolation } from '@/db/errors';
+import { violatedConstraint } from '@/db/errors';
 import { appVersions, apps, registrations } from '@/db/schema';
 import { actorLabel, assertCan, type Actor } from '@/lib/auth/actor';
 import { auditedMutation } from '@/lib/audit/record';
 import { AppError } from '@/lib/errors';
 import { appProfileSchema, updateAppSchema, type AppProfileInput } from './schemas';
 
+/** A name or software_id another app has: refused at the field that collides. */
 const duplicate = (error: unknown) => {
-  if (isUniqueViolation(error)) throw new AppError('CONFLICT', 'Another app already uses this name or software_id.', { field: 'softwareId' });
+  const constraint = violatedConstraint(error);
+  if (constraint === 'apps_name_key') throw new AppError('CONFLICT', 'Another app already has this name (names are compared without case).', { field: 'name' });
+  if (constraint === 'apps_software_id_key') throw new AppError('CONFLICT', 'Another app already uses this software_id.', { field: 'softwareId' });
   throw error;
 };
 

@@ -2,6 +2,7 @@ import 'server-only';
 import { randomUUID } from 'node:crypto';
 import { and, eq, sql } from 'drizzle-orm';
 import { getDb, type Db } from '@/db/client';
+import { violatedConstraint } from '@/db/errors';
 import { auditLog, credentials, registrationOperations, registrations } from '@/db/schema';
 import { actorLabel, type Actor } from '@/lib/auth/actor';
 import { auditRow } from '@/lib/audit/record';
@@ -144,14 +145,4 @@ function persistStatement(db: Db, rows: PersistRows) {
     const audit = db.$with('audit').as(db.insert(auditLog).values(placeholdersFor('audit', rows.audit)));
     return db.with(registration, secrets, operation, audit).select({ id: registration.id }).from(registration);
   });
-}
-
-/** The constraint a PostgreSQL unique violation names (pg puts it on the error; drizzle wraps it as `cause`). */
-function violatedConstraint(error: unknown): string | undefined {
-  let e: unknown = error;
-  for (let i = 0; i < 3 && typeof e === 'object' && e !== null; i++) {
-    if ('code' in e && e.code === '23505' && 'constraint' in e && typeof e.constraint === 'string') return e.constraint;
-    e = 'cause' in e ? e.cause : undefined;
-  }
-  return undefined;
 }

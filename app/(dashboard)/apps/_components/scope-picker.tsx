@@ -6,6 +6,16 @@ import { COMMON_FHIR_RESOURCES, formatScope, SMART_NON_RESOURCE_SCOPES, validate
 
 const INTERACTIONS = ['c', 'r', 'u', 'd', 's'] as const;
 type Interaction = (typeof INTERACTIONS)[number];
+const INTERACTION_NAMES: Record<Interaction, string> = { c: 'create', r: 'read', u: 'update', d: 'delete', s: 'search' };
+
+/** Why the picker cannot make a scope of these choices, or null when it can. */
+function pickerProblem(resource: string, interactions: readonly Interaction[], version: 'v1' | 'v2'): string | null {
+  if (resource === '') return 'Enter a resource type (e.g. Patient), or * for every resource.';
+  if (resource !== '*' && !/^[A-Z][A-Za-z]*$/.test(resource)) return `"${resource}" is not a FHIR resource type: they are written in letters, starting with a capital (Patient, Observation), or * for every resource.`;
+  if (interactions.length === 0) return 'Choose at least one interaction.';
+  if (version === 'v1') return 'v1 can only say read (r s), write (c u d) or * (all).';
+  return null;
+}
 
 /**
  * Builds SMART scopes (context / resource / interactions, v1 or v2) and appends them to a free-text
@@ -64,6 +74,7 @@ export function ScopeField({ name, label, defaultValue, supported, errors }: { n
           <label key={i} className="flex items-center gap-0.5">
             <input
               type="checkbox"
+              aria-label={INTERACTION_NAMES[i]}
               checked={interactions.includes(i)}
               onChange={(e) => setInteractions((prev) => (e.target.checked ? INTERACTIONS.filter((x) => x === i || prev.includes(x)) : prev.filter((x) => x !== i)))}
             />
@@ -77,8 +88,9 @@ export function ScopeField({ name, label, defaultValue, supported, errors }: { n
         <Button
           variant="secondary"
           onClick={() => {
-            const scope = interactions.length ? formatScope({ context, resource: resource || '*', interactions, version }) : null;
-            if (!scope) return setPickerError(version === 'v1' ? 'v1 can only say read (r s), write (c u d) or * (all).' : 'Choose at least one interaction.');
+            // An empty resource is asked for, never read as * (every resource).
+            const scope = resource === '' ? null : formatScope({ context, resource, interactions, version });
+            if (!scope) return setPickerError(pickerProblem(resource, interactions, version) ?? 'These choices do not make a SMART scope.');
             setPickerError(null);
             append(scope);
           }}
@@ -92,7 +104,10 @@ export function ScopeField({ name, label, defaultValue, supported, errors }: { n
           </Button>
         ))}
       </div>
-      {pickerError ? <p className="text-xs text-red-700">{pickerError}</p> : null}
+      {/* Always mounted, so a screen reader hears the message when it appears. */}
+      <p role="status" aria-live="polite" className="text-xs text-red-700">
+        {pickerError}
+      </p>
       {findings.length ? (
         <ul className="space-y-0.5 text-xs" aria-label="Scope findings">
           {findings.map((f, i) => (
