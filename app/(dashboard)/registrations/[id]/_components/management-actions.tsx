@@ -1,6 +1,6 @@
 'use client';
 
-import { useState, useTransition } from 'react';
+import { useEffect, useState, useTransition } from 'react';
 import { Button } from '@/components/ui/button';
 import { Alert } from '@/components/ui/card';
 import { TextAreaField, TextField } from '@/components/ui/field';
@@ -35,7 +35,11 @@ export function ManagementActions({
   managementLost: boolean;
   editable: Editable;
 }) {
-  const { pending, message, setMessage, run, router } = usePageAction();
+  const { pending: actionPending, message, setMessage, run, router } = usePageAction();
+  // The edit form's save is pending too: while it is out, nothing else may change the registration
+  // (or close the form and lose the save's error).
+  const [saving, setSaving] = useState(false);
+  const pending = actionPending || saving;
   const [panel, setPanel] = useState<Panel>('none');
   const [sync, setSync] = useState<SyncPreview | null>(null);
 
@@ -109,7 +113,8 @@ export function ManagementActions({
         <EditMetadataForm
           registrationId={registrationId}
           editable={editable}
-          pending={pending}
+          pending={actionPending}
+          onPendingChange={setSaving}
           onCancel={() => setPanel('none')}
           onSaved={(text) => {
             setPanel('none');
@@ -168,16 +173,19 @@ function EditMetadataForm({
   registrationId,
   editable,
   pending: parentPending,
+  onPendingChange,
   onCancel,
   onSaved,
 }: {
   registrationId: string;
   editable: Editable;
   pending: boolean;
+  onPendingChange: (pending: boolean) => void;
   onCancel: () => void;
   onSaved: (text: string) => void;
 }) {
   const [pending, startTransition] = useTransition();
+  useEffect(() => onPendingChange(pending), [pending, onPendingChange]);
   const [error, setError] = useState<string | null>(null);
   const [fieldErrors, setFieldErrors] = useState<Record<string, string[]>>({});
   const grantChoices = [...new Set([...KNOWN_GRANT_TYPES, ...editable.grantTypes])];
