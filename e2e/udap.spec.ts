@@ -155,7 +155,9 @@ test('a refused UDAP registration links from the wizard to its operation page', 
   const wizard = await startWizard(page, issuerId, appName);
   await expect(wizard.getByTestId('udap-preview')).toBeVisible();
   await wizard.getByRole('button', { name: 'Register', exact: true }).click();
-  await expect(wizard.getByRole('alert').filter({ hasText: 'this community does not trust the certificate' })).toBeVisible();
+  // At the field the hospital named (software_statement), and in the form's summary with its code.
+  await expect(wizard.locator('#field-softwareStatementMode-error')).toContainText('this community does not trust the certificate');
+  await expect(wizard.getByRole('alert').filter({ hasText: /^UPSTREAM_REJECTED: .*this community does not trust the certificate/ })).toBeVisible();
   await wizard.getByRole('link', { name: 'See what Registrar knows about this registration and what to do' }).click();
   await expect(page.getByRole('heading', { name: 'Registration operation' })).toBeVisible();
   await expect(page.getByTestId('operation-guidance')).toContainText('The hospital did not register the client.');

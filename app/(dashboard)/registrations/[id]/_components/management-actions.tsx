@@ -186,6 +186,8 @@ function EditMetadataForm({
 }) {
   const [pending, startTransition] = useTransition();
   useEffect(() => onPendingChange(pending), [pending, onPendingChange]);
+  // A saved form closes while its transition may still count as pending: not pending once gone.
+  useEffect(() => () => onPendingChange(false), [onPendingChange]);
   const [error, setError] = useState<string | null>(null);
   const [fieldErrors, setFieldErrors] = useState<Record<string, string[]>>({});
   const grantChoices = [...new Set([...KNOWN_GRANT_TYPES, ...editable.grantTypes])];
