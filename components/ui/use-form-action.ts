@@ -3,18 +3,19 @@
 import { useRouter } from 'next/navigation';
 import { useState, useTransition } from 'react';
 
-type Result = { ok: true } | { ok: false; error: { message: string }; fieldErrors?: Record<string, string[]> };
+type Result<T> = { ok: true; data: T } | { ok: false; error: { message: string }; fieldErrors?: Record<string, string[]> };
 
 /**
  * Submits a form's server action: one pending state, the action's message and its errors per
- * field (kept until the next submit), and a refresh of the server-rendered page once it worked.
+ * field (kept until the next submit), and, once it worked, `onSuccess` with the action's data, or
+ * else a refresh of the server-rendered page.
  */
 export function useFormAction() {
   const router = useRouter();
   const [pending, startTransition] = useTransition();
   const [error, setError] = useState<string | null>(null);
   const [fieldErrors, setFieldErrors] = useState<Record<string, string[]>>({});
-  const submit = (work: () => Promise<Result>) =>
+  const submit = <T,>(work: () => Promise<Result<T>>, onSuccess?: (data: T) => void) =>
     startTransition(async () => {
       const result = await work();
       if (!result.ok) {
@@ -24,7 +25,8 @@ export function useFormAction() {
       }
       setError(null);
       setFieldErrors({});
-      router.refresh();
+      if (onSuccess) onSuccess(result.data);
+      else router.refresh();
     });
-  return { pending, error, fieldErrors, submit };
+  return { pending, error, fieldErrors, submit, router };
 }

@@ -11,6 +11,7 @@ import { readCurrentCredential } from '@/lib/credentials/store';
 import { updateClientRegistration } from '@/lib/oauth/registration';
 import { getBoss, startJobs, stopJobs } from '@/lib/jobs/boss';
 import { findManagementRecoveryFile } from '@/lib/registrations/recovery';
+import { whileCredentialsRefused } from '@/test/support/refuse-credentials';
 import { startSandbox, type Sandbox } from '@/sandbox/index';
 import { createRotations } from './create';
 import { MAX_UNFINISHED_RUNS } from './internal';
@@ -300,15 +301,7 @@ describe('a rotation batch', () => {
     );
     // The database refuses the second registration's new credentials (a fault no real peer produces on demand).
     const refused = regs[1]!.registrationId;
-    await getDb().execute(sql.raw(`create function refuse_test_credentials() returns trigger language plpgsql as $$ begin if new.owner_id = '${refused}' then raise exception 'disk full (simulated)'; end if; return new; end $$`));
-    await getDb().execute(sql`create trigger refuse_test_credentials before insert on credentials for each row execute function refuse_test_credentials()`);
-    let results: Awaited<ReturnType<typeof storeAnswersSettled>>;
-    try {
-      results = await storeAnswersSettled(answers);
-    } finally {
-      await getDb().execute(sql`drop trigger refuse_test_credentials on credentials`);
-      await getDb().execute(sql`drop function refuse_test_credentials()`);
-    }
+    const results = await whileCredentialsRefused(refused, () => storeAnswersSettled(answers));
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect(results[1]).toMatchObject({ status: 'rejected', reason: { code: 'NEEDS_RECOVERY', details: { recoveryFile: expect.stringMatching(/management-/) } } });
     // Its new secret is not dropped: it waits, sealed, in a recovery file for `npm run recover`.

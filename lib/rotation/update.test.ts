@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, inArray } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { closeDb, getDb } from '@/db/client';
 import { insertIssuer, insertUser } from '@/db/factories';
@@ -10,6 +10,7 @@ import { readCurrentCredential } from '@/lib/credentials/store';
 import { findManagementRecoveryFile, importRecoveryFiles } from '@/lib/registrations/recovery';
 import { startSandbox, type Sandbox } from '@/sandbox/index';
 import { startFakeRfc7592Server } from '@/test/support/fake-rfc7592';
+import { whileCredentialsRefused } from '@/test/support/refuse-credentials';
 import { planRotation } from './plan';
 import { resolveActiveRegistration } from './queries';
 import { runRotationBatch } from './batch';
@@ -199,17 +200,6 @@ describe('RFC 7592 update where the server issues a new secret', () => {
     expect((await currentSecret(reg.registrationId)).plaintext).toBe(reg.client.secret);
   });
 
-  /** Runs `fn` while the database refuses new credentials of this registration (a fault no real peer produces on demand). */
-  async function whileCredentialsRefused<T>(registrationId: string, fn: () => Promise<T>): Promise<T> {
-    await getDb().execute(sql.raw(`create function refuse_update_test_credentials() returns trigger language plpgsql as $$ begin if new.owner_id = '${registrationId}' then raise exception 'disk full (simulated)'; end if; return new; end $$`));
-    await getDb().execute(sql`create trigger refuse_update_test_credentials before insert on credentials for each row execute function refuse_update_test_credentials()`);
-    try {
-      return await fn();
-    } finally {
-      await getDb().execute(sql`drop trigger refuse_update_test_credentials on credentials`);
-      await getDb().execute(sql`drop function refuse_update_test_credentials()`);
-    }
-  }
 
   it('the answer cannot be stored (the database refuses it): the rotation does not fail; the next attempt reads the registration and stores the secret the PUT issued', async () => {
     const reg = await registeredAtFake();

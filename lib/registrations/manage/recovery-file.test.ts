@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeDb, getDb } from '@/db/client';
 import { insertApp, insertUser, uniqueSuffix } from '@/db/factories';
@@ -15,6 +15,7 @@ import { registerApp } from '@/lib/registrations/register';
 import { startSandbox, type Sandbox } from '@/sandbox/index';
 import { addSandboxIssuer } from '@/test/support/issuers';
 import { withEnv } from '@/test/support/env';
+import { whileCredentialsRefused } from '@/test/support/refuse-credentials';
 import { importRecoveryFiles, writeManagementRecoveryFile } from '../recovery';
 import { refreshRegistrationFromServer } from './refresh';
 import { updateRegistration } from './update';
@@ -44,18 +45,6 @@ afterAll(async () => {
   await closeDb();
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
-
-/** The database refuses new credentials of this registration while `fn` runs (a full disk, say). */
-async function whileCredentialsRefused<T>(registrationId: string, fn: () => Promise<T>): Promise<T> {
-  await getDb().execute(sql.raw(`create function refuse_mgmt_credentials() returns trigger language plpgsql as $$ begin if new.owner_id = '${registrationId}' then raise exception 'disk full (simulated)'; end if; return new; end $$`));
-  await getDb().execute(sql`create trigger refuse_mgmt_credentials before insert on credentials for each row execute function refuse_mgmt_credentials()`);
-  try {
-    return await fn();
-  } finally {
-    await getDb().execute(sql`drop trigger refuse_mgmt_credentials on credentials`);
-    await getDb().execute(sql`drop function refuse_mgmt_credentials()`);
-  }
-}
 
 describe('a new registration access token the database refuses', () => {
   it('is kept in an encrypted recovery file (never in the message), and `npm run recover` makes it current: the next management call works', async () => {

@@ -1,20 +1,17 @@
 'use client';
 
-import { useRouter } from 'next/navigation';
-import { useState, useTransition } from 'react';
+import { useState } from 'react';
 import { Button } from '@/components/ui/button';
 import { Alert } from '@/components/ui/card';
 import { TextAreaField, TextField } from '@/components/ui/field';
+import { useFormAction } from '@/components/ui/use-form-action';
 import { createHealthSystemAction, updateHealthSystemAction } from '../actions';
 
 type Initial = { id: string; name: string; notes: string | null; tags: string[]; contacts: Array<{ name: string; email?: string; role?: string }> };
 
 /** Create (no `initial`) or edit a health system. */
 export function CreateHealthSystemForm({ initial }: { initial?: Initial }) {
-  const router = useRouter();
-  const [pending, startTransition] = useTransition();
-  const [error, setError] = useState<string | null>(null);
-  const [fieldErrors, setFieldErrors] = useState<Record<string, string[]>>({});
+  const { pending, error, fieldErrors, submit, router } = useFormAction();
   const [saved, setSaved] = useState(false);
 
   return (
@@ -31,22 +28,17 @@ export function CreateHealthSystemForm({ initial }: { initial?: Initial }) {
           contacts: String(form.get('contacts') ?? ''),
         };
         setSaved(false);
-        startTransition(async () => {
-          const result = initial ? await updateHealthSystemAction({ ...input, id: initial.id }) : await createHealthSystemAction(input);
-          if (!result.ok) {
-            setError(result.error.message);
-            setFieldErrors(result.fieldErrors ?? {});
-            return;
-          }
-          setError(null);
-          setFieldErrors({});
-          if (initial) {
-            setSaved(true);
-            router.refresh();
-          } else {
-            router.push(`/health-systems/${result.data.id}`);
-          }
-        });
+        submit(
+          () => (initial ? updateHealthSystemAction({ ...input, id: initial.id }) : createHealthSystemAction(input)),
+          (data) => {
+            if (initial) {
+              setSaved(true);
+              router.refresh();
+            } else {
+              router.push(`/health-systems/${data.id}`);
+            }
+          },
+        );
       }}
     >
       <TextField label="Name" name="name" required defaultValue={initial?.name} errors={fieldErrors.name} />
